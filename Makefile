@@ -1,0 +1,53 @@
+# sessrec: `make demo` runs the whole job on built-in data; `make test` runs the test suite.
+SHELL := /bin/bash
+PYTHON_BASE ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.sessrec-setup
+DATA ?= data/synthetic
+RUN ?= runs/latest
+EPOCHS ?=
+ML_METRICS := ml_metrics==0.1.4
+
+.PHONY: setup test data train evaluate archive serve stop demo bench clean
+
+setup: $(STAMP)
+
+# Re-runs only when the dependency list changes; a finished setup costs nothing.
+$(STAMP): pyproject.toml
+	@command -v java >/dev/null || { echo "error: java not found; TorchServe 0.12 needs Java 17 (Debian: apt-get install openjdk-17-jre-headless)"; exit 1; }
+	@java -version 2>&1 | head -1 | grep -Eq '"(1[7-9]|2[0-9])' || { echo "error: TorchServe 0.12 needs Java >= 17, found: $$(java -version 2>&1 | head -1)"; exit 1; }
+	test -x $(PY) || $(PYTHON_BASE) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[dev]'
+	@# ml_metrics 0.1.4's setup.py uses use_2to3, gone from setuptools>=58: build its wheel in a
+	@# throwaway venv with an old setuptools, then install that wheel (numpy/pandas come from above).
+	@if ! $(PY) -c 'import ml_metrics' 2>/dev/null; then \
+		set -e; tmp=$$(mktemp -d); \
+		$(PYTHON_BASE) -m venv $$tmp/venv; \
+		$$tmp/venv/bin/pip install -q 'setuptools<58' wheel; \
+		$$tmp/venv/bin/pip wheel -q --no-deps --no-build-isolation -w $$tmp/wheels $(ML_METRICS); \
+		$(PIP) install -q --no-deps $$tmp/wheels/ml_metrics-*.whl; \
+		rm -rf $$tmp; \
+	fi
+	$(PY) -c 'import torch, ts, model_archiver, yaml, ml_metrics; print("setup ok: torch", torch.__version__)'
+	touch $(STAMP)
+
+test: setup
+	$(PY) -m pytest -q
+
+$(DATA)/train.pkl: | setup
+	$(PY) -m trainer prepare --synthetic --out $(DATA)
+
+data: $(DATA)/train.pkl
+
+train: setup
+	@if [ "$(DATA)" = "data/synthetic" ] && [ ! -f $(DATA)/train.pkl ]; then $(MAKE) --no-print-directory data; fi
+	$(PY) -m trainer train --data $(DATA) --out $(RUN) $(if $(EPOCHS),--epochs $(EPOCHS))
+
+evaluate: setup
+	$(PY) -m trainer evaluate --data $(DATA) --run $(RUN) --split test
+
+clean:
+	rm -rf runs model_store/*.mar logs

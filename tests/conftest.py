@@ -1,0 +1,48 @@
+"""Shared fixtures: small data generated in the test session, and one tiny trained run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trainer.config import ModelConfig, TrainConfig
+from trainer.prepare import prepare_log
+from trainer.synthetic import synthetic_log
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tiny_config(data: Path, **overrides) -> TrainConfig:
+    cfg = TrainConfig(data=str(data), epochs=3, batch_size=64, min_count=2, max_len=40, patience=5, seed=3,
+                      model=ModelConfig(emb_dim=16, hidden_dim=16))
+    for key, value in overrides.items():
+        setattr(cfg, key, value)
+    return cfg
+
+
+def run_cli(*args: str, cwd: Path = REPO, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run `python -m trainer ...` as a user would, capturing output."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "trainer", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("data") / "tiny"
+    prepare_log(synthetic_log(n_users=300, n_movies=150, n_clusters=5, n_series=15, seed=11), out, "temporal",
+                source="synthetic")
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_data) -> Path:
+    from trainer.train import train
+
+    run = tmp_path_factory.mktemp("runs") / "tiny"
+    train(tiny_config(tiny_data), run, progress=False)
+    return run

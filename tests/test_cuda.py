@@ -1,0 +1,27 @@
+"""The CUDA training path; skipped where no CUDA device exists (CI has none)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import tiny_config
+from trainer.evaluate import evaluate_run
+from trainer.export import load_best_model, load_scripted
+from trainer.recommend import pad_batch
+from trainer.train import train
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+
+
+def test_cuda_amp_training_exports_a_cpu_model_matching_eager(tiny_data, tmp_path):
+    run = tmp_path / "cuda"
+    train(tiny_config(tiny_data, device="cuda", amp=True), run, progress=False)
+    scripted = load_scripted(run / "model.pt")
+    model, _ = load_best_model(run)
+    movies, lens = pad_batch([[0, 1, 2, 3], [0, 5]])
+    with torch.inference_mode():
+        assert torch.allclose(scripted.predict_next(movies, lens), model.predict_next(movies, lens), atol=1e-5)
+        gpu = model.cuda().predict_next(movies.cuda(), lens.cuda()).cpu()
+        assert torch.allclose(gpu, model.cpu().predict_next(movies, lens), atol=1e-3)
+    assert evaluate_run(tiny_data, run, "validate")["users"] > 0

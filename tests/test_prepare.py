@@ -1,0 +1,89 @@
+"""`prepare`: logs to split files, orders, filters, and refuses bad input without writing."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from conftest import run_cli
+from trainer.splits import load_data_dir
+
+
+def write_log(path, rows, cols=("user_id", "item_id", "timestamp")):
+    pd.DataFrame(rows, columns=list(cols)).to_csv(path, sep="\t" if path.suffix == ".tsv" else ",", index=False)
+    return path
+
+
+def test_stable_order_and_leave_one_out(tmp_path):
+    # User 1's events share timestamps: file order must break the tie (a then b then c ...).
+    rows = [(1, 30, 5), (1, 10, 5), (2, 40, 1), (1, 20, 5), (1, 50, 9), (2, 41, 2), (2, 42, 3), (1, 60, 1)]
+    log = write_log(tmp_path / "log.tsv", rows)
+    res = run_cli("prepare", "--input", str(log), "--out", str(tmp_path / "out"), "--split", "leave-one-out")
+    assert res.returncode == 0, res.stderr
+    splits = load_data_dir(tmp_path / "out")
+    assert splits["train"].as_dict() == {1: [60, 30, 10], 2: [40]}
+    assert splits["validate"].as_dict() == {1: [20], 2: [41]}
+    assert splits["test"].as_dict() == {1: [50], 2: [42]}
+    meta = json.loads((tmp_path / "out" / "meta.json").read_text())
+    assert meta["split"] == "leave-one-out" and "stable" in meta["order"]
+
+
+def test_temporal_split_uses_global_cut_points(tmp_path):
+    rows = [(u, 100 * u + t, t) for u in (1, 2) for t in range(10)]  # times 0..9, 20 events
+    log = write_log(tmp_path / "log.csv", rows)
+    res = run_cli("prepare", "--input", str(log), "--out", str(tmp_path / "out"), "--split", "temporal",
+                  "--val-frac", "0.2", "--test-frac", "0.2")
+    assert res.returncode == 0, res.stderr
+    splits = load_data_dir(tmp_path / "out")
+    assert splits["train"].as_dict() == {u: [100 * u + t for t in range(6)] for u in (1, 2)}
+    assert splits["validate"].as_dict() == {u: [100 * u + 6, 100 * u + 7] for u in (1, 2)}
+    assert splits["test"].as_dict() == {u: [100 * u + 8, 100 * u + 9] for u in (1, 2)}
+
+
+def test_min_counts_filter_before_splitting(tmp_path):
+    rows = [(1, 7, 0), (1, 8, 1), (1, 7, 2), (2, 7, 3), (2, 9, 4), (3, 9, 5)]
+    log = write_log(tmp_path / "log.tsv", rows)
+    res = run_cli("prepare", "--input", str(log), "--out", str(tmp_path / "out"), "--split", "leave-one-out",
+                  "--min-item-count", "2", "--min-user-count", "2")
+    assert res.returncode == 0, res.stderr
+    meta = json.loads(res.stdout)
+    assert meta["events_kept"] == 4 and meta["users"] == 2  # item 8 and then user 3 dropped
+
+
+@pytest.mark.parametrize("rows, cols, extra, message", [
+    ([(1, 2, 3)], ("user", "item_id", "timestamp"), [], r"missing column\(s\) \['user_id'\]"),
+    ([(1, "x", 3)], ("user_id", "item_id", "timestamp"), [], r"column 'item_id' must hold integer ids; found 'x'"),
+    ([(1, 2.5, 3)], ("user_id", "item_id", "timestamp"), [], r"column 'item_id' must hold integer ids"),
+    ([], ("user_id", "item_id", "timestamp"), [], r"no rows"),
+    ([(1, 2, 3), (1, 3, 4)], ("user_id", "item_id", "timestamp"), ["--min-item-count", "5"], r"no events left"),
+])
+def test_bad_logs_fail_clearly_and_write_nothing(tmp_path, rows, cols, extra, message):
+    log = write_log(tmp_path / "log.tsv", rows, cols)
+    out = tmp_path / "out"
+    res = run_cli("prepare", "--input", str(log), "--out", str(out), *extra)
+    assert res.returncode == 2
+    assert res.stderr.startswith("error: ") and pytest.importorskip("re").search(message, res.stderr), res.stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_missing_input_and_refused_overwrite(tmp_path):
+    res = run_cli("prepare", "--input", str(tmp_path / "none.tsv"), "--out", str(tmp_path / "o"))
+    assert res.returncode == 2 and "none.tsv: file not found" in res.stderr
+    log = write_log(tmp_path / "log.tsv", [(1, 2, 0), (1, 3, 1), (1, 4, 2)])
+    assert run_cli("prepare", "--input", str(log), "--out", str(tmp_path / "o"), "--split", "leave-one-out").returncode == 0
+    before = (tmp_path / "o" / "train.pkl").read_bytes()
+    res = run_cli("prepare", "--input", str(log), "--out", str(tmp_path / "o"))
+    assert res.returncode == 2 and "--force" in res.stderr
+    assert (tmp_path / "o" / "train.pkl").read_bytes() == before
+
+
+def test_synthetic_data_is_deterministic(tmp_path):
+    from trainer.synthetic import synthetic_log
+    a = synthetic_log(n_users=100, n_movies=600, n_series=5, seed=1)
+    b = synthetic_log(n_users=100, n_movies=600, n_series=5, seed=1)
+    pd.testing.assert_frame_equal(a, b)
+    # long tail: the most watched movie is far above the median one
+    counts = a["item"].value_counts()
+    assert counts.iloc[0] > 4 * counts.median()

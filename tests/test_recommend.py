@@ -1,0 +1,56 @@
+"""The shared masking + top-k decoding used by evaluation and the handler."""
+
+from __future__ import annotations
+
+import torch
+
+from trainer.recommend import NO_ITEM, START_INDEX, encode_history, mask_seen, pad_batch, recommend, top_k
+
+
+def test_first_recommendation_has_the_highest_score():
+    g = torch.Generator().manual_seed(0)
+    scores = torch.randn(50, 300, generator=g)
+    seen = [torch.randint(1, 300, (10,), generator=g).tolist() for _ in range(50)]
+    idx, val = recommend(scores, seen, 20)
+    masked = mask_seen(scores, seen)
+    assert torch.equal(idx[:, 0], masked.argmax(1))
+    assert torch.all(val[:, :-1] >= val[:, 1:])  # best first, non-increasing
+    assert torch.equal(val, scores.gather(1, idx))
+
+
+def test_masked_movies_and_start_token_never_appear():
+    scores = torch.arange(20, dtype=torch.float).repeat(3, 1)  # highest scores on the seen ones
+    seen = [[19, 18, 17], [], [5, 19]]
+    scores[:, START_INDEX] = 1e9
+    idx, _ = recommend(scores, seen, 10)
+    for row, s in enumerate(seen):
+        got = set(idx[row].tolist())
+        assert START_INDEX not in got
+        assert not got & set(s)
+    assert idx[0, 0] == 16
+
+
+def test_ties_go_to_the_lower_index():
+    scores = torch.zeros(1, 10)
+    scores[0, [7, 3, 5]] = 1.0
+    idx, _ = top_k(mask_seen(scores, [[]]), 5)
+    assert idx[0].tolist() == [3, 5, 7, 1, 2]
+
+
+def test_fewer_candidates_than_k_leaves_empty_slots():
+    idx, val = recommend(torch.randn(1, 5), [[1, 2]], 4)
+    assert idx[0, 2:].tolist() == [NO_ITEM, NO_ITEM] and set(idx[0, :2].tolist()) == {3, 4}
+    assert torch.isinf(val[0, 2:]).all()
+
+
+def test_encode_history_keeps_last_inputs_but_masks_whole_history():
+    index_of = {100 + i: i + 1 for i in range(10)}
+    inputs, seen = encode_history([100, 999, 101, 102, 103, 104], index_of, max_len=3)
+    assert inputs == [3, 4, 5]  # start token cut off: only the LAST 3 positions
+    assert seen == [1, 2, 3, 4, 5]  # unknown 999 dropped, early movies still masked
+    assert encode_history([], index_of, 3) == ([START_INDEX], [])
+
+
+def test_pad_batch_right_pads():
+    movies, lens = pad_batch([[0, 1, 2], [0]])
+    assert movies.tolist() == [[0, 1, 2], [0, 0, 0]] and lens.tolist() == [3, 1]

@@ -1,0 +1,78 @@
+"""The split-file contract and the restricted unpickler."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from trainer.errors import DataError
+from trainer.splits import Split, history_for, load_data_dir, load_split, write_data_dir
+
+
+def dump(path, obj):
+    path.write_bytes(pickle.dumps(obj))
+    return path
+
+
+def test_roundtrip_and_numpy_arrays(tmp_path):
+    splits = {"train": Split([1, 2], [[10, 11], [12]]), "validate": Split([1], [[13]]), "test": Split([2], [[14]])}
+    write_data_dir(splits, tmp_path)
+    assert load_data_dir(tmp_path)["train"] == splits["train"]
+    arr = dump(tmp_path / "np.pkl", (np.array([3, 5]), [np.array([1, 2], dtype=np.int32), [np.int64(7)]]))
+    assert load_split(arr) == Split([3, 5], [[1, 2], [7]])
+
+
+class Exploit:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_malicious_pickle_is_refused_and_not_executed(tmp_path):
+    marker = tmp_path / "pwned"
+    path = dump(tmp_path / "train.pkl", ([1], [[Exploit(marker)]]))
+    with pytest.raises(DataError, match=r"train\.pkl.*refused to load global"):
+        load_split(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("obj, message", [
+    ([1, 2, 3], r"expected a 2-tuple"),
+    (([1, 2], [[1]]), r"length mismatch, 2 users but 1 movie lists"),
+    (([2, 1], [[1], [2]]), r"strictly ascending"),
+    ((["a"], [[1]]), r"users\[0\]: expected an int id, got str"),
+    (([1], [[1, "7"]]), r"movies\[0\] \(user 1\)\[1\]: expected an int id, got str"),
+    (([1], [[1.5]]), r"expected an int id, got float"),
+    (([1], [[True]]), r"expected an int id, got bool"),
+    (([1], [5]), r"movies\[0\] \(user 1\): expected a list"),
+    (([1], [np.array([1.0])]), r"expected a 1-d int array"),
+])
+def test_bad_structure_names_file_and_problem(tmp_path, obj, message):
+    with pytest.raises(DataError, match=r"bad\.pkl: .*" + message):
+        load_split(dump(tmp_path / "bad.pkl", obj))
+
+
+def test_missing_and_garbage_files(tmp_path):
+    with pytest.raises(DataError, match="file not found"):
+        load_split(tmp_path / "nope.pkl")
+    (tmp_path / "junk.pkl").write_bytes(b"\x80\x04not a pickle")
+    with pytest.raises(DataError, match=r"junk\.pkl: not a valid pickle"):
+        load_split(tmp_path / "junk.pkl")
+
+
+def test_empty_training_split_is_an_error(tmp_path):
+    write_data_dir({n: Split([], []) for n in ("train", "validate", "test")}, tmp_path)
+    with pytest.raises(DataError, match="no training events"):
+        load_data_dir(tmp_path)
+
+
+def test_history_for_test_includes_validation_period():
+    splits = {"train": Split([1, 2], [[1, 2], [3]]), "validate": Split([1], [[4]]), "test": Split([1], [[5]])}
+    assert history_for(splits, "validate") == {1: [1, 2], 2: [3]}
+    assert history_for(splits, "test") == {1: [1, 2, 4], 2: [3]}
+    assert history_for(splits, "test", "train") == {1: [1, 2], 2: [3]}

@@ -1,0 +1,136 @@
+"""Training end to end on small generated data: artefacts, determinism, early stopping, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import REPO, run_cli, tiny_config
+from trainer.train import train
+
+TINY_FLAGS = ["--batch-size", "64", "--min-count", "2", "--max-len", "40", "--emb-dim", "32", "--hidden-dim", "32",
+              "--seed", "3", "--patience", "50"]
+
+
+def history(run):
+    return [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+
+
+def test_run_directory_artefacts(tiny_run):
+    for name in ("config.json", "vocab.json", "history.jsonl", "best.pt", "ckpt.pt", "model.pt", "curves.png"):
+        assert (tiny_run / name).stat().st_size > 0, name
+    assert (tiny_run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = history(tiny_run)
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert all({"train_loss", "train_seconds", "val"} <= r.keys() for r in rows)
+    cfg = json.loads((tiny_run / "config.json").read_text())
+    assert cfg["model"]["hidden_dim"] == 16 and cfg["model"]["vocab_size"] > 10
+    # the config also travels inside the checkpoint, so export needs no CLI flags
+    assert torch.load(tiny_run / "best.pt", weights_only=True)["config"] == cfg
+
+
+def test_same_seed_same_metrics(tiny_data, tiny_run, tmp_path):
+    train(tiny_config(tiny_data), tmp_path / "again", progress=False)
+    assert [r["val"] for r in history(tmp_path / "again")] == [r["val"] for r in history(tiny_run)]
+    assert [r["train_loss"] for r in history(tmp_path / "again")] == [r["train_loss"] for r in history(tiny_run)]
+
+
+def test_early_stopping_exports_the_best_epoch(tiny_data, tmp_path):
+    run = tmp_path / "es"
+    summary = train(tiny_config(tiny_data, epochs=40, patience=2, lr=0.05), run, progress=False)
+    rows = history(run)
+    maps = [r["val"]["map@20"] for r in rows]
+    best = max(range(len(maps)), key=lambda i: (maps[i], -i))
+    assert len(rows) < 40, "did not stop early"
+    assert len(rows) == best + 1 + 2  # exactly `patience` epochs without improvement
+    assert summary["best_epoch"] == best + 1
+    assert torch.load(run / "best.pt", weights_only=True)["epoch"] == best + 1
+
+
+def test_evaluate_scores_the_exported_model_like_training_did(tiny_data, tiny_run):
+    res = run_cli("evaluate", "--data", str(tiny_data), "--run", str(tiny_run), "--split", "validate")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    best = max(history(tiny_run), key=lambda r: r["val"]["map@20"])
+    for key, value in best["val"].items():
+        assert out[key] == pytest.approx(value, abs=1e-6), key
+    test = json.loads(run_cli("evaluate", "--data", str(tiny_data), "--run", str(tiny_run)).stdout)
+    expected = {"map@20", "precision@1", "precision@5", "precision@10", "precision@20", "recall@10", "recall@20",
+                "hr@10", "hr@20", "ndcg@10", "ndcg@20", "mrr@20", "users", "skipped_users", "split"}
+    assert expected <= test.keys() and test["split"] == "test" and test["users"] > 0
+    notebook = json.loads(run_cli("evaluate", "--data", str(tiny_data), "--run", str(tiny_run),
+                                  "--test-history", "train").stdout)
+    assert notebook["users"] == test["users"] and notebook != test
+
+
+def test_exported_model_loads_without_project_code(tiny_run, tmp_path):
+    from trainer.export import load_best_model
+    from trainer.recommend import pad_batch
+
+    movies, lens = pad_batch([[0, 3, 4, 5, 9], [0], [0, 2, 2, 7]])
+    torch.save({"movies": movies, "lens": lens}, tmp_path / "in.pt")
+    script = ("import torch, sys; m = torch.jit.load(sys.argv[1]); d = torch.load(sys.argv[2]);"
+              "torch.save(m.predict_next(d['movies'], d['lens']), sys.argv[3]);"
+              "assert 'trainer' not in sys.modules")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    subprocess.run([sys.executable, "-I", "-c", script, str(tiny_run / "model.pt"), str(tmp_path / "in.pt"),
+                    str(tmp_path / "out.pt")], cwd=tmp_path, env=env, check=True)
+    got = torch.load(tmp_path / "out.pt")
+    model, _ = load_best_model(tiny_run)
+    with torch.inference_mode():
+        assert torch.allclose(got, model.predict_next(movies, lens), atol=1e-6)
+        # padding after a sequence does not change its scores
+        alone = model.predict_next(*pad_batch([[0]]))
+        assert torch.allclose(alone[0], got[1], atol=1e-6)
+
+
+def test_refuses_to_overwrite_a_run(tiny_data, tiny_run):
+    before = (tiny_run / "model.pt").read_bytes()
+    res = run_cli("train", "--data", str(tiny_data), "--out", str(tiny_run), "--epochs", "1")
+    assert res.returncode == 2 and "not empty; use --resume" in res.stderr
+    res = run_cli("train", "--data", str(tiny_data), "--out", str(tiny_run), "--resume", "--lr", "0.5")
+    assert res.returncode == 2 and "cannot change --lr" in res.stderr
+    assert (tiny_run / "model.pt").read_bytes() == before
+
+
+def test_bad_hyperparameters_and_data_are_cli_errors(tiny_data, tmp_path):
+    res = run_cli("train", "--data", str(tiny_data), "--out", str(tmp_path / "r"), "--max-len", "1")
+    assert res.returncode == 2 and "--max-len must be >= 2" in res.stderr
+    res = run_cli("train", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "r2"))
+    assert res.returncode == 2 and "data directory not found" in res.stderr
+    res = run_cli("train", "--data", str(tiny_data), "--out", str(tmp_path / "r3"), "--min-count", "100000")
+    assert res.returncode == 2 and "no movie has at least --min-count=100000" in res.stderr
+
+
+def test_resume_after_sigkill_matches_an_uninterrupted_run(tiny_data, tmp_path):
+    flags = ["--data", str(tiny_data), "--epochs", "8", *TINY_FLAGS]
+    straight = tmp_path / "straight"
+    assert run_cli("train", "--out", str(straight), *flags).returncode == 0
+
+    killed = tmp_path / "killed"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "trainer", "train", "--out", str(killed), *flags], cwd=REPO,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (killed / "ckpt.pt").exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.01)
+        assert proc.poll() is None, "training finished before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert 1 <= len(history(killed)) < 8
+    res = run_cli("train", "--out", str(killed), "--resume", *flags)
+    assert res.returncode == 0, res.stderr
+    assert "resuming" in res.stdout
+    assert [r["val"] for r in history(killed)] == [r["val"] for r in history(straight)]
+    assert (killed / "model.pt").exists()

@@ -1,0 +1,138 @@
+"""Command line: `python -m trainer {prepare,train,evaluate,export,baseline} ...`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from .config import ModelConfig, TrainConfig
+from .errors import ConfigError, SessrecError
+
+# Flags whose value may change when a run is resumed; any other differing flag is an error.
+RESUMABLE_FLAGS = {"epochs", "patience", "device"}
+
+
+def _add_prepare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("prepare", help="interaction log or built-in data -> train/validate/test pickles")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--input", type=Path, help="TSV/CSV/Parquet interaction log")
+    src.add_argument("--synthetic", action="store_true", help="the built-in deterministic movie-like data")
+    p.add_argument("--out", type=Path, required=True, help="output directory for the three pickles")
+    p.add_argument("--user-col", default="user_id")
+    p.add_argument("--item-col", default="item_id")
+    p.add_argument("--time-col", default="timestamp", help="orders events within a user (stable sort)")
+    p.add_argument("--split", choices=["temporal", "leave-one-out"], default="temporal")
+    p.add_argument("--val-frac", type=float, default=0.1, help="temporal: share of events for validate")
+    p.add_argument("--test-frac", type=float, default=0.1, help="temporal: share of events for test")
+    p.add_argument("--min-item-count", type=int, default=1, help="drop items with fewer events, before splitting")
+    p.add_argument("--min-user-count", type=int, default=1, help="then drop users with fewer events")
+    p.add_argument("--users", type=int, default=3000, help="synthetic: number of users")
+    p.add_argument("--movies", type=int, default=1200, help="synthetic: catalog size")
+    p.add_argument("--seed", type=int, default=7, help="synthetic: random seed")
+    p.add_argument("--force", action="store_true", help="replace split files already in --out")
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train the GRU, early-stop on validation MAP@20, export model.pt")
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="run directory")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    # Defaults come from TrainConfig; None means "not given", so --resume can tell what changed.
+    for name, typ in [("epochs", int), ("batch_size", int), ("lr", float), ("weight_decay", float),
+                      ("min_count", int), ("max_len", int), ("patience", int), ("seed", int),
+                      ("emb_dim", int), ("hidden_dim", int), ("layers", int), ("emb_dropout", float),
+                      ("dropout", float)]:
+        p.add_argument(f"--{name.replace('_', '-')}", type=typ, default=None)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None)
+    p.add_argument("--tied", action=argparse.BooleanOptionalAction, default=None, help="tie input/output embeddings")
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None, help="bf16 autocast on CUDA")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="full-catalog metrics of a run's exported model.pt, as JSON")
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--run", type=Path, required=True)
+    p.add_argument("--split", choices=["test", "validate"], default="test")
+    p.add_argument("--k", type=int, default=20, help="MAP cut-off")
+    p.add_argument("--test-history", choices=["train+validate", "train"], default="train+validate",
+                   help="history before test; 'train' reproduces the notebook, which skipped validation")
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="re-export RUN/model.pt from the run's best checkpoint")
+    p.add_argument("--run", type=Path, required=True)
+
+
+def _add_baseline(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("baseline", help="fit pop/sr/sknn into a run directory that evaluate scores like the GRU")
+    p.add_argument("--name", choices=["pop", "sr", "sknn"], required=True)
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="run directory")
+    p.add_argument("--min-count", type=int, default=5)
+    p.add_argument("--max-len", type=int, default=150)
+
+
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    given = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if v is not None}
+    model_names = {f.name for f in fields(ModelConfig)}
+    if args.resume:
+        cfg = TrainConfig.load(args.out / "config.json")
+        changed = sorted(k for k, v in given.items()
+                         if k not in RESUMABLE_FLAGS and k in {f.name for f in fields(TrainConfig)} | model_names
+                         and v != (getattr(cfg.model, k) if k in model_names else getattr(cfg, k)))
+        if changed:
+            raise ConfigError(f"cannot change {', '.join('--' + c.replace('_', '-') for c in changed)} "
+                              f"when resuming {args.out}; its config.json is used")
+        for k in RESUMABLE_FLAGS & given.keys():
+            setattr(cfg, k, given[k])
+        return cfg
+    cfg = TrainConfig(data=str(args.data))
+    for k, v in given.items():
+        if k in model_names:
+            setattr(cfg.model, k, v)
+        elif k in {f.name for f in fields(TrainConfig)} and k != "data":
+            setattr(cfg, k, v)
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_prepare, _add_train, _add_evaluate, _add_export, _add_baseline):
+        add(sub)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "prepare":
+            from .prepare import prepare_log, read_log
+            if args.synthetic:
+                from .synthetic import synthetic_log
+                df, source = synthetic_log(n_users=args.users, n_movies=args.movies, seed=args.seed), "synthetic"
+            else:
+                df, source = read_log(args.input, args.user_col, args.item_col, args.time_col), str(args.input)
+            meta = prepare_log(df, args.out, args.split, args.min_item_count, args.min_user_count,
+                               args.val_frac, args.test_frac, source=source, force=args.force)
+            print(json.dumps(meta))
+        elif args.command == "train":
+            from .train import train
+            train(_train_config(args), args.out, resume=args.resume, progress=args.progress)
+        elif args.command == "evaluate":
+            from .evaluate import evaluate_run
+            print(json.dumps(evaluate_run(args.data, args.run, args.split, args.k, args.test_history)))
+        elif args.command == "baseline":
+            from .baseline_run import run_baseline
+            run_baseline(args.name, args.data, args.out, args.min_count, args.max_len)
+        elif args.command == "export":
+            from .export import export_run
+            print(export_run(args.run))
+    except SessrecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""Training examples and length-bucketed mini-batches."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.nn.utils.rnn import pad_sequence
+
+from .recommend import START_INDEX
+from .vocab import Vocab
+
+IGNORE_INDEX = -100  # cross-entropy skips padded target positions
+
+
+def training_sequences(movies: list[list[int]], vocab: Vocab, max_len: int) -> list[torch.Tensor]:
+    """One index sequence per user: start token + in-vocab movies, cut so the input part is the
+    LAST `max_len` positions. Users with nothing to predict are left out."""
+    seqs = []
+    for seq in movies:
+        idx = [START_INDEX] + vocab.encode(seq)
+        if len(idx) < 2:
+            continue
+        seqs.append(torch.tensor(idx[-(max_len + 1):], dtype=torch.long))
+    return seqs
+
+
+def epoch_batches(seqs: list[torch.Tensor], batch_size: int, rng: np.random.Generator) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Shuffled `(inputs LongTensor[B,T], targets LongTensor[B,T])` batches for one epoch.
+
+    Sequences are shuffled, then sorted by length inside windows of 50 batches so that a batch
+    holds similar lengths (little padding), and the batch order is shuffled again.
+    """
+    order = rng.permutation(len(seqs))
+    window = batch_size * 50
+    batches = []
+    for start in range(0, len(order), window):
+        chunk = sorted(order[start : start + window], key=lambda i: len(seqs[i]))
+        for b in range(0, len(chunk), batch_size):
+            rows = [seqs[i] for i in chunk[b : b + batch_size]]
+            inputs = pad_sequence([s[:-1] for s in rows], batch_first=True, padding_value=START_INDEX)
+            targets = pad_sequence([s[1:] for s in rows], batch_first=True, padding_value=IGNORE_INDEX)
+            batches.append((inputs, targets))
+    return [batches[i] for i in rng.permutation(len(batches))]

@@ -1,0 +1,39 @@
+"""Run-directory state: the resumable checkpoint, the best model, and the metrics history."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .atomic import write_atomic, write_text_atomic
+
+CKPT_FILE = "ckpt.pt"
+HISTORY_FILE = "history.jsonl"
+
+
+def save_torch(obj: Any, path: Path) -> None:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    write_atomic(path, buf.getvalue())
+
+
+def load_checkpoint(run_dir: Path) -> dict[str, Any] | None:
+    path = Path(run_dir) / CKPT_FILE
+    if not path.exists():
+        return None
+    # weights_only=False: the checkpoint holds numpy RNG state; it is our own file from this run.
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def rewrite_history(run_dir: Path, history: list[dict[str, Any]]) -> None:
+    """Make `history.jsonl` match the checkpoint exactly (a kill can land between the two writes)."""
+    write_text_atomic(Path(run_dir) / HISTORY_FILE, "".join(json.dumps(row) + "\n" for row in history))
+
+
+def append_history(run_dir: Path, row: dict[str, Any]) -> None:
+    with open(Path(run_dir) / HISTORY_FILE, "a") as fh:
+        fh.write(json.dumps(row) + "\n")

@@ -1,0 +1,89 @@
+"""Typed hyperparameters, saved in every checkpoint and in `RUN_DIR/config.json`.
+
+`ModelConfig` is everything needed to rebuild the network; `TrainConfig` is how it was trained.
+Export and serving rebuild the model from these alone, never from the command line.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, RunDirError
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int = 0  # movies + start token; set from the vocabulary
+    emb_dim: int = 128
+    hidden_dim: int = 128
+    layers: int = 1
+    emb_dropout: float = 0.0  # dropout on input embeddings (Tan et al. 2016)
+    dropout: float = 0.0  # on GRU outputs, and between layers
+    tied: bool = False  # output layer shares the input embedding matrix
+
+    def validate(self) -> None:
+        for name in ("emb_dim", "hidden_dim", "layers"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        for name in ("emb_dropout", "dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be in [0, 1), got {getattr(self, name)}")
+
+
+@dataclass
+class TrainConfig:
+    kind: str = "gru"  # or a baseline name: pop, sr, sknn
+    data: str = ""
+    epochs: int = 30
+    batch_size: int = 200
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    min_count: int = 5
+    max_len: int = 150
+    patience: int = 5  # epochs without a better validation MAP@20 before stopping
+    eval_k: int = 20
+    device: str = "auto"
+    amp: bool = False  # bf16 autocast, CUDA only
+    seed: int = 42
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+    def validate(self) -> None:
+        positive = ("epochs", "batch_size", "min_count", "patience", "eval_k")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.max_len < 2:
+            raise ConfigError(f"--max-len must be >= 2 (start token + one movie), got {self.max_len}")
+        if not self.lr > 0:
+            raise ConfigError(f"--lr must be > 0, got {self.lr}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"--weight-decay must be >= 0, got {self.weight_decay}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ConfigError(f"--device must be auto, cpu or cuda, got {self.device!r}")
+        self.model.validate()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        args = {k: v for k, v in payload.items() if k in known and k != "model"}
+        model_known = {f.name for f in fields(ModelConfig)}
+        model = ModelConfig(**{k: v for k, v in payload.get("model", {}).items() if k in model_known})
+        return cls(model=model, **args)
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> "TrainConfig":
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text()))
+        except FileNotFoundError:
+            raise RunDirError(f"{path}: config not found") from None
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise RunDirError(f"{path}: not a valid sessrec config ({exc})") from None

@@ -1,0 +1,52 @@
+"""`evaluate`: score a run's EXPORTED model (what is served) on a split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import TrainConfig
+from .errors import RunDirError
+from .evaluation import build_cases, evaluate_scorer
+from .export import MODEL_FILE, load_scripted
+from .splits import history_for, load_data_dir
+from .train import CONFIG_FILE, VOCAB_FILE
+from .vocab import Vocab
+
+
+def load_exported(run_dir: Path) -> tuple[torch.jit.ScriptModule, Vocab, TrainConfig]:
+    """The TorchScript model, vocabulary and config of a finished run."""
+    run_dir = Path(run_dir)
+    path = run_dir / MODEL_FILE
+    if not path.exists():
+        raise RunDirError(f"{path}: no exported model; train the run to the end or run `python -m trainer export`")
+    model = load_scripted(path)
+    vocab = Vocab.load(run_dir / VOCAB_FILE)
+    cfg = TrainConfig.load(run_dir / CONFIG_FILE)
+    if cfg.model.vocab_size != vocab.size:
+        raise RunDirError(f"{run_dir}: config vocab_size {cfg.model.vocab_size} != vocab.json size {vocab.size}")
+    return model, vocab, cfg
+
+
+def evaluate_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20,
+                 test_history: str = "train+validate") -> dict[str, Any]:
+    """Full-catalog metrics of the exported model on `split` of `data_dir`.
+
+    Args:
+        data_dir: directory with train/validate/test pickles.
+        run_dir: a finished run (model.pt, vocab.json, config.json).
+        split: "test" or "validate".
+        k: MAP cut-off.
+        test_history: "train+validate" (default) or "train" (the notebook's protocol) for `test`.
+
+    Returns:
+        Metric means plus `users`, `skipped_users` and `split`.
+    """
+    model, vocab, cfg = load_exported(run_dir)
+    splits = load_data_dir(Path(data_dir))
+    cases = build_cases(history_for(splits, split, test_history), splits[split], vocab, cfg.max_len)
+    result = evaluate_scorer(lambda m, l: model.predict_next(m, l), cases, k)
+    result["split"] = split
+    return result

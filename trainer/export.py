@@ -1,0 +1,75 @@
+"""TorchScript export of a run's best model: `RUN_DIR/model.pt`, loadable without project code."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from pathlib import Path
+from typing import Iterator
+
+import torch
+
+from .atomic import write_atomic
+from .config import TrainConfig
+from .errors import RunDirError
+from .model import SessionGRU
+from .recommend import pad_batch
+
+MODEL_FILE = "model.pt"
+BEST_FILE = "best.pt"
+
+
+@contextlib.contextmanager
+def torchscript_quiet() -> Iterator[None]:
+    """TorchScript is deprecated in torch 2.13, yet it is what loads without project code (in
+    TorchServe too): silence exactly its script/save/load deprecation notices, no other warning."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.(script|save|load)` is deprecated",
+                                category=DeprecationWarning)
+        yield
+
+
+def load_scripted(path: Path) -> torch.jit.ScriptModule:
+    """`torch.jit.load` on CPU, eval mode."""
+    with torchscript_quiet():
+        return torch.jit.load(str(path), map_location="cpu").eval()
+
+
+def load_best_model(run_dir: Path) -> tuple[SessionGRU, TrainConfig]:
+    """Rebuild the best epoch's eager model from `best.pt` (config travels inside it)."""
+    path = Path(run_dir) / BEST_FILE
+    if not path.exists():
+        raise RunDirError(f"{path}: no best checkpoint; has this run finished an epoch?")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    cfg = TrainConfig.from_dict(state["config"])
+    model = SessionGRU(cfg.model)
+    model.load_state_dict(state["model"])
+    return model.eval(), cfg
+
+
+def save_scripted(module: torch.nn.Module, path: Path, check_inputs: list[list[int]]) -> None:
+    """Script `module` on CPU in eval mode, check it matches the eager module, and save atomically."""
+    module = module.cpu().eval()
+    with torchscript_quiet():
+        scripted = torch.jit.script(module)
+    movies, lens = pad_batch(check_inputs)
+    with torch.inference_mode():
+        expected = module.predict_next(movies, lens)
+        got = scripted.predict_next(movies, lens)
+    if not torch.allclose(expected, got, atol=1e-5, rtol=1e-5):
+        raise RuntimeError(f"scripted model differs from eager model by {(expected - got).abs().max():.3g}")
+    buf = io.BytesIO()
+    with torchscript_quiet():
+        torch.jit.save(scripted, buf)
+    write_atomic(path, buf.getvalue())
+
+
+def export_run(run_dir: Path) -> Path:
+    """Write `RUN_DIR/model.pt` from the best checkpoint and return its path."""
+    model, cfg = load_best_model(run_dir)
+    v = cfg.model.vocab_size
+    checks = [[0], [0, 1 % v, 2 % v], [0] + [(7 * i) % v for i in range(1, cfg.max_len)]]
+    out = Path(run_dir) / MODEL_FILE
+    save_scripted(model, out, checks)
+    return out

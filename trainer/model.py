@@ -1,0 +1,50 @@
+"""The session GRU: Embedding(V, E) -> GRU(E, H) x layers -> Linear(H, V).
+
+Written to be TorchScript-scriptable: `predict_next` is the exported serving entry point.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .config import ModelConfig
+
+
+class SessionGRU(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.vocab_size = cfg.vocab_size
+        self.embedding = nn.Embedding(cfg.vocab_size, cfg.emb_dim)
+        self.emb_dropout = nn.Dropout(cfg.emb_dropout)
+        self.gru = nn.GRU(cfg.emb_dim, cfg.hidden_dim, num_layers=cfg.layers, batch_first=True,
+                          dropout=cfg.dropout if cfg.layers > 1 else 0.0)
+        self.out_dropout = nn.Dropout(cfg.dropout)
+        self.tied = cfg.tied
+        # Tying needs the output in embedding space; a projection bridges differing sizes.
+        self.project = nn.Linear(cfg.hidden_dim, cfg.emb_dim) if cfg.tied and cfg.hidden_dim != cfg.emb_dim else nn.Identity()
+        self.output = nn.Linear(cfg.emb_dim if cfg.tied else cfg.hidden_dim, cfg.vocab_size)
+        if cfg.tied:
+            self.output.weight = self.embedding.weight
+
+    def forward(self, movies: torch.Tensor) -> torch.Tensor:
+        """Next-movie logits at every position: LongTensor[B,T] -> FloatTensor[B,T,V]."""
+        hidden, _ = self.gru(self.emb_dropout(self.embedding(movies)))
+        return self.output(self.project(self.out_dropout(hidden)))
+
+    @torch.jit.export
+    def predict_next(self, movies: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
+        """Scores of the movie after each sequence.
+
+        Args:
+            movies: LongTensor[B, T], right-padded index sequences starting with the start token.
+            lens: LongTensor[B], each sequence's true length (>= 1).
+
+        Returns:
+            FloatTensor[B, V].
+        """
+        hidden, _ = self.gru(self.emb_dropout(self.embedding(movies)))
+        last = (lens - 1).clamp(min=0).to(hidden.device)
+        # Padding follows each sequence, so the state at lens-1 never saw it.
+        picked = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+        return self.output(self.project(self.out_dropout(picked))).float()

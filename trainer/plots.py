@@ -1,0 +1,28 @@
+"""Learning-curve plot of a run: training loss and validation metrics per epoch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers and CI
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def plot_curves(history: list[dict[str, Any]], path: Path, k: int = 20) -> None:
+    """Write a two-panel PNG: loss per epoch, and validation map@k / ndcg@10 / hr@10."""
+    epochs = [row["epoch"] for row in history]
+    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(10, 4))
+    ax_loss.plot(epochs, [row["train_loss"] for row in history], marker="o")
+    ax_loss.set(xlabel="epoch", ylabel="train cross-entropy", title="training loss")
+    for key in (f"map@{k}", "ndcg@10", "hr@10"):
+        ax_val.plot(epochs, [row["val"][key] for row in history], marker="o", label=key)
+    best = max(history, key=lambda row: row["val"][f"map@{k}"])
+    ax_val.axvline(best["epoch"], color="grey", linestyle=":", label=f"best epoch {best['epoch']}")
+    ax_val.set(xlabel="epoch", title="validation (full catalog, seen masked)")
+    ax_val.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

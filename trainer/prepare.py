@@ -1,0 +1,143 @@
+"""`prepare`: interaction logs (TSV/CSV/Parquet) -> train/validate/test split files.
+
+Order within a user is a STABLE sort by the time column: events with equal times keep their
+file order (MovieLens-100k has many equal timestamps, so this choice changes the data).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .atomic import write_text_atomic
+from .errors import DataError
+from .splits import SPLIT_NAMES, Split, write_data_dir
+
+META_FILE = "meta.json"
+
+
+def read_log(path: Path, user_col: str, item_col: str, time_col: str) -> pd.DataFrame:
+    """Read a log into columns `user`, `item`, `time`, `row` (file order), validated.
+
+    Raises:
+        DataError: unreadable file, unknown format, missing columns, non-integer ids, no rows.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".tsv", ".tab", ".txt"):
+            df = pd.read_csv(path, sep="\t")
+        elif suffix == ".csv":
+            df = pd.read_csv(path)
+        elif suffix in (".parquet", ".pq"):
+            df = pd.read_parquet(path)
+        else:
+            raise DataError(f"{path}: unknown format {suffix!r}; expected .tsv, .csv or .parquet")
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
+    missing = [c for c in (user_col, item_col, time_col) if c not in df.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {missing}; found {list(df.columns)} "
+                        "(choose with --user-col/--item-col/--time-col)")
+    if df.empty:
+        raise DataError(f"{path}: no rows")
+    out = pd.DataFrame({"user": df[user_col], "item": df[item_col], "time": df[time_col]})
+    for col, name in (("user", user_col), ("item", item_col)):
+        values = out[col]
+        if not pd.api.types.is_integer_dtype(values):
+            bad = values[pd.to_numeric(values, errors="coerce").isna() | (pd.to_numeric(values, errors="coerce") % 1 != 0)]
+            example = bad.iloc[0] if len(bad) else values.iloc[0]
+            raise DataError(f"{path}: column {name!r} must hold integer ids; found {example!r} "
+                            f"(dtype {values.dtype})")
+        out[col] = values.astype(np.int64)
+    if out["time"].isna().any():
+        raise DataError(f"{path}: column {time_col!r} has {int(out['time'].isna().sum())} empty values")
+    out["row"] = np.arange(len(out))
+    return out
+
+
+def filter_min_counts(df: pd.DataFrame, min_item: int, min_user: int) -> pd.DataFrame:
+    """Drop items with fewer than `min_item` events, then users with fewer than `min_user` (one pass each)."""
+    if min_item > 1:
+        counts = df["item"].map(df["item"].value_counts())
+        df = df[counts >= min_item]
+    if min_user > 1:
+        counts = df["user"].map(df["user"].value_counts())
+        df = df[counts >= min_user]
+    return df
+
+
+def _to_split(df: pd.DataFrame) -> Split:
+    users, movies = [], []
+    for user, items in df.groupby("user", sort=True)["item"]:
+        users.append(int(user))
+        movies.append(items.tolist())
+    return Split(users, movies)
+
+
+def split_temporal(df: pd.DataFrame, val_frac: float = 0.1, test_frac: float = 0.1) -> dict[str, pd.DataFrame]:
+    """Global time cut points: the last `test_frac` of events (by time) are test, the `val_frac`
+    before them validate. Events at a cut time go to the later split. Validate/test keep only users
+    that have training events (the split format describes training users)."""
+    if not (0 < val_frac < 1 and 0 < test_frac < 1 and val_frac + test_frac < 1):
+        raise DataError(f"--val-frac {val_frac} and --test-frac {test_frac} must be in (0,1) with sum < 1")
+    times = np.sort(df["time"].to_numpy(), kind="stable")
+    n = len(times)
+    test_cut = times[min(int(n * (1 - test_frac)), n - 1)]
+    val_cut = times[min(int(n * (1 - test_frac - val_frac)), n - 1)]
+    parts = {"train": df[df["time"] < val_cut], "validate": df[(df["time"] >= val_cut) & (df["time"] < test_cut)],
+             "test": df[df["time"] >= test_cut]}
+    known = set(parts["train"]["user"].unique())
+    parts["validate"] = parts["validate"][parts["validate"]["user"].isin(known)]
+    parts["test"] = parts["test"][parts["test"]["user"].isin(known)]
+    return parts
+
+
+def split_leave_one_out(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Each user's last event is test, the one before validate, the rest train; users with fewer
+    than 3 events keep everything in train."""
+    pos_from_end = df.groupby("user").cumcount(ascending=False)
+    size = df["user"].map(df["user"].value_counts())
+    eligible = size >= 3
+    return {"train": df[~eligible | (pos_from_end >= 2)], "validate": df[eligible & (pos_from_end == 1)],
+            "test": df[eligible & (pos_from_end == 0)]}
+
+
+def prepare_log(df: pd.DataFrame, out_dir: Path, split: str, min_item: int = 1, min_user: int = 1,
+                val_frac: float = 0.1, test_frac: float = 0.1, source: str = "", force: bool = False) -> dict[str, Any]:
+    """Filter, order, split and write a validated log; returns the metadata written to meta.json."""
+    out_dir = Path(out_dir)
+    if not force and any((out_dir / f"{n}.pkl").exists() for n in SPLIT_NAMES):
+        raise DataError(f"{out_dir}: already holds split files; pass --force to replace them")
+    n_raw = len(df)
+    df = filter_min_counts(df, min_item, min_user)
+    if df.empty:
+        raise DataError(f"{source or 'input'}: no events left after --min-item-count {min_item} / --min-user-count {min_user}")
+    # Stable by construction: file row number is the last sort key.
+    df = df.sort_values(["user", "time", "row"], kind="stable")
+    if split == "temporal":
+        parts = split_temporal(df, val_frac, test_frac)
+    elif split == "leave-one-out":
+        parts = split_leave_one_out(df)
+    else:
+        raise DataError(f"unknown --split {split!r}: expected temporal or leave-one-out")
+    if parts["train"].empty:
+        raise DataError(f"{source or 'input'}: the {split} split leaves no training events")
+    splits = {name: _to_split(part) for name, part in parts.items()}
+    meta = {"source": source, "split": split, "min_item_count": min_item, "min_user_count": min_user,
+            "events_in": n_raw, "events_kept": int(len(df)), "users": int(df["user"].nunique()),
+            "items": int(df["item"].nunique()),
+            "order": "stable sort by (user, time); file order breaks ties",
+            **({"val_frac": val_frac, "test_frac": test_frac} if split == "temporal" else {}),
+            "splits": {n: {"users": len(s.users), "events": s.n_events} for n, s in splits.items()}}
+    write_data_dir(splits, out_dir)
+    write_text_atomic(out_dir / META_FILE, json.dumps(meta, indent=2) + "\n")
+    return meta

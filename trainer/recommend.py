@@ -1,0 +1,96 @@
+"""Turning a watch history into model input, and model scores into ranked recommendations.
+
+This is the ONE implementation of input encoding, masking and top-k decoding. Offline evaluation
+imports it from the `trainer` package; the TorchServe archive ships this very file beside the
+handler, so the offline numbers measure exactly what is served. It must therefore depend on
+nothing but torch and the standard library.
+
+Ranking rule: highest score first; equal scores are ordered by lower index (a stable sort), and
+index order is descending training popularity, so a tie goes to the more popular movie.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping, Sequence
+
+import torch
+
+START_INDEX = 0
+#: Marks an empty slot in a ranked list (fewer unmasked movies than k).
+NO_ITEM = -1
+
+
+def encode_history(raw_ids: Iterable[int], index_of: Mapping[int, int], max_len: int) -> tuple[list[int], list[int]]:
+    """Model input and seen set for one watch history.
+
+    Args:
+        raw_ids: raw movie ids in watch order.
+        index_of: the vocabulary map raw id -> index (indices 1..V-1).
+        max_len: the longest input fed to the GRU.
+
+    Returns:
+        `(inputs, seen)`: `inputs` is the start token followed by the in-vocabulary indices, cut to
+        the LAST `max_len` entries; `seen` is every in-vocabulary index of the WHOLE history (it is
+        masked even where the input was cut). Unknown ids are left out of both.
+    """
+    seen = [index_of[m] for m in raw_ids if m in index_of]
+    inputs = [START_INDEX] + seen
+    if len(inputs) > max_len:
+        inputs = inputs[-max_len:]
+    return inputs, seen
+
+
+def pad_batch(inputs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad index sequences into `(movies LongTensor[B,T], lens LongTensor[B])`.
+
+    Padding sits after each sequence's end, so a left-to-right GRU never reads it before the
+    position `predict_next` reads out.
+    """
+    lens = torch.tensor([len(s) for s in inputs], dtype=torch.long)
+    width = int(lens.max()) if len(inputs) else 0
+    movies = torch.zeros((len(inputs), width), dtype=torch.long)
+    for row, seq in enumerate(inputs):
+        movies[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
+    return movies, lens
+
+
+def mask_seen(scores: torch.Tensor, seen: Sequence[Sequence[int]]) -> torch.Tensor:
+    """Scores with the start token and every seen index set to -inf (a new tensor).
+
+    Args:
+        scores: FloatTensor[B, V].
+        seen: for each row, the indices never to recommend (history plus any extra exclusions).
+
+    Returns:
+        FloatTensor[B, V].
+    """
+    masked = scores.float().clone()
+    masked[:, START_INDEX] = float("-inf")
+    rows = [r for r, s in enumerate(seen) for _ in s]
+    if rows:
+        cols = [i for s in seen for i in s]
+        masked[torch.tensor(rows), torch.tensor(cols)] = float("-inf")
+    return masked
+
+
+def top_k(masked: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Best-first indices and scores of each row.
+
+    Args:
+        masked: FloatTensor[B, V], masked entries at -inf.
+        k: list length; at most V.
+
+    Returns:
+        `(indices LongTensor[B,k], scores FloatTensor[B,k])`, highest score first, ties by lower
+        index. Where a row has fewer than k unmasked movies its tail is `NO_ITEM` with score -inf.
+    """
+    k = min(k, masked.shape[1])
+    values, indices = torch.sort(masked, dim=1, descending=True, stable=True)
+    values, indices = values[:, :k], indices[:, :k]
+    indices = indices.masked_fill(values == float("-inf"), NO_ITEM)
+    return indices, values
+
+
+def recommend(scores: torch.Tensor, seen: Sequence[Sequence[int]], k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """`mask_seen` then `top_k`: what evaluation scores and what the handler returns."""
+    return top_k(mask_seen(scores, seen), k)

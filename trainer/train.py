@@ -1,0 +1,172 @@
+"""The training loop: one function, phases labelled, state resumable after a hard kill."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from .atomic import write_text_atomic
+from .batching import IGNORE_INDEX, epoch_batches, training_sequences
+from .checkpoint import CKPT_FILE, append_history, load_checkpoint, rewrite_history, save_torch
+from .config import TrainConfig
+from .errors import ConfigError, RunDirError
+from .evaluation import build_cases, evaluate_scorer
+from .export import BEST_FILE, export_run
+from .model import SessionGRU
+from .plots import plot_curves
+from .splits import history_for, load_data_dir
+from .vocab import Vocab
+
+CONFIG_FILE = "config.json"
+VOCAB_FILE = "vocab.json"
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda requested but no CUDA device is available")
+    return torch.device(name)
+
+
+def prepare_run_dir(out_dir: Path, resume: bool) -> None:
+    """Refuse to overwrite a run: a new run needs an absent or empty directory."""
+    if resume:
+        if not (out_dir / CONFIG_FILE).exists():
+            raise RunDirError(f"{out_dir}: nothing to resume (no {CONFIG_FILE}); start without --resume")
+        return
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise RunDirError(f"{out_dir}: run directory exists and is not empty; use --resume to continue it "
+                          "or choose another --out")
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool | None = None) -> dict[str, Any]:
+    """Train, early-stop on validation MAP@k, export the best epoch to `out_dir/model.pt`.
+
+    Args:
+        cfg: hyperparameters (on resume, the run's saved config is passed in by the caller).
+        out_dir: the run directory.
+        resume: continue from `out_dir/ckpt.pt` (or restart a run killed before its first epoch).
+        progress: show a tqdm bar; None shows it only on a terminal.
+
+    Returns:
+        Summary with the best epoch and its validation metrics.
+    """
+    # ---- setup: validate, data, vocabulary, run directory ----
+    cfg.validate()
+    out_dir = Path(out_dir)
+    prepare_run_dir(out_dir, resume)
+    device = resolve_device(cfg.device)
+    splits = load_data_dir(Path(cfg.data))
+    if resume and (out_dir / VOCAB_FILE).exists():
+        vocab = Vocab.load(out_dir / VOCAB_FILE)
+    else:
+        vocab = Vocab.build(splits["train"].movies, cfg.min_count)
+        vocab.save(out_dir / VOCAB_FILE)
+    cfg.model.vocab_size = vocab.size
+    write_text_atomic(out_dir / CONFIG_FILE, json.dumps(cfg.to_dict(), indent=2) + "\n")
+    seqs = training_sequences(splits["train"].movies, vocab, cfg.max_len)
+    val_cases = build_cases(history_for(splits, "validate"), splits["validate"], vocab, cfg.max_len)
+    if not val_cases.users:
+        raise RunDirError(f"{cfg.data}/validate.pkl: no user has a validation target; early stopping needs some")
+    k_key = f"map@{cfg.eval_k}"
+
+    # ---- model, optimizer, random state (restored on resume) ----
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    model = SessionGRU(cfg.model).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX)
+    history: list[dict[str, Any]] = []
+    start_epoch, best_metric, best_epoch, bad_epochs = 1, -1.0, 0, 0
+    ckpt = load_checkpoint(out_dir) if resume else None
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        torch.set_rng_state(ckpt["torch_rng"])
+        if device.type == "cuda" and ckpt.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(ckpt["cuda_rng"])
+        rng.bit_generator.state = ckpt["numpy_rng"]
+        history = ckpt["history"]
+        start_epoch, best_metric, best_epoch, bad_epochs = (
+            ckpt["epoch"] + 1, ckpt["best_metric"], ckpt["best_epoch"], ckpt["bad_epochs"])
+        rewrite_history(out_dir, history)
+        print(f"resuming {out_dir} after epoch {ckpt['epoch']} (best {k_key} {best_metric:.5f} at epoch {best_epoch})")
+    elif resume:
+        rewrite_history(out_dir, [])
+    use_amp = cfg.amp and device.type == "cuda"
+    show = sys.stderr.isatty() if progress is None else progress
+    print(f"training on {device}: {len(seqs)} sequences, {vocab.size - 1} movies, "
+          f"{sum(p.numel() for p in model.parameters()):,} parameters")
+
+    for epoch in range(start_epoch, cfg.epochs + 1):
+        if bad_epochs >= cfg.patience:
+            break
+        # ---- train one epoch ----
+        model.train()
+        t0 = time.perf_counter()
+        total_loss, total_tokens = 0.0, 0
+        batches = epoch_batches(seqs, cfg.batch_size, rng)
+        for inputs, targets in tqdm(batches, desc=f"epoch {epoch}", disable=not show, leave=False):
+            inputs, targets = inputs.to(device), targets.to(device)
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
+                logits = model(inputs)
+            loss = loss_fn(logits.float().flatten(0, 1), targets.flatten())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            n = int((targets != IGNORE_INDEX).sum())
+            total_loss += loss.item() * n
+            total_tokens += n
+        train_seconds = time.perf_counter() - t0
+
+        # ---- validate: the same full-catalog evaluation as `evaluate` ----
+        model.eval()
+        t1 = time.perf_counter()
+        val = evaluate_scorer(lambda m, l: model.predict_next(m.to(device), l.to(device)), val_cases, cfg.eval_k)
+        eval_seconds = time.perf_counter() - t1
+
+        # ---- bookkeeping: best model, checkpoint, history, plot ----
+        improved = val[k_key] > best_metric
+        if improved:
+            best_metric, best_epoch, bad_epochs = val[k_key], epoch, 0
+            save_torch({"model": model.state_dict(), "config": cfg.to_dict(), "epoch": epoch, "val": val},
+                       out_dir / BEST_FILE)
+        else:
+            bad_epochs += 1
+        row = {"epoch": epoch, "train_loss": total_loss / max(total_tokens, 1), "train_seconds": round(train_seconds, 3),
+               "eval_seconds": round(eval_seconds, 3), "val": val}
+        history.append(row)
+        save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                    "torch_rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state() if device.type == "cuda" else None,
+                    "numpy_rng": rng.bit_generator.state, "history": history, "best_metric": best_metric,
+                    "best_epoch": best_epoch, "bad_epochs": bad_epochs, "config": cfg.to_dict()},
+                   out_dir / CKPT_FILE)
+        append_history(out_dir, row)
+        plot_curves(history, out_dir / "curves.png", cfg.eval_k)
+        print(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  val {k_key} {val[k_key]:.5f}  "
+              f"ndcg@10 {val['ndcg@10']:.5f}  hr@10 {val['hr@10']:.5f}  "
+              f"({train_seconds:.1f}s train, {eval_seconds:.1f}s eval){'  *best' if improved else ''}", flush=True)
+    if best_epoch and bad_epochs >= cfg.patience:
+        print(f"early stop: no better {k_key} for {cfg.patience} epochs")
+
+    # ---- export the best epoch ----
+    if not best_epoch:
+        raise RunDirError(f"{out_dir}: no epoch was trained (epochs={cfg.epochs})")
+    export_run(out_dir)
+    best_row = next(r for r in history if r["epoch"] == best_epoch)
+    summary = {"best_epoch": best_epoch, "epochs_run": len(history), "val": best_row["val"],
+               "mean_train_seconds": round(float(np.mean([r["train_seconds"] for r in history])), 3),
+               "model": str(out_dir / "model.pt")}
+    print(json.dumps(summary))
+    return summary
