@@ -10,7 +10,7 @@ RUN ?= runs/latest
 EPOCHS ?=
 ML_METRICS := ml_metrics==0.1.4
 
-.PHONY: setup test data train evaluate archive serve stop demo bench clean
+.PHONY: setup test data train evaluate baselines archive serve stop request demo bench clean
 
 setup: $(STAMP)
 
@@ -48,6 +48,35 @@ train: setup
 
 evaluate: setup
 	$(PY) -m trainer evaluate --data $(DATA) --run $(RUN) --split test
+
+baselines: setup
+	@if [ "$(DATA)" = "data/synthetic" ] && [ ! -f $(DATA)/train.pkl ]; then $(MAKE) --no-print-directory data; fi
+	for b in pop sr sknn; do rm -rf runs/$$b; $(PY) -m trainer baseline --name $$b --data $(DATA) --out runs/$$b || exit 1; \
+		echo "$$b test:"; $(PY) -m trainer evaluate --data $(DATA) --run runs/$$b --split test || exit 1; done
+
+archive: setup
+	$(PY) -m trainer archive --run $(RUN) --out model_store
+
+serve: setup
+	@test -f model_store/sessrec.mar || { echo "error: model_store/sessrec.mar not found; run 'make archive' first"; exit 1; }
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer serve --config config.properties --models sessrec.mar
+
+stop: setup
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer stop
+
+request: setup
+	$(PY) -m trainer request --data $(DATA)
+
+# The whole job on built-in data: data, a short training run, test metrics, archive, serve,
+# one real request, stop (also when a step fails).
+demo: setup
+	@if [ ! -f $(DATA)/train.pkl ]; then $(MAKE) --no-print-directory data; fi
+	rm -rf runs/demo
+	$(PY) -m trainer train --data $(DATA) --out runs/demo --epochs $(or $(EPOCHS),30)
+	$(PY) -m trainer evaluate --data $(DATA) --run runs/demo --split test
+	$(PY) -m trainer archive --run runs/demo --out model_store
+	@$(MAKE) --no-print-directory serve && { $(MAKE) --no-print-directory request; rc=$$?; $(MAKE) --no-print-directory stop; exit $$rc; } \
+		|| { $(MAKE) --no-print-directory stop; exit 1; }
 
 clean:
 	rm -rf runs model_store/*.mar logs

@@ -1,0 +1,121 @@
+"""Parsing and validating one recommendation request body.
+
+Shipped in the archive beside the handler; depends on the standard library only. Every problem
+becomes a `RequestError` with a type and a message naming the field and the bad value, which
+the handler returns as HTTP 400 for that request alone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+_NUMERIC = re.compile(r"-?[0-9]{1,18}")
+FIELDS = ("movies", "k", "exclude")
+
+
+class RequestError(Exception):
+    """A client error in one request: `kind` is a short type name, the message says what to fix."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Request limits, read from the `handler:` section of model-config.yaml."""
+
+    max_ids: int = 1000
+    max_k: int = 1000
+    default_k: int = 20
+    max_body_bytes: int = 65536
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any] | None) -> "Limits":
+        section = dict(section or {})
+        known = {k: section.pop(k) for k in list(section) if k in cls.__dataclass_fields__}
+        limits = cls(**known)
+        for name, value in known.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"model-config.yaml handler.{name} must be a positive int, got {value!r}")
+        if not 1 <= limits.default_k <= limits.max_k:
+            raise ValueError(f"model-config.yaml handler.default_k={limits.default_k} must be in 1..max_k={limits.max_k}")
+        return limits
+
+
+@dataclass(frozen=True)
+class Request:
+    movies: list[int]
+    k: int
+    exclude: list[int]
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value) if isinstance(value, (str, int, float, bool, type(None))) else type(value).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def parse_id(value: Any, where: str) -> int:
+    """An int id, or a numeric string such as "42"; anything else is a RequestError."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _NUMERIC.fullmatch(value.strip()):
+        return int(value)
+    raise RequestError("InvalidId", f"{where} must be an integer movie id or a numeric string, got {_short(value)}")
+
+
+def _id_list(body: dict[str, Any], field: str, limits: Limits) -> list[int]:
+    value = body.get(field, [])
+    if not isinstance(value, list):
+        raise RequestError("InvalidField", f"'{field}' must be a list of movie ids, got {_short(value)}")
+    if len(value) > limits.max_ids:
+        raise RequestError("TooManyIds", f"'{field}' has {len(value)} ids; the limit is {limits.max_ids} "
+                           "(send the most recent ones)")
+    return [parse_id(v, f"{field}[{i}]") for i, v in enumerate(value)]
+
+
+def decode_body(raw: Any, limits: Limits) -> Any:
+    """The JSON value of a request body, whether TorchServe already decoded it or passed bytes."""
+    if raw is None:
+        raise RequestError("MissingBody", 'no JSON body; send Content-Type: application/json with an object such as {"movies": [1, 2, 3]}')
+    if isinstance(raw, (bytes, bytearray, str)):
+        size = len(raw.encode() if isinstance(raw, str) else raw)
+        if size > limits.max_body_bytes:
+            raise RequestError("BodyTooLarge", f"body is {size} bytes; the limit is {limits.max_body_bytes}")
+        try:
+            return json.loads(raw)
+        except RecursionError:
+            raise RequestError("MalformedJSON", "body is nested too deeply") from None
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise RequestError("MalformedJSON", f"body is not valid JSON: {exc}") from None
+    return raw
+
+
+def parse_request(raw: Any, limits: Limits) -> Request:
+    """Validate one request body.
+
+    Args:
+        raw: the body as TorchServe hands it over (decoded JSON, str, or bytes).
+        limits: the handler's limits.
+
+    Returns:
+        The validated request.
+
+    Raises:
+        RequestError: naming the problem.
+    """
+    body = decode_body(raw, limits)
+    if not isinstance(body, dict):
+        raise RequestError("InvalidBody", f"body must be a JSON object, got {type(body).__name__}")
+    unknown = sorted(set(body) - set(FIELDS))
+    if unknown:
+        raise RequestError("UnknownField", f"unknown field(s) {unknown}; allowed: {list(FIELDS)}")
+    if "movies" not in body:
+        raise RequestError("MissingField", "'movies' is required: the watch history, oldest first (may be [])")
+    k = body.get("k", limits.default_k)
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= limits.max_k:
+        raise RequestError("InvalidField", f"'k' must be an integer in 1..{limits.max_k}, got {_short(k)}")
+    return Request(movies=_id_list(body, "movies", limits), k=k, exclude=_id_list(body, "exclude", limits))

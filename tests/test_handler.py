@@ -1,0 +1,138 @@
+"""The TorchServe handler, driven through `handle(batch, context)` from the unpacked archive."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from handler.request_parser import Limits
+from handler_harness import Harness, extract_archive
+from trainer.evaluate import load_exported
+from trainer.evaluation import build_cases, rank_cases
+from trainer.recommend import NO_ITEM, pad_batch, recommend
+from trainer.splits import history_for, load_data_dir
+
+
+@pytest.fixture(scope="module")
+def model_dir(tiny_run, tmp_path_factory):
+    return extract_archive(tiny_run, tmp_path_factory.mktemp("mar"))
+
+
+@pytest.fixture(scope="module")
+def harness(model_dir):
+    return Harness(model_dir)
+
+
+@pytest.fixture(scope="module")
+def vocab(tiny_run):
+    return load_exported(tiny_run)[1]
+
+
+def test_archive_holds_only_what_serving_needs(model_dir):
+    names = {p.relative_to(model_dir).as_posix() for p in model_dir.rglob("*") if p.is_file()}
+    assert names == {"model.pt", "vocab.json", "config.json", "sessrec_handler.py", "recommend.py",
+                     "request_parser.py", "model-config.yaml", "MAR-INF/MANIFEST.json"}
+
+
+def test_good_request(harness, vocab):
+    history = vocab.movies[:5]
+    [(status, body)] = harness.call([{"movies": history + [987654], "k": 7}])
+    assert status == 200
+    assert len(body["movies"]) == 7 and not set(body["movies"]) & set(history)
+    assert body["scores"] == sorted(body["scores"], reverse=True)
+    assert body["unknown"] == [987654]
+    assert set(body["movies"]) <= set(vocab.movies)
+
+
+def test_matches_offline_decoding_and_accepts_numeric_strings_and_bytes(harness, vocab, tiny_run):
+    history = vocab.movies[3:9]
+    model, _, cfg = load_exported(tiny_run)
+    inputs = [0] + [vocab.index_of[m] for m in history]
+    idx, val = recommend(model.predict_next(*pad_batch([inputs])), [inputs[1:]], 20)
+    expected = [vocab.raw_id(i) for i in idx[0].tolist()]
+    as_ints, as_strings, as_bytes = harness.call([
+        {"movies": history}, {"movies": [str(m) for m in history]},
+        bytearray(json.dumps({"movies": history}).encode())])
+    for status, body in (as_ints, as_strings, as_bytes):
+        assert status == 200 and body["movies"] == expected
+        assert body["scores"] == pytest.approx(val[0].tolist(), abs=1e-5)
+
+
+def test_exclude_and_cold_start(harness, vocab):
+    [(_, cold)] = harness.call([{"movies": []}])
+    assert len(cold["movies"]) == 20 and cold["unknown"] == []
+    [(_, excl)] = harness.call([{"movies": [], "exclude": cold["movies"][:3]}])
+    assert excl["movies"][:17] == cold["movies"][3:]
+
+
+def test_k_larger_than_the_unseen_catalog_returns_what_is_left(harness, vocab):
+    limits = harness.handler.limits
+    history = vocab.movies[:-5]
+    [(status, body)] = harness.call([{"movies": history[-limits.max_ids:], "exclude": history[:-limits.max_ids],
+                                      "k": min(limits.max_k, 50)}])
+    assert status == 200 and sorted(body["movies"]) == sorted(vocab.movies[-5:])
+    assert NO_ITEM not in body["movies"]
+
+
+BAD = [
+    (b"{not json", "MalformedJSON"),
+    (b"[" * 100000 + b"]" * 100000, "BodyTooLarge"),
+    ("[" * 30000 + "]" * 30000, "MalformedJSON"),
+    ([1, 2, 3], "InvalidBody"),
+    ({"k": 5}, "MissingField"),
+    ({"movies": [1], "kk": 5}, "UnknownField"),
+    ({"movies": "1,2,3"}, "InvalidField"),
+    ({"movies": [1, [2, 3]]}, "InvalidId"),
+    ({"movies": [{"id": 1}]}, "InvalidId"),
+    ({"movies": [1.5]}, "InvalidId"),
+    ({"movies": [True]}, "InvalidId"),
+    ({"movies": ["12abc"]}, "InvalidId"),
+    ({"movies": [1], "k": 0}, "InvalidField"),
+    ({"movies": [1], "k": 1001}, "InvalidField"),
+    ({"movies": [1], "k": "5"}, "InvalidField"),
+    ({"movies": [1], "exclude": 7}, "InvalidField"),
+    ({"movies": list(range(1001))}, "TooManyIds"),
+    (None, "MissingBody"),
+]
+
+
+@pytest.mark.parametrize("body, kind", BAD, ids=[k + str(i) for i, (_, k) in enumerate(BAD)])
+def test_bad_requests_get_400_with_a_json_message(harness, body, kind):
+    [(status, out)] = harness.call([body])
+    assert status == 400
+    assert out["code"] == 400 and out["type"] == kind and len(out["message"]) > 10
+
+
+def test_one_bad_request_never_fails_the_rest_of_its_batch(harness, vocab):
+    good = {"movies": vocab.movies[:4], "k": 5}
+    [(_, alone)] = harness.call([good])
+    results = harness.call([b"{bad", good, {"movies": ["x"]}, good, {"movies": [], "k": 3}])
+    assert [s for s, _ in results] == [400, 200, 400, 200, 200]
+    for _, body in (results[1], results[3]):
+        # same movies; scores equal up to float reassociation across batch sizes
+        assert body["movies"] == alone["movies"] and body["unknown"] == alone["unknown"]
+        assert body["scores"] == pytest.approx(alone["scores"], abs=1e-5)
+    assert len(results[4][1]["movies"]) == 3
+    # and a batch of only bad requests is answered too
+    assert [s for s, _ in harness.call([b"x", b"y"])] == [400, 400]
+
+
+def test_batch_results_equal_offline_top_k(harness, tiny_data, tiny_run):
+    model, vocab, cfg = load_exported(tiny_run)
+    splits = load_data_dir(tiny_data)
+    history = history_for(splits, "validate")
+    cases = build_cases(history, splits["validate"], vocab, cfg.max_len)
+    ranked, _ = rank_cases(model.predict_next, cases.inputs, cases.seen, 20)
+    responses = harness.call([{"movies": history.get(u, [])[-1000:]} for u in cases.users[:64]])
+    for row, (status, body) in enumerate(responses):
+        assert status == 200
+        assert body["movies"] == [vocab.raw_id(i) for i in ranked[row].tolist() if i != NO_ITEM]
+
+
+def test_bad_model_config_fails_at_load():
+    with pytest.raises(ValueError, match="handler.max_ids must be a positive int"):
+        Limits.from_config({"max_ids": 0})
+    with pytest.raises(ValueError, match="default_k=50 must be in 1..max_k=10"):
+        Limits.from_config({"max_k": 10, "default_k": 50})

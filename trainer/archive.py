@@ -1,0 +1,50 @@
+"""`archive`: package a finished run into a TorchServe `.mar` (model, vocabulary, handler, decoder).
+
+The archive holds model.pt, vocab.json, config.json, the handler, the shared `recommend.py`, the
+request parser and model-config.yaml: no training data and no checkpoints. It is built in a
+temporary directory and renamed into place, so a failed build never replaces a working archive.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from .errors import RunDirError
+from .evaluate import load_exported
+
+REPO = Path(__file__).resolve().parents[1]
+HANDLER_DIR = REPO / "handler"
+RUN_FILES = ("vocab.json", "config.json")
+SHIPPED_CODE = (REPO / "trainer" / "recommend.py", HANDLER_DIR / "request_parser.py")
+
+
+def _archiver() -> str:
+    beside = Path(sys.executable).parent / "torch-model-archiver"
+    found = str(beside) if beside.exists() else shutil.which("torch-model-archiver")
+    if not found:
+        raise RunDirError("torch-model-archiver not found; run `make setup`")
+    return found
+
+
+def build_archive(run_dir: Path, out_dir: Path, name: str = "sessrec", version: str = "1.0") -> Path:
+    """Write `out_dir/<name>.mar` from `run_dir` and return its path."""
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    load_exported(run_dir)  # refuses an unfinished or inconsistent run with a clear message
+    out_dir.mkdir(parents=True, exist_ok=True)
+    extra = [str(run_dir / f) for f in RUN_FILES] + [str(p) for p in SHIPPED_CODE]
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".build-") as tmp:
+        cmd = [_archiver(), "--model-name", name, "--version", version,
+               "--serialized-file", str(run_dir / "model.pt"), "--handler", str(HANDLER_DIR / "sessrec_handler.py"),
+               "--extra-files", ",".join(extra), "--config-file", str(HANDLER_DIR / "model-config.yaml"),
+               "--export-path", tmp]
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        if res.returncode != 0:
+            raise RunDirError(f"torch-model-archiver failed: {res.stderr.strip() or res.stdout.strip()}")
+        target = out_dir / f"{name}.mar"
+        os.replace(Path(tmp) / f"{name}.mar", target)
+    return target

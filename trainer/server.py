@@ -1,0 +1,85 @@
+"""Start, wait for, call and stop TorchServe with sessrec's config (used by make and the tests)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from .errors import SessrecError
+
+
+def torchserve_bin() -> str:
+    beside = Path(sys.executable).parent / "torchserve"
+    found = str(beside) if beside.exists() else shutil.which("torchserve")
+    if not found:
+        raise SessrecError("torchserve not found; run `make setup`")
+    return found
+
+
+def addresses(config: Path) -> dict[str, str]:
+    """The inference/management addresses named in a config.properties."""
+    text = Path(config).read_text()
+    found = dict(re.findall(r"^(inference_address|management_address)=(\S+)$", text, flags=re.M))
+    if len(found) != 2:
+        raise SessrecError(f"{config}: needs inference_address and management_address lines")
+    return found
+
+
+def http(method: str, url: str, body: bytes | None = None, timeout: float = 30) -> tuple[int, Any]:
+    """One HTTP call; returns (status, decoded JSON or text). Raises OSError if nothing answers."""
+    req = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            raw, status = resp.read(), resp.status
+    except urllib.error.HTTPError as err:
+        raw, status = err.read(), err.code
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
+def start_detached(args: list[str], workdir: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Run `torchserve ARGS` in its own session (setsid), stdin closed, output to workdir/torchserve.out."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    with open(workdir / "torchserve.out", "ab") as log:
+        return subprocess.Popen([torchserve_bin(), *args], cwd=workdir, env=env, stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def wait_ready(management: str, model: str, timeout: float = 180, proc: subprocess.Popen | None = None) -> None:
+    """Block until every worker of `model` is READY."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None and proc.returncode != 0:
+            raise SessrecError(f"torchserve exited with code {proc.returncode}; see torchserve.out and logs/")
+        try:
+            status, body = http("GET", f"{management}/models/{model}", timeout=5)
+            workers = body[0]["workers"] if status == 200 and body else []
+            if workers and all(w["status"] == "READY" for w in workers):
+                return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise SessrecError(f"model {model!r} not ready after {timeout:.0f}s; see logs/model_log.log")
+
+
+def stop(workdir: Path, env: dict[str, str] | None = None) -> None:
+    subprocess.run([torchserve_bin(), "--stop"], cwd=workdir, env=env, capture_output=True, timeout=60)
+
+
+def serve(config: Path, models: str, workdir: Path) -> str:
+    """Start TorchServe detached as the README shows, wait for the model, return the inference URL."""
+    addr = addresses(config)
+    proc = start_detached(["--start", "--ncs", "--ts-config", str(Path(config).resolve()), "--models", models],
+                          workdir)
+    wait_ready(addr["management_address"], models.split("=")[0].removesuffix(".mar"), proc=proc)
+    return addr["inference_address"]
