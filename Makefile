@@ -10,7 +10,7 @@ RUN ?= runs/latest
 EPOCHS ?=
 ML_METRICS := ml_metrics==0.1.4
 
-.PHONY: setup test data train evaluate baselines archive serve stop request demo bench clean
+.PHONY: setup test data train evaluate baselines archive serve stop request demo bench bench-serve clean
 
 setup: $(STAMP)
 
@@ -77,6 +77,14 @@ demo: setup
 	$(PY) -m trainer archive --run runs/demo --out model_store
 	@$(MAKE) --no-print-directory serve && { $(MAKE) --no-print-directory request; rc=$$?; $(MAKE) --no-print-directory stop; exit $$rc; } \
 		|| { $(MAKE) --no-print-directory stop; exit 1; }
+
+# Benchmarks write BENCHMARKS.md sections and build/bench/*.json; they need a trained RUN.
+bench: bench-serve
+
+bench-serve: setup
+	@command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }; }
+	@test -f $(RUN)/model.pt || { echo "error: $(RUN)/model.pt not found; run 'make train' (or pass RUN=...)"; exit 1; }
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer.bench_serve --run $(RUN)
 
 clean:
 	rm -rf runs model_store/*.mar logs
