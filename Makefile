@@ -10,7 +10,7 @@ RUN ?= runs/latest
 EPOCHS ?=
 ML_METRICS := ml_metrics==0.1.4
 
-.PHONY: setup test data train evaluate baselines archive serve stop request demo bench bench-serve clean
+.PHONY: setup test data train evaluate baselines archive serve stop request demo bench bench-accuracy bench-serve bench-serve-sweep clean
 
 setup: $(STAMP)
 
@@ -78,13 +78,24 @@ demo: setup
 	@$(MAKE) --no-print-directory serve && { $(MAKE) --no-print-directory request; rc=$$?; $(MAKE) --no-print-directory stop; exit $$rc; } \
 		|| { $(MAKE) --no-print-directory stop; exit 1; }
 
-# Benchmarks write BENCHMARKS.md sections and build/bench/*.json; they need a trained RUN.
-bench: bench-serve
+WRK_INSTALL = command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; \
+	apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }; }
+
+# Benchmarks write BENCHMARKS.md sections and build/bench/*.json. bench-serve needs a trained RUN;
+# bench-accuracy trains its own (MovieLens from ../shared/data, else downloaded; takes long on CPU).
+bench: bench-accuracy bench-serve
+
+bench-accuracy: setup
+	$(PY) -m trainer.bench_accuracy
 
 bench-serve: setup
-	@command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }; }
+	@$(WRK_INSTALL)
 	@test -f $(RUN)/model.pt || { echo "error: $(RUN)/model.pt not found; run 'make train' (or pass RUN=...)"; exit 1; }
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer.bench_serve --run $(RUN)
+
+bench-serve-sweep: setup
+	@$(WRK_INSTALL)
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer.bench_serve --run $(RUN) --sweep --seconds 10
 
 clean:
 	rm -rf runs model_store/*.mar logs

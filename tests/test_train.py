@@ -134,3 +134,15 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tiny_data, tmp_path):
     assert "resuming" in res.stdout
     assert [r["val"] for r in history(killed)] == [r["val"] for r in history(straight)]
     assert (killed / "model.pt").exists()
+
+
+def test_preset_sets_defaults_and_flags_override(tiny_data, tmp_path):
+    run = tmp_path / "preset"
+    res = run_cli("train", "--data", str(tiny_data), "--out", str(run), "--preset", "ml-100k", "--epochs", "1",
+                  "--hidden-dim", "8", "--min-count", "2")
+    assert res.returncode == 0, res.stderr
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["batch_size"] == 32 and cfg["windows"] == "all" and cfg["model"]["emb_dropout"] == 0.5  # preset
+    assert cfg["model"]["hidden_dim"] == 8 and cfg["epochs"] == 1  # explicit flags win
+    res = run_cli("train", "--data", str(tiny_data), "--out", str(run), "--preset", "ml-100k", "--resume")
+    assert res.returncode == 2 and "--preset cannot be combined with --resume" in res.stderr

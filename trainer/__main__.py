@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .config import ModelConfig, TrainConfig
 from .errors import ConfigError, SessrecError
+from .presets import PRESETS
 
 # Flags whose value may change when a run is resumed; any other differing flag is an error.
 RESUMABLE_FLAGS = {"epochs", "patience", "device"}
@@ -20,6 +21,7 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--input", type=Path, help="TSV/CSV/Parquet interaction log")
     src.add_argument("--synthetic", action="store_true", help="the built-in deterministic movie-like data")
+    src.add_argument("--dataset", choices=["ml-100k", "ml-1m"], help="download MovieLens from GroupLens (checksummed, cached)")
     p.add_argument("--out", type=Path, required=True, help="output directory for the three pickles")
     p.add_argument("--user-col", default="user_id")
     p.add_argument("--item-col", default="item_id")
@@ -33,6 +35,8 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--movies", type=int, default=1200, help="synthetic: catalog size")
     p.add_argument("--seed", type=int, default=7, help="synthetic: random seed")
     p.add_argument("--force", action="store_true", help="replace split files already in --out")
+    p.add_argument("--cache-dir", type=Path, default=None, help="dataset download cache (default ~/.cache/sessrec)")
+    p.add_argument("--base-url", default=None, help="mirror of the GroupLens dataset directory")
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -40,6 +44,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True, help="run directory")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    p.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                   help="start from a named, measured configuration (explicit flags override it)")
     # Defaults come from TrainConfig; None means "not given", so --resume can tell what changed.
     for name, typ in [("epochs", int), ("batch_size", int), ("lr", float), ("weight_decay", float),
                       ("min_count", int), ("max_len", int), ("patience", int), ("seed", int),
@@ -47,6 +53,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                       ("dropout", float)]:
         p.add_argument(f"--{name.replace('_', '-')}", type=typ, default=None)
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None)
+    p.add_argument("--windows", choices=["last", "all"], default=None,
+                   help="train on each user's last --max-len events, or on all of the history in windows")
     p.add_argument("--tied", action=argparse.BooleanOptionalAction, default=None, help="tie input/output embeddings")
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None, help="bf16 autocast on CUDA")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
@@ -121,6 +129,8 @@ def _request(args: argparse.Namespace) -> None:
 def _train_config(args: argparse.Namespace) -> TrainConfig:
     given = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if v is not None}
     model_names = {f.name for f in fields(ModelConfig)}
+    if args.resume and args.preset:
+        raise ConfigError("--preset cannot be combined with --resume; the run's config.json is used")
     if args.resume:
         cfg = TrainConfig.load(args.out / "config.json")
         changed = sorted(k for k, v in given.items()
@@ -132,7 +142,9 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
         for k in RESUMABLE_FLAGS & given.keys():
             setattr(cfg, k, given[k])
         return cfg
-    cfg = TrainConfig(data=str(args.data))
+    preset = PRESETS.get(args.preset or "", {})
+    cfg = TrainConfig.from_dict({**TrainConfig().to_dict(), **preset, "data": str(args.data),
+                                 "model": {**ModelConfig().__dict__, **preset.get("model", {})}})
     for k, v in given.items():
         if k in model_names:
             setattr(cfg.model, k, v)
@@ -153,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.synthetic:
                 from .synthetic import synthetic_log
                 df, source = synthetic_log(n_users=args.users, n_movies=args.movies, seed=args.seed), "synthetic"
+            elif args.dataset:
+                from .datasets import GROUPLENS, load_dataset
+                df, source = load_dataset(args.dataset, args.cache_dir, args.base_url or GROUPLENS), args.dataset
             else:
                 df, source = read_log(args.input, args.user_col, args.item_col, args.time_col), str(args.input)
             meta = prepare_log(df, args.out, args.split, args.min_item_count, args.min_user_count,

@@ -31,8 +31,10 @@ def _archiver() -> str:
     return found
 
 
-def build_archive(run_dir: Path, out_dir: Path, name: str = "sessrec", version: str = "1.0") -> Path:
-    """Write `out_dir/<name>.mar` from `run_dir` and return its path."""
+def build_archive(run_dir: Path, out_dir: Path, name: str = "sessrec", version: str = "1.0",
+                  model_config: Path = HANDLER_DIR / "model-config.yaml") -> Path:
+    """Write `out_dir/<name>.mar` from `run_dir` and return its path (`model_config`: the serving
+    knobs packed inside; benchmarks pass variants)."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     load_exported(run_dir)  # refuses an unfinished or inconsistent run with a clear message
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -40,7 +42,7 @@ def build_archive(run_dir: Path, out_dir: Path, name: str = "sessrec", version: 
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".build-") as tmp:
         cmd = [_archiver(), "--model-name", name, "--version", version,
                "--serialized-file", str(run_dir / "model.pt"), "--handler", str(HANDLER_DIR / "sessrec_handler.py"),
-               "--extra-files", ",".join(extra), "--config-file", str(HANDLER_DIR / "model-config.yaml"),
+               "--extra-files", ",".join(extra), "--config-file", str(model_config),
                "--export-path", tmp]
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0:

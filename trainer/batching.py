@@ -12,15 +12,25 @@ from .vocab import Vocab
 IGNORE_INDEX = -100  # cross-entropy skips padded target positions
 
 
-def training_sequences(movies: list[list[int]], vocab: Vocab, max_len: int) -> list[torch.Tensor]:
-    """One index sequence per user: start token + in-vocab movies, cut so the input part is the
-    LAST `max_len` positions. Users with nothing to predict are left out."""
+def training_sequences(movies: list[list[int]], vocab: Vocab, max_len: int, windows: str = "last") -> list[torch.Tensor]:
+    """Index sequences (start token + in-vocab movies) whose input part is at most `max_len` long.
+
+    `windows="last"` keeps each user's LAST `max_len` positions (the notebook); `"all"` cuts the
+    whole history into consecutive windows (overlapping by one token, so every event is a target
+    exactly once). A window that starts mid-history has no start token, exactly like a served
+    history longer than `max_len`. Users with nothing to predict are left out.
+    """
+    if windows not in ("last", "all"):
+        raise ValueError(f"windows must be 'last' or 'all', got {windows!r}")
     seqs = []
     for seq in movies:
         idx = [START_INDEX] + vocab.encode(seq)
-        if len(idx) < 2:
-            continue
-        seqs.append(torch.tensor(idx[-(max_len + 1):], dtype=torch.long))
+        end = len(idx)
+        while end >= 2:
+            seqs.append(torch.tensor(idx[max(0, end - max_len - 1) : end], dtype=torch.long))
+            if windows == "last":
+                break
+            end -= max_len
     return seqs
 
 

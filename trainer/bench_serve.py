@@ -1,12 +1,15 @@
 """`bench-serve`: sessrec vs a no-op archive on one TorchServe, driven by wrk on loopback.
 
-Writes `BENCHMARKS.md` (its serving section) and `build/bench/serve.json`.
+Both archives carry the same model-config.yaml and run on one server with the repo's
+config.properties, so the req/s ratio isolates sessrec's own cost. `--sweep` repeats the 150-id
+workload over variants of the serving knobs. Writes BENCHMARKS.md sections and build/bench/*.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import re
 import shutil
@@ -14,12 +17,14 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import yaml
 
 from .archive import HANDLER_DIR, REPO, build_archive
 from .benchmarks_md import replace_section
-from .server import http, start_detached, stop, wait_ready
+from .server import addresses, http, start_detached, stop, wait_ready
 from .vocab import Vocab
 
 LUA = """
@@ -37,6 +42,15 @@ done = function(summary, latency, requests)
     latency:percentile(95) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
 end
 """
+SWEEP = [  # each a set of overrides of handler/model-config.yaml
+    {},
+    {"minWorkers": 1, "maxWorkers": 1, "handler": {"threads": 2}},
+    {"minWorkers": 2, "maxWorkers": 2, "handler": {"threads": 2}},
+    {"batchSize": 8},
+    {"batchSize": 32},
+    {"maxBatchDelay": 1},
+    {"maxBatchDelay": 10},
+]
 
 
 def bodies(vocab: Vocab, lengths: list[int], seed: int = 0) -> list[str]:
@@ -44,21 +58,75 @@ def bodies(vocab: Vocab, lengths: list[int], seed: int = 0) -> list[str]:
     return [json.dumps({"movies": [int(m) for m in rng.choice(vocab.movies, size=n)], "k": 20}) for n in lengths]
 
 
-def run_wrk(url: str, payloads: list[str], workdir: Path, connections: int, seconds: int, threads: int = 2) -> dict:
-    script = workdir / f"load-{len(payloads)}.lua"
+def run_wrk(url: str, payloads: list[str], workdir: Path, connections: int, seconds: int) -> dict[str, Any]:
+    script = workdir / "load.lua"
     script.write_text(LUA % ",".join(json.dumps(p) for p in payloads))
-    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(script),
-                          url], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(script), url],
+                         capture_output=True, text=True, check=True).stdout
     result = json.loads(re.search(r"^RESULT (.*)$", out, flags=re.M).group(1))
     result["req_per_s"] = round(result["requests"] / result["seconds"], 1)
     result["connections"] = connections
     return result
 
 
-def noop_archive(store: Path) -> None:
-    subprocess.run([str(Path(shutil.which("torch-model-archiver") or "torch-model-archiver")), "--model-name", "noop",
-                    "--version", "1.0", "--handler", str(HANDLER_DIR / "noop_handler.py"), "--config-file",
-                    str(HANDLER_DIR / "model-config.yaml"), "--export-path", str(store), "--force"], check=True)
+def merged_config(overrides: dict[str, Any], path: Path) -> Path:
+    cfg = yaml.safe_load((HANDLER_DIR / "model-config.yaml").read_text())
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            cfg[key] = {**cfg.get(key, {}), **value}
+        else:
+            cfg[key] = value
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def measure(run: Path, overrides: dict[str, Any], workloads: dict[str, list[str]], connections: list[int],
+            seconds: int) -> list[dict[str, Any]]:
+    """Serve sessrec and no-op archives with the same knobs; wrk each workload against both."""
+    work = Path(tempfile.mkdtemp(prefix="sessrec-bench-"))
+    store = work / "store"
+    config = merged_config(overrides, work / "model-config.yaml")
+    build_archive(run, store, model_config=config)
+    archiver = shutil.which("torch-model-archiver") or "torch-model-archiver"
+    subprocess.run([archiver, "--model-name", "noop", "--version", "1.0", "--handler", str(HANDLER_DIR / "noop_handler.py"),
+                    "--config-file", str(config), "--export-path", str(store), "--force"], check=True)
+    addr = addresses(REPO / "config.properties")
+    proc = start_detached(["--start", "--foreground", "--ncs", "--ts-config", str(REPO / "config.properties"),
+                           "--model-store", str(store), "--models", "sessrec=sessrec.mar", "noop=noop.mar"], work)
+    results = []
+    try:
+        for model in ("sessrec", "noop"):
+            wait_ready(addr["management_address"], model, proc=proc)
+            status, _ = http("POST", f"{addr['inference_address']}/predictions/{model}", next(iter(workloads.values()))[0].encode())
+            if status != 200:
+                raise RuntimeError(f"{model} answered HTTP {status}")
+        for name, payloads in workloads.items():
+            for conns in connections:
+                for model in ("noop", "sessrec"):
+                    url = f"{addr['inference_address']}/predictions/{model}"
+                    run_wrk(url, payloads, work, conns, 3)  # warm-up
+                    res = {**run_wrk(url, payloads, work, conns, seconds), "model": model, "workload": name,
+                           "overrides": overrides}
+                    results.append(res)
+                    print(json.dumps(res), flush=True)
+    finally:
+        stop(work)
+        proc.wait(timeout=60)
+        shutil.rmtree(work, ignore_errors=True)
+    return results
+
+
+def table(results: list[dict[str, Any]], with_knobs: bool = False) -> list[str]:
+    head = ("| knobs " if with_knobs else "") + "| workload | conns | model | req/s | p50 ms | p95 ms | p99 ms | non-2xx | sessrec/no-op |"
+    rows = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in results:
+        floor = next(x for x in results if x["model"] == "noop" and x["workload"] == r["workload"]
+                     and x["connections"] == r["connections"] and x["overrides"] == r["overrides"])
+        ratio = f"{r['req_per_s'] / floor['req_per_s']:.2f}" if r["model"] == "sessrec" else ""
+        knobs = f"| {json.dumps(r['overrides']) if r['overrides'] else 'repo defaults'} " if with_knobs else ""
+        rows.append(f"{knobs}| {r['workload']} | {r['connections']} | {r['model']} | {r['req_per_s']:,.0f} | "
+                    f"{r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} | {r['non2xx']} | {ratio} |")
+    return rows
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -66,57 +134,35 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run", type=Path, default=Path("runs/latest"))
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, nargs="+", default=[32])
+    parser.add_argument("--sweep", action="store_true", help="also measure variants of the serving knobs")
     parser.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         raise SystemExit("error: wrk not found (Debian: apt-get install wrk); `make bench-serve` installs it")
     vocab = Vocab.load(args.run / "vocab.json")
-    work = Path(tempfile.mkdtemp(prefix="sessrec-bench-"))
-    store = work / "store"
-    build_archive(args.run, store)
-    noop_archive(store)
-    config = (REPO / "config.properties").read_text()
-    addr = dict(re.findall(r"^(inference_address|management_address)=(\S+)$", config, flags=re.M))
-    proc = start_detached(["--start", "--foreground", "--ncs", "--ts-config", str(REPO / "config.properties"),
-                           "--model-store", str(store), "--models", "sessrec=sessrec.mar", "noop=noop.mar"], work)
     rng = np.random.default_rng(1)
     workloads = {"150 ids": bodies(vocab, [150] * 64), "mixed 1-150 ids": bodies(vocab, list(rng.integers(1, 151, 64)))}
-    results = []
-    try:
-        for model in ("sessrec", "noop"):
-            wait_ready(addr["management_address"], model, proc=proc)
-            status, _ = http("POST", f"{addr['inference_address']}/predictions/{model}", workloads["150 ids"][0].encode())
-            assert status == 200, f"{model} answered {status}"
-        for name, payloads in workloads.items():
-            for connections in args.connections:
-                for model in ("noop", "sessrec"):
-                    url = f"{addr['inference_address']}/predictions/{model}"
-                    run_wrk(url, payloads, work, connections, 3)  # warm-up
-                    res = run_wrk(url, payloads, work, connections, args.seconds)
-                    res.update(model=model, workload=name)
-                    results.append(res)
-                    print(json.dumps(res), flush=True)
-    finally:
-        stop(work)
-        proc.wait(timeout=60)
-    (REPO / "build" / "bench").mkdir(parents=True, exist_ok=True)
-    (REPO / "build" / "bench" / "serve.json").write_text(json.dumps(results, indent=2) + "\n")
-    rows = ["| workload | conns | model | req/s | p50 ms | p95 ms | p99 ms | non-2xx | ratio sessrec/no-op |",
-            "|---|---|---|---|---|---|---|---|---|"]
-    for r in results:
-        floor = next(x for x in results if x["model"] == "noop" and x["workload"] == r["workload"]
-                     and x["connections"] == r["connections"])
-        ratio = f"{r['req_per_s'] / floor['req_per_s']:.2f}" if r["model"] == "sessrec" else ""
-        rows.append(f"| {r['workload']} | {r['connections']} | {r['model']} | {r['req_per_s']:,.0f} | {r['p50_ms']:.1f} | "
-                    f"{r['p95_ms']:.1f} | {r['p99_ms']:.1f} | {r['non2xx']} | {ratio} |")
+    machine = f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores, {time.strftime('%Y-%m-%d')}"
     cfg = (HANDLER_DIR / "model-config.yaml").read_text()
     knobs = ", ".join(f"{k}={v}" for k, v in re.findall(r"^\s*(minWorkers|batchSize|maxBatchDelay|threads): (\d+)", cfg, re.M))
-    body = "\n".join([
-        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()} with {len(__import__('os').sched_getaffinity(0))} cores; "
-        f"TorchServe 0.12.0, wrk on the same machine (2 threads, {args.seconds} s after a 3 s warm-up), "
-        f"one TorchServe serving both archives with the repo's config.properties and model-config.yaml ({knobs}).",
-        f"Run: `{' '.join(['make bench-serve'])}` (model: `{args.run}`, {vocab.size - 1} movies).", "", *rows])
-    replace_section(args.out, "Serving throughput", body)
+    results = measure(args.run, {}, workloads, args.connections, args.seconds)
+    out_dir = REPO / "build" / "bench"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "serve.json").write_text(json.dumps(results, indent=2) + "\n")
+    replace_section(args.out, "Serving throughput", "\n".join([
+        f"Measured on {machine}: TorchServe 0.12.0 serving sessrec and a no-op archive ({knobs}) with the repo's "
+        f"config.properties; wrk on the same machine (2 threads, {args.seconds} s after a 3 s warm-up), bodies of "
+        f"random real movie ids, k=20. Model: `{args.run}` ({vocab.size - 1} movies, "
+        f"hidden {json.loads((args.run / 'config.json').read_text())['model']['hidden_dim']}).",
+        "Command: `make bench-serve RUN=...`.", "", *table(results)]))
+    if args.sweep:
+        sweep = [r for overrides in SWEEP for r in measure(args.run, overrides, {"150 ids": workloads["150 ids"]},
+                                                           args.connections, args.seconds)]
+        (out_dir / "serve_sweep.json").write_text(json.dumps(sweep, indent=2) + "\n")
+        replace_section(args.out, "Serving knobs", "\n".join([
+            f"Measured on {machine}; same method as above, 150-id bodies, each row a variant of "
+            "handler/model-config.yaml (no-op archive with the same knobs beside it). Command: "
+            "`make bench-serve-sweep RUN=...`.", "", *table(sweep, with_knobs=True)]))
 
 
 if __name__ == "__main__":

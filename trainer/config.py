@@ -43,6 +43,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     min_count: int = 5
     max_len: int = 150
+    windows: str = "last"  # training windows per user: "last" max_len positions, or "all" of the history
     patience: int = 5  # epochs without a better validation MAP@20 before stopping
     eval_k: int = 20
     device: str = "auto"
@@ -61,6 +62,8 @@ class TrainConfig:
             raise ConfigError(f"--lr must be > 0, got {self.lr}")
         if self.weight_decay < 0:
             raise ConfigError(f"--weight-decay must be >= 0, got {self.weight_decay}")
+        if self.windows not in ("last", "all"):
+            raise ConfigError(f"--windows must be last or all, got {self.windows!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"--device must be auto, cpu or cuda, got {self.device!r}")
         self.model.validate()

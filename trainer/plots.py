@@ -26,3 +26,17 @@ def plot_curves(history: list[dict[str, Any]], path: Path, k: int = 20) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_benchmark_curves(histories: dict[str, list[dict[str, Any]]], path: Path) -> None:
+    """Validation ndcg@10 and hr@10 per epoch of each benchmark's GRU run, one panel per data set."""
+    fig, axes = plt.subplots(1, len(histories), figsize=(5 * len(histories), 4), squeeze=False)
+    for ax, (name, history) in zip(axes[0], histories.items()):
+        epochs = [row["epoch"] for row in history]
+        for key in ("hr@10", "ndcg@10", "map@20"):
+            ax.plot(epochs, [row["val"][key] for row in history], label=key)
+        ax.set(title=f"{name}: GRU validation", xlabel="epoch")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

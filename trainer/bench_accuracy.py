@@ -1,0 +1,138 @@
+"""`bench-accuracy`: GRU vs baselines on MovieLens with the evaluation that is served.
+
+Writes BENCHMARKS.md sections (tables stating the protocol), docs/accuracy_curves.png, and
+build/bench/accuracy-*.json. Data comes from ../shared/data when present (development), else
+from GroupLens via `prepare --dataset` (checksummed download).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .archive import REPO
+from .benchmarks_md import replace_section
+from .plots import plot_benchmark_curves
+
+SHARED = REPO.parent / "shared" / "data"
+BUILD = REPO / "build" / "bench"
+LITERATURE = [  # ML-1M leave-one-out, full ranking, items with < 5 interactions removed
+    ("SASRec + cross-entropy (Klenitskiy & Vasilev, RecSys 2023)", {"hr@10": 0.3152, "ndcg@10": 0.1821}),
+    ("best GRU4Rec (Klenitskiy & Vasilev 2023; Time-to-Split grid, RecSys 2025)", {"hr@10": 0.2887, "ndcg@10": 0.1679}),
+]
+BENCHES: dict[str, dict[str, Any]] = {
+    "ml-1m": {
+        "title": "MovieLens-1M, leave-one-out, full ranking",
+        "shared": ("ml-1m/interactions.tsv", ["--time-col", "position"]), "dataset": "ml-1m",
+        "prepare": ["--split", "leave-one-out", "--min-item-count", "5"], "min_count": 1, "max_len": 200,
+        "metrics": ["hr@10", "ndcg@10", "hr@20", "ndcg@20", "map@20"],
+        "protocol": "leave-one-out (each user's last item is test, the one before validate); items with fewer than 5 "
+                    "interactions removed before splitting; full catalog ranked; every movie of the history masked",
+    },
+    "ml-100k": {
+        "title": "MovieLens-100k, temporal split (the notebook's protocol)",
+        "shared": ("ml-100k/interactions.tsv", []), "dataset": "ml-100k",
+        "prepare": ["--split", "temporal"], "min_count": 5, "max_len": 150,
+        "metrics": ["map@20", "precision@1", "precision@5", "precision@10", "precision@20", "recall@20"],
+        "protocol": "global temporal cut (last 10% of events test, 10% before validate; test history = train + "
+                    "validate); vocabulary: movies with >= 5 training events; full catalog ranked; history masked",
+    },
+}
+
+
+def cli(*args: str) -> str:
+    res = subprocess.run([sys.executable, "-m", "trainer", *args], cwd=REPO, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise SystemExit(f"python -m trainer {' '.join(args)} failed:\n{res.stderr[-2000:]}")
+    return res.stdout
+
+
+def prepare(name: str, bench: dict[str, Any]) -> Path:
+    out = BUILD / "data" / name
+    if (out / "train.pkl").exists():
+        return out
+    rel, cols = bench["shared"]
+    source = ["--input", str(SHARED / rel), *cols] if (SHARED / rel).exists() else ["--dataset", bench["dataset"]]
+    cli("prepare", *source, "--out", str(out), *bench["prepare"])
+    return out
+
+
+def run_models(name: str, bench: dict[str, Any], data: Path, epochs: int | None) -> list[dict[str, Any]]:
+    rows = []
+    for model in ("pop", "sr", "sknn"):
+        run = BUILD / "runs" / f"{name}-{model}"
+        subprocess.run(["rm", "-rf", str(run)], check=True)
+        t0 = time.perf_counter()
+        cli("baseline", "--name", model, "--data", str(data), "--out", str(run), "--min-count", str(bench["min_count"]),
+            "--max-len", str(bench["max_len"]))
+        fit = time.perf_counter() - t0
+        rows.append({"model": model, "test": json.loads(cli("evaluate", "--data", str(data), "--run", str(run))),
+                     "fit_seconds": round(fit, 1)})
+    run = BUILD / "runs" / f"{name}-gru"
+    subprocess.run(["rm", "-rf", str(run)], check=True)
+    t0 = time.perf_counter()
+    cli("train", "--data", str(data), "--out", str(run), "--preset", name, *(["--epochs", str(epochs)] if epochs else []))
+    wall = time.perf_counter() - t0
+    history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+    cfg = json.loads((run / "config.json").read_text())
+    best = max(history, key=lambda r: r["val"]["map@20"])["epoch"]
+    per_epoch = [r["train_seconds"] + r["eval_seconds"] for r in history]
+    rows.append({"model": "GRU", "test": json.loads(cli("evaluate", "--data", str(data), "--run", str(run))),
+                 "config": cfg, "history": history, "best_epoch": best, "epochs_run": len(history),
+                 "seconds_per_epoch": round(sum(r["train_seconds"] for r in history) / len(history), 1),
+                 "time_to_best_seconds": round(sum(per_epoch[:best]), 1), "wall_seconds": round(wall, 1)})
+    return rows
+
+
+def section(name: str, bench: dict[str, Any], data: Path, rows: list[dict[str, Any]]) -> str:
+    meta = json.loads((data / "meta.json").read_text())
+    gru = rows[-1]
+    cfg = gru["config"]
+    m = cfg["model"]
+    lines = [
+        f"Protocol: {bench['protocol']}. {meta['users']:,} users, {meta['items']:,} items, "
+        f"{meta['events_kept']:,} events; {rows[0]['test']['users']:,} test users. Ties: lower index (more popular) first.",
+        f"GRU (`--preset {name}`): emb {m['emb_dim']}, hidden {m['hidden_dim']}, layers {m['layers']}, emb dropout "
+        f"{m['emb_dropout']}, dropout {m['dropout']}, tied {m['tied']}, batch {cfg['batch_size']}, lr {cfg['lr']}, "
+        f"weight decay {cfg['weight_decay']}, max len {cfg['max_len']}, windows {cfg['windows']}, seed {cfg['seed']}; "
+        f"early stopping on validation map@20 (patience {cfg['patience']}): best epoch {gru['best_epoch']} of "
+        f"{gru['epochs_run']}, {gru['seconds_per_epoch']} s per training epoch, {gru['time_to_best_seconds']:.0f} s to "
+        f"the best epoch (with validation) on 2 CPU cores.",
+        "Command: `make bench-accuracy` (this section: `python -m trainer.bench_accuracy --only " + name + "`).", "",
+        "| model | " + " | ".join(bench["metrics"]) + " | fit / train time |",
+        "|---|" + "---|" * (len(bench["metrics"]) + 1)]
+    for r in rows:
+        t = f"{r['fit_seconds']} s" if "fit_seconds" in r else f"{r['wall_seconds']:.0f} s"
+        lines.append(f"| {r['model']} | " + " | ".join(f"{r['test'][k]:.4f}" for k in bench["metrics"]) + f" | {t} |")
+    if name == "ml-1m":
+        for label, vals in LITERATURE:
+            lines.append(f"| {label} | " + " | ".join(f"{vals[k]:.4f}" if k in vals else "" for k in bench["metrics"]) + " | |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", choices=sorted(BENCHES), nargs="*", default=sorted(BENCHES))
+    parser.add_argument("--epochs", type=int, default=None, help="cap GRU epochs (quick look; not for the table)")
+    args = parser.parse_args(argv)
+    BUILD.mkdir(parents=True, exist_ok=True)
+    curves = {}
+    for name in args.only:
+        bench = BENCHES[name]
+        data = prepare(name, bench)
+        rows = run_models(name, bench, data, args.epochs)
+        (BUILD / f"accuracy-{name}.json").write_text(json.dumps(rows, indent=2) + "\n")
+        replace_section(REPO / "BENCHMARKS.md", bench["title"], section(name, bench, data, rows))
+        curves[name] = rows[-1]["history"]
+        print(json.dumps({r["model"]: {k: round(r["test"][k], 4) for k in bench["metrics"]} for r in rows}), flush=True)
+    (REPO / "docs").mkdir(exist_ok=True)
+    plot_benchmark_curves(curves, REPO / "docs" / "accuracy_curves.png")
+
+
+if __name__ == "__main__":
+    main()
