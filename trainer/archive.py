@@ -8,27 +8,18 @@ temporary directory and renamed into place, so a failed build never replaces a w
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from .errors import RunDirError
 from .evaluate import load_exported
+from .tools import find_tool
 
 REPO = Path(__file__).resolve().parents[1]
 HANDLER_DIR = REPO / "handler"
 RUN_FILES = ("vocab.json", "config.json")
 SHIPPED_CODE = (REPO / "trainer" / "recommend.py", HANDLER_DIR / "request_parser.py")
-
-
-def _archiver() -> str:
-    beside = Path(sys.executable).parent / "torch-model-archiver"
-    found = str(beside) if beside.exists() else shutil.which("torch-model-archiver")
-    if not found:
-        raise RunDirError("torch-model-archiver not found; run `make setup`")
-    return found
 
 
 def build_archive(run_dir: Path, out_dir: Path, name: str = "sessrec", version: str = "1.0",
@@ -40,11 +31,13 @@ def build_archive(run_dir: Path, out_dir: Path, name: str = "sessrec", version: 
     out_dir.mkdir(parents=True, exist_ok=True)
     extra = [str(run_dir / f) for f in RUN_FILES] + [str(p) for p in SHIPPED_CODE]
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".build-") as tmp:
-        cmd = [_archiver(), "--model-name", name, "--version", version,
+        cmd = [find_tool("torch-model-archiver"), "--model-name", name, "--version", version,
                "--serialized-file", str(run_dir / "model.pt"), "--handler", str(HANDLER_DIR / "sessrec_handler.py"),
                "--extra-files", ",".join(extra), "--config-file", str(model_config),
                "--export-path", tmp]
-        res = subprocess.run(cmd, capture_output=True, text=True)
+        # The archiver stages files in $TMPDIR/<model name> and deletes that folder: keep it
+        # inside our own temporary directory so it can never touch someone else's /tmp/sessrec.
+        res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TMPDIR": tmp})
         if res.returncode != 0:
             raise RunDirError(f"torch-model-archiver failed: {res.stderr.strip() or res.stdout.strip()}")
         target = out_dir / f"{name}.mar"

@@ -25,6 +25,7 @@ import yaml
 from .archive import HANDLER_DIR, REPO, build_archive
 from .benchmarks_md import replace_section
 from .server import addresses, http, start_detached, stop, wait_ready
+from .tools import find_tool
 from .vocab import Vocab
 
 LUA = """
@@ -87,9 +88,9 @@ def measure(run: Path, overrides: dict[str, Any], workloads: dict[str, list[str]
     store = work / "store"
     config = merged_config(overrides, work / "model-config.yaml")
     build_archive(run, store, model_config=config)
-    archiver = shutil.which("torch-model-archiver") or "torch-model-archiver"
-    subprocess.run([archiver, "--model-name", "noop", "--version", "1.0", "--handler", str(HANDLER_DIR / "noop_handler.py"),
-                    "--config-file", str(config), "--export-path", str(store), "--force"], check=True)
+    subprocess.run([find_tool("torch-model-archiver"), "--model-name", "noop", "--version", "1.0", "--handler", str(HANDLER_DIR / "noop_handler.py"),
+                    "--config-file", str(config), "--export-path", str(store), "--force"], check=True,
+                   env={**os.environ, "TMPDIR": str(work)})
     addr = addresses(REPO / "config.properties")
     proc = start_detached(["--start", "--foreground", "--ncs", "--ts-config", str(REPO / "config.properties"),
                            "--model-store", str(store), "--models", "sessrec=sessrec.mar", "noop=noop.mar"], work)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -14,14 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SessrecError
-
-
-def torchserve_bin() -> str:
-    beside = Path(sys.executable).parent / "torchserve"
-    found = str(beside) if beside.exists() else shutil.which("torchserve")
-    if not found:
-        raise SessrecError("torchserve not found; run `make setup`")
-    return found
+from .tools import find_tool
 
 
 def addresses(config: Path) -> dict[str, str]:
@@ -51,7 +42,7 @@ def start_detached(args: list[str], workdir: Path, env: dict[str, str] | None = 
     """Run `torchserve ARGS` in its own session (setsid), stdin closed, output to workdir/torchserve.out."""
     workdir.mkdir(parents=True, exist_ok=True)
     with open(workdir / "torchserve.out", "ab") as log:
-        return subprocess.Popen([torchserve_bin(), *args], cwd=workdir, env=env, stdin=subprocess.DEVNULL,
+        return subprocess.Popen([find_tool("torchserve"), *args], cwd=workdir, env=env, stdin=subprocess.DEVNULL,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -73,7 +64,7 @@ def wait_ready(management: str, model: str, timeout: float = 180, proc: subproce
 
 
 def stop(workdir: Path, env: dict[str, str] | None = None) -> None:
-    subprocess.run([torchserve_bin(), "--stop"], cwd=workdir, env=env, capture_output=True, timeout=60)
+    subprocess.run([find_tool("torchserve"), "--stop"], cwd=workdir, env=env, capture_output=True, timeout=60)
 
 
 def serve(config: Path, models: str, workdir: Path) -> str:
