@@ -56,10 +56,12 @@ baselines: setup
 
 archive: setup
 	$(PY) -m trainer archive --run $(RUN) --out model_store
+	$(PY) -m trainer archive --run $(RUN) --out model_store --sessions
 
 serve: setup
 	@test -f model_store/sessrec.mar || { echo "error: model_store/sessrec.mar not found; run 'make archive' first"; exit 1; }
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer serve --config config.properties --models sessrec.mar
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer serve --config config.properties --models sessrec.mar \
+		$(if $(wildcard model_store/sessrec_sessions.mar),sessrec_sessions.mar)
 
 stop: setup
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer stop

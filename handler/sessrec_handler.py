@@ -2,7 +2,12 @@
 
 Request  `{"movies": [raw ids, oldest first], "k": 20, "exclude": [raw ids]}`
 Response `{"movies": [k raw ids, best first], "scores": [...], "unknown": [ids not in the vocabulary]}`
-A bad request gets HTTP 400 `{"code": 400, "type": ..., "message": ...}` for itself alone.
+A bad request gets `{"code": 4xx, "type": ..., "message": ...}` for itself alone.
+
+Stateless (the default archive): every request carries the whole history. Stateful (an archive
+whose model-config.yaml sets `sequenceBatching`): TorchServe gives each session an id (header
+`ts_request_sequence_id`); its first request carries the history, later ones only the new movies,
+and the handler advances the cached GRU state one step per new movie.
 
 Encoding, masking and top-k come from the trainer's `recommend.py`, shipped in the archive, so
 what is served is exactly what offline evaluation measured.
@@ -14,7 +19,6 @@ import importlib
 import importlib.util
 import json
 import logging
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -44,6 +48,7 @@ def _load_sibling(name: str, fallback: str) -> ModuleType:
 
 recommend = _load_sibling("recommend", "trainer.recommend")
 request_parser = _load_sibling("request_parser", "handler.request_parser")
+session_cache = _load_sibling("session_cache", "handler.session_cache")
 
 
 class SessrecHandler(BaseHandler):
@@ -58,51 +63,135 @@ class SessrecHandler(BaseHandler):
         self.raw_ids: list[int] = list(vocab["movies"])
         self.index_of: dict[int, int] = {m: i + 1 for i, m in enumerate(self.raw_ids)}
         self.max_len: int = int(config["max_len"])
-        knobs = dict((getattr(self, "model_yaml_config", None) or {}).get("handler") or {})
+        yaml_config = getattr(self, "model_yaml_config", None) or {}
+        knobs = dict(yaml_config.get("handler") or {})
         threads = int(knobs.pop("threads", 0) or 0)
         if threads > 0:
             # Workers x threads should not exceed the cores, or the threads fight each other.
             torch.set_num_threads(threads)
+        sessions = knobs.pop("sessions", None) or {}
+        self.sessions = None
+        if yaml_config.get("sequenceBatching"):
+            if not hasattr(self.model, "step"):
+                raise ValueError(f"{config.get('kind', 'this')} model has no step(): sessions need a GRU run")
+            self.sessions = session_cache.SessionCache(int(sessions.get("capacity", 20000)),
+                                                       float(sessions.get("idle_seconds", 1800)))
         self.limits = request_parser.Limits.from_config(knobs)
-        logger.info("sessrec handler: %d movies, max_len %d, %s, torch threads %d", len(self.raw_ids),
-                    self.max_len, self.limits, torch.get_num_threads())
+        logger.info("sessrec handler: %d movies, max_len %d, %s, sessions %s, torch threads %d", len(self.raw_ids),
+                    self.max_len, self.limits, sessions or "off", torch.get_num_threads())
 
     def preprocess(self, data: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Validate and encode each request; a bad one becomes an error entry, the rest go on."""
         rows = []
-        for row in data:
+        for i, row in enumerate(data):
             raw = row.get("body") if row.get("body") is not None else row.get("data")
             try:
                 req = request_parser.parse_request(raw, self.limits)
             except request_parser.RequestError as exc:
-                rows.append({"error": (exc.kind, str(exc))})
+                rows.append({"error": (400, exc.kind, str(exc))})
                 continue
-            inputs, seen = recommend.encode_history(req.movies, self.index_of, self.max_len)
-            unknown = list(dict.fromkeys(m for m in req.movies if m not in self.index_of))
-            seen = seen + [self.index_of[m] for m in req.exclude if m in self.index_of]
-            rows.append({"inputs": inputs, "seen": seen, "k": req.k, "unknown": unknown})
+            out = {"k": req.k, "unknown": list(dict.fromkeys(m for m in req.movies if m not in self.index_of)),
+                   "exclude": [self.index_of[m] for m in req.exclude if m in self.index_of]}
+            if self.sessions is None:
+                out["inputs"], out["seen"] = recommend.encode_history(req.movies, self.index_of, self.max_len)
+            else:
+                out.update(self._open_session(i, req.movies))
+            rows.append(out)
         return rows
+
+    def _session_headers(self, i: int) -> tuple[str, bool, bool]:
+        """(session id, starts a session?, ends it?) of request i.
+
+        TorchServe 0.12 matches its sequence headers case-sensitively: a client that sends
+        `Ts_Request_Sequence_Id` (Python's urllib does) gets a NEW sequence id and a start flag
+        from the frontend, and its own header passed through. Header names are case-insensitive
+        in HTTP, so the client's own header wins; with one worker holding every session, the
+        frontend's routing does not matter.
+        """
+        ctx = self.context
+        headers = ctx.get_all_request_header(i) or {}
+        keys = {"id": ctx.header_key_sequence_id, "start": ctx.header_key_sequence_start,
+                "end": ctx.header_key_sequence_end}
+        client = {k: v for k, v in headers.items() if k != k.lower() and k.lower() in keys.values()}
+        end = any(str(v).lower() == "true" for k, v in headers.items() if k.lower() == keys["end"])
+        own_id = next((v for k, v in client.items() if k.lower() == keys["id"]), None)
+        if own_id is not None:
+            start = any(str(v).lower() == "true" for k, v in client.items() if k.lower() == keys["start"])
+            return str(own_id), start, end
+        return ctx.get_sequence_id(i), str(headers.get(keys["start"], "")).lower() == "true", end
+
+    def _open_session(self, i: int, movies: list[int]) -> dict[str, Any]:
+        sid, start, end = self._session_headers(i)
+        new = [self.index_of[m] for m in movies if m in self.index_of]
+        if start:
+            return {"sid": sid, "session": session_cache.Session(), "new": new, "end": end}
+        session = self.sessions.get(sid)
+        if session is None:
+            return {"sid": sid, "error": (410, "SessionExpired", f"session {sid!r} is unknown or expired (idle "
+                    "timeout or capacity); open a new session with the whole history")}
+        return {"sid": sid, "session": session, "new": new, "end": end}
 
     def inference(self, rows: list[dict[str, Any]], *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
         good = [r for r in rows if "error" not in r]
         if not good:
             return rows
-        movies, lens = recommend.pad_batch([r["inputs"] for r in good])
         with torch.inference_mode():
-            scores = self.model.predict_next(movies.to(self.device), lens.to(self.device)).cpu()
-        indices, values = recommend.recommend(scores, [r["seen"] for r in good], max(r["k"] for r in good))
+            if self.sessions is None:
+                movies, lens = recommend.pad_batch([r["inputs"] for r in good])
+                scores = self.model.predict_next(movies.to(self.device), lens.to(self.device)).cpu()
+            else:
+                scores = self._advance_sessions(good)
+        indices, values = recommend.recommend(scores, [r["seen"] + r["exclude"] for r in good],
+                                              max(r["k"] for r in good))
         for r, idx, val in zip(good, indices.tolist(), values.tolist()):
             r["ranked"] = [(i, v) for i, v in zip(idx[: r["k"]], val[: r["k"]]) if i != recommend.NO_ITEM]
         return rows
 
+    def _advance_sessions(self, good: list[dict[str, Any]]) -> torch.Tensor:
+        """One GRU step per new movie; a full pass over the input window only for a new session or
+        once the session outgrows max_len (the window then slides, as a stateless request's would)."""
+        full = [r for r in good if r["session"].state is None or 1 + r["session"].length + len(r["new"]) > self.max_len]
+        if full:
+            windows = [([recommend.START_INDEX] + r["session"].events + r["new"])[-self.max_len:] for r in full]
+            movies, lens = recommend.pad_batch(windows)
+            states = self.model.encode(movies.to(self.device), lens)
+            for j, r in enumerate(full):
+                r["state"] = states[:, j : j + 1]
+        stepping = [r for r in good if "state" not in r]
+        for r in stepping:
+            r["state"] = r["session"].state
+        step, pending = 0, [r for r in stepping if r["new"]]
+        while pending:
+            movies = torch.tensor([r["new"][step] for r in pending], device=self.device)
+            states = self.model.step(torch.cat([r["state"] for r in pending], dim=1), movies)
+            for j, r in enumerate(pending):
+                r["state"] = states[:, j : j + 1]
+            step += 1
+            pending = [r for r in pending if len(r["new"]) > step]
+        for r in good:
+            s = r["session"]
+            s.state = r["state"].clone()  # own storage: a batch-wide tensor must not stay alive
+            s.events = (s.events + r["new"])[-self.max_len:]
+            s.seen.update(r["new"])
+            s.length += len(r["new"])
+            r["seen"] = list(s.seen)
+        return self.model.scores(torch.cat([r["state"] for r in good], dim=1)).cpu()
+
     def postprocess(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out = []
         for i, r in enumerate(rows):
+            if "sid" in r:
+                self.context.set_response_header(i, self.context.header_key_sequence_id, r["sid"])
+                if "error" not in r:
+                    self.sessions.drop(r["sid"]) if r["end"] else self.sessions.put(r["sid"], r["session"])
             if "error" in r:
-                kind, message = r["error"]
-                self.context.set_response_status(400, kind, idx=i)
-                out.append({"code": 400, "type": kind, "message": message})
+                code, kind, message = r["error"]
+                self.context.set_response_status(code, kind, idx=i)
+                out.append({"code": code, "type": kind, "message": message})
             else:
-                out.append({"movies": [self.raw_ids[idx - 1] for idx, _ in r["ranked"]],
-                            "scores": [float(v) for _, v in r["ranked"]], "unknown": r["unknown"]})
+                body = {"movies": [self.raw_ids[idx - 1] for idx, _ in r["ranked"]],
+                        "scores": [float(v) for _, v in r["ranked"]], "unknown": r["unknown"]}
+                if "sid" in r:
+                    body["session"] = r["sid"]
+                out.append(body)
         return out

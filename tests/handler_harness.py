@@ -15,12 +15,12 @@ import yaml
 from ts.context import Context, RequestProcessor
 from ts.metrics.metrics_store import MetricsStore
 
-from trainer.archive import build_archive
+from trainer.archive import HANDLER_DIR, SESSIONS_CONFIG, build_archive
 
 
-def extract_archive(run_dir: Path, tmp: Path) -> Path:
+def extract_archive(run_dir: Path, tmp: Path, sessions: bool = False) -> Path:
     """Build the .mar from a run and unpack it as TorchServe does; returns the model dir."""
-    mar = build_archive(run_dir, tmp / "store")
+    mar = build_archive(run_dir, tmp / "store", model_config=SESSIONS_CONFIG if sessions else HANDLER_DIR / "model-config.yaml")
     model_dir = tmp / "model_dir"
     with zipfile.ZipFile(mar) as zf:
         zf.extractall(model_dir)
@@ -37,20 +37,20 @@ class Harness:
         sys.modules[name] = self.module
         spec.loader.exec_module(self.module)
         self.model_dir = model_dir
-        self.cfg = yaml.safe_load((model_dir / "model-config.yaml").read_text())
-        self.cfg["handler"].update(yaml_overrides or {})
         self.manifest = json.loads((model_dir / "MAR-INF" / "MANIFEST.json").read_text())
+        self.cfg = yaml.safe_load((model_dir / self.manifest["model"]["configFile"]).read_text())
+        self.cfg["handler"].update(yaml_overrides or {})
         self.handler = self.module.SessrecHandler()
         self.handler.initialize(self.context(1))
 
-    def context(self, n: int) -> Context:
+    def context(self, n: int, headers: list[dict[str, str]] | None = None) -> Context:
         ctx = Context("sessrec", str(self.model_dir), self.manifest, n, None, "0.12.0",
                       metrics=MetricsStore(uuid.uuid4(), "sessrec"), model_yaml_config=self.cfg)
-        ctx.request_processor = [RequestProcessor({}) for _ in range(n)]
+        ctx.request_processor = [RequestProcessor(dict((headers or [{}] * n)[i])) for i in range(n)]
         return ctx
 
-    def call(self, bodies: list[Any]) -> list[tuple[int, Any]]:
+    def call(self, bodies: list[Any], headers: list[dict[str, str]] | None = None) -> list[tuple[int, Any]]:
         """One batch through `handle`; returns (HTTP status, response) per request."""
-        ctx = self.context(len(bodies))
+        self.last = ctx = self.context(len(bodies), headers)
         out = self.handler.handle([{"body": b} for b in bodies], ctx)
         return [(ctx.get_response_status(i)[0], out[i]) for i in range(len(bodies))]

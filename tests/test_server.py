@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import socket
+import urllib.error
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from torchserve_proc import torchserve
 from trainer.server import http
-from trainer.archive import build_archive
+from trainer.archive import SESSIONS_CONFIG, build_archive
 from trainer.evaluate import load_exported
 from trainer.evaluation import build_cases, rank_cases
 from trainer.recommend import NO_ITEM
@@ -21,7 +25,8 @@ pytestmark = pytest.mark.slow
 def server(tiny_run, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ts")
     build_archive(tiny_run, tmp / "store")
-    with torchserve(tmp / "store", tmp / "work") as srv:
+    build_archive(tiny_run, tmp / "store", "sessrec_sessions", model_config=SESSIONS_CONFIG)
+    with torchserve(tmp / "store", tmp / "work", ("sessrec=sessrec.mar", "sessrec_sessions=sessrec_sessions.mar")) as srv:
         yield srv
 
 
@@ -62,8 +67,7 @@ def test_bad_requests_over_http_and_server_stays_healthy(server):
         status, out = server.predict(body)
         assert status == 400, (body[:40], status, out)
         assert out["code"] == 400 and out["type"] and out["message"]
-    status, _ = server.predict(b"x" * (2 * 1024 * 1024))  # beyond config.properties max_request_size
-    assert status == 413
+    assert announce_huge_body(server.inference) == 413  # beyond config.properties max_request_size
     status, out = http("GET", f"{server.inference}/ping")
     assert status == 200 and out["status"] == "Healthy"
     status, out = server.predict({"movies": [], "k": 3})
@@ -74,3 +78,52 @@ def test_bad_requests_over_http_and_server_stays_healthy(server):
 def test_model_registration_api_is_off(server):
     status, _ = http("POST", f"{server.management}/models?url=https://example.invalid/x.mar")
     assert status >= 400
+
+
+def test_sessions_over_http_equal_stateless_answers(server, tiny_data):
+    splits = load_data_dir(tiny_data)
+    histories = [h for h in history_for(splits, "test").values() if len(h) >= 4][:40]
+    url = f"{server.inference}/predictions/sessrec_sessions"
+
+    def stream(history):
+        # open with the first movie: TorchServe assigns the session id and the handler echoes it
+        req = urllib.request.Request(url, data=json.dumps({"movies": history[:1]}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            sid = resp.headers["ts_request_sequence_id"]
+            assert json.load(resp)["session"] == sid
+        for movie in history[1:]:
+            status, body = http_headers("POST", url, {"movies": [movie]}, {"ts_request_sequence_id": sid})
+            assert status == 200, body
+        return body
+
+    with ThreadPoolExecutor(8) as pool:
+        streamed = list(pool.map(stream, histories))
+    for history, body in zip(histories, streamed):
+        status, expected = server.predict({"movies": history})
+        assert status == 200 and body["movies"] == expected["movies"], (history, body, expected)
+    # the sessions archive still answers stateless requests, and unknown sessions clearly
+    status, body = http_headers("POST", url, {"movies": histories[0]}, {})
+    assert status == 200 and body["movies"] == streamed[0]["movies"]
+    status, body = http_headers("POST", url, {"movies": [1]}, {"ts_request_sequence_id": "no-such-session"})
+    assert status == 410 and body["type"] == "SessionExpired"
+
+
+def http_headers(method, url, payload, headers):
+    req = urllib.request.Request(url, data=json.dumps(payload).encode(), method=method,
+                                 headers={"Content-Type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.load(resp)
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def announce_huge_body(base_url: str) -> int:
+    """Announce a 2 MiB body and send none of it: the frontend must refuse from the headers alone.
+    (Sending the body races the server closing the connection: a reset instead of a status.)"""
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"POST /predictions/sessrec HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 2097152\r\n\r\n")
+        return int(sock.recv(1024).split(b" ", 2)[1])

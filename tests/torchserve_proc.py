@@ -34,7 +34,7 @@ class Server:
 
 
 @contextlib.contextmanager
-def torchserve(model_store: Path, workdir: Path, models: str = "sessrec=sessrec.mar") -> Iterator[Server]:
+def torchserve(model_store: Path, workdir: Path, models: tuple[str, ...] = ("sessrec=sessrec.mar",)) -> Iterator[Server]:
     """Run TorchServe in the foreground of its own session with the repo's config.properties, ports
     swapped for free ones; `torchserve --stop` (then SIGKILL of the group) however the test ends."""
     ports = {"inference_address": free_port(), "management_address": free_port(), "metrics_address": free_port()}
@@ -47,10 +47,11 @@ def torchserve(model_store: Path, workdir: Path, models: str = "sessrec=sessrec.
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
            "LOG_LOCATION": str(workdir / "logs"), "METRICS_LOCATION": str(workdir / "logs")}
     proc = start_detached(["--start", "--foreground", "--ncs", "--ts-config", str(workdir / "config.properties"),
-                           "--model-store", str(model_store), "--models", models], workdir, env)
+                           "--model-store", str(model_store), "--models", *models], workdir, env)
     server = Server(f"http://127.0.0.1:{ports['inference_address']}", f"http://127.0.0.1:{ports['management_address']}")
     try:
-        wait_ready(server.management, models.split("=")[0], proc=proc)
+        for model in models:
+            wait_ready(server.management, model.split("=")[0], proc=proc)
         yield server
     finally:
         stop(workdir, env)

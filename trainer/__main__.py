@@ -88,14 +88,17 @@ def _add_archive(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("archive", help="package a run into a TorchServe .mar")
     p.add_argument("--run", type=Path, required=True)
     p.add_argument("--out", type=Path, default=Path("model_store"))
-    p.add_argument("--name", default="sessrec", help="model name (URL path /predictions/NAME)")
+    p.add_argument("--name", default=None, help="model name, the URL path /predictions/NAME "
+                   "(default: sessrec, or sessrec_sessions with --sessions)")
     p.add_argument("--version", default="1.0")
+    p.add_argument("--sessions", action="store_true",
+                   help="build the stateful archive (handler/model-config-sessions.yaml)")
 
 
 def _add_server(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="start TorchServe detached with config.properties and wait for the model")
     p.add_argument("--config", type=Path, default=Path("config.properties"))
-    p.add_argument("--models", default="sessrec.mar", help="archive(s) in the config's model_store")
+    p.add_argument("--models", nargs="+", default=["sessrec.mar"], help="archive(s) in the config's model_store")
     sub.add_parser("stop", help="stop TorchServe")
     p = sub.add_parser("request", help="send one recommendation request and print request and response")
     p.add_argument("--url", default="http://127.0.0.1:8080/predictions/sessrec")
@@ -183,11 +186,15 @@ def main(argv: list[str] | None = None) -> int:
             from .baseline_run import run_baseline
             run_baseline(args.name, args.data, args.out, args.min_count, args.max_len)
         elif args.command == "archive":
-            from .archive import build_archive
-            print(build_archive(args.run, args.out, args.name, args.version))
+            from .archive import HANDLER_DIR, SESSIONS_CONFIG, build_archive
+            name = args.name or ("sessrec_sessions" if args.sessions else "sessrec")
+            config = SESSIONS_CONFIG if args.sessions else HANDLER_DIR / "model-config.yaml"
+            print(build_archive(args.run, args.out, name, args.version, model_config=config))
         elif args.command == "serve":
             from .server import serve
-            print(f"TorchServe ready: {serve(args.config, args.models, Path.cwd())}/predictions/sessrec "
+            url = serve(args.config, args.models, Path.cwd())
+            names = [m.split("=")[0].removesuffix(".mar") for m in args.models]
+            print(f"TorchServe ready: {', '.join(f'{url}/predictions/{n}' for n in names)} "
                   "(logs in logs/, stop with `make stop`)")
         elif args.command == "stop":
             from .server import stop

@@ -19,7 +19,8 @@ from .tools import find_tool
 REPO = Path(__file__).resolve().parents[1]
 HANDLER_DIR = REPO / "handler"
 RUN_FILES = ("vocab.json", "config.json")
-SHIPPED_CODE = (REPO / "trainer" / "recommend.py", HANDLER_DIR / "request_parser.py")
+SHIPPED_CODE = (REPO / "trainer" / "recommend.py", HANDLER_DIR / "request_parser.py", HANDLER_DIR / "session_cache.py")
+SESSIONS_CONFIG = HANDLER_DIR / "model-config-sessions.yaml"
 
 
 def build_archive(run_dir: Path, out_dir: Path, name: str = "sessrec", version: str = "1.0",

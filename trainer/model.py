@@ -48,3 +48,24 @@ class SessionGRU(nn.Module):
         # Padding follows each sequence, so the state at lens-1 never saw it.
         picked = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
         return self.output(self.project(self.out_dropout(picked))).float()
+
+    # ---- stateful serving: one GRU step per new event ----
+
+    @torch.jit.export
+    def encode(self, movies: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
+        """GRU state of every layer after each sequence: LongTensor[B,T], LongTensor[B] -> FloatTensor[L,B,H]."""
+        packed = nn.utils.rnn.pack_padded_sequence(self.embedding(movies), lens.cpu(), batch_first=True,
+                                                   enforce_sorted=False)
+        _, state = self.gru(packed)
+        return state
+
+    @torch.jit.export
+    def step(self, state: torch.Tensor, movies: torch.Tensor) -> torch.Tensor:
+        """Advance each state by one movie: FloatTensor[L,B,H], LongTensor[B] -> FloatTensor[L,B,H]."""
+        _, state = self.gru(self.embedding(movies).unsqueeze(1), state)
+        return state
+
+    @torch.jit.export
+    def scores(self, state: torch.Tensor) -> torch.Tensor:
+        """Next-movie scores from states (the last layer's): FloatTensor[L,B,H] -> FloatTensor[B,V]."""
+        return self.output(self.project(state[-1])).float()

@@ -67,10 +67,11 @@ def stop(workdir: Path, env: dict[str, str] | None = None) -> None:
     subprocess.run([find_tool("torchserve"), "--stop"], cwd=workdir, env=env, capture_output=True, timeout=60)
 
 
-def serve(config: Path, models: str, workdir: Path) -> str:
-    """Start TorchServe detached as the README shows, wait for the model, return the inference URL."""
+def serve(config: Path, models: list[str], workdir: Path) -> str:
+    """Start TorchServe detached as the README shows, wait for every model, return the inference URL."""
     addr = addresses(config)
-    proc = start_detached(["--start", "--ncs", "--ts-config", str(Path(config).resolve()), "--models", models],
+    proc = start_detached(["--start", "--ncs", "--ts-config", str(Path(config).resolve()), "--models", *models],
                           workdir)
-    wait_ready(addr["management_address"], models.split("=")[0].removesuffix(".mar"), proc=proc)
+    for model in models:
+        wait_ready(addr["management_address"], model.split("=")[0].removesuffix(".mar"), proc=proc)
     return addr["inference_address"]

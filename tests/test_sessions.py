@@ -1,0 +1,164 @@
+"""Stateful sessions: one GRU step per new movie, and always the stateless answer."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from handler.session_cache import Session, SessionCache
+from handler_harness import Harness, extract_archive
+from trainer.splits import history_for, load_data_dir
+
+SEQ_ID, START, END = "ts_request_sequence_id", "ts_request_sequence_start", "ts_request_sequence_end"
+
+
+@pytest.fixture(scope="module")
+def dirs(tiny_run, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("sess")
+    return extract_archive(tiny_run, tmp / "a", sessions=True), extract_archive(tiny_run, tmp / "b")
+
+
+@pytest.fixture(scope="module")
+def stateless(dirs):
+    return Harness(dirs[1])
+
+
+@pytest.fixture()
+def sessions(dirs):
+    return Harness(dirs[0])
+
+
+@pytest.fixture(scope="module")
+def histories(tiny_data):
+    splits = load_data_dir(tiny_data)
+    full = history_for(splits, "test")
+    # long ones too: tiny runs use max_len 40, so these slide the input window
+    return [h for h in full.values() if len(h) > 3][:24]
+
+
+class CountingModel:
+    """Wraps the TorchScript model to count full passes and GRU steps."""
+
+    def __init__(self, model):
+        self.model, self.encoded, self.steps = model, 0, 0
+
+    def encode(self, movies, lens):
+        self.encoded += movies.shape[0]
+        return self.model.encode(movies, lens)
+
+    def step(self, state, movies):
+        self.steps += movies.shape[0]
+        return self.model.step(state, movies)
+
+    def scores(self, state):
+        return self.model.scores(state)
+
+
+def open_session(h, sid, movies, **extra):
+    [(status, body)] = h.call([{"movies": movies, **extra}], [{SEQ_ID: sid, START: "true"}])
+    return status, body
+
+
+def send(h, sid, movies, end=False, **extra):
+    headers = {SEQ_ID: sid, **({END: "true"} if end else {})}
+    [(status, body)] = h.call([{"movies": movies, **extra}], [headers])
+    return status, body
+
+
+def test_streamed_sessions_equal_stateless_requests_at_every_step(sessions, stateless, histories):
+    rnd = random.Random(0)
+    assert any(len(h) > 45 for h in histories), "no history slides the max_len=40 window"
+    for n, history in enumerate(histories):
+        history = history + [999999]  # an unknown id on the way is skipped and reported
+        cut = rnd.randint(0, 3)
+        status, body = open_session(sessions, f"s{n}", history[:cut])
+        assert status == 200 and body["session"] == f"s{n}"
+        while cut < len(history):
+            chunk = history[cut: cut + rnd.randint(1, 3)]
+            cut += len(chunk)
+            status, body = send(sessions, f"s{n}", chunk)
+            [(_, expected)] = stateless.call([{"movies": history[:cut]}])
+            assert status == 200 and body["movies"] == expected["movies"], (n, cut)
+            assert body["scores"] == pytest.approx(expected["scores"], abs=1e-4)
+        assert body["unknown"] == [999999]
+
+
+def test_sessions_in_one_batch_and_one_step_per_new_movie(sessions, stateless, histories):
+    counter = CountingModel(sessions.handler.model)
+    sessions.handler.model = counter
+    short = [h[:10] for h in histories[:6]]
+    results = sessions.call([{"movies": h[:5]} for h in short], [{SEQ_ID: f"b{i}", START: "true"} for i in range(6)])
+    assert all(s == 200 for s, _ in results) and counter.encoded == 6 and counter.steps == 0
+    results = sessions.call([{"movies": h[5:5 + (i % 3)]} for i, h in enumerate(short)],
+                            [{SEQ_ID: f"b{i}"} for i in range(6)])
+    assert counter.encoded == 6, "a continuing session must not re-run its history"
+    assert counter.steps == sum(i % 3 for i in range(6))
+    for i, (status, body) in enumerate(results):
+        [(_, expected)] = stateless.call([{"movies": short[i][:5 + (i % 3)]}])
+        assert status == 200 and body["movies"] == expected["movies"]
+
+
+def test_expired_evicted_and_ended_sessions_get_a_clear_error(dirs):
+    h = Harness(dirs[0], {"sessions": {"capacity": 2, "idle_seconds": 60}})
+    now = [0.0]
+    h.handler.sessions.clock = lambda: now[0]
+    for sid in ("a", "b", "c"):
+        assert open_session(h, sid, [1])[0] == 200
+    status, body = send(h, "a", [2])  # evicted: capacity 2
+    assert status == 410 and body["type"] == "SessionExpired" and "whole history" in body["message"]
+    assert h.last.get_response_headers(0)[SEQ_ID] == "a"
+    assert send(h, "b", [2])[0] == 200
+    now[0] = 61.0
+    assert send(h, "c", [2])[0] == 410  # idle too long
+    assert open_session(h, "d", [1])[0] == 200
+    assert send(h, "d", [], end=True)[0] == 200
+    assert send(h, "d", [3])[0] == 410  # ended
+    assert send(h, "never-opened", [3])[0] == 410
+
+
+def test_a_bad_request_leaves_its_session_unchanged(sessions, stateless, histories):
+    history = histories[0][:12]
+    open_session(sessions, "x", history[:6])
+    status, body = send(sessions, "x", ["not-an-id"])
+    assert status == 400 and body["type"] == "InvalidId"
+    status, body = send(sessions, "x", history[6:])
+    [(_, expected)] = stateless.call([{"movies": history}])
+    assert status == 200 and body["movies"] == expected["movies"]
+
+
+def test_exclude_and_k_apply_per_request_not_to_the_session(sessions, stateless, histories):
+    history = histories[1][:8]
+    _, first = open_session(sessions, "e", history, k=5)
+    _, excl = send(sessions, "e", [], exclude=first["movies"][:2], k=5)
+    assert excl["movies"][:3] == first["movies"][2:5]
+    _, again = send(sessions, "e", [], k=5)
+    assert again["movies"] == first["movies"]
+
+
+def test_cache_is_bounded_and_lru():
+    now = [0.0]
+    cache = SessionCache(capacity=2, idle_seconds=10, clock=lambda: now[0])
+    cache.put("a", Session())
+    cache.put("b", Session())
+    assert cache.get("a") is not None  # a is now the most recent
+    cache.put("c", Session())
+    assert cache.get("b") is None and cache.get("a") is not None and len(cache) == 2 and cache.evicted == 1
+    now[0] = 10.0
+    assert cache.get("a") is None and cache.get("c") is None and len(cache) == 0
+    with pytest.raises(ValueError):
+        SessionCache(capacity=0, idle_seconds=1)
+
+
+def test_header_names_are_case_insensitive(sessions, stateless, histories):
+    # TorchServe 0.12 treats `Ts_Request_Sequence_Id` as no session: it adds a fresh id and a start
+    # flag, and passes the client's header through. The client's session must still continue.
+    history = histories[2][:9]
+    open_session(sessions, "mixed-case", history[:5])
+    [(status, body)] = sessions.call([{"movies": history[5:]}], [{
+        SEQ_ID: "ts-seq-generated", START: "true", "Ts_Request_Sequence_Id": "mixed-case"}])
+    [(_, expected)] = stateless.call([{"movies": history}])
+    assert status == 200 and body["session"] == "mixed-case" and body["movies"] == expected["movies"]
+    [(status, _)] = sessions.call([{"movies": []}], [{SEQ_ID: "x", "Ts_Request_Sequence_Id": "mixed-case",
+                                                       "Ts_Request_Sequence_End": "True"}])
+    assert status == 200 and send(sessions, "mixed-case", [])[0] == 410
