@@ -10,7 +10,7 @@ RUN ?= runs/latest
 EPOCHS ?=
 ML_METRICS := ml_metrics==0.1.4
 
-.PHONY: setup test data train evaluate baselines archive serve stop request demo bench bench-accuracy bench-serve bench-serve-sweep clean
+.PHONY: setup test data train evaluate baselines archive serve stop request demo bench bench-accuracy bench-serve bench-serve-sessions bench-serve-sweep clean
 
 setup: $(STAMP)
 
@@ -94,6 +94,10 @@ bench-serve: setup
 	@$(WRK_INSTALL)
 	@test -f $(RUN)/model.pt || { echo "error: $(RUN)/model.pt not found; run 'make train' (or pass RUN=...)"; exit 1; }
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer.bench_serve --run $(RUN)
+
+bench-serve-sessions: setup
+	@$(WRK_INSTALL)
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer.bench_serve --run $(RUN) --sessions
 
 bench-serve-sweep: setup
 	@$(WRK_INSTALL)
