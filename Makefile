@@ -56,7 +56,11 @@ baselines: setup
 
 archive: setup
 	$(PY) -m trainer archive --run $(RUN) --out model_store
-	$(PY) -m trainer archive --run $(RUN) --out model_store --sessions
+	@# baselines have no GRU state to step: they get the stateless archive only
+	@if grep -q '"kind": "gru"' $(RUN)/config.json; then \
+		echo "$(PY) -m trainer archive --run $(RUN) --out model_store --sessions"; \
+		$(PY) -m trainer archive --run $(RUN) --out model_store --sessions; \
+	else rm -f model_store/sessrec_sessions.mar; fi
 
 serve: setup
 	@test -f model_store/sessrec.mar || { echo "error: model_store/sessrec.mar not found; run 'make archive' first"; exit 1; }

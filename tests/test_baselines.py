@@ -45,3 +45,7 @@ def test_baseline_run_is_evaluated_like_the_gru(tiny_data, tmp_path, name):
     out = json.loads(run_cli("evaluate", "--data", str(tiny_data), "--run", str(run), "--split", "validate").stdout)
     assert out["map@20"] == pytest.approx(fitted["val"]["map@20"], abs=1e-9)
     assert out["users"] == fitted["val"]["users"] > 0
+    # servable statelessly, but a session archive needs a GRU state to step
+    assert run_cli("archive", "--run", str(run), "--out", str(tmp_path / "store")).returncode == 0
+    res = run_cli("archive", "--run", str(run), "--out", str(tmp_path / "store"), "--sessions")
+    assert res.returncode == 2 and "session archives need the GRU's step()" in res.stderr

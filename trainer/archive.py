@@ -28,7 +28,9 @@ def build_archive(run_dir: Path, out_dir: Path, name: str = "sessrec", version: 
     """Write `out_dir/<name>.mar` from `run_dir` and return its path (`model_config`: the serving
     knobs packed inside; benchmarks pass variants)."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
-    load_exported(run_dir)  # refuses an unfinished or inconsistent run with a clear message
+    model, _, cfg = load_exported(run_dir)  # refuses an unfinished or inconsistent run with a clear message
+    if Path(model_config) == SESSIONS_CONFIG and not hasattr(model, "step"):
+        raise RunDirError(f"{run_dir} is a {cfg.kind!r} run: session archives need the GRU's step()")
     out_dir.mkdir(parents=True, exist_ok=True)
     extra = [str(run_dir / f) for f in RUN_FILES] + [str(p) for p in SHIPPED_CODE]
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".build-") as tmp:
