@@ -39,9 +39,10 @@ def http(method: str, url: str, body: bytes | None = None, timeout: float = 30) 
 
 
 def start_detached(args: list[str], workdir: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """Run `torchserve ARGS` in its own session (setsid), stdin closed, output to workdir/torchserve.out."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    with open(workdir / "torchserve.out", "ab") as log:
+    """Run `torchserve ARGS` in its own session (setsid), stdin closed, output to workdir/logs/torchserve.out
+    (beside TorchServe's own logs/, which it writes in the directory it starts from)."""
+    (workdir / "logs").mkdir(parents=True, exist_ok=True)
+    with open(workdir / "logs" / "torchserve.out", "ab") as log:
         return subprocess.Popen([find_tool("torchserve"), *args], cwd=workdir, env=env, stdin=subprocess.DEVNULL,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -51,7 +52,7 @@ def wait_ready(management: str, model: str, timeout: float = 180, proc: subproce
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None and proc.returncode != 0:
-            raise SessrecError(f"torchserve exited with code {proc.returncode}; see torchserve.out and logs/")
+            raise SessrecError(f"torchserve exited with code {proc.returncode}; see logs/torchserve.out")
         try:
             status, body = http("GET", f"{management}/models/{model}", timeout=5)
             workers = body[0]["workers"] if status == 200 and body else []
