@@ -82,7 +82,7 @@ class SessrecHandler(BaseHandler):
 
     def preprocess(self, data: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Validate and encode each request; a bad one becomes an error entry, the rest go on."""
-        rows = []
+        rows: list[dict[str, Any]] = []
         for i, row in enumerate(data):
             raw = row.get("body") if row.get("body") is not None else row.get("data")
             try:
@@ -96,6 +96,11 @@ class SessrecHandler(BaseHandler):
                 out["inputs"], out["seen"] = recommend.encode_history(req.movies, self.index_of, self.max_len)
             else:
                 out.update(self._open_session(i, req.movies))
+                if any(r.get("sid") == out["sid"] and "error" not in r for r in rows):
+                    # TorchServe sends one request per session per batch unless the session header's
+                    # case hid it; two in one batch would both advance the same state.
+                    out["error"] = (409, "ConcurrentSessionRequest", f"session {out['sid']!r} already has a "
+                                    "request in progress; send its next request after this answer")
             rows.append(out)
         return rows
 

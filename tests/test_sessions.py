@@ -162,3 +162,13 @@ def test_header_names_are_case_insensitive(sessions, stateless, histories):
     [(status, _)] = sessions.call([{"movies": []}], [{SEQ_ID: "x", "Ts_Request_Sequence_Id": "mixed-case",
                                                        "Ts_Request_Sequence_End": "True"}])
     assert status == 200 and send(sessions, "mixed-case", [])[0] == 410
+
+
+def test_two_requests_of_one_session_in_a_batch_are_refused_not_mixed(sessions, stateless, histories):
+    history = histories[3][:8]
+    open_session(sessions, "twice", history[:4])
+    results = sessions.call([{"movies": history[4:6]}, {"movies": history[6:]}],
+                            [{SEQ_ID: "g1", "Ts_Request_Sequence_Id": "twice"}, {SEQ_ID: "g2", "Ts_Request_Sequence_Id": "twice"}])
+    assert [s for s, _ in results] == [200, 409] and results[1][1]["type"] == "ConcurrentSessionRequest"
+    [(_, expected)] = stateless.call([{"movies": history[:6]}])
+    assert results[0][1]["movies"] == expected["movies"]
