@@ -143,8 +143,13 @@ def main(argv: list[str] | None = None) -> None:
         replace_section(REPO / "BENCHMARKS.md", bench["title"], section(name, bench, data, rows))
         curves[name] = rows[-1]["history"]
         print(json.dumps({r["model"]: {k: round(r["test"][k], 4) for k in bench["metrics"]} for r in rows}), flush=True)
+    # one figure for every data set measured so far, not only this invocation's
+    for name in sorted(BENCHES):
+        saved = BUILD / f"accuracy-{name}.json"
+        if name not in curves and saved.exists():
+            curves[name] = json.loads(saved.read_text())[-1]["history"]
     (REPO / "docs").mkdir(exist_ok=True)
-    plot_benchmark_curves(curves, REPO / "docs" / "accuracy_curves.png")
+    plot_benchmark_curves(dict(sorted(curves.items())), REPO / "docs" / "accuracy_curves.png")
 
 
 if __name__ == "__main__":
