@@ -138,11 +138,11 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tiny_data, tmp_path):
 
 def test_preset_sets_defaults_and_flags_override(tiny_data, tmp_path):
     run = tmp_path / "preset"
-    res = run_cli("train", "--data", str(tiny_data), "--out", str(run), "--preset", "ml-100k", "--epochs", "1",
-                  "--hidden-dim", "8", "--min-count", "2")
+    res = run_cli("train", "--data", str(tiny_data), "--out", str(run), "--preset", "ml-1m", "--epochs", "1",
+                  "--hidden-dim", "8", "--emb-dim", "8", "--max-len", "40")
     assert res.returncode == 0, res.stderr
     cfg = json.loads((run / "config.json").read_text())
-    assert cfg["batch_size"] == 32 and cfg["windows"] == "all" and cfg["model"]["emb_dropout"] == 0.5  # preset
-    assert cfg["model"]["hidden_dim"] == 8 and cfg["epochs"] == 1  # explicit flags win
-    res = run_cli("train", "--data", str(tiny_data), "--out", str(run), "--preset", "ml-100k", "--resume")
+    assert cfg["batch_size"] == 64 and cfg["windows"] == "all" and cfg["model"]["emb_dropout"] == 0.3  # preset
+    assert cfg["model"]["hidden_dim"] == 8 and cfg["epochs"] == 1 and cfg["max_len"] == 40  # explicit flags win
+    res = run_cli("train", "--data", str(tiny_data), "--out", str(run), "--preset", "ml-1m", "--resume")
     assert res.returncode == 2 and "--preset cannot be combined with --resume" in res.stderr

@@ -18,6 +18,7 @@ from typing import Any
 from .archive import REPO
 from .benchmarks_md import replace_section
 from .plots import plot_benchmark_curves
+from .presets import PRESETS
 
 SHARED = REPO.parent / "shared" / "data"
 BUILD = REPO / "build" / "bench"
@@ -83,8 +84,8 @@ def run_models(name: str, bench: dict[str, Any], data: Path, epochs: int | None,
     else:
         subprocess.run(["rm", "-rf", str(run)], check=True)
         t0 = time.perf_counter()
-        cli("train", "--data", str(data), "--out", str(run), "--preset", name,
-            *(["--epochs", str(epochs)] if epochs else []))
+        preset = ["--preset", name] if name in PRESETS else []
+        cli("train", "--data", str(data), "--out", str(run), *preset, *(["--epochs", str(epochs)] if epochs else []))
         timings["gru"] = round(time.perf_counter() - t0, 1)
     (BUILD / f"timings-{name}.json").write_text(json.dumps(timings))
     wall = timings.get("gru", 0.0)
@@ -95,6 +96,8 @@ def run_models(name: str, bench: dict[str, Any], data: Path, epochs: int | None,
     rows.append({"model": "GRU", "test": json.loads(cli("evaluate", "--data", str(data), "--run", str(run))),
                  "config": cfg, "history": history, "best_epoch": best, "epochs_run": len(history),
                  "seconds_per_epoch": round(sum(r["train_seconds"] for r in history) / len(history), 1),
+                 # the median resists epochs slowed by other work on the machine
+                 "median_seconds_per_epoch": round(sorted(r["train_seconds"] for r in history)[len(history) // 2], 1),
                  "time_to_best_seconds": round(sum(per_epoch[:best]), 1), "wall_seconds": round(wall, 1)})
     return rows
 
@@ -107,13 +110,14 @@ def section(name: str, bench: dict[str, Any], data: Path, rows: list[dict[str, A
     lines = [
         f"Protocol: {bench['protocol']}. {meta['users']:,} users, {meta['items']:,} items, "
         f"{meta['events_kept']:,} events; {rows[0]['test']['users']:,} test users. Ties: lower index (more popular) first.",
-        f"GRU (`--preset {name}`): emb {m['emb_dim']}, hidden {m['hidden_dim']}, layers {m['layers']}, emb dropout "
+        f"GRU ({'`--preset ' + name + '`' if name in PRESETS else 'default configuration'}): emb {m['emb_dim']}, hidden {m['hidden_dim']}, layers {m['layers']}, emb dropout "
         f"{m['emb_dropout']}, dropout {m['dropout']}, tied {m['tied']}, batch {cfg['batch_size']}, lr {cfg['lr']}, "
         f"weight decay {cfg['weight_decay']}, max len {cfg['max_len']}, windows {cfg['windows']}, seed {cfg['seed']}; "
         f"early stopping on validation map@20 (patience {cfg['patience']}): best epoch {gru['best_epoch']} of "
-        f"{gru['epochs_run']}, {gru['seconds_per_epoch']} s per training epoch, {gru['time_to_best_seconds']:.0f} s to "
-        f"the best epoch (with validation) on 2 CPU cores.",
-        "Command: `make bench-accuracy` (this section: `python -m trainer.bench_accuracy --only " + name + "`).", "",
+        f"{gru['epochs_run']}, {gru['seconds_per_epoch']} s per training epoch (median {gru['median_seconds_per_epoch']} s), "
+        f"{gru['time_to_best_seconds']:.0f} s to the best epoch (with validation) on 2 CPU cores.",
+        "Command: `make bench-accuracy` (this section: `python -m trainer.bench_accuracy --only " + name + "`). "
+        "Validation curves of the GRU runs: [docs/accuracy_curves.png](docs/accuracy_curves.png).", "",
         "| model | " + " | ".join(bench["metrics"]) + " | fit / train time |",
         "|---|" + "---|" * (len(bench["metrics"]) + 1)]
     for r in rows:
