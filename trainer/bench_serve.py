@@ -8,6 +8,7 @@ workload over variants of the serving knobs. Writes BENCHMARKS.md sections and b
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -17,7 +18,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import yaml
@@ -82,26 +83,40 @@ def merged_config(overrides: dict[str, Any], path: Path) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def bench_server(run: Path, name: str, model_config: Path) -> Iterator[tuple[dict[str, str], Path]]:
+    """TorchServe serving `name` (from `run`, with `model_config`) beside a no-op archive with the
+    same knobs, started with the repo's config.properties; yields (addresses, work dir)."""
+    work = Path(tempfile.mkdtemp(prefix="sessrec-bench-"))
+    store = work / "store"
+    build_archive(run, store, name, model_config=model_config)
+    subprocess.run([find_tool("torch-model-archiver"), "--model-name", "noop", "--version", "1.0", "--handler",
+                    str(HANDLER_DIR / "noop_handler.py"), "--config-file", str(model_config), "--export-path",
+                    str(store), "--force"], check=True, env={**os.environ, "TMPDIR": str(work)})
+    addr = addresses(REPO / "config.properties")
+    proc = start_detached(["--start", "--foreground", "--ncs", "--ts-config", str(REPO / "config.properties"),
+                           "--model-store", str(store), "--models", f"{name}={name}.mar", "noop=noop.mar"], work)
+    try:
+        for model in (name, "noop"):
+            wait_ready(addr["management_address"], model, proc=proc)
+        yield addr, work
+    finally:
+        stop(work)
+        proc.wait(timeout=60)
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def measure(run: Path, overrides: dict[str, Any], workloads: dict[str, list[str]], connections: list[int],
             seconds: int) -> list[dict[str, Any]]:
     """Serve sessrec and no-op archives with the same knobs; wrk each workload against both."""
-    work = Path(tempfile.mkdtemp(prefix="sessrec-bench-"))
-    store = work / "store"
-    config = merged_config(overrides, work / "model-config.yaml")
-    build_archive(run, store, model_config=config)
-    subprocess.run([find_tool("torch-model-archiver"), "--model-name", "noop", "--version", "1.0", "--handler", str(HANDLER_DIR / "noop_handler.py"),
-                    "--config-file", str(config), "--export-path", str(store), "--force"], check=True,
-                   env={**os.environ, "TMPDIR": str(work)})
-    addr = addresses(REPO / "config.properties")
-    proc = start_detached(["--start", "--foreground", "--ncs", "--ts-config", str(REPO / "config.properties"),
-                           "--model-store", str(store), "--models", "sessrec=sessrec.mar", "noop=noop.mar"], work)
     results = []
-    try:
-        for model in ("sessrec", "noop"):
-            wait_ready(addr["management_address"], model, proc=proc)
-            status, _ = http("POST", f"{addr['inference_address']}/predictions/{model}", next(iter(workloads.values()))[0].encode())
-            if status != 200:
-                raise RuntimeError(f"{model} answered HTTP {status}")
+    config_dir = Path(tempfile.mkdtemp(prefix="sessrec-knobs-"))
+    config = merged_config(overrides, config_dir / "model-config.yaml")
+    with bench_server(run, "sessrec", config) as (addr, work):
+        status, _ = http("POST", f"{addr['inference_address']}/predictions/sessrec",
+                         next(iter(workloads.values()))[0].encode())
+        if status != 200:
+            raise RuntimeError(f"sessrec answered HTTP {status}")
         for name, payloads in workloads.items():
             for conns in connections:
                 for model in ("noop", "sessrec"):
@@ -111,10 +126,7 @@ def measure(run: Path, overrides: dict[str, Any], workloads: dict[str, list[str]
                            "overrides": overrides}
                     results.append(res)
                     print(json.dumps(res), flush=True)
-    finally:
-        stop(work)
-        proc.wait(timeout=60)
-        shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(config_dir, ignore_errors=True)
     return results
 
 

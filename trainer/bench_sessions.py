@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from .archive import HANDLER_DIR, REPO, SESSIONS_CONFIG, build_archive
-from .bench_serve import LUA, bodies, run_wrk
-from .server import addresses, start_detached, stop, wait_ready
-from .tools import find_tool
+from .archive import SESSIONS_CONFIG
+from .bench_serve import LUA, bench_server, bodies, run_wrk
 from .vocab import Vocab
 
 SESSION_LUA = """
@@ -42,23 +36,11 @@ end
 
 def measure_sessions(run: Path, vocab: Vocab, connections: int, seconds: int) -> list[dict[str, Any]]:
     """One-event requests on open sessions (sessions archive) vs the no-op floor, same connections."""
-    work = Path(tempfile.mkdtemp(prefix="sessrec-bench-"))
-    store = work / "store"
-    build_archive(run, store, "sessrec_sessions", model_config=SESSIONS_CONFIG)
-    subprocess.run([find_tool("torch-model-archiver"), "--model-name", "noop", "--version", "1.0", "--handler",
-                    str(HANDLER_DIR / "noop_handler.py"), "--config-file", str(HANDLER_DIR / "model-config.yaml"),
-                    "--export-path", str(store), "--force"], check=True, env={**os.environ, "TMPDIR": str(work)})
-    addr = addresses(REPO / "config.properties")
-    proc = start_detached(["--start", "--foreground", "--ncs", "--ts-config", str(REPO / "config.properties"),
-                           "--model-store", str(store), "--models", "sessrec_sessions=sessrec_sessions.mar",
-                           "noop=noop.mar"], work)
     opening = bodies(vocab, [20], seed=5)[0]
     events = bodies(vocab, [1] * 64, seed=6)
     script = SESSION_LUA % (json.dumps(opening), ",".join(json.dumps(e) for e in events))
     results = []
-    try:
-        for model in ("sessrec_sessions", "noop"):
-            wait_ready(addr["management_address"], model, proc=proc)
+    with bench_server(run, "sessrec_sessions", SESSIONS_CONFIG) as (addr, work):
         for model, text in (("noop", None), ("sessrec_sessions", script)):
             url = f"{addr['inference_address']}/predictions/{model}"
             run_wrk(url, events, work, connections, 3, text, threads=connections)  # warm-up
@@ -66,8 +48,4 @@ def measure_sessions(run: Path, vocab: Vocab, connections: int, seconds: int) ->
                    "workload": "1-event requests" + (" in open sessions" if text else ""), "overrides": {}}
             results.append(res)
             print(json.dumps(res), flush=True)
-    finally:
-        stop(work)
-        proc.wait(timeout=60)
-        shutil.rmtree(work, ignore_errors=True)
     return results
