@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 from handler.request_parser import Limits
 from handler_harness import Harness, extract_archive

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -93,7 +92,8 @@ def test_sessions_over_http_equal_stateless_answers(server, tiny_data):
             sid = resp.headers["ts_request_sequence_id"]
             assert json.load(resp)["session"] == sid
         for movie in history[1:]:
-            status, body = http_headers("POST", url, {"movies": [movie]}, {"ts_request_sequence_id": sid})
+            status, body = http("POST", url, json.dumps({"movies": [movie]}).encode(),
+                                headers={"ts_request_sequence_id": sid})
             assert status == 200, body
         return body
 
@@ -103,20 +103,11 @@ def test_sessions_over_http_equal_stateless_answers(server, tiny_data):
         status, expected = server.predict({"movies": history})
         assert status == 200 and body["movies"] == expected["movies"], (history, body, expected)
     # the sessions archive still answers stateless requests, and unknown sessions clearly
-    status, body = http_headers("POST", url, {"movies": histories[0]}, {})
+    status, body = http("POST", url, json.dumps({"movies": histories[0]}).encode())
     assert status == 200 and body["movies"] == streamed[0]["movies"]
-    status, body = http_headers("POST", url, {"movies": [1]}, {"ts_request_sequence_id": "no-such-session"})
+    status, body = http("POST", url, json.dumps({"movies": [1]}).encode(),
+                        headers={"ts_request_sequence_id": "no-such-session"})
     assert status == 410 and body["type"] == "SessionExpired"
-
-
-def http_headers(method, url, payload, headers):
-    req = urllib.request.Request(url, data=json.dumps(payload).encode(), method=method,
-                                 headers={"Content-Type": "application/json", **headers})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, json.load(resp)
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
 
 
 def announce_huge_body(base_url: str) -> int:

@@ -7,7 +7,6 @@ A download whose checksum does not match is refused and never cached.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import urllib.error
 import urllib.request

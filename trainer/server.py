@@ -24,9 +24,11 @@ def addresses(config: Path) -> dict[str, str]:
     return found
 
 
-def http(method: str, url: str, body: bytes | None = None, timeout: float = 30) -> tuple[int, Any]:
+def http(method: str, url: str, body: bytes | None = None, timeout: float = 30,
+         headers: dict[str, str] | None = None) -> tuple[int, Any]:
     """One HTTP call; returns (status, decoded JSON or text). Raises OSError if nothing answers."""
-    req = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(url, data=body, method=method,
+                                 headers={"Content-Type": "application/json", **(headers or {})})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             raw, status = resp.read(), resp.status
