@@ -87,3 +87,14 @@ def test_synthetic_data_is_deterministic(tmp_path):
     # long tail: the most watched movie is far above the median one
     counts = a["item"].value_counts()
     assert counts.iloc[0] > 4 * counts.median()
+
+
+def test_synthetic_small_catalogs_work_and_too_small_ones_are_cli_errors(tmp_path):
+    from trainer.synthetic import synthetic_log
+    small = synthetic_log(n_users=60, n_movies=30, seed=2)  # 12 clusters over 30 movies: some stay empty
+    assert small["item"].between(1, 30).all() and small["user"].nunique() == 60
+    res = run_cli("prepare", "--synthetic", "--movies", "200", "--users", "50", "--out", str(tmp_path / "ok"))
+    assert res.returncode == 0, res.stderr
+    res = run_cli("prepare", "--synthetic", "--movies", "10", "--out", str(tmp_path / "bad"))
+    assert res.returncode == 2 and "--movies >= 24" in res.stderr
+    assert not (tmp_path / "bad").exists()

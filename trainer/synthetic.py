@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .errors import ConfigError
+
 
 def synthetic_log(n_users: int = 3000, n_movies: int = 1200, n_clusters: int = 12, n_series: int = 120,
                   seed: int = 7) -> pd.DataFrame:
@@ -27,6 +29,13 @@ def synthetic_log(n_users: int = 3000, n_movies: int = 1200, n_clusters: int = 1
     Returns:
         The log, one row per watch event.
     """
+    if n_users < 1:
+        raise ConfigError(f"synthetic data needs --users >= 1, got {n_users}")
+    if n_movies < 2 * n_clusters:
+        raise ConfigError(f"synthetic data needs --movies >= {2 * n_clusters} ({n_clusters} taste clusters), "
+                          f"got {n_movies}")
+    # Series use at most ~60% of a small catalog (the default 1200 movies keep all 120 series).
+    n_series = min(n_series, n_movies // 10)
     rng = np.random.default_rng(seed)
     movie_ids = np.arange(1, n_movies + 1)
     cluster = rng.integers(n_clusters, size=n_movies)
@@ -66,7 +75,8 @@ def synthetic_log(n_users: int = 3000, n_movies: int = 1200, n_clusters: int = 1
             else:
                 if rng.random() < 0.2:  # taste drift: mostly towards a favourite
                     current = favourites[rng.integers(2)] if rng.random() < 0.7 else rng.integers(n_clusters)
-                pool = rng.random() < 0.85
+                # A small catalog can leave a cluster empty: then draw by popularity.
+                pool = rng.random() < 0.85 and len(members[current]) > 0
                 movie = -1
                 for _attempt in range(30):
                     if pool:
