@@ -47,7 +47,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", choices=sorted(PRESETS), default=None,
                    help="start from a named, measured configuration (explicit flags override it)")
     # Defaults come from TrainConfig; None means "not given", so --resume can tell what changed.
-    for name, typ in [("epochs", int), ("batch_size", int), ("lr", float), ("weight_decay", float),
+    for name, typ in [("epochs", int), ("batch_size", int), ("lr", float), ("lr_decay", float),
+                      ("lr_patience", int), ("clip_norm", float), ("weight_decay", float),
                       ("min_count", int), ("max_len", int), ("patience", int), ("seed", int),
                       ("emb_dim", int), ("hidden_dim", int), ("layers", int), ("emb_dropout", float),
                       ("dropout", float)]:
@@ -55,6 +56,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None)
     p.add_argument("--windows", choices=["last", "all"], default=None,
                    help="train on each user's last --max-len events, or on all of the history in windows")
+    p.add_argument("--lr-schedule", choices=["constant", "plateau", "cosine"], default=None,
+                   help="plateau: multiply lr by --lr-decay after --lr-patience+1 epochs without a better "
+                        "validation metric; cosine: anneal to lr/100 over --epochs")
     p.add_argument("--tied", action=argparse.BooleanOptionalAction, default=None, help="tie input/output embeddings")
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None, help="bf16 autocast on CUDA")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)

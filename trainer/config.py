@@ -40,6 +40,11 @@ class TrainConfig:
     epochs: int = 30
     batch_size: int = 200
     lr: float = 1e-3
+    lr_schedule: str = "constant"  # "plateau": times lr_decay after lr_patience+1 epochs without a better
+    #   validation metric; "cosine": from lr down to lr/100 over `epochs`
+    lr_decay: float = 0.5
+    lr_patience: int = 1
+    clip_norm: float = 0.0  # max gradient norm; 0 = no clipping
     weight_decay: float = 1e-4
     min_count: int = 5
     max_len: int = 150
@@ -60,6 +65,14 @@ class TrainConfig:
             raise ConfigError(f"--max-len must be >= 2 (start token + one movie), got {self.max_len}")
         if not self.lr > 0:
             raise ConfigError(f"--lr must be > 0, got {self.lr}")
+        if self.lr_schedule not in ("constant", "plateau", "cosine"):
+            raise ConfigError(f"--lr-schedule must be constant, plateau or cosine, got {self.lr_schedule!r}")
+        if not 0.0 < self.lr_decay < 1.0:
+            raise ConfigError(f"--lr-decay must be in (0, 1), got {self.lr_decay}")
+        if self.lr_patience < 0:
+            raise ConfigError(f"--lr-patience must be >= 0, got {self.lr_patience}")
+        if self.clip_norm < 0:
+            raise ConfigError(f"--clip-norm must be >= 0 (0 = off), got {self.clip_norm}")
         if self.weight_decay < 0:
             raise ConfigError(f"--weight-decay must be >= 0, got {self.weight_decay}")
         if self.windows not in ("last", "all"):

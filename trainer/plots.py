@@ -5,14 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib
 
-matplotlib.use("Agg")  # no display on servers and CI
-import matplotlib.pyplot as plt  # noqa: E402
+def _pyplot():  # type: ignore[no-untyped-def]
+    # Imported on first plot, not with the trainer: it is the slowest import of a CLI start.
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers and CI
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def plot_curves(history: list[dict[str, Any]], path: Path, k: int = 20) -> None:
     """Write a two-panel PNG: loss per epoch, and validation map@k / ndcg@10 / hr@10."""
+    plt = _pyplot()
     epochs = [row["epoch"] for row in history]
     fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(10, 4))
     ax_loss.plot(epochs, [row["train_loss"] for row in history], marker="o")
@@ -30,6 +36,7 @@ def plot_curves(history: list[dict[str, Any]], path: Path, k: int = 20) -> None:
 
 def plot_benchmark_curves(histories: dict[str, list[dict[str, Any]]], path: Path) -> None:
     """Validation ndcg@10 and hr@10 per epoch of each benchmark's GRU run, one panel per data set."""
+    plt = _pyplot()
     fig, axes = plt.subplots(1, len(histories), figsize=(5 * len(histories), 4), squeeze=False)
     for ax, (name, history) in zip(axes[0], histories.items()):
         epochs = [row["epoch"] for row in history]

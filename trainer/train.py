@@ -37,6 +37,18 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def make_scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler | \
+        torch.optim.lr_scheduler.ReduceLROnPlateau | None:
+    """The per-epoch learning-rate schedule named by `cfg.lr_schedule` (None for constant)."""
+    if cfg.lr_schedule == "plateau":
+        # threshold 0: any better validation value counts, exactly like early stopping's "improved".
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=cfg.lr_decay,
+                                                          patience=cfg.lr_patience, threshold=0.0)
+    if cfg.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs, eta_min=cfg.lr / 100)
+    return None
+
+
 def prepare_run_dir(out_dir: Path, resume: bool) -> None:
     """Refuse to overwrite a run: a new run needs an absent or empty directory."""
     if resume:
@@ -85,6 +97,7 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
     rng = np.random.default_rng(cfg.seed)
     model = SessionGRU(cfg.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = make_scheduler(cfg, optimizer)
     loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX)
     history: list[dict[str, Any]] = []
     start_epoch, best_metric, best_epoch, bad_epochs = 1, -1.0, 0, 0
@@ -92,6 +105,8 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
+        if scheduler is not None and ckpt.get("scheduler") is not None:
+            scheduler.load_state_dict(ckpt["scheduler"])
         torch.set_rng_state(ckpt["torch_rng"])
         if device.type == "cuda" and ckpt.get("cuda_rng") is not None:
             torch.cuda.set_rng_state(ckpt["cuda_rng"])
@@ -123,6 +138,8 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
             loss = loss_fn(logits.float().flatten(0, 1), targets.flatten())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if cfg.clip_norm > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
             optimizer.step()
             n = int((targets != IGNORE_INDEX).sum())
             total_loss += loss.item() * n
@@ -143,10 +160,17 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
                        out_dir / BEST_FILE)
         else:
             bad_epochs += 1
-        row = {"epoch": epoch, "train_loss": total_loss / max(total_tokens, 1), "train_seconds": round(train_seconds, 3),
+        lr_used = optimizer.param_groups[0]["lr"]
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            scheduler.step(val[k_key])
+        elif scheduler is not None:
+            scheduler.step()
+        row = {"epoch": epoch, "train_loss": total_loss / max(total_tokens, 1), "lr": lr_used,
+               "train_seconds": round(train_seconds, 3),
                "eval_seconds": round(eval_seconds, 3), "val": val}
         history.append(row)
         save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
                     "torch_rng": torch.get_rng_state(),
                     "cuda_rng": torch.cuda.get_rng_state() if device.type == "cuda" else None,
                     "numpy_rng": rng.bit_generator.state, "history": history, "best_metric": best_metric,
