@@ -10,7 +10,7 @@ RUN ?= runs/latest
 EPOCHS ?=
 ML_METRICS := ml_metrics==0.1.4
 
-.PHONY: setup test data train evaluate baselines archive serve stop request demo bench bench-accuracy bench-serve bench-serve-sessions bench-serve-sweep clean
+.PHONY: setup test data train evaluate baselines archive serve stop request demo bench bench-accuracy bench-serve bench-serve-sessions bench-serve-sweep bench-cuda clean
 
 setup: $(STAMP)
 
@@ -93,6 +93,11 @@ bench: bench-accuracy bench-serve
 
 bench-accuracy: setup
 	$(PY) -m trainer.bench_accuracy
+
+# On a CUDA machine: time the ML-1M preset with AMP, check CPU/GPU parity, run the ablation grid
+# (prepare the data first, e.g. with `make bench-accuracy` or `prepare --dataset ml-1m`).
+bench-cuda: setup
+	$(PY) -m trainer.bench_cuda --data build/bench/data/ml-1m --out build/bench/cuda --results build/bench/cuda.json
 
 bench-serve: setup
 	@$(WRK_INSTALL)

@@ -102,6 +102,13 @@ def run_models(name: str, bench: dict[str, Any], data: Path, epochs: int | None,
     return rows
 
 
+def lr_schedule_text(cfg: dict[str, Any]) -> str:
+    schedule = cfg.get("lr_schedule", "constant")
+    if schedule == "plateau":
+        return f"lr x{cfg['lr_decay']} after {cfg['lr_patience'] + 1} epochs without a better validation map@20"
+    return "cosine lr decay to lr/100" if schedule == "cosine" else "constant lr"
+
+
 def section(name: str, bench: dict[str, Any], data: Path, rows: list[dict[str, Any]]) -> str:
     meta = json.loads((data / "meta.json").read_text())
     gru = rows[-1]
@@ -112,7 +119,8 @@ def section(name: str, bench: dict[str, Any], data: Path, rows: list[dict[str, A
         f"{meta['events_kept']:,} events; {rows[0]['test']['users']:,} test users. Ties: lower index (more popular) first.",
         f"GRU ({'`--preset ' + name + '`' if name in PRESETS else 'default configuration'}): emb {m['emb_dim']}, hidden {m['hidden_dim']}, layers {m['layers']}, emb dropout "
         f"{m['emb_dropout']}, dropout {m['dropout']}, tied {m['tied']}, batch {cfg['batch_size']}, lr {cfg['lr']}, "
-        f"weight decay {cfg['weight_decay']}, max len {cfg['max_len']}, windows {cfg['windows']}, seed {cfg['seed']}; "
+        f"weight decay {cfg['weight_decay']}, {lr_schedule_text(cfg)}, max len {cfg['max_len']}, windows {cfg['windows']}, "
+        f"seed {cfg['seed']}; "
         f"early stopping on validation map@20 (patience {cfg['patience']}): best epoch {gru['best_epoch']} of "
         f"{gru['epochs_run']}, {gru['seconds_per_epoch']} s per training epoch (median {gru['median_seconds_per_epoch']} s), "
         f"{gru['time_to_best_seconds']:.0f} s to the best epoch (with validation) on 2 CPU cores.",
