@@ -54,3 +54,28 @@ def test_encode_history_keeps_last_inputs_but_masks_whole_history():
 def test_pad_batch_right_pads():
     movies, lens = pad_batch([[0, 1, 2], [0]])
     assert movies.tolist() == [[0, 1, 2], [0, 0, 0]] and lens.tolist() == [3, 1]
+
+
+def _reference_top_k(scores: torch.Tensor, seen: list[list[int]], k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The tie rule stated literally: mask element by element, then a full stable descending sort."""
+    masked = scores.clone()
+    masked[:, START_INDEX] = float("-inf")
+    for row, items in enumerate(seen):
+        for i in items:
+            masked[row, i] = float("-inf")
+    values, indices = torch.sort(masked, dim=1, descending=True, stable=True)
+    values, indices = values[:, : min(k, scores.shape[1])], indices[:, : min(k, scores.shape[1])]
+    return indices.masked_fill(values == float("-inf"), NO_ITEM), values
+
+
+def test_recommend_equals_a_full_stable_sort_including_heavy_ties():
+    g = torch.Generator().manual_seed(1)
+    for trial in range(400):
+        b, v, k = (int(x) for x in torch.randint(1, 40, (3,), generator=g))
+        # integer scores: many exact ties, also at the k-th place; sometimes everything masked
+        scores = torch.randint(-2, 3, (b, v), generator=g).float() if trial % 2 else torch.randn(b, v, generator=g)
+        seen = [torch.randperm(v, generator=g)[: int(torch.randint(0, v + 1, (1,), generator=g))].tolist()
+                for _ in range(b)]
+        idx, val = recommend(scores, seen, k)
+        ref_idx, ref_val = _reference_top_k(scores, seen, k)
+        assert torch.equal(idx, ref_idx) and torch.equal(val, ref_val), (trial, scores, seen, k)

@@ -66,10 +66,11 @@ def mask_seen(scores: torch.Tensor, seen: Sequence[Sequence[int]]) -> torch.Tens
     """
     masked = scores.float().clone()
     masked[:, START_INDEX] = float("-inf")
-    rows = [r for r, s in enumerate(seen) for _ in s]
-    if rows:
-        cols = [i for s in seen for i in s]
-        masked[torch.tensor(rows), torch.tensor(cols)] = float("-inf")
+    counts = torch.tensor([len(s) for s in seen], dtype=torch.long)
+    if int(counts.sum()):
+        cols = torch.tensor([i for s in seen for i in s], dtype=torch.long)
+        rows = torch.repeat_interleave(torch.arange(len(seen)), counts)
+        masked.view(-1).index_fill_(0, rows * masked.shape[1] + cols, float("-inf"))
     return masked
 
 
@@ -85,8 +86,21 @@ def top_k(masked: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         index. Where a row has fewer than k unmasked movies its tail is `NO_ITEM` with score -inf.
     """
     k = min(k, masked.shape[1])
-    values, indices = torch.sort(masked, dim=1, descending=True, stable=True)
-    values, indices = values[:, :k], indices[:, :k]
+    if k == 0 or masked.shape[0] == 0:
+        empty = masked.new_empty((masked.shape[0], k))
+        return empty.long(), empty
+    # A full stable sort would state the tie rule directly but costs O(V log V) per row. Instead:
+    # every movie that can reach the top k scores at least the k-th best value; those candidates,
+    # taken in index order, then stable-sorted by score, give exactly the stable sort's first k.
+    kth = torch.topk(masked, k, dim=1).values[:, -1:]
+    width = masked.shape[1]
+    positions = torch.arange(width, device=masked.device).expand_as(masked)
+    keys = torch.where(masked >= kth, positions, width)  # candidates keep their index, others sort last
+    n_cand = int((keys < width).sum(1).max())
+    cand = torch.topk(keys, n_cand, dim=1, largest=False, sorted=True).values  # ascending index order
+    cand_scores = masked.gather(1, cand.clamp(max=width - 1)).masked_fill(cand == width, float("-inf"))
+    values, order = torch.sort(cand_scores, dim=1, descending=True, stable=True)
+    values, indices = values[:, :k], cand.gather(1, order)[:, :k]
     indices = indices.masked_fill(values == float("-inf"), NO_ITEM)
     return indices, values
 
