@@ -15,6 +15,7 @@ from .config import TrainConfig
 from .errors import RunDirError
 from .model import SessionGRU
 from .recommend import pad_batch
+from .serving_gru import ServingGRU
 
 MODEL_FILE = "model.pt"
 BEST_FILE = "best.pt"
@@ -48,17 +49,30 @@ def load_best_model(run_dir: Path) -> tuple[SessionGRU, TrainConfig]:
     return model.eval(), cfg
 
 
-def save_scripted(module: torch.nn.Module, path: Path, check_inputs: list[list[int]]) -> None:
-    """Script `module` on CPU in eval mode, check it matches the eager module, and save atomically."""
+def _check_same(name: str, expected: torch.Tensor, got: torch.Tensor) -> None:
+    if expected.shape != got.shape:
+        raise RuntimeError(f"exported {name} returns shape {tuple(got.shape)}, the trained model {tuple(expected.shape)}")
+    if not torch.allclose(expected, got, atol=1e-5, rtol=1e-5):
+        raise RuntimeError(f"exported {name} differs from the trained model's by {(expected - got).abs().max():.3g}")
+
+
+def save_scripted(module: torch.nn.Module, path: Path, check_inputs: list[list[int]],
+                  reference: torch.nn.Module | None = None) -> None:
+    """Script `module` on CPU in eval mode, check it against `reference` (default: itself, eager) on
+    `check_inputs` for every serving method the reference has, and save atomically."""
     module = module.cpu().eval()
+    reference = (reference or module).cpu().eval()
     with torchscript_quiet():
         scripted = torch.jit.script(module)
     movies, lens = pad_batch(check_inputs)
     with torch.inference_mode():
-        expected = module.predict_next(movies, lens)
-        got = scripted.predict_next(movies, lens)
-    if not torch.allclose(expected, got, atol=1e-5, rtol=1e-5):
-        raise RuntimeError(f"scripted model differs from eager model by {(expected - got).abs().max():.3g}")
+        _check_same("predict_next", reference.predict_next(movies, lens), scripted.predict_next(movies, lens))
+        if hasattr(reference, "step"):
+            state = reference.encode(movies, lens)
+            _check_same("encode", state, scripted.encode(movies, lens))
+            nxt = movies[:, 0].clamp(min=1) % reference.vocab_size
+            _check_same("step", reference.step(state, nxt), scripted.step(state, nxt))
+            _check_same("scores", reference.scores(state), scripted.scores(state))
     buf = io.BytesIO()
     with torchscript_quiet():
         torch.jit.save(scripted, buf)
@@ -71,5 +85,5 @@ def export_run(run_dir: Path) -> Path:
     v = cfg.model.vocab_size
     checks = [[0], [0, 1 % v, 2 % v], [0] + [(7 * i) % v for i in range(1, cfg.max_len)]]
     out = Path(run_dir) / MODEL_FILE
-    save_scripted(model, out, checks)
+    save_scripted(ServingGRU(model), out, checks, reference=model)
     return out

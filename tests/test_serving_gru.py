@@ -1,0 +1,52 @@
+"""The exported serving form of the GRU computes what the trained nn.GRU model computes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from trainer.config import ModelConfig
+from trainer.export import save_scripted, torchscript_quiet
+from trainer.model import SessionGRU
+from trainer.recommend import pad_batch
+from trainer.serving_gru import ServingGRU
+
+SEQS = [[0, 3, 4, 5], [0], [0, 9, 9, 1, 2, 3, 4, 8, 7], [7, 8], [0, 1]]  # unsorted, mixed lengths
+
+
+@pytest.mark.parametrize("cfg", [ModelConfig(vocab_size=60, emb_dim=8, hidden_dim=12),
+                                 ModelConfig(vocab_size=60, emb_dim=8, hidden_dim=12, layers=3, dropout=0.3),
+                                 ModelConfig(vocab_size=60, emb_dim=16, hidden_dim=12, tied=True, emb_dropout=0.5)],
+                         ids=["1-layer", "3-layers", "tied"])
+def test_scripted_serving_gru_matches_the_trained_model(cfg):
+    torch.manual_seed(0)
+    model = SessionGRU(cfg).eval()
+    with torchscript_quiet():
+        served = torch.jit.script(ServingGRU(model))
+    movies, lens = pad_batch(SEQS)
+    with torch.inference_mode():
+        assert torch.allclose(served.predict_next(movies, lens), model.predict_next(movies, lens), atol=1e-6)
+        state = model.encode(movies, lens)
+        assert torch.allclose(served.encode(movies, lens), state, atol=1e-6)
+        nxt = torch.tensor([1, 2, 3, 4, 5])
+        stepped = served.step(state, nxt)
+        assert torch.allclose(stepped, model.step(state, nxt), atol=1e-6)
+        assert torch.allclose(served.scores(stepped), model.scores(stepped), atol=1e-6)
+        # stepping movie by movie ends where one pass over the whole sequence ends
+        longer, longer_lens = pad_batch([s + [6, 7] for s in SEQS])
+        stepped = served.step(served.step(served.encode(movies, lens), torch.full((5,), 6)), torch.full((5,), 7))
+        assert torch.allclose(stepped, served.encode(longer, longer_lens), atol=1e-6)
+        # every weight moves with the module (as .cuda() must move them in TorchServe on a GPU)
+        as_double = served.double().predict_next(movies, lens)
+        assert torch.allclose(as_double, model.double().predict_next(movies, lens), atol=1e-5)
+
+
+def test_export_refuses_a_serving_model_that_differs(tmp_path):
+    torch.manual_seed(0)
+    model = SessionGRU(ModelConfig(vocab_size=30, emb_dim=8, hidden_dim=8)).eval()
+    wrong = ServingGRU(model)
+    with torch.no_grad():
+        wrong.gate_table[5] += 1.0  # movie 5's input gates off: only histories with movie 5 differ
+    with pytest.raises(RuntimeError, match="differs from the trained model"):
+        save_scripted(wrong, tmp_path / "model.pt", [[0, 5, 6], [0, 1]], reference=model)
+    assert not (tmp_path / "model.pt").exists()
