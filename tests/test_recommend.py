@@ -79,3 +79,14 @@ def test_recommend_equals_a_full_stable_sort_including_heavy_ties():
         idx, val = recommend(scores, seen, k)
         ref_idx, ref_val = _reference_top_k(scores, seen, k)
         assert torch.equal(idx, ref_idx) and torch.equal(val, ref_val), (trial, scores, seen, k)
+
+
+def test_recommend_fast_path_without_ties_equals_the_full_sort():
+    # distinct finite scores with room beyond k: the path that skips tie-breaking
+    g = torch.Generator().manual_seed(2)
+    for k in (1, 5, 20, 98):
+        scores = torch.randn(8, 100, generator=g)
+        seen = [[1, 2, 3]] * 8
+        idx, val = recommend(scores, seen, k)
+        ref_idx, ref_val = _reference_top_k(scores, seen, k)
+        assert torch.equal(idx, ref_idx) and torch.equal(val, ref_val)

@@ -89,11 +89,16 @@ def top_k(masked: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     if k == 0 or masked.shape[0] == 0:
         empty = masked.new_empty((masked.shape[0], k))
         return empty.long(), empty
-    # A full stable sort would state the tie rule directly but costs O(V log V) per row. Instead:
-    # every movie that can reach the top k scores at least the k-th best value; those candidates,
-    # taken in index order, then stable-sorted by score, give exactly the stable sort's first k.
-    kth = torch.topk(masked, k, dim=1).values[:, -1:]
+    # A full stable sort would state the tie rule directly but costs O(V log V) per row.
     width = masked.shape[1]
+    # Fast path: the k best values all distinct and above the rest (and finite) leave no tie to break.
+    best = torch.topk(masked, min(k + 1, width), dim=1)
+    values, indices = best.values[:, :k], best.indices[:, :k]
+    if bool(torch.isfinite(best.values).all()) and bool((best.values[:, :-1] > best.values[:, 1:]).all()):
+        return indices, values
+    # Exact path: every movie that can reach the top k scores at least the k-th best value; those
+    # candidates, taken in index order, then stable-sorted by score, give the stable sort's first k.
+    kth = values[:, -1:]
     positions = torch.arange(width, device=masked.device).expand_as(masked)
     keys = torch.where(masked >= kth, positions, width)  # candidates keep their index, others sort last
     n_cand = int((keys < width).sum(1).max())

@@ -2,8 +2,9 @@
 
 Training runs `nn.GRU` (cuDNN on CUDA). Serving on CPU spends its time in the GRU, so the export
 folds what does not depend on the state into a lookup table: for the first layer, the input
-gates of every movie, `embedding @ W_ih^T + b_ih`, computed once ([V, 3H]). A request then costs
-a row gather plus the recurrent half per step instead of two matrix products, and rows are
+gates of every movie, `embedding @ W_ih^T + b_ih` with the recurrent r/z biases added, computed
+once (two tables, [V, 3H] and [V, H]). A request then costs a row gather plus the recurrent half per step instead of two
+matrix products, each step is five kernels (addmm, sigmoid, addcmul, tanh, lerp), and rows are
 processed longest first so finished rows drop out of the batch (as `pack_padded_sequence`
 does). Gate equations are PyTorch's GRU's (r, z, n order; n = tanh(x_n + r * (W_hn h + b_hn))).
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 from typing import List
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .model import SessionGRU
@@ -25,10 +27,6 @@ class ServingGRU(nn.Module):
     def __init__(self, model: SessionGRU) -> None:
         super().__init__()
         gru = model.gru
-        with torch.no_grad():
-            w_ih0 = gru.weight_ih_l0.detach()
-            self.gate_table = nn.Parameter((model.embedding.weight.detach() @ w_ih0.T + gru.bias_ih_l0.detach())
-                                           .contiguous(), requires_grad=False)
         self.layers = gru.num_layers
         self.hidden = gru.hidden_size
         # Per-layer weights stacked into buffers (they follow .to(device); a list would not).
@@ -41,17 +39,31 @@ class ServingGRU(nn.Module):
         self.register_buffer("b_hh", stacked("bias_hh", 0))  # [L, 3H]
         self.register_buffer("w_ih", stacked("weight_ih", 1))  # [L-1, H, 3H], layers 1..L-1
         self.register_buffer("b_ih", stacked("bias_ih", 1))
+        with torch.no_grad():
+            x = self._step_inputs(model.embedding.weight.detach() @ gru.weight_ih_l0.detach().T
+                                  + gru.bias_ih_l0.detach(), 0)
+            # Two tables so that each step's rows are contiguous: the addmm bias, and the n input.
+            H = self.hidden
+            self.gate_table = nn.Parameter(x[:, : 3 * H].contiguous(), requires_grad=False)  # [V, 3H]
+            self.n_table = nn.Parameter(x[:, 3 * H :].contiguous(), requires_grad=False)  # [V, H]
         self.project = model.project
         self.output = model.output
         self.vocab_size = model.vocab_size
 
-    def _cell(self, gi: torch.Tensor, h: torch.Tensor, layer: int) -> torch.Tensor:
-        """One GRU step from precomputed input gates `gi` [B, 3H] and state `h` [B, H]."""
+    def _step_inputs(self, gi: torch.Tensor, layer: int) -> torch.Tensor:
+        """Input gates `x W_ih + b_ih` [..., 3H] -> what `_cell` adds per step [..., 4H]:
+        r and z with the recurrent biases folded in, the recurrent n bias, the input n gate."""
         H = self.hidden
-        gh = torch.addmm(self.b_hh[layer], h, self.w_hh[layer])
-        rz = torch.sigmoid(gi[:, : 2 * H] + gh[:, : 2 * H])
-        n = torch.tanh(gi[:, 2 * H :] + rz[:, :H] * gh[:, 2 * H :])
-        return n + rz[:, H:] * (h - n)
+        b = self.b_hh[layer]
+        return torch.cat([gi[..., : 2 * H] + b[: 2 * H], b[2 * H :].expand(gi[..., 2 * H :].shape), gi[..., 2 * H :]], -1)
+
+    def _cell(self, a: torch.Tensor, xn: torch.Tensor, h: torch.Tensor, layer: int) -> torch.Tensor:
+        """One GRU step from `_step_inputs` rows, split as a [B, 3H] and xn [B, H], and state h [B, H]."""
+        H = self.hidden
+        pre = torch.addmm(a, h, self.w_hh[layer])  # [r, z pre-activations | W_hn h + b_hn]
+        rz = torch.sigmoid(pre[:, : 2 * H])
+        n = torch.tanh(torch.addcmul(xn, rz[:, :H], pre[:, 2 * H :]))
+        return torch.lerp(n, h, rz[:, H:])  # (1 - z) * n + z * h
 
     def _run(self, movies: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
         """Final state of every layer after each row's first `lens` movies: [L, B, H]."""
@@ -59,21 +71,27 @@ class ServingGRU(nn.Module):
         order = torch.argsort(lens, descending=True, stable=True)
         lens_sorted = lens[order]
         # active[t]: rows (in sorted order) still inside their sequence at step t
-        active: List[int] = (lens_sorted.unsqueeze(0) > torch.arange(int(lens_sorted[0]), device=lens.device).unsqueeze(1)).sum(1).tolist()
-        gi_all = self.gate_table[movies[order]]  # [B, T, 3H]
+        steps = torch.arange(int(lens_sorted[0]), device=lens.device)
+        active: List[int] = (lens_sorted.unsqueeze(0) > steps.unsqueeze(1)).sum(1).tolist()
+        idx = movies[order].T[: len(active)].contiguous()  # [T, B]: step t's movies are row t
+        a_all = F.embedding(idx, self.gate_table)  # [T, B, 3H]
+        n_all = F.embedding(idx, self.n_table)  # [T, B, H]
         B = movies.shape[0]
+        H = self.hidden
         finals: List[torch.Tensor] = []
         below = torch.zeros(0)
         for layer in range(self.layers):
             if layer > 0:
-                gi_all = torch.matmul(below, self.w_ih[layer - 1]) + self.b_ih[layer - 1]
-            h = torch.zeros(B, self.hidden, dtype=gi_all.dtype, device=gi_all.device)
-            below = torch.zeros(B, len(active), self.hidden, dtype=gi_all.dtype, device=gi_all.device)
+                x = self._step_inputs(torch.matmul(below, self.w_ih[layer - 1]) + self.b_ih[layer - 1], layer)
+                a_all, n_all = x[..., : 3 * H].contiguous(), x[..., 3 * H :].contiguous()
+            h = torch.zeros(B, H, dtype=a_all.dtype, device=a_all.device)
+            if layer + 1 < self.layers:  # the last layer's outputs are not needed, only its state
+                below = torch.zeros(len(active), B, H, dtype=a_all.dtype, device=a_all.device)
             for t, n in enumerate(active):
-                new = self._cell(gi_all[:n, t], h[:n], layer)
+                new = self._cell(a_all[t, :n], n_all[t, :n], h[:n], layer)
                 h = new if n == B else torch.cat([new, h[n:]])
                 if layer + 1 < self.layers:
-                    below[:n, t] = new
+                    below[t, :n] = new
             finals.append(h)
         state = torch.stack(finals)
         return state[:, torch.argsort(order)]
@@ -91,12 +109,14 @@ class ServingGRU(nn.Module):
     @torch.jit.export
     def step(self, state: torch.Tensor, movies: torch.Tensor) -> torch.Tensor:
         """Advance each state by one movie: FloatTensor[L,B,H], LongTensor[B] -> FloatTensor[L,B,H]."""
-        x = self.gate_table[movies]
+        H = self.hidden
+        a, xn = F.embedding(movies, self.gate_table), F.embedding(movies, self.n_table)
         out: List[torch.Tensor] = []
         for layer in range(self.layers):
             if layer > 0:
-                x = torch.addmm(self.b_ih[layer - 1], out[layer - 1], self.w_ih[layer - 1])
-            out.append(self._cell(x, state[layer], layer))
+                x = self._step_inputs(torch.addmm(self.b_ih[layer - 1], out[layer - 1], self.w_ih[layer - 1]), layer)
+                a, xn = x[:, : 3 * H].contiguous(), x[:, 3 * H :].contiguous()
+            out.append(self._cell(a, xn, state[layer], layer))
         return torch.stack(out)
 
     @torch.jit.export
