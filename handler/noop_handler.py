@@ -14,4 +14,9 @@ _RESPONSE = {"movies": [], "scores": [], "unknown": []}
 def handle(data: list[Any] | None, context: Any) -> list[dict[str, list]] | None:
     if data is None:  # the load-time call TorchServe makes without data
         return None
+    if (getattr(context, "model_yaml_config", None) or {}).get("sequenceBatching"):
+        # The least a stateful handler does: tell the client its session id, so that the
+        # sessions benchmark drives this floor with exactly the protocol sessrec gets.
+        for i in range(len(data)):
+            context.set_response_header(i, context.header_key_sequence_id, context.get_sequence_id(i))
     return [_RESPONSE] * len(data)

@@ -41,11 +41,12 @@ def measure_sessions(run: Path, vocab: Vocab, connections: int, seconds: int) ->
     script = SESSION_LUA % (json.dumps(opening), ",".join(json.dumps(e) for e in events))
     results = []
     with bench_server(run, "sessrec_sessions", SESSIONS_CONFIG) as (addr, work):
-        for model, text in (("noop", None), ("sessrec_sessions", script)):
+        # Both archives run with the sessions config and get the same session protocol.
+        for model in ("noop", "sessrec_sessions"):
             url = f"{addr['inference_address']}/predictions/{model}"
-            run_wrk(url, events, work, connections, 3, text, threads=connections)  # warm-up
-            res = {**run_wrk(url, events, work, connections, seconds, text, threads=connections), "model": model,
-                   "workload": "1-event requests" + (" in open sessions" if text else ""), "overrides": {}}
+            run_wrk(url, events, work, connections, 3, script, threads=connections)  # warm-up
+            res = {**run_wrk(url, events, work, connections, seconds, script, threads=connections), "model": model,
+                   "workload": "1-event requests in open sessions", "overrides": {}}
             results.append(res)
             print(json.dumps(res), flush=True)
     return results
