@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .archive import REPO
-from .bench_cuda import ABLATION_BASE, GRID
+from .ablations import ABLATION_BASE, GRID
 from .benchmarks_md import replace_section
 
 TITLE = "MovieLens-1M ablations (CUDA)"
