@@ -87,12 +87,14 @@ def run_models(name: str, bench: dict[str, Any], data: Path, epochs: int | None,
         preset = ["--preset", name] if name in PRESETS else []
         cli("train", "--data", str(data), "--out", str(run), *preset, *(["--epochs", str(epochs)] if epochs else []))
         timings["gru"] = round(time.perf_counter() - t0, 1)
-    (BUILD / f"timings-{name}.json").write_text(json.dumps(timings))
-    wall = timings.get("gru", 0.0)
     history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
     cfg = json.loads((run / "config.json").read_text())
     best = max(history, key=lambda r: r["val"]["map@20"])["epoch"]
     per_epoch = [r["train_seconds"] + r["eval_seconds"] for r in history]
+    if reuse:  # a run trained outside this command (maybe resumed): its own epochs are its time
+        timings["gru"] = round(sum(per_epoch), 1)
+    (BUILD / f"timings-{name}.json").write_text(json.dumps(timings))
+    wall = timings.get("gru", 0.0)
     rows.append({"model": "GRU", "test": json.loads(cli("evaluate", "--data", str(data), "--run", str(run))),
                  "config": cfg, "history": history, "best_epoch": best, "epochs_run": len(history),
                  "seconds_per_epoch": round(sum(r["train_seconds"] for r in history) / len(history), 1),
