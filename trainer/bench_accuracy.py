@@ -111,6 +111,14 @@ def lr_schedule_text(cfg: dict[str, Any]) -> str:
     return "cosine lr decay to lr/100" if schedule == "cosine" else "constant lr"
 
 
+def stopped_text(gru: dict[str, Any], cfg: dict[str, Any]) -> str:
+    """Say so when the run ended before early stopping or its epoch cap (interrupted, then --reuse)."""
+    flat = gru["epochs_run"] - gru["best_epoch"]
+    if flat < cfg["patience"] and gru["epochs_run"] < cfg["epochs"]:
+        return f" (interrupted with {flat} of {cfg['patience']} patience epochs used; resumable)"
+    return ""
+
+
 def section(name: str, bench: dict[str, Any], data: Path, rows: list[dict[str, Any]]) -> str:
     meta = json.loads((data / "meta.json").read_text())
     gru = rows[-1]
@@ -124,7 +132,7 @@ def section(name: str, bench: dict[str, Any], data: Path, rows: list[dict[str, A
         f"weight decay {cfg['weight_decay']}, {lr_schedule_text(cfg)}, max len {cfg['max_len']}, windows {cfg['windows']}, "
         f"seed {cfg['seed']}; "
         f"early stopping on validation map@20 (patience {cfg['patience']}): best epoch {gru['best_epoch']} of "
-        f"{gru['epochs_run']}, {gru['seconds_per_epoch']} s per training epoch (median {gru['median_seconds_per_epoch']} s), "
+        f"{gru['epochs_run']}{stopped_text(gru, cfg)}, {gru['seconds_per_epoch']} s per training epoch (median {gru['median_seconds_per_epoch']} s), "
         f"{gru['time_to_best_seconds']:.0f} s to the best epoch (with validation) on 2 CPU cores.",
         "Command: `make bench-accuracy` (this section: `python -m trainer.bench_accuracy --only " + name + "`). "
         "Validation curves of the GRU runs: [docs/accuracy_curves.png](docs/accuracy_curves.png).", "",
