@@ -17,6 +17,7 @@ from typing import Any
 
 from .archive import REPO
 from .benchmarks_md import replace_section
+from .checkpoint import read_history
 from .plots import plot_benchmark_curves
 from .presets import PRESETS
 
@@ -87,7 +88,7 @@ def run_models(name: str, bench: dict[str, Any], data: Path, epochs: int | None,
         preset = ["--preset", name] if name in PRESETS else []
         cli("train", "--data", str(data), "--out", str(run), *preset, *(["--epochs", str(epochs)] if epochs else []))
         timings["gru"] = round(time.perf_counter() - t0, 1)
-    history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+    history = read_history(run)
     cfg = json.loads((run / "config.json").read_text())
     best = max(history, key=lambda r: r["val"]["map@20"])["epoch"]
     per_epoch = [r["train_seconds"] + r["eval_seconds"] for r in history]

@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from .ablations import ABLATION_BASE, GRID, ROUND_1
+from .checkpoint import read_history
 from .config import TrainConfig
 from .presets import PRESETS
 
@@ -77,8 +78,7 @@ def summarize(run: Path, data: Path, device: str) -> dict[str, Any]:
     from .splits import history_for, load_data_dir
     from .vocab import Vocab
 
-    rows = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()] \
-        if (run / "history.jsonl").exists() else []
+    rows = read_history(run)
     if not rows:
         return {"epochs_run": 0}
     best = max(rows, key=lambda r: r["val"]["map@20"])

@@ -37,3 +37,9 @@ def rewrite_history(run_dir: Path, history: list[dict[str, Any]]) -> None:
 def append_history(run_dir: Path, row: dict[str, Any]) -> None:
     with open(Path(run_dir) / HISTORY_FILE, "a") as fh:
         fh.write(json.dumps(row) + "\n")
+
+
+def read_history(run_dir: Path) -> list[dict[str, Any]]:
+    """The per-epoch rows of `history.jsonl` (empty before the first epoch)."""
+    path = Path(run_dir) / HISTORY_FILE
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []

@@ -1,12 +1,12 @@
 """The exported (served) form of SessionGRU: same function, arranged for small CPU batches.
 
 Training runs `nn.GRU` (cuDNN on CUDA). Serving on CPU spends its time in the GRU, so the export
-folds what does not depend on the state into a lookup table: for the first layer, the input
+folds what does not depend on the state into lookup tables: for the first layer, the input
 gates of every movie, `embedding @ W_ih^T + b_ih` with the recurrent r/z biases added, computed
-once (two tables, [V, 3H] and [V, H]). A request then costs a row gather plus the recurrent half per step instead of two
-matrix products, each step is five kernels (addmm, sigmoid, addcmul, tanh, lerp), and rows are
-processed longest first so finished rows drop out of the batch (as `pack_padded_sequence`
-does). Gate equations are PyTorch's GRU's (r, z, n order; n = tanh(x_n + r * (W_hn h + b_hn))).
+once ([V, 3H] and [V, H]). A request then costs a row gather plus the recurrent half per step
+instead of two matrix products, each step is five kernels (addmm, sigmoid, addcmul, tanh, lerp),
+and rows are processed longest first so finished rows drop out of the batch (as
+`pack_padded_sequence` does). Gate equations are PyTorch's GRU's (r, z, n order; n = tanh(x_n + r * (W_hn h + b_hn))).
 
 The exported module keeps SessionGRU's serving interface: `predict_next`, `encode`, `step`,
 `scores`. `export.save_scripted` checks each against the eager model before writing.
