@@ -17,7 +17,7 @@ from typing import Any
 
 from .archive import REPO
 from .benchmarks_md import replace_section
-from .checkpoint import read_history
+from .checkpoint import history_timings, read_history
 from .plots import plot_benchmark_curves
 from .presets import PRESETS
 
@@ -90,18 +90,13 @@ def run_models(name: str, bench: dict[str, Any], data: Path, epochs: int | None,
         timings["gru"] = round(time.perf_counter() - t0, 1)
     history = read_history(run)
     cfg = json.loads((run / "config.json").read_text())
-    best = max(history, key=lambda r: r["val"]["map@20"])["epoch"]
-    per_epoch = [r["train_seconds"] + r["eval_seconds"] for r in history]
+    run_timings = history_timings(history)
     if reuse:  # a run trained outside this command (maybe resumed): its own epochs are its time
-        timings["gru"] = round(sum(per_epoch), 1)
+        timings["gru"] = run_timings["total_seconds"]
     (BUILD / f"timings-{name}.json").write_text(json.dumps(timings))
     wall = timings.get("gru", 0.0)
     rows.append({"model": "GRU", "test": json.loads(cli("evaluate", "--data", str(data), "--run", str(run))),
-                 "config": cfg, "history": history, "best_epoch": best, "epochs_run": len(history),
-                 "seconds_per_epoch": round(sum(r["train_seconds"] for r in history) / len(history), 1),
-                 # the median resists epochs slowed by other work on the machine
-                 "median_seconds_per_epoch": round(sorted(r["train_seconds"] for r in history)[len(history) // 2], 1),
-                 "time_to_best_seconds": round(sum(per_epoch[:best]), 1), "wall_seconds": round(wall, 1)})
+                 "config": cfg, "history": history, **run_timings, "wall_seconds": round(wall, 1)})
     return rows
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from .ablations import ABLATION_BASE, GRID, ROUND_1
-from .checkpoint import read_history
+from .checkpoint import history_timings, read_history
 from .config import TrainConfig
 from .presets import PRESETS
 
@@ -73,27 +73,20 @@ def _wait(procs: dict[str, subprocess.Popen], deadline: float) -> dict[str, str]
 
 def summarize(run: Path, data: Path, device: str) -> dict[str, Any]:
     """Best validation row, timings, and test metrics of the run's (exported) best epoch."""
-    from .evaluation import build_cases, evaluate_scorer
-    from .export import MODEL_FILE, export_run, load_scripted
-    from .splits import history_for, load_data_dir
-    from .vocab import Vocab
+    from .evaluate import evaluate_run
+    from .export import MODEL_FILE, export_run
 
     rows = read_history(run)
     if not rows:
         return {"epochs_run": 0}
-    best = max(rows, key=lambda r: r["val"]["map@20"])
-    upto = [r for r in rows if r["epoch"] <= best["epoch"]]
+    timings = history_timings(rows)
     out: dict[str, Any] = {
-        "epochs_run": len(rows), "best_epoch": best["epoch"], "val": best["val"],
-        "median_train_s": sorted(r["train_seconds"] for r in rows)[len(rows) // 2],
-        "seconds_to_best": round(sum(r["train_seconds"] + r["eval_seconds"] for r in upto), 1)}
+        "epochs_run": timings["epochs_run"], "best_epoch": timings["best_epoch"],
+        "val": next(r["val"] for r in rows if r["epoch"] == timings["best_epoch"]),
+        "median_train_s": timings["median_seconds_per_epoch"], "seconds_to_best": timings["time_to_best_seconds"]}
     if not (run / MODEL_FILE).exists():
         export_run(run)
-    cfg = TrainConfig.load(run / "config.json")
-    model = load_scripted(run / MODEL_FILE).to(device)
-    splits = load_data_dir(data)
-    cases = build_cases(history_for(splits, "test"), splits["test"], Vocab.load(run / "vocab.json"), cfg.max_len)
-    out["test"] = evaluate_scorer(lambda m, l: model.predict_next(m.to(device), l.to(device)), cases)
+    out["test"] = evaluate_run(data, run, "test", device=device)
     return out
 
 
@@ -107,26 +100,26 @@ def _safe_summary(run: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 def parity(run: Path, data: Path) -> dict[str, Any]:
     """Exported model on CPU vs CUDA over every test user: score gap and top-20 agreement."""
-    from .evaluation import build_cases, rank_cases
-    from .export import load_scripted
-    from .splits import history_for, load_data_dir
-    from .vocab import Vocab
+    from .evaluate import run_cases
+    from .evaluation import rank_cases
+    from .export import MODEL_FILE, load_scripted
 
-    cfg = TrainConfig.load(run / "config.json")
-    splits = load_data_dir(data)
-    cases = build_cases(history_for(splits, "test"), splits["test"], Vocab.load(run / "vocab.json"), cfg.max_len)
-    cpu, gpu = load_scripted(run / "model.pt"), load_scripted(run / "model.pt").cuda()
+    cpu, cases = run_cases(data, run, "test")
+    gpu = load_scripted(run / MODEL_FILE).cuda()
     out: dict[str, Any] = {"users": len(cases.users)}
     ranked, values = rank_cases(lambda m, l: cpu.predict_next(m, l), cases.inputs, cases.seen, 20)
     # cuDNN may run fp32 RNNs in TF32 by default; strict fp32 is what CPU serving computes.
-    for mode, tf32 in (("cuda_tf32_default", torch.backends.cudnn.allow_tf32), ("cuda_strict_fp32", False)):
-        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = tf32
-        t0 = time.perf_counter()
-        got, got_values = rank_cases(lambda m, l: gpu.predict_next(m.cuda(), l.cuda()), cases.inputs, cases.seen, 20)
-        out[mode] = {"top20_identical_share": float((got == ranked).all(dim=1).float().mean()),
-                     "top20_max_abs_score_gap": float((got_values - values).abs().max()),
-                     "rank_seconds": round(time.perf_counter() - t0, 2)}
-    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = True, False
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    try:
+        for mode, tf32 in (("cuda_tf32_default", saved[0]), ("cuda_strict_fp32", False)):
+            torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = tf32
+            t0 = time.perf_counter()
+            got, got_values = rank_cases(lambda m, l: gpu.predict_next(m.cuda(), l.cuda()), cases.inputs, cases.seen, 20)
+            out[mode] = {"top20_identical_share": float((got == ranked).all(dim=1).float().mean()),
+                         "top20_max_abs_score_gap": float((got_values - values).abs().max()),
+                         "rank_seconds": round(time.perf_counter() - t0, 2)}
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
     return out
 
 

@@ -43,3 +43,14 @@ def read_history(run_dir: Path) -> list[dict[str, Any]]:
     """The per-epoch rows of `history.jsonl` (empty before the first epoch)."""
     path = Path(run_dir) / HISTORY_FILE
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def history_timings(history: list[dict[str, Any]], metric: str = "map@20") -> dict[str, Any]:
+    """Best epoch by validation `metric` and the run's timings, from its history rows."""
+    best = max(history, key=lambda r: r["val"][metric])["epoch"]
+    per_epoch = [r["train_seconds"] + r["eval_seconds"] for r in history]
+    return {"best_epoch": best, "epochs_run": len(history),
+            "seconds_per_epoch": round(sum(r["train_seconds"] for r in history) / len(history), 1),
+            # the median resists epochs slowed by other work on the machine
+            "median_seconds_per_epoch": round(sorted(r["train_seconds"] for r in history)[len(history) // 2], 1),
+            "time_to_best_seconds": round(sum(per_epoch[:best]), 1), "total_seconds": round(sum(per_epoch), 1)}

@@ -9,7 +9,7 @@ import torch
 
 from .config import TrainConfig
 from .errors import RunDirError
-from .evaluation import build_cases, evaluate_scorer
+from .evaluation import EvalCases, build_cases, evaluate_scorer
 from .export import MODEL_FILE, load_scripted
 from .splits import history_for, load_data_dir
 from .train import CONFIG_FILE, VOCAB_FILE
@@ -30,8 +30,16 @@ def load_exported(run_dir: Path) -> tuple[torch.jit.ScriptModule, Vocab, TrainCo
     return model, vocab, cfg
 
 
+def run_cases(data_dir: Path, run_dir: Path, split: str = "test",
+              test_history: str = "train+validate") -> tuple[torch.jit.ScriptModule, EvalCases]:
+    """A finished run's exported model and the evaluation cases of `split`, built with its vocabulary."""
+    model, vocab, cfg = load_exported(run_dir)
+    splits = load_data_dir(Path(data_dir))
+    return model, build_cases(history_for(splits, split, test_history), splits[split], vocab, cfg.max_len)
+
+
 def evaluate_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20,
-                 test_history: str = "train+validate") -> dict[str, Any]:
+                 test_history: str = "train+validate", device: str = "cpu") -> dict[str, Any]:
     """Full-catalog metrics of the exported model on `split` of `data_dir`.
 
     Args:
@@ -40,13 +48,13 @@ def evaluate_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20
         split: "test" or "validate".
         k: MAP cut-off.
         test_history: "train+validate" (default) or "train" (the notebook's protocol) for `test`.
+        device: where the model scores (masking and top-k always run on CPU, as in serving).
 
     Returns:
         Metric means plus `users`, `skipped_users` and `split`.
     """
-    model, vocab, cfg = load_exported(run_dir)
-    splits = load_data_dir(Path(data_dir))
-    cases = build_cases(history_for(splits, split, test_history), splits[split], vocab, cfg.max_len)
-    result = evaluate_scorer(lambda m, l: model.predict_next(m, l), cases, k)
+    model, cases = run_cases(data_dir, run_dir, split, test_history)
+    model = model.to(device)
+    result = evaluate_scorer(lambda m, l: model.predict_next(m.to(device), l.to(device)), cases, k)
     result["split"] = split
     return result
