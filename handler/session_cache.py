@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 
 @dataclass
@@ -23,6 +23,7 @@ class Session:
     seen: set[int] = field(default_factory=set)
     length: int = 0
     touched: float = 0.0
+    version: int = 0  # 0 until first stored; the shared store refuses to overwrite a newer version
 
 
 class SessionCache:
@@ -52,6 +53,20 @@ class SessionCache:
             self._items.move_to_end(key)
             session.touched = now
         return session
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Session]:
+        """The live sessions among `keys`, as `get` finds them."""
+        found = {k: self.get(k) for k in keys}
+        return {k: s for k, s in found.items() if s is not None}
+
+    def put_many(self, sessions: dict[str, Session], drop: Iterable[str] = ()) -> set[str]:
+        """`put` each of `sessions`, then `drop` each of `drop`. Returns the refused keys: none, as
+        one worker never runs two requests of a session at once (the handler refuses a second in a batch)."""
+        for key, session in sessions.items():
+            self.put(key, session)
+        for key in drop:
+            self.drop(key)
+        return set()
 
     def put(self, key: str, session: Session) -> None:
         now = self.clock()

@@ -49,6 +49,7 @@ def _load_sibling(name: str, fallback: str) -> ModuleType:
 recommend = _load_sibling("recommend", "trainer.recommend")
 request_parser = _load_sibling("request_parser", "handler.request_parser")
 session_cache = _load_sibling("session_cache", "handler.session_cache")
+session_store = _load_sibling("session_store", "handler.session_store")
 
 
 class SessrecHandler(BaseHandler):
@@ -74,11 +75,27 @@ class SessrecHandler(BaseHandler):
         if yaml_config.get("sequenceBatching"):
             if not hasattr(self.model, "step"):
                 raise ValueError(f"{config.get('kind', 'this')} model has no step(): sessions need a GRU run")
-            self.sessions = session_cache.SessionCache(int(sessions.get("capacity", 20000)),
-                                                       float(sessions.get("idle_seconds", 1800)))
+            self.sessions = self._session_store(sessions, context.model_name)
         self.limits = request_parser.Limits.from_config(knobs)
         logger.info("sessrec handler: %d movies, max_len %d, %s, sessions %s, torch threads %d", len(self.raw_ids),
                     self.max_len, self.limits, sessions or "off", torch.get_num_threads())
+
+    def _session_store(self, cfg: dict[str, Any], model_name: str) -> Any:
+        """`store: memory` (this worker only: the archive must run one worker) or `shared` (an SQLite
+        file all workers of this TorchServe instance open, so sessions may move between workers)."""
+        capacity, idle = int(cfg.get("capacity", 20000)), float(cfg.get("idle_seconds", 1800))
+        kind = cfg.get("store", "memory")
+        if kind == "memory":
+            return session_cache.SessionCache(capacity, idle)
+        if kind != "shared":
+            raise ValueError(f"handler.sessions.store must be 'memory' or 'shared', got {kind!r}")
+        with torch.inference_mode():
+            shape = tuple(self.model.encode(torch.ones(1, 1, dtype=torch.long), torch.ones(1, dtype=torch.long)).shape)
+        path = Path(cfg["path"]) if cfg.get("path") else session_store.default_path(model_name)
+        session_store.remove_stale(path.parent)
+        return session_store.SessionStore(
+            path, capacity, idle, shape, session_type=session_cache.Session,
+            to_tensor=lambda b, shape: torch.frombuffer(bytearray(b), dtype=torch.float32).reshape(shape))
 
     def preprocess(self, data: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Validate and encode each request; a bad one becomes an error entry, the rest go on."""
@@ -95,14 +112,32 @@ class SessrecHandler(BaseHandler):
             if self.sessions is None:
                 out["inputs"], out["seen"] = recommend.encode_history(req.movies, self.index_of, self.max_len)
             else:
-                out.update(self._open_session(i, req.movies))
-                if any(r.get("sid") == out["sid"] and "error" not in r for r in rows):
-                    # TorchServe sends one request per session per batch unless the session header's
-                    # case hid it; two in one batch would both advance the same state.
-                    out["error"] = (409, "ConcurrentSessionRequest", f"session {out['sid']!r} already has a "
-                                    "request in progress; send its next request after this answer")
+                out["sid"], out["start"], out["end"] = self._session_headers(i)
+                out["new"] = [self.index_of[m] for m in req.movies if m in self.index_of]
             rows.append(out)
+        if self.sessions is not None:
+            self._attach_sessions(rows)
         return rows
+
+    def _attach_sessions(self, rows: list[dict[str, Any]]) -> None:
+        """Give each session request its session (one store read per batch), or a 409/410 error."""
+        live = self.sessions.get_many(r["sid"] for r in rows if "sid" in r and not r["start"])
+        taken: set[str] = set()
+        for r in rows:
+            if "sid" not in r:
+                continue
+            if r["sid"] in taken:
+                # TorchServe sends one request per session per batch unless the session header's
+                # case hid it; two in one batch would both advance the same state.
+                r["error"] = (409, "ConcurrentSessionRequest", f"session {r['sid']!r} already has a request in "
+                              "progress; send its next request after this answer")
+                continue
+            r["session"] = session_cache.Session() if r["start"] else live.get(r["sid"])
+            if r["session"] is None:
+                r["error"] = (410, "SessionExpired", f"session {r['sid']!r} is unknown or expired (idle timeout or "
+                              "capacity); open a new session with the whole history")
+            else:
+                taken.add(r["sid"])
 
     def _session_headers(self, i: int) -> tuple[str, bool, bool]:
         """(session id, starts a session?, ends it?) of request i.
@@ -110,8 +145,8 @@ class SessrecHandler(BaseHandler):
         TorchServe 0.12 matches its sequence headers case-sensitively: a client that sends
         `Ts_Request_Sequence_Id` (Python's urllib does) gets a NEW sequence id and a start flag
         from the frontend, and its own header passed through. Header names are case-insensitive
-        in HTTP, so the client's own header wins; with one worker holding every session, the
-        frontend's routing does not matter.
+        in HTTP, so the client's own header wins. Such requests may reach any worker: the shared
+        store makes that safe (a stale write is refused, see `_store_sessions`).
         """
         ctx = self.context
         headers = ctx.get_all_request_header(i) or {}
@@ -124,17 +159,6 @@ class SessrecHandler(BaseHandler):
             start = any(str(v).lower() == "true" for k, v in client.items() if k.lower() == keys["start"])
             return str(own_id), start, end
         return ctx.get_sequence_id(i), str(headers.get(keys["start"], "")).lower() == "true", end
-
-    def _open_session(self, i: int, movies: list[int]) -> dict[str, Any]:
-        sid, start, end = self._session_headers(i)
-        new = [self.index_of[m] for m in movies if m in self.index_of]
-        if start:
-            return {"sid": sid, "session": session_cache.Session(), "new": new, "end": end}
-        session = self.sessions.get(sid)
-        if session is None:
-            return {"sid": sid, "error": (410, "SessionExpired", f"session {sid!r} is unknown or expired (idle "
-                    "timeout or capacity); open a new session with the whole history")}
-        return {"sid": sid, "session": session, "new": new, "end": end}
 
     def inference(self, rows: list[dict[str, Any]], *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
         good = [r for r in rows if "error" not in r]
@@ -182,21 +206,36 @@ class SessrecHandler(BaseHandler):
             r["seen"] = list(s.seen)
         return self.model.scores(torch.cat([r["state"] for r in good], dim=1)).cpu()
 
-    def postprocess(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def postprocess(self, rows: list[dict[str, Any]]) -> list[str]:
+        # Each answer leaves as compact JSON text: TorchServe would encode a dict with indent=2,
+        # which bypasses json's C encoder (measured 35 vs 13 us per answer, a batch of 16 pays 16).
+        if self.sessions is not None:
+            self._store_sessions(rows)
         out = []
         for i, r in enumerate(rows):
+            self.context.set_response_content_type(i, "application/json")
             if "sid" in r:
                 self.context.set_response_header(i, self.context.header_key_sequence_id, r["sid"])
-                if "error" not in r:
-                    self.sessions.drop(r["sid"]) if r["end"] else self.sessions.put(r["sid"], r["session"])
             if "error" in r:
                 code, kind, message = r["error"]
                 self.context.set_response_status(code, kind, idx=i)
-                out.append({"code": code, "type": kind, "message": message})
+                body = {"code": code, "type": kind, "message": message}
             else:
                 body = {"movies": [self.raw_ids[idx - 1] for idx, _ in r["ranked"]],
                         "scores": [float(v) for _, v in r["ranked"]], "unknown": r["unknown"]}
                 if "sid" in r:
                     body["session"] = r["sid"]
-                out.append(body)
+            out.append(json.dumps(body, separators=(",", ":")))
         return out
+
+    def _store_sessions(self, rows: list[dict[str, Any]]) -> None:
+        """Store the advanced sessions before any answer leaves (the next request may reach another
+        worker). A session that another worker advanced meanwhile keeps that state; this request
+        then gets a 409 rather than an answer that forgot an event."""
+        done = [r for r in rows if "sid" in r and "error" not in r]
+        refused = self.sessions.put_many({r["sid"]: r["session"] for r in done if not r["end"]},
+                                         drop=[r["sid"] for r in done if r["end"]])
+        for r in done:
+            if r["sid"] in refused:
+                r["error"] = (409, "ConcurrentSessionRequest", f"session {r['sid']!r} was advanced by another "
+                              "request meanwhile; this one was not applied: send it again")

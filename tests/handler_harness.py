@@ -53,4 +53,6 @@ class Harness:
         """One batch through `handle`; returns (HTTP status, response) per request."""
         self.last = ctx = self.context(len(bodies), headers)
         out = self.handler.handle([{"body": b} for b in bodies], ctx)
-        return [(ctx.get_response_status(i)[0], out[i]) for i in range(len(bodies))]
+        # What the client receives: the handler's JSON text, declared as JSON.
+        assert all(isinstance(o, str) and ctx.get_response_content_type(i) == "application/json" for i, o in enumerate(out))
+        return [(ctx.get_response_status(i)[0], json.loads(out[i])) for i in range(len(bodies))]

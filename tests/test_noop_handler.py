@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from ts.context import Context, RequestProcessor
@@ -20,7 +21,8 @@ def _context(yaml_config: dict, sids: list[str]) -> Context:
 def test_noop_echoes_session_ids_only_under_sequence_batching():
     ctx = _context({"sequenceBatching": True}, ["a", "b"])
     out = noop_handler.handle([{"body": b"{}"}, {"body": b"{}"}], ctx)
-    assert out == [{"movies": [], "scores": [], "unknown": []}] * 2
+    assert [json.loads(o) for o in out] == [{"movies": [], "scores": [], "unknown": []}] * 2
+    assert [ctx.get_response_content_type(i) for i in range(2)] == ["application/json"] * 2
     assert [ctx.get_response_headers(i).get("ts_request_sequence_id") for i in range(2)] == ["a", "b"]
     ctx = _context({}, ["a"])
     noop_handler.handle([{"body": b"{}"}], ctx)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -27,6 +28,24 @@ def stateless(dirs):
 @pytest.fixture()
 def sessions(dirs):
     return Harness(dirs[0])
+
+
+class Workers:
+    """Two handlers sharing one session store file, as two TorchServe workers do; each call goes
+    to the next worker, so every request of a session lands on a different worker than the last."""
+
+    def __init__(self, model_dir, path):
+        self.harnesses = [Harness(model_dir, {"sessions": {"store": "shared", "path": str(path)}}) for _ in range(2)]
+        self.calls = 0
+
+    def call(self, bodies, headers=None):
+        self.calls += 1
+        return self.harnesses[self.calls % 2].call(bodies, headers)
+
+
+@pytest.fixture(params=["memory", "shared"])
+def any_store(request, dirs, tmp_path):
+    return Harness(dirs[0]) if request.param == "memory" else Workers(dirs[0], tmp_path / "sessions.sqlite")
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +85,8 @@ def send(h, sid, movies, end=False, **extra):
     return status, body
 
 
-def test_streamed_sessions_equal_stateless_requests_at_every_step(sessions, stateless, histories):
+def test_streamed_sessions_equal_stateless_requests_at_every_step(any_store, stateless, histories):
+    sessions = any_store
     rnd = random.Random(0)
     assert any(len(h) > 45 for h in histories), "no history slides the max_len=40 window"
     for n, history in enumerate(histories):
@@ -99,10 +119,16 @@ def test_sessions_in_one_batch_and_one_step_per_new_movie(sessions, stateless, h
         assert status == 200 and body["movies"] == expected["movies"]
 
 
-def test_expired_evicted_and_ended_sessions_get_a_clear_error(dirs):
-    h = Harness(dirs[0], {"sessions": {"capacity": 2, "idle_seconds": 60}})
+@pytest.mark.parametrize("store", ["memory", "shared"])
+def test_expired_evicted_and_ended_sessions_get_a_clear_error(dirs, store, tmp_path):
+    h = Harness(dirs[0], {"sessions": {"capacity": 2, "idle_seconds": 60, "store": store,
+                                       "path": str(tmp_path / "sessions.sqlite")}})
     now = [0.0]
-    h.handler.sessions.clock = lambda: now[0]
+
+    def clock():  # every call a little later, so that least recently used is well defined
+        now[0] += 1e-3
+        return now[0]
+    h.handler.sessions.clock = clock
     for sid in ("a", "b", "c"):
         assert open_session(h, sid, [1])[0] == 200
     status, body = send(h, "a", [2])  # evicted: capacity 2
@@ -117,7 +143,8 @@ def test_expired_evicted_and_ended_sessions_get_a_clear_error(dirs):
     assert send(h, "never-opened", [3])[0] == 410
 
 
-def test_a_bad_request_leaves_its_session_unchanged(sessions, stateless, histories):
+def test_a_bad_request_leaves_its_session_unchanged(any_store, stateless, histories):
+    sessions = any_store
     history = histories[0][:12]
     open_session(sessions, "x", history[:6])
     status, body = send(sessions, "x", ["not-an-id"])
@@ -172,3 +199,20 @@ def test_two_requests_of_one_session_in_a_batch_are_refused_not_mixed(sessions, 
     assert [s for s, _ in results] == [200, 409] and results[1][1]["type"] == "ConcurrentSessionRequest"
     [(_, expected)] = stateless.call([{"movies": history[:6]}])
     assert results[0][1]["movies"] == expected["movies"]
+
+
+def test_a_session_advanced_by_another_worker_meanwhile_gets_409_not_a_lost_event(dirs, stateless, histories, tmp_path):
+    # Possible only with the shared store, when a client sends a session's requests concurrently
+    # under a header spelling that TorchServe does not route as one sequence.
+    a, b = Workers(dirs[0], tmp_path / "sessions.sqlite").harnesses
+    history = histories[0][:10]
+    assert open_session(a, "race", history[:4])[0] == 200
+    ctx = a.context(1, [{SEQ_ID: "race"}])
+    a.handler.context = ctx
+    rows = a.handler.inference(a.handler.preprocess([{"body": {"movies": [history[4]]}}]))
+    assert send(b, "race", history[5:7])[0] == 200  # b advances the session while a is busy
+    out = a.handler.postprocess(rows)
+    assert ctx.get_response_status(0)[0] == 409 and json.loads(out[0])["type"] == "ConcurrentSessionRequest"
+    status, body = send(a, "race", history[7:])
+    [(_, expected)] = stateless.call([{"movies": history[:4] + history[5:]}])
+    assert status == 200 and body["movies"] == expected["movies"]

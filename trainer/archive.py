@@ -19,7 +19,8 @@ from .tools import find_tool
 REPO = Path(__file__).resolve().parents[1]
 HANDLER_DIR = REPO / "handler"
 RUN_FILES = ("vocab.json", "config.json")
-SHIPPED_CODE = (REPO / "trainer" / "recommend.py", HANDLER_DIR / "request_parser.py", HANDLER_DIR / "session_cache.py")
+SHIPPED_CODE = (REPO / "trainer" / "recommend.py", HANDLER_DIR / "request_parser.py", HANDLER_DIR / "session_cache.py",
+                HANDLER_DIR / "session_store.py")
 SESSIONS_CONFIG = HANDLER_DIR / "model-config-sessions.yaml"
 
 

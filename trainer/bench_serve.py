@@ -23,7 +23,7 @@ from typing import Any, Iterator
 import numpy as np
 import yaml
 
-from .archive import HANDLER_DIR, REPO, build_archive
+from .archive import HANDLER_DIR, REPO, SESSIONS_CONFIG, build_archive
 from .benchmarks_md import replace_section
 from .server import addresses, http, start_detached, stop, wait_ready
 from .tools import find_tool
@@ -206,11 +206,15 @@ def main(argv: list[str] | None = None) -> None:
         "Command: `make bench-serve RUN=...`.", "", *table(results)]))
     if args.sessions:
         from .bench_sessions import measure_sessions
-        sess = measure_sessions(args.run, vocab, 16, args.seconds)
+        sess = measure_sessions(args.run, vocab, args.connections[0], args.seconds)
         (out_dir / "serve_sessions.json").write_text(json.dumps(sess, indent=2) + "\n")
+        scfg = yaml.safe_load(SESSIONS_CONFIG.read_text())
+        sess_knobs = (f"{scfg['minWorkers']} workers, batch {scfg['batchSize']}, {scfg['maxBatchDelay']} ms, "
+                      f"store {scfg['handler']['sessions'].get('store', 'memory')}")
         replace_section(args.out, "Stateful sessions", "\n".join([
             f"Measured on {machine}: the sessions archive (handler/model-config-sessions.yaml: sequence batching, "
-            "1 worker) beside the no-op archive; wrk with 16 threads x 1 connection, each thread streaming its own "
+            f"{sess_knobs}) beside the no-op archive; wrk with {args.connections[0]} threads x 1 connection (as many "
+            "connections as the stateless rows), each thread streaming its own "
             "session: opened with 20 movies, then 1 movie per request, closed and reopened every 100 events (so a "
             "request costs one GRU step). The no-op floor is the no-op archive with the same sessions config and the "
             "same session protocol (it only echoes the session id). "

@@ -34,13 +34,14 @@ response = function(status, headers, body)
 end
 """ + LUA[LUA.index("done = function"):]
 
-def measure_sessions(run: Path, vocab: Vocab, connections: int, seconds: int) -> list[dict[str, Any]]:
+def measure_sessions(run: Path, vocab: Vocab, connections: int, seconds: int,
+                     model_config: Path = SESSIONS_CONFIG) -> list[dict[str, Any]]:
     """One-event requests on open sessions (sessions archive) vs the no-op floor, same connections."""
     opening = bodies(vocab, [20], seed=5)[0]
     events = bodies(vocab, [1] * 64, seed=6)
     script = SESSION_LUA % (json.dumps(opening), ",".join(json.dumps(e) for e in events))
     results = []
-    with bench_server(run, "sessrec_sessions", SESSIONS_CONFIG) as (addr, work):
+    with bench_server(run, "sessrec_sessions", model_config) as (addr, work):
         # Both archives run with the sessions config and get the same session protocol.
         for model in ("noop", "sessrec_sessions"):
             url = f"{addr['inference_address']}/predictions/{model}"
