@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import yaml
@@ -130,8 +130,30 @@ def bench_server(run: Path, name: str, model_config: Path) -> Iterator[tuple[dic
         shutil.rmtree(work, ignore_errors=True)
 
 
+def alternate(one: Callable[[str, int], dict[str, Any]], models: tuple[str, str], seconds: int,
+              repeats: int) -> list[dict[str, Any]]:
+    """Measure the floor and sessrec `repeats` times, alternating, after a 3 s warm-up of each.
+
+    This VM's speed drifts by about 10% between runs of the same thing, so a single pair can mislead:
+    each model's row is its median run (by req/s), `runs` lists every run, and the ratio is the
+    median of the ratios of runs taken back to back."""
+    for model in models:
+        one(model, 3)
+    runs: dict[str, list[dict[str, Any]]] = {m: [] for m in models}
+    for _ in range(repeats):
+        for model in models:
+            runs[model].append(one(model, seconds))
+    rows = []
+    for model in models:
+        ordered = sorted(runs[model], key=lambda r: r["req_per_s"])
+        rows.append({**ordered[(len(ordered) - 1) // 2], "model": model, "runs": [r["req_per_s"] for r in runs[model]]})
+    ratios = sorted(b["req_per_s"] / a["req_per_s"] for a, b in zip(runs[models[0]], runs[models[1]]))
+    rows[1]["ratio"] = round(ratios[(len(ratios) - 1) // 2], 3)
+    return rows
+
+
 def measure(run: Path, overrides: dict[str, Any], workloads: dict[str, list[str]], connections: list[int],
-            seconds: int, paced_fraction: float | None = None) -> list[dict[str, Any]]:
+            seconds: int, paced_fraction: float | None = None, repeats: int = 1) -> list[dict[str, Any]]:
     """Serve sessrec and no-op archives with the same knobs; wrk each workload against both, and
     with `paced_fraction`, sessrec again at that fraction of its measured peak."""
     results = []
@@ -144,13 +166,12 @@ def measure(run: Path, overrides: dict[str, Any], workloads: dict[str, list[str]
             raise RuntimeError(f"sessrec answered HTTP {status}")
         for name, payloads in workloads.items():
             for conns in connections:
-                for model in ("noop", "sessrec"):
-                    url = f"{addr['inference_address']}/predictions/{model}"
-                    run_wrk(url, payloads, work, conns, 3)  # warm-up
-                    res = {**run_wrk(url, payloads, work, conns, seconds), "model": model, "workload": name,
-                           "overrides": overrides}
-                    results.append(res)
-                    print(json.dumps(res), flush=True)
+                def one(model: str, secs: int) -> dict[str, Any]:
+                    return run_wrk(f"{addr['inference_address']}/predictions/{model}", payloads, work, conns, secs)
+                for res in alternate(one, ("noop", "sessrec"), seconds, repeats):
+                    results.append({**res, "workload": name, "overrides": overrides})
+                    print(json.dumps(results[-1]), flush=True)
+                url = f"{addr['inference_address']}/predictions/sessrec"
                 if paced_fraction:
                     rate = paced_fraction * results[-1]["req_per_s"]
                     res = {**run_paced(url, payloads, work, rate, seconds), "model": "sessrec", "overrides": overrides,
@@ -162,15 +183,15 @@ def measure(run: Path, overrides: dict[str, Any], workloads: dict[str, list[str]
 
 
 def table(results: list[dict[str, Any]], with_knobs: bool = False) -> list[str]:
-    head = ("| knobs " if with_knobs else "") + "| workload | conns | model | req/s | p50 ms | p95 ms | p99 ms | non-2xx | sessrec/no-op |"
+    head = (("| knobs " if with_knobs else "") + "| workload | conns | model | req/s | p50 ms | p95 ms | p99 ms | non-2xx "
+            "| sessrec/no-op | every run, req/s |")
     rows = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
-        floor = next((x for x in results if x["model"] == "noop" and x["connections"] == r["connections"]
-                      and x["overrides"] == r["overrides"] and x["workload"] in (r["workload"], "1-event requests")), None)
-        ratio = f"{r['req_per_s'] / floor['req_per_s']:.2f}" if r["model"] != "noop" and floor else ""
+        ratio = f"{r['ratio']:.2f}" if "ratio" in r else ""
         knobs = f"| {json.dumps(r['overrides']) if r['overrides'] else 'repo defaults'} " if with_knobs else ""
         rows.append(f"{knobs}| {r['workload']} | {r['connections']} | {r['model']} | {r['req_per_s']:,.0f} | "
-                    f"{r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} | {r['non2xx']} | {ratio} |")
+                    f"{r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} | {r['non2xx']} | {ratio} | "
+                    f"{', '.join(f'{x:,.0f}' for x in r.get('runs', [r['req_per_s']]))} |")
     return rows
 
 
@@ -179,6 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run", type=Path, default=Path("runs/latest"))
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, nargs="+", default=[32])
+    parser.add_argument("--repeats", type=int, default=3, help="alternating runs per model; rows are medians")
     parser.add_argument("--sweep", action="store_true", help="also measure variants of the serving knobs")
     parser.add_argument("--sessions", action="store_true", help="also measure one-event requests in open sessions")
     parser.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
@@ -191,14 +213,19 @@ def main(argv: list[str] | None = None) -> None:
     machine = f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores, {time.strftime('%Y-%m-%d')}"
     cfg = (HANDLER_DIR / "model-config.yaml").read_text()
     knobs = ", ".join(f"{k}={v}" for k, v in re.findall(r"^\s*(minWorkers|batchSize|maxBatchDelay|threads): (\d+)", cfg, re.M))
-    results = measure(args.run, {}, workloads, args.connections, args.seconds, paced_fraction=0.8)
+    if args.repeats < 1:
+        raise SystemExit(f"error: --repeats must be at least 1, got {args.repeats}")
+    results = measure(args.run, {}, workloads, args.connections, args.seconds, paced_fraction=0.8,
+                      repeats=args.repeats)
     out_dir = REPO / "build" / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "serve.json").write_text(json.dumps(results, indent=2) + "\n")
     replace_section(args.out, "Serving throughput", "\n".join([
         f"Measured on {machine}: TorchServe 0.12.0 serving sessrec and a no-op archive ({knobs}) with the repo's "
         f"config.properties; wrk on the same machine (2 threads, {args.seconds} s after a 3 s warm-up), bodies of "
-        f"random real movie ids, k=20. Model: `{args.run}` ({vocab.size - 1} movies, "
+        f"random real movie ids, k=20. {args.repeats} runs per model, alternating no-op and sessrec: each row is "
+        "the median run, the ratio the median of back-to-back ratios (run-to-run drift here is ~10%). "
+        f"Model: `{args.run}` ({vocab.size - 1} movies, "
         f"hidden {json.loads((args.run / 'config.json').read_text())['model']['hidden_dim']}).",
         f"Paced rows: sessrec alone at 80% of the peak measured just before, {PACED_CONNECTIONS} connections each "
         "waiting an exponential think time between requests (close to open-loop arrivals; wrk2 is not packaged), "
@@ -206,7 +233,7 @@ def main(argv: list[str] | None = None) -> None:
         "Command: `make bench-serve RUN=...`.", "", *table(results)]))
     if args.sessions:
         from .bench_sessions import measure_sessions
-        sess = measure_sessions(args.run, vocab, args.connections[0], args.seconds)
+        sess = measure_sessions(args.run, vocab, args.connections[0], args.seconds, repeats=args.repeats)
         (out_dir / "serve_sessions.json").write_text(json.dumps(sess, indent=2) + "\n")
         scfg = yaml.safe_load(SESSIONS_CONFIG.read_text())
         sess_knobs = (f"{scfg['minWorkers']} workers, batch {scfg['batchSize']}, {scfg['maxBatchDelay']} ms, "
@@ -217,14 +244,14 @@ def main(argv: list[str] | None = None) -> None:
             "connections as the stateless rows), each thread streaming its own "
             "session: opened with 20 movies, then 1 movie per request, closed and reopened every 100 events (so a "
             "request costs one GRU step). The no-op floor is the no-op archive with the same sessions config and the "
-            "same session protocol (it only echoes the session id). "
+            f"same session protocol (it only echoes the session id). Medians of {args.repeats} alternating runs, as above. "
             "Command: `make bench-serve-sessions RUN=...`.", "", *table(sess)]))
     if args.sweep:
         sweep = [r for overrides in SWEEP for r in measure(args.run, overrides, {"150 ids": workloads["150 ids"]},
                                                            args.connections, args.seconds)]
         (out_dir / "serve_sweep.json").write_text(json.dumps(sweep, indent=2) + "\n")
         replace_section(args.out, "Serving knobs", "\n".join([
-            f"Measured on {machine}; same method as above, 150-id bodies, each row a variant of "
+            f"Measured on {machine}; same method as above but one run per model, 150-id bodies, each row a variant of "
             "handler/model-config.yaml (no-op archive with the same knobs beside it). Command: "
             "`make bench-serve-sweep RUN=...`.", "", *table(sweep, with_knobs=True)]))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .archive import SESSIONS_CONFIG
-from .bench_serve import LUA, bench_server, bodies, run_wrk
+from .bench_serve import LUA, alternate, bench_server, bodies, run_wrk
 from .vocab import Vocab
 
 SESSION_LUA = """
@@ -35,7 +35,7 @@ end
 """ + LUA[LUA.index("done = function"):]
 
 def measure_sessions(run: Path, vocab: Vocab, connections: int, seconds: int,
-                     model_config: Path = SESSIONS_CONFIG) -> list[dict[str, Any]]:
+                     model_config: Path = SESSIONS_CONFIG, repeats: int = 1) -> list[dict[str, Any]]:
     """One-event requests on open sessions (sessions archive) vs the no-op floor, same connections."""
     opening = bodies(vocab, [20], seed=5)[0]
     events = bodies(vocab, [1] * 64, seed=6)
@@ -43,11 +43,10 @@ def measure_sessions(run: Path, vocab: Vocab, connections: int, seconds: int,
     results = []
     with bench_server(run, "sessrec_sessions", model_config) as (addr, work):
         # Both archives run with the sessions config and get the same session protocol.
-        for model in ("noop", "sessrec_sessions"):
-            url = f"{addr['inference_address']}/predictions/{model}"
-            run_wrk(url, events, work, connections, 3, script, threads=connections)  # warm-up
-            res = {**run_wrk(url, events, work, connections, seconds, script, threads=connections), "model": model,
-                   "workload": "1-event requests in open sessions", "overrides": {}}
-            results.append(res)
-            print(json.dumps(res), flush=True)
+        def one(model: str, secs: int) -> dict[str, Any]:
+            return run_wrk(f"{addr['inference_address']}/predictions/{model}", events, work, connections, secs,
+                           script, threads=connections)
+        for res in alternate(one, ("noop", "sessrec_sessions"), seconds, repeats):
+            results.append({**res, "workload": "1-event requests in open sessions", "overrides": {}})
+            print(json.dumps(results[-1]), flush=True)
     return results

@@ -1,0 +1,23 @@
+"""The serving benchmark's run bookkeeping (the load itself needs wrk and a server: `make bench-serve`)."""
+
+from __future__ import annotations
+
+from trainer.bench_serve import alternate, table
+
+
+def test_alternate_reports_median_runs_and_the_median_of_back_to_back_ratios():
+    speeds = {"noop": iter([1, 100, 200, 50]), "sessrec": iter([1, 60, 150, 40])}  # first call: warm-up
+    calls = []
+
+    def one(model, seconds):
+        calls.append((model, seconds))
+        return {"req_per_s": float(next(speeds[model])), "p50_ms": 1.0, "p95_ms": 2.0, "p99_ms": 3.0, "non2xx": 0,
+                "connections": 8}
+
+    floor, sessrec = alternate(one, ("noop", "sessrec"), 15, 3)
+    assert calls == [("noop", 3), ("sessrec", 3)] + [("noop", 15), ("sessrec", 15)] * 3
+    assert floor["runs"] == [100.0, 200.0, 50.0] and floor["req_per_s"] == 100.0 and "ratio" not in floor
+    assert sessrec["runs"] == [60.0, 150.0, 40.0] and sessrec["req_per_s"] == 60.0
+    assert sessrec["ratio"] == 0.75  # pairs 0.6, 0.75, 0.8; the ratio of the medians would say 0.6
+    rows = table([{**floor, "workload": "w", "overrides": {}}, {**sessrec, "workload": "w", "overrides": {}}])
+    assert rows[2].endswith("| 100, 200, 50 |") and "| 0.75 | 60, 150, 40 |" in rows[3]
