@@ -6,7 +6,8 @@ store keeps the same sessions, with the same capacity and idle limits, in one SQ
 all workers open, so the sessions archive can use every core. TorchServe never runs two requests
 of one session at the same time (a session's requests wait in one queue until the previous
 answer is out), and a request's state is committed before its answer leaves, so a worker always
-reads the state its predecessor wrote.
+reads the state its predecessor wrote. Where TorchServe cannot order them (a client racing its own
+session under a header spelling it does not recognise), a write based on a stale read is refused.
 
 Same interface as `SessionCache` (get / put / drop / len / evicted), plus `get_many` and
 `put_many` so that a batch costs one read and one write transaction. Standard library only.
@@ -48,8 +49,11 @@ def remove_stale(directory: Path) -> list[Path]:
     for path in directory.glob("sessrec-sessions-*-*.sqlite"):
         pid = path.stem.rsplit("-", 1)[-1]
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-                p.unlink(missing_ok=True)
+            try:
+                for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                    p.unlink(missing_ok=True)
+            except OSError:  # another user's file in a shared /tmp: theirs to clean up
+                continue
             removed.append(path)
     return removed
 

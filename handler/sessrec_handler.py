@@ -75,17 +75,20 @@ class SessrecHandler(BaseHandler):
         if yaml_config.get("sequenceBatching"):
             if not hasattr(self.model, "step"):
                 raise ValueError(f"{config.get('kind', 'this')} model has no step(): sessions need a GRU run")
-            self.sessions = self._session_store(sessions, context.model_name)
+            self.sessions = self._session_store(sessions, context.model_name, int(yaml_config.get("maxWorkers", 1)))
         self.limits = request_parser.Limits.from_config(knobs)
         logger.info("sessrec handler: %d movies, max_len %d, %s, sessions %s, torch threads %d", len(self.raw_ids),
                     self.max_len, self.limits, sessions or "off", torch.get_num_threads())
 
-    def _session_store(self, cfg: dict[str, Any], model_name: str) -> Any:
+    def _session_store(self, cfg: dict[str, Any], model_name: str, workers: int) -> Any:
         """`store: memory` (this worker only: the archive must run one worker) or `shared` (an SQLite
         file all workers of this TorchServe instance open, so sessions may move between workers)."""
         capacity, idle = int(cfg.get("capacity", 20000)), float(cfg.get("idle_seconds", 1800))
         kind = cfg.get("store", "memory")
         if kind == "memory":
+            if workers > 1:
+                raise ValueError(f"handler.sessions.store 'memory' with maxWorkers {workers}: a session's next request "
+                                 "may reach a worker that never saw it; use store: shared, or 1 worker")
             return session_cache.SessionCache(capacity, idle)
         if kind != "shared":
             raise ValueError(f"handler.sessions.store must be 'memory' or 'shared', got {kind!r}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import tempfile
 
 import pytest
 
@@ -25,9 +26,14 @@ def stateless(dirs):
     return Harness(dirs[1])
 
 
+def one_worker(model_dir, **limits):
+    """The sessions archive as one worker keeping its sessions in memory."""
+    return Harness(model_dir, {"sessions": {"store": "memory", **limits}}, {"minWorkers": 1, "maxWorkers": 1})
+
+
 @pytest.fixture()
 def sessions(dirs):
-    return Harness(dirs[0])
+    return one_worker(dirs[0])
 
 
 class Workers:
@@ -45,7 +51,7 @@ class Workers:
 
 @pytest.fixture(params=["memory", "shared"])
 def any_store(request, dirs, tmp_path):
-    return Harness(dirs[0]) if request.param == "memory" else Workers(dirs[0], tmp_path / "sessions.sqlite")
+    return one_worker(dirs[0]) if request.param == "memory" else Workers(dirs[0], tmp_path / "sessions.sqlite")
 
 
 @pytest.fixture(scope="module")
@@ -121,8 +127,9 @@ def test_sessions_in_one_batch_and_one_step_per_new_movie(sessions, stateless, h
 
 @pytest.mark.parametrize("store", ["memory", "shared"])
 def test_expired_evicted_and_ended_sessions_get_a_clear_error(dirs, store, tmp_path):
-    h = Harness(dirs[0], {"sessions": {"capacity": 2, "idle_seconds": 60, "store": store,
-                                       "path": str(tmp_path / "sessions.sqlite")}})
+    limits = {"capacity": 2, "idle_seconds": 60}
+    h = one_worker(dirs[0], **limits) if store == "memory" else \
+        Harness(dirs[0], {"sessions": {**limits, "store": "shared", "path": str(tmp_path / "sessions.sqlite")}})
     now = [0.0]
 
     def clock():  # every call a little later, so that least recently used is well defined
@@ -216,3 +223,17 @@ def test_a_session_advanced_by_another_worker_meanwhile_gets_409_not_a_lost_even
     status, body = send(a, "race", history[7:])
     [(_, expected)] = stateless.call([{"movies": history[:4] + history[5:]}])
     assert status == 200 and body["movies"] == expected["movies"]
+
+
+def test_sessions_kept_in_one_worker_refuse_to_run_on_two(dirs):
+    with pytest.raises(ValueError, match="maxWorkers 2.*store: shared"):
+        Harness(dirs[0], {"sessions": {"store": "memory"}})
+    with pytest.raises(ValueError, match="'memory' or 'shared', got 'redis'"):
+        Harness(dirs[0], {"sessions": {"store": "redis"}})
+
+
+def test_the_shipped_sessions_config_shares_sessions_between_its_workers(dirs, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the default store file goes
+    h = Harness(dirs[0])
+    assert h.cfg["maxWorkers"] == 2 and h.handler.sessions.path.parent == tmp_path
+    assert h.handler.sessions.path.name.startswith("sessrec-sessions-sessrec-")

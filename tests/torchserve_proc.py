@@ -45,7 +45,8 @@ def torchserve(model_store: Path, workdir: Path, models: tuple[str, ...] = ("ses
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.properties").write_text(config)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-           "LOG_LOCATION": str(workdir / "logs"), "METRICS_LOCATION": str(workdir / "logs")}
+           "LOG_LOCATION": str(workdir / "logs"), "METRICS_LOCATION": str(workdir / "logs"),
+           "TMPDIR": str(workdir)}  # the shared session store's file lands here, removed with the test's files
     proc = start_detached(["--start", "--foreground", "--ncs", "--ts-config", str(workdir / "config.properties"),
                            "--model-store", str(model_store), "--models", *models], workdir, env)
     server = Server(f"http://127.0.0.1:{ports['inference_address']}", f"http://127.0.0.1:{ports['management_address']}")

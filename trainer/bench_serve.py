@@ -119,7 +119,8 @@ def bench_server(run: Path, name: str, model_config: Path) -> Iterator[tuple[dic
                     str(store), "--force"], check=True, env={**os.environ, "TMPDIR": str(work)})
     addr = addresses(REPO / "config.properties")
     proc = start_detached(["--start", "--foreground", "--ncs", "--ts-config", str(REPO / "config.properties"),
-                           "--model-store", str(store), "--models", f"{name}={name}.mar", "noop=noop.mar"], work)
+                           "--model-store", str(store), "--models", f"{name}={name}.mar", "noop=noop.mar"], work,
+                          env={**os.environ, "TMPDIR": str(work)})  # the session store's file goes with the work dir
     try:
         for model in (name, "noop"):
             wait_ready(addr["management_address"], model, proc=proc)
