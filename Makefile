@@ -10,7 +10,7 @@ RUN ?= runs/latest
 EPOCHS ?=
 ML_METRICS := ml_metrics==0.1.4
 
-.PHONY: setup test data train evaluate baselines archive serve stop request demo bench bench-accuracy bench-serve bench-serve-sessions bench-serve-sweep bench-cuda clean
+.PHONY: setup test data train evaluate baselines archive serve stop request demo bench bench-accuracy bench-serve bench-serve-sessions bench-serve-sweep bench-serve-sessions-sweep bench-cuda clean
 
 setup: $(STAMP)
 
@@ -107,6 +107,10 @@ bench-serve: setup
 bench-serve-sessions: setup
 	@$(WRK_INSTALL)
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer.bench_serve --run $(RUN) --sessions
+
+bench-serve-sessions-sweep: setup
+	@$(WRK_INSTALL)
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer.bench_serve --run $(RUN) --sessions-sweep --seconds 10
 
 bench-serve-sweep: setup
 	@$(WRK_INSTALL)

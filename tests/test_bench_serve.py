@@ -21,3 +21,17 @@ def test_alternate_reports_median_runs_and_the_median_of_back_to_back_ratios():
     assert sessrec["ratio"] == 0.75  # pairs 0.6, 0.75, 0.8; the ratio of the medians would say 0.6
     rows = table([{**floor, "workload": "w", "overrides": {}}, {**sessrec, "workload": "w", "overrides": {}}])
     assert rows[2].endswith("| 100, 200, 50 |") and "| 0.75 | 60, 150, 40 |" in rows[3]
+
+
+def test_knob_variants_merge_into_nested_sections_without_dropping_siblings(tmp_path):
+    import yaml
+
+    from trainer.archive import SESSIONS_CONFIG
+    from trainer.bench_serve import merged_config
+
+    base = yaml.safe_load(SESSIONS_CONFIG.read_text())
+    cfg = yaml.safe_load(merged_config({"maxWorkers": 1, "handler": {"sessions": {"store": "memory"}}},
+                                       tmp_path / "c.yaml", base=SESSIONS_CONFIG).read_text())
+    assert cfg["maxWorkers"] == 1 and cfg["sequenceBatching"] is True
+    assert cfg["handler"]["sessions"] == {**base["handler"]["sessions"], "store": "memory"}
+    assert cfg["handler"]["max_ids"] == base["handler"]["max_ids"]

@@ -64,6 +64,16 @@ SWEEP = [  # each a set of overrides of handler/model-config.yaml
     {"maxBatchDelay": 10},
 ]
 
+SESSIONS_SWEEP = [  # each a set of overrides of handler/model-config-sessions.yaml
+    {},
+    {"minWorkers": 1, "maxWorkers": 1, "handler": {"sessions": {"store": "memory"}}},
+    {"batchSize": 8},
+    {"batchSize": 32},
+    {"maxBatchDelay": 1},
+    {"maxBatchDelay": 5},
+    {"maxBatchDelay": 10},
+]
+
 
 def bodies(vocab: Vocab, lengths: list[int], seed: int = 0) -> list[str]:
     rng = np.random.default_rng(seed)
@@ -96,14 +106,16 @@ def run_paced(url: str, payloads: list[str], workdir: Path, rate: float, seconds
     return result
 
 
-def merged_config(overrides: dict[str, Any], path: Path) -> Path:
-    cfg = yaml.safe_load((HANDLER_DIR / "model-config.yaml").read_text())
+def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
     for key, value in overrides.items():
-        if isinstance(value, dict):
-            cfg[key] = {**cfg.get(key, {}), **value}
-        else:
-            cfg[key] = value
-    path.write_text(yaml.safe_dump(cfg))
+        out[key] = _merge(out.get(key) or {}, value) if isinstance(value, dict) else value
+    return out
+
+
+def merged_config(overrides: dict[str, Any], path: Path, base: Path = HANDLER_DIR / "model-config.yaml") -> Path:
+    """`base` with `overrides` merged in (nested sections key by key), written to `path`."""
+    path.write_text(yaml.safe_dump(_merge(yaml.safe_load(base.read_text()), overrides)))
     return path
 
 
@@ -204,6 +216,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs per model; rows are medians")
     parser.add_argument("--sweep", action="store_true", help="also measure variants of the serving knobs")
     parser.add_argument("--sessions", action="store_true", help="also measure one-event requests in open sessions")
+    parser.add_argument("--sessions-sweep", action="store_true",
+                        help="only measure variants of the sessions archive's knobs (one run per model each)")
     parser.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -216,6 +230,16 @@ def main(argv: list[str] | None = None) -> None:
     knobs = ", ".join(f"{k}={v}" for k, v in re.findall(r"^\s*(minWorkers|batchSize|maxBatchDelay|threads): (\d+)", cfg, re.M))
     if args.repeats < 1:
         raise SystemExit(f"error: --repeats must be at least 1, got {args.repeats}")
+    if args.sessions_sweep:
+        from .bench_sessions import sessions_sweep
+        rows = sessions_sweep(args.run, vocab, args.connections[0], args.seconds, SESSIONS_SWEEP)
+        (REPO / "build" / "bench").mkdir(parents=True, exist_ok=True)
+        (REPO / "build" / "bench" / "serve_sessions_sweep.json").write_text(json.dumps(rows, indent=2) + "\n")
+        replace_section(args.out, "Session knobs", "\n".join([
+            f"Measured on {machine}; the sessions method above, one run per model, each row a variant of "
+            "handler/model-config-sessions.yaml (no-op archive with the same knobs beside it). Command: "
+            "`make bench-serve-sessions-sweep RUN=...`.", "", *table(rows, with_knobs=True)]))
+        return
     results = measure(args.run, {}, workloads, args.connections, args.seconds, paced_fraction=0.8,
                       repeats=args.repeats)
     out_dir = REPO / "build" / "bench"

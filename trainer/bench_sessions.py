@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from .archive import SESSIONS_CONFIG
-from .bench_serve import LUA, alternate, bench_server, bodies, run_wrk
+from .bench_serve import LUA, alternate, bench_server, bodies, merged_config, run_wrk
 from .vocab import Vocab
 
 SESSION_LUA = """
@@ -50,3 +51,14 @@ def measure_sessions(run: Path, vocab: Vocab, connections: int, seconds: int,
             results.append({**res, "workload": "1-event requests in open sessions", "overrides": {}})
             print(json.dumps(results[-1]), flush=True)
     return results
+
+
+def sessions_sweep(run: Path, vocab: Vocab, connections: int, seconds: int,
+                   variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`measure_sessions` once per variant of the sessions config (overrides merged into it)."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="sessrec-knobs-") as tmp:
+        for i, overrides in enumerate(variants):
+            config = merged_config(overrides, Path(tmp) / f"model-config-{i}.yaml", base=SESSIONS_CONFIG)
+            rows += [{**r, "overrides": overrides} for r in measure_sessions(run, vocab, connections, seconds, config)]
+    return rows
