@@ -118,3 +118,18 @@ def announce_huge_body(base_url: str) -> int:
         sock.sendall(b"POST /predictions/sessrec HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                      b"Content-Length: 2097152\r\n\r\n")
         return int(sock.recv(1024).split(b" ", 2)[1])
+
+
+def test_a_server_is_not_started_over_one_already_listening():
+    import socket
+
+    from trainer.errors import SessrecError
+    from trainer.server import ensure_free
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(SessrecError, match=f"inference_address http://127.0.0.1:{port} is already in use"):
+            ensure_free({"inference_address": f"http://127.0.0.1:{port}"})
+    ensure_free({"inference_address": f"http://127.0.0.1:{port}"})  # closed now: nothing answers

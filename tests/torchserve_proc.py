@@ -42,6 +42,8 @@ def torchserve(model_store: Path, workdir: Path, models: tuple[str, ...] = ("ses
     for key, port in ports.items():
         config, n = re.subn(rf"^{key}=http://127\.0\.0\.1:\d+$", f"{key}=http://127.0.0.1:{port}", config, flags=re.M)
         assert n == 1, f"config.properties has no loopback {key}"
+    # gRPC (unused, loopback by default) would take 7070/7071 and collide with any other TorchServe
+    config += f"\ngrpc_inference_port={free_port()}\ngrpc_management_port={free_port()}\n"
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.properties").write_text(config)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",

@@ -25,7 +25,7 @@ import yaml
 
 from .archive import HANDLER_DIR, REPO, SESSIONS_CONFIG, build_archive
 from .benchmarks_md import replace_section
-from .server import addresses, http, start_detached, stop, wait_ready
+from .server import addresses, ensure_free, http, start_detached, stop, wait_ready
 from .tools import find_tool
 from .vocab import Vocab
 
@@ -130,6 +130,7 @@ def bench_server(run: Path, name: str, model_config: Path) -> Iterator[tuple[dic
                     str(HANDLER_DIR / "noop_handler.py"), "--config-file", str(model_config), "--export-path",
                     str(store), "--force"], check=True, env={**os.environ, "TMPDIR": str(work)})
     addr = addresses(REPO / "config.properties")
+    ensure_free(addr)
     proc = start_detached(["--start", "--foreground", "--ncs", "--ts-config", str(REPO / "config.properties"),
                            "--model-store", str(store), "--models", f"{name}={name}.mar", "noop=noop.mar"], work,
                           env={**os.environ, "TMPDIR": str(work)})  # the session store's file goes with the work dir

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import time
 import urllib.error
@@ -22,6 +23,19 @@ def addresses(config: Path) -> dict[str, str]:
     if len(found) != 2:
         raise SessrecError(f"{config}: needs inference_address and management_address lines")
     return found
+
+
+def ensure_free(addr: dict[str, str]) -> None:
+    """Refuse to start when something already answers on the configured ports: the client would
+    otherwise talk to that server (an old TorchServe) and never notice."""
+    for key, url in addr.items():
+        host, _, port = url.removeprefix("http://").removeprefix("https://").partition(":")
+        try:
+            socket.create_connection((host, int(port.split("/")[0])), timeout=1).close()
+        except OSError:
+            continue
+        raise SessrecError(f"{key} {url} is already in use (another TorchServe still running? `make stop` or "
+                           "`torchserve --stop` from the directory it was started in)")
 
 
 def http(method: str, url: str, body: bytes | None = None, timeout: float = 30,
@@ -73,6 +87,7 @@ def stop(workdir: Path, env: dict[str, str] | None = None) -> None:
 def serve(config: Path, models: list[str], workdir: Path) -> str:
     """Start TorchServe detached as the README shows, wait for every model, return the inference URL."""
     addr = addresses(config)
+    ensure_free(addr)
     proc = start_detached(["--start", "--ncs", "--ts-config", str(Path(config).resolve()), "--models", *models],
                           workdir)
     for model in models:
