@@ -14,6 +14,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -25,6 +26,7 @@ import yaml
 
 from .archive import HANDLER_DIR, REPO, SESSIONS_CONFIG, build_archive
 from .benchmarks_md import replace_section
+from .errors import SessrecError
 from .server import addresses, ensure_free, http, start_detached, stop, wait_ready
 from .tools import find_tool
 from .vocab import Vocab
@@ -131,16 +133,27 @@ def bench_server(run: Path, name: str, model_config: Path) -> Iterator[tuple[dic
                     str(store), "--force"], check=True, env={**os.environ, "TMPDIR": str(work)})
     addr = addresses(REPO / "config.properties")
     ensure_free(addr)
+    # The session store's file goes with the work dir, and so does TorchServe's pid file: `--stop`
+    # must see the same TMPDIR or it finds no server to stop.
+    env = {**os.environ, "TMPDIR": str(work)}
     proc = start_detached(["--start", "--foreground", "--ncs", "--ts-config", str(REPO / "config.properties"),
-                           "--model-store", str(store), "--models", f"{name}={name}.mar", "noop=noop.mar"], work,
-                          env={**os.environ, "TMPDIR": str(work)})  # the session store's file goes with the work dir
+                           "--model-store", str(store), "--models", f"{name}={name}.mar", "noop=noop.mar"], work, env)
     try:
-        for model in (name, "noop"):
-            wait_ready(addr["management_address"], model, proc=proc)
+        try:
+            for model in (name, "noop"):
+                wait_ready(addr["management_address"], model, proc=proc)
+        except SessrecError as err:
+            kept = REPO / "build" / "bench" / f"failed-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+            shutil.copytree(work / "logs", kept, dirs_exist_ok=True)
+            raise SessrecError(f"{err} (TorchServe's logs kept in {kept})") from err
         yield addr, work
     finally:
-        stop(work)
-        proc.wait(timeout=60)
+        stop(work, env)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # never leave a server holding the ports for the next run
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=60)
         shutil.rmtree(work, ignore_errors=True)
 
 

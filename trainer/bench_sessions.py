@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from .archive import SESSIONS_CONFIG
+from .errors import SessrecError
 from .bench_serve import LUA, alternate, bench_server, bodies, merged_config, run_wrk
 from .vocab import Vocab
 
@@ -60,5 +62,8 @@ def sessions_sweep(run: Path, vocab: Vocab, connections: int, seconds: int,
     with tempfile.TemporaryDirectory(prefix="sessrec-knobs-") as tmp:
         for i, overrides in enumerate(variants):
             config = merged_config(overrides, Path(tmp) / f"model-config-{i}.yaml", base=SESSIONS_CONFIG)
-            rows += [{**r, "overrides": overrides} for r in measure_sessions(run, vocab, connections, seconds, config)]
+            try:
+                rows += [{**r, "overrides": overrides} for r in measure_sessions(run, vocab, connections, seconds, config)]
+            except SessrecError as err:  # one variant's server failing to start should not lose the others
+                print(f"variant {overrides}: {err}", file=sys.stderr, flush=True)
     return rows
