@@ -7,7 +7,7 @@ A bad request gets `{"code": 4xx, "type": ..., "message": ...}` for itself alone
 Stateless (the default archive): every request carries the whole history. Stateful (an archive
 whose model-config.yaml sets `sequenceBatching`): TorchServe gives each session an id (header
 `ts_request_sequence_id`); its first request carries the history, later ones only the new movies,
-and the handler advances the cached GRU state one step per new movie.
+and the handler advances the stored GRU state one step per new movie (session_flow.py).
 
 Encoding, masking and top-k come from the trainer's `recommend.py`, shipped in the archive, so
 what is served is exactly what offline evaluation measured.
@@ -50,6 +50,7 @@ recommend = _load_sibling("recommend", "trainer.recommend")
 request_parser = _load_sibling("request_parser", "handler.request_parser")
 session_cache = _load_sibling("session_cache", "handler.session_cache")
 session_store = _load_sibling("session_store", "handler.session_store")
+session_flow = _load_sibling("session_flow", "handler.session_flow")
 
 
 class SessrecHandler(BaseHandler):
@@ -76,6 +77,8 @@ class SessrecHandler(BaseHandler):
             if not hasattr(self.model, "step"):
                 raise ValueError(f"{config.get('kind', 'this')} model has no step(): sessions need a GRU run")
             self.sessions = self._session_store(sessions, context.model_name, int(yaml_config.get("maxWorkers", 1)))
+            self.flow = session_flow.SessionFlow(self.model, self.sessions, self.max_len, self.device,
+                                                 recommend.START_INDEX, recommend.pad_batch, session_cache.Session)
         self.limits = request_parser.Limits.from_config(knobs)
         logger.info("sessrec handler: %d movies, max_len %d, %s, sessions %s, torch threads %d", len(self.raw_ids),
                     self.max_len, self.limits, sessions or "off", torch.get_num_threads())
@@ -115,53 +118,12 @@ class SessrecHandler(BaseHandler):
             if self.sessions is None:
                 out["inputs"], out["seen"] = recommend.encode_history(req.movies, self.index_of, self.max_len)
             else:
-                out["sid"], out["start"], out["end"] = self._session_headers(i)
+                out["sid"], out["start"], out["end"] = session_flow.session_headers(self.context, i)
                 out["new"] = [self.index_of[m] for m in req.movies if m in self.index_of]
             rows.append(out)
         if self.sessions is not None:
-            self._attach_sessions(rows)
+            self.flow.attach(rows)
         return rows
-
-    def _attach_sessions(self, rows: list[dict[str, Any]]) -> None:
-        """Give each session request its session (one store read per batch), or a 409/410 error."""
-        live = self.sessions.get_many(r["sid"] for r in rows if "sid" in r and not r["start"])
-        taken: set[str] = set()
-        for r in rows:
-            if "sid" not in r:
-                continue
-            if r["sid"] in taken:
-                # TorchServe sends one request per session per batch unless the session header's
-                # case hid it; two in one batch would both advance the same state.
-                r["error"] = (409, "ConcurrentSessionRequest", f"session {r['sid']!r} already has a request in "
-                              "progress; send its next request after this answer")
-                continue
-            r["session"] = session_cache.Session() if r["start"] else live.get(r["sid"])
-            if r["session"] is None:
-                r["error"] = (410, "SessionExpired", f"session {r['sid']!r} is unknown or expired (idle timeout or "
-                              "capacity); open a new session with the whole history")
-            else:
-                taken.add(r["sid"])
-
-    def _session_headers(self, i: int) -> tuple[str, bool, bool]:
-        """(session id, starts a session?, ends it?) of request i.
-
-        TorchServe 0.12 matches its sequence headers case-sensitively: a client that sends
-        `Ts_Request_Sequence_Id` (Python's urllib does) gets a NEW sequence id and a start flag
-        from the frontend, and its own header passed through. Header names are case-insensitive
-        in HTTP, so the client's own header wins. Such requests may reach any worker: the shared
-        store makes that safe (a stale write is refused, see `_store_sessions`).
-        """
-        ctx = self.context
-        headers = ctx.get_all_request_header(i) or {}
-        keys = {"id": ctx.header_key_sequence_id, "start": ctx.header_key_sequence_start,
-                "end": ctx.header_key_sequence_end}
-        client = {k: v for k, v in headers.items() if k != k.lower() and k.lower() in keys.values()}
-        end = any(str(v).lower() == "true" for k, v in headers.items() if k.lower() == keys["end"])
-        own_id = next((v for k, v in client.items() if k.lower() == keys["id"]), None)
-        if own_id is not None:
-            start = any(str(v).lower() == "true" for k, v in client.items() if k.lower() == keys["start"])
-            return str(own_id), start, end
-        return ctx.get_sequence_id(i), str(headers.get(keys["start"], "")).lower() == "true", end
 
     def inference(self, rows: list[dict[str, Any]], *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
         good = [r for r in rows if "error" not in r]
@@ -172,48 +134,18 @@ class SessrecHandler(BaseHandler):
                 movies, lens = recommend.pad_batch([r["inputs"] for r in good])
                 scores = self.model.predict_next(movies.to(self.device), lens.to(self.device)).cpu()
             else:
-                scores = self._advance_sessions(good)
+                scores = self.flow.advance(good)
         indices, values = recommend.recommend(scores, [r["seen"] + r["exclude"] for r in good],
                                               max(r["k"] for r in good))
         for r, idx, val in zip(good, indices.tolist(), values.tolist()):
             r["ranked"] = [(i, v) for i, v in zip(idx[: r["k"]], val[: r["k"]]) if i != recommend.NO_ITEM]
         return rows
 
-    def _advance_sessions(self, good: list[dict[str, Any]]) -> torch.Tensor:
-        """One GRU step per new movie; a full pass over the input window only for a new session or
-        once the session outgrows max_len (the window then slides, as a stateless request's would)."""
-        full = [r for r in good if r["session"].state is None or 1 + r["session"].length + len(r["new"]) > self.max_len]
-        if full:
-            windows = [([recommend.START_INDEX] + r["session"].events + r["new"])[-self.max_len:] for r in full]
-            movies, lens = recommend.pad_batch(windows)
-            states = self.model.encode(movies.to(self.device), lens)
-            for j, r in enumerate(full):
-                r["state"] = states[:, j : j + 1]
-        stepping = [r for r in good if "state" not in r]
-        for r in stepping:
-            r["state"] = r["session"].state
-        step, pending = 0, [r for r in stepping if r["new"]]
-        while pending:
-            movies = torch.tensor([r["new"][step] for r in pending], device=self.device)
-            states = self.model.step(torch.cat([r["state"] for r in pending], dim=1), movies)
-            for j, r in enumerate(pending):
-                r["state"] = states[:, j : j + 1]
-            step += 1
-            pending = [r for r in pending if len(r["new"]) > step]
-        for r in good:
-            s = r["session"]
-            s.state = r["state"].clone()  # own storage: a batch-wide tensor must not stay alive
-            s.events = (s.events + r["new"])[-self.max_len:]
-            s.seen.update(r["new"])
-            s.length += len(r["new"])
-            r["seen"] = list(s.seen)
-        return self.model.scores(torch.cat([r["state"] for r in good], dim=1)).cpu()
-
     def postprocess(self, rows: list[dict[str, Any]]) -> list[str]:
         # Each answer leaves as compact JSON text: TorchServe would encode a dict with indent=2,
         # which bypasses json's C encoder (measured 35 vs 13 us per answer, a batch of 16 pays 16).
         if self.sessions is not None:
-            self._store_sessions(rows)
+            self.flow.commit(rows)
         out = []
         for i, r in enumerate(rows):
             self.context.set_response_content_type(i, "application/json")
@@ -230,15 +162,3 @@ class SessrecHandler(BaseHandler):
                     body["session"] = r["sid"]
             out.append(json.dumps(body, separators=(",", ":")))
         return out
-
-    def _store_sessions(self, rows: list[dict[str, Any]]) -> None:
-        """Store the advanced sessions before any answer leaves (the next request may reach another
-        worker). A session that another worker advanced meanwhile keeps that state; this request
-        then gets a 409 rather than an answer that forgot an event."""
-        done = [r for r in rows if "sid" in r and "error" not in r]
-        refused = self.sessions.put_many({r["sid"]: r["session"] for r in done if not r["end"]},
-                                         drop=[r["sid"] for r in done if r["end"]])
-        for r in done:
-            if r["sid"] in refused:
-                r["error"] = (409, "ConcurrentSessionRequest", f"session {r['sid']!r} was advanced by another "
-                              "request meanwhile; this one was not applied: send it again")

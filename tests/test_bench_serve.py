@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from trainer.bench_serve import alternate, table
+from trainer.bench_load import alternate
+from trainer.bench_serve import table
 
 
 def test_alternate_reports_median_runs_and_the_median_of_back_to_back_ratios():

@@ -32,7 +32,8 @@ def vocab(tiny_run):
 def test_archive_holds_only_what_serving_needs(model_dir):
     names = {p.relative_to(model_dir).as_posix() for p in model_dir.rglob("*") if p.is_file()}
     assert names == {"model.pt", "vocab.json", "config.json", "sessrec_handler.py", "recommend.py",
-                     "request_parser.py", "session_cache.py", "session_store.py", "model-config.yaml", "MAR-INF/MANIFEST.json"}
+                     "request_parser.py", "session_cache.py", "session_store.py", "session_flow.py",
+                     "model-config.yaml", "MAR-INF/MANIFEST.json"}
 
 
 def test_good_request(harness, vocab):

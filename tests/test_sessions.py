@@ -111,8 +111,8 @@ def test_streamed_sessions_equal_stateless_requests_at_every_step(any_store, sta
 
 
 def test_sessions_in_one_batch_and_one_step_per_new_movie(sessions, stateless, histories):
-    counter = CountingModel(sessions.handler.model)
-    sessions.handler.model = counter
+    counter = CountingModel(sessions.handler.flow.model)
+    sessions.handler.flow.model = counter
     short = [h[:10] for h in histories[:6]]
     results = sessions.call([{"movies": h[:5]} for h in short], [{SEQ_ID: f"b{i}", START: "true"} for i in range(6)])
     assert all(s == 200 for s, _ in results) and counter.encoded == 6 and counter.steps == 0

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 HANDLER_DIR = REPO / "handler"
 RUN_FILES = ("vocab.json", "config.json")
 SHIPPED_CODE = (REPO / "trainer" / "recommend.py", HANDLER_DIR / "request_parser.py", HANDLER_DIR / "session_cache.py",
-                HANDLER_DIR / "session_store.py")
+                HANDLER_DIR / "session_store.py", HANDLER_DIR / "session_flow.py")
 SESSIONS_CONFIG = HANDLER_DIR / "model-config-sessions.yaml"
 
 

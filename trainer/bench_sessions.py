@@ -10,7 +10,8 @@ from typing import Any
 
 from .archive import SESSIONS_CONFIG
 from .errors import SessrecError
-from .bench_serve import LUA, alternate, bench_server, bodies, merged_config, run_wrk
+from .bench_load import LUA, alternate, bodies, run_wrk
+from .bench_serve import bench_server, merged_config
 from .vocab import Vocab
 
 SESSION_LUA = """
