@@ -135,7 +135,7 @@ def test_expired_evicted_and_ended_sessions_get_a_clear_error(dirs, store, tmp_p
     def clock():  # every call a little later, so that least recently used is well defined
         now[0] += 1e-3
         return now[0]
-    h.handler.sessions.clock = clock
+    h.handler.flow.store.clock = clock
     for sid in ("a", "b", "c"):
         assert open_session(h, sid, [1])[0] == 200
     status, body = send(h, "a", [2])  # evicted: capacity 2
@@ -235,5 +235,5 @@ def test_sessions_kept_in_one_worker_refuse_to_run_on_two(dirs):
 def test_the_shipped_sessions_config_shares_sessions_between_its_workers(dirs, tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the default store file goes
     h = Harness(dirs[0])
-    assert h.cfg["maxWorkers"] == 2 and h.handler.sessions.path.parent == tmp_path
-    assert h.handler.sessions.path.name.startswith("sessrec-sessions-sessrec-")
+    assert h.cfg["maxWorkers"] == 2 and h.handler.flow.store.path.parent == tmp_path
+    assert h.handler.flow.store.path.name.startswith("sessrec-sessions-sessrec-")

@@ -71,16 +71,16 @@ def bench_server(run: Path, name: str, model_config: Path) -> Iterator[tuple[dic
     """TorchServe serving `name` (from `run`, with `model_config`) beside a no-op archive with the
     same knobs, started with the repo's config.properties; yields (addresses, work dir)."""
     work = Path(tempfile.mkdtemp(prefix="sessrec-bench-"))
+    # Everything temporary goes with the work dir: the archiver's files, the session store's file
+    # and TorchServe's pid file (so `--stop` must see the same TMPDIR, or it finds no server to stop).
+    env = {**os.environ, "TMPDIR": str(work)}
     store = work / "store"
     build_archive(run, store, name, model_config=model_config)
     subprocess.run([find_tool("torch-model-archiver"), "--model-name", "noop", "--version", "1.0", "--handler",
                     str(HANDLER_DIR / "noop_handler.py"), "--config-file", str(model_config), "--export-path",
-                    str(store), "--force"], check=True, env={**os.environ, "TMPDIR": str(work)})
+                    str(store), "--force"], check=True, env=env)
     addr = addresses(REPO / "config.properties")
     ensure_free(addr)
-    # The session store's file goes with the work dir, and so does TorchServe's pid file: `--stop`
-    # must see the same TMPDIR or it finds no server to stop.
-    env = {**os.environ, "TMPDIR": str(work)}
     proc = start_detached(["--start", "--foreground", "--ncs", "--ts-config", str(REPO / "config.properties"),
                            "--model-store", str(store), "--models", f"{name}={name}.mar", "noop=noop.mar"], work, env)
     try:
@@ -167,11 +167,12 @@ def main(argv: list[str] | None = None) -> None:
     knobs = ", ".join(f"{k}={v}" for k, v in re.findall(r"^\s*(minWorkers|batchSize|maxBatchDelay|threads): (\d+)", cfg, re.M))
     if args.repeats < 1:
         raise SystemExit(f"error: --repeats must be at least 1, got {args.repeats}")
+    out_dir = REPO / "build" / "bench"
+    out_dir.mkdir(parents=True, exist_ok=True)
     if args.sessions_sweep:
         from .bench_sessions import sessions_sweep
         rows = sessions_sweep(args.run, vocab, args.connections[0], args.seconds, SESSIONS_SWEEP)
-        (REPO / "build" / "bench").mkdir(parents=True, exist_ok=True)
-        (REPO / "build" / "bench" / "serve_sessions_sweep.json").write_text(json.dumps(rows, indent=2) + "\n")
+        (out_dir / "serve_sessions_sweep.json").write_text(json.dumps(rows, indent=2) + "\n")
         replace_section(args.out, "Session knobs", "\n".join([
             f"Measured on {machine}; the sessions method above, one run per model, each row a variant of "
             "handler/model-config-sessions.yaml (no-op archive with the same knobs beside it). Command: "
@@ -179,8 +180,6 @@ def main(argv: list[str] | None = None) -> None:
         return
     results = measure(args.run, {}, workloads, args.connections, args.seconds, paced_fraction=0.8,
                       repeats=args.repeats)
-    out_dir = REPO / "build" / "bench"
-    out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "serve.json").write_text(json.dumps(results, indent=2) + "\n")
     replace_section(args.out, "Serving throughput", "\n".join([
         f"Measured on {machine}: TorchServe 0.12.0 serving sessrec and a no-op archive ({knobs}) with the repo's "

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from .archive import SESSIONS_CONFIG
-from .errors import SessrecError
 from .bench_load import LUA, alternate, bodies, run_wrk
 from .bench_serve import bench_server, merged_config
+from .errors import SessrecError
 from .vocab import Vocab
 
 SESSION_LUA = """
