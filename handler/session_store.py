@@ -123,19 +123,23 @@ class SessionStore:
         try:
             # The live count is kept in `counters` (COUNT(*) would scan the table every batch).
             change = -self._delete_in(drop)
-            fresh = [k for k, s in sessions.items() if s.version == 0]
-            change -= self.db.execute(f"SELECT COUNT(*) FROM sessions WHERE sid IN ({','.join('?' * len(fresh))})",
-                                      fresh).fetchone()[0] if fresh else 0
             for sid, s in sessions.items():
                 blobs = (s.state.contiguous().numpy().tobytes(), array("i", s.events).tobytes(),
                          array("i", sorted(s.seen)).tobytes())
                 if s.version == 0:
-                    self.db.execute("INSERT OR REPLACE INTO sessions VALUES (?, ?, 1, ?, ?, ?, ?)",
-                                    (sid, now, s.length, *blobs))
-                    change += 1
-                elif self.db.execute("UPDATE sessions SET touched = ?, version = version + 1, length = ?, state = ?, "
-                                     "events = ?, seen = ? WHERE sid = ? AND version = ?",
-                                     (now, s.length, *blobs, sid, s.version)).rowcount == 0:
+                    # A new session replacing a key moves the version on rather than restarting it,
+                    # so a worker still holding the old session cannot write over the new one.
+                    version = self.db.execute(
+                        "INSERT INTO sessions VALUES (?, ?, 1, ?, ?, ?, ?) ON CONFLICT(sid) DO UPDATE SET "
+                        "touched = excluded.touched, version = version + 1, length = excluded.length, "
+                        "state = excluded.state, events = excluded.events, seen = excluded.seen RETURNING version",
+                        (sid, now, s.length, *blobs)).fetchone()[0]
+                    change += version == 1
+                    s.version, s.touched = version, now
+                    continue
+                if self.db.execute("UPDATE sessions SET touched = ?, version = version + 1, length = ?, state = ?, "
+                                   "events = ?, seen = ? WHERE sid = ? AND version = ?",
+                                   (now, s.length, *blobs, sid, s.version)).rowcount == 0:
                     refused.add(sid)
                     continue
                 s.version, s.touched = s.version + 1, now

@@ -82,3 +82,25 @@ def test_a_write_based_on_a_stale_read_is_refused_not_applied(tmp_path):
     assert two.get("a").events == [1, 5, 7, 100] and len(two) == 1
     assert two.put_many({"a": Session(state=torch.zeros(2, 1, 3))}) == set()  # a new session replaces it
     assert one.get("a").events == [] and len(one) == 1
+
+
+def test_a_stale_read_cannot_overwrite_a_new_session_under_the_same_key(tmp_path):
+    one, two = _store(tmp_path / "s.sqlite"), _store(tmp_path / "s.sqlite")
+    one.put("a", _session(1))
+    old = two.get("a")  # read at the version a new session would also get if versions restarted
+    assert one.put_many({"a": Session(state=torch.zeros(2, 1, 3), events=[42])}) == set()
+    old.events.append(200)
+    assert two.put_many({"a": old}) == {"a"}
+    assert one.get("a").events == [42] and len(one) == 1
+
+
+def test_a_batch_writes_fresh_and_continued_sessions_and_refuses_only_the_stale_one(tmp_path):
+    one, two = _store(tmp_path / "s.sqlite"), _store(tmp_path / "s.sqlite")
+    one.put_many({"a": _session(1), "b": _session(2)})
+    a, b = one.get_many(["a", "b"]).values()
+    two.put("b", two.get("b"))  # b moves on elsewhere: this worker's copy is stale
+    a.events.append(100)
+    assert one.put_many({"a": a, "b": b, "c": _session(3)}) == {"b"}
+    got = two.get_many(["a", "b", "c"])
+    assert got["a"].events == [1, 5, 7, 100] and got["b"].events == [2, 5, 7] and got["c"].events == [3, 5, 7]
+    assert (got["a"].version, got["b"].version, got["c"].version) == (2, 2, 1) and len(two) == 3
