@@ -70,6 +70,18 @@ def test_evaluate_scores_the_exported_model_like_training_did(tiny_data, tiny_ru
     assert notebook["users"] == test["users"] and notebook != test
 
 
+def test_evaluate_writes_the_per_user_values_behind_its_means(tiny_data, tiny_run, tmp_path):
+    out = tmp_path / "deep" / "per-user.json"
+    res = run_cli("evaluate", "--data", str(tiny_data), "--run", str(tiny_run), "--per-user", str(out))
+    assert res.returncode == 0, res.stderr
+    means, per_user = json.loads(res.stdout), json.loads(out.read_text())
+    users = per_user["users"]
+    assert len(users) == means["users"] and len(set(users)) == len(users) and per_user["split"] == "test"
+    for name, values in per_user["metrics"].items():
+        assert len(values) == len(users) and sum(values) / len(values) == pytest.approx(means[name], abs=1e-9), name
+    assert 0 < sum(per_user["metrics"]["hr@20"]) < len(users)  # some users hit, some miss: values are per user
+
+
 def test_exported_model_loads_without_project_code(tiny_run, tmp_path):
     from trainer.export import load_best_model
     from trainer.recommend import pad_batch

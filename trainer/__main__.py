@@ -73,6 +73,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--k", type=int, default=20, help="MAP cut-off")
     p.add_argument("--test-history", choices=["train+validate", "train"], default="train+validate",
                    help="history before test; 'train' reproduces the notebook, which skipped validation")
+    p.add_argument("--per-user", type=Path, default=None,
+                   help="also write every user's metrics to this JSON file (for paired comparisons)")
 
 
 def _add_export(sub: argparse._SubParsersAction) -> None:
@@ -186,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
             train(_train_config(args), args.out, resume=args.resume, progress=args.progress)
         elif args.command == "evaluate":
             from .evaluate import evaluate_run
-            print(json.dumps(evaluate_run(args.data, args.run, args.split, args.k, args.test_history)))
+            print(json.dumps(evaluate_run(args.data, args.run, args.split, args.k, args.test_history,
+                                          per_user_file=args.per_user)))
         elif args.command == "baseline":
             from .baseline_run import run_baseline
             run_baseline(args.name, args.data, args.out, args.min_count, args.max_len)

@@ -20,6 +20,7 @@ from .benchmarks_md import replace_section
 from .checkpoint import history_timings, read_history
 from .plots import plot_benchmark_curves
 from .presets import PRESETS
+from .significance import paired_bootstrap
 
 SHARED = REPO.parent / "shared" / "data"
 BUILD = REPO / "build" / "bench"
@@ -32,7 +33,7 @@ BENCHES: dict[str, dict[str, Any]] = {
         "title": "MovieLens-1M, leave-one-out, full ranking",
         "shared": ("ml-1m/interactions.tsv", ["--time-col", "position"]), "dataset": "ml-1m",
         "prepare": ["--split", "leave-one-out", "--min-item-count", "5"], "min_count": 1, "max_len": 200,
-        "metrics": ["hr@10", "ndcg@10", "hr@20", "ndcg@20", "map@20"],
+        "metrics": ["hr@10", "ndcg@10", "hr@20", "ndcg@20", "map@20"], "compare": ["hr@10", "ndcg@10", "map@20"],
         "protocol": "leave-one-out (each user's last item is test, the one before validate); items with fewer than 5 "
                     "interactions removed before splitting; full catalog ranked; every movie of the history masked",
     },
@@ -41,6 +42,7 @@ BENCHES: dict[str, dict[str, Any]] = {
         "shared": ("ml-100k/interactions.tsv", []), "dataset": "ml-100k",
         "prepare": ["--split", "temporal"], "min_count": 5, "max_len": 150,
         "metrics": ["map@20", "precision@1", "precision@5", "precision@10", "precision@20", "recall@20"],
+        "compare": ["map@20", "precision@10", "recall@20"],
         "protocol": "global temporal cut (last 10% of events test, 10% before validate; test history = train + "
                     "validate); vocabulary: movies with >= 5 training events; full catalog ranked; history masked",
     },
@@ -64,6 +66,35 @@ def prepare(name: str, bench: dict[str, Any]) -> Path:
     return out
 
 
+def per_user_file(name: str, model: str) -> Path:
+    return BUILD / "per-user" / f"{name}-{model}.json"
+
+
+def score(data: Path, run: Path, name: str, model: str) -> dict[str, Any]:
+    """Test metrics of a run (as `evaluate` prints them); the per-user values go to `per_user_file`."""
+    return json.loads(cli("evaluate", "--data", str(data), "--run", str(run), "--per-user", str(per_user_file(name, model))))
+
+
+def differences(name: str, bench: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
+    """Table lines: GRU minus each baseline on the same test users, with paired bootstrap intervals."""
+    gru = json.loads(per_user_file(name, "gru").read_text())
+    lines = ["", f"GRU minus each baseline on the same {len(gru['users']):,} test users: mean difference and 95% "
+             "interval of a paired bootstrap over users (10,000 resamples, seed 0; `trainer/significance.py`).", "",
+             "| GRU minus | " + " | ".join(bench["compare"]) + " | all intervals above 0? |",
+             "|---|" + "---|" * (len(bench["compare"]) + 1)]
+    for r in rows[:-1]:
+        base = json.loads(per_user_file(name, r["model"]).read_text())
+        if base["users"] != gru["users"]:
+            raise SystemExit(f"{name}: {r['model']} was scored on other users than the GRU")
+        cells, better = [], True
+        for metric in bench["compare"]:
+            d = paired_bootstrap(gru["metrics"][metric], base["metrics"][metric])
+            cells.append(f"{d.mean:+.4f} [{d.low:+.4f}, {d.high:+.4f}]")
+            better = better and d.significant and d.mean > 0
+        lines.append(f"| {r['model']} | " + " | ".join(cells) + f" | {'yes' if better else 'no'} |")
+    return lines
+
+
 def run_models(name: str, bench: dict[str, Any], data: Path, epochs: int | None, reuse: bool) -> list[dict[str, Any]]:
     """Fit the baselines and train the GRU preset (or, with `reuse`, score the runs already there)."""
     rows = []
@@ -77,8 +108,7 @@ def run_models(name: str, bench: dict[str, Any], data: Path, epochs: int | None,
             cli("baseline", "--name", model, "--data", str(data), "--out", str(run), "--min-count",
                 str(bench["min_count"]), "--max-len", str(bench["max_len"]))
             timings[model] = round(time.perf_counter() - t0, 1)
-        rows.append({"model": model, "test": json.loads(cli("evaluate", "--data", str(data), "--run", str(run))),
-                     "fit_seconds": timings.get(model)})
+        rows.append({"model": model, "test": score(data, run, name, model), "fit_seconds": timings.get(model)})
     run = BUILD / "runs" / f"{name}-gru"
     if reuse:
         cli("export", "--run", str(run))  # a run stopped early still has its best epoch
@@ -95,8 +125,7 @@ def run_models(name: str, bench: dict[str, Any], data: Path, epochs: int | None,
         timings["gru"] = run_timings["total_seconds"]
     (BUILD / f"timings-{name}.json").write_text(json.dumps(timings))
     wall = timings.get("gru", 0.0)
-    rows.append({"model": "GRU", "test": json.loads(cli("evaluate", "--data", str(data), "--run", str(run))),
-                 "config": cfg, "history": history, **run_timings, "wall_seconds": round(wall, 1)})
+    rows.append({"model": "GRU", "test": score(data, run, name, "gru"), "config": cfg, "history": history, **run_timings, "wall_seconds": round(wall, 1)})
     return rows
 
 
@@ -141,7 +170,7 @@ def section(name: str, bench: dict[str, Any], data: Path, rows: list[dict[str, A
     if name == "ml-1m":
         for label, vals in LITERATURE:
             lines.append(f"| {label} | " + " | ".join(f"{vals[k]:.4f}" if k in vals else "" for k in bench["metrics"]) + " | |")
-    return "\n".join(lines)
+    return "\n".join(lines + differences(name, bench, rows))
 
 
 def main(argv: list[str] | None = None) -> None:

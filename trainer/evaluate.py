@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .atomic import write_text_atomic
 from .config import TrainConfig
 from .errors import RunDirError
 from .evaluation import EvalCases, build_cases, evaluate_scorer
@@ -39,7 +41,8 @@ def run_cases(data_dir: Path, run_dir: Path, split: str = "test",
 
 
 def evaluate_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20,
-                 test_history: str = "train+validate", device: str = "cpu") -> dict[str, Any]:
+                 test_history: str = "train+validate", device: str = "cpu",
+                 per_user_file: Path | None = None) -> dict[str, Any]:
     """Full-catalog metrics of the exported model on `split` of `data_dir`.
 
     Args:
@@ -49,12 +52,20 @@ def evaluate_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20
         k: MAP cut-off.
         test_history: "train+validate" (default) or "train" (the notebook's protocol) for `test`.
         device: where the model scores (masking and top-k always run on CPU, as in serving).
+        per_user_file: also write every user's metrics there as JSON (`{"users": [...], "metrics":
+            {name: [...]}}`, same order), for paired comparisons between runs.
 
     Returns:
         Metric means plus `users`, `skipped_users` and `split`.
     """
     model, cases = run_cases(data_dir, run_dir, split, test_history)
     model = model.to(device)
-    result = evaluate_scorer(lambda m, l: model.predict_next(m.to(device), l.to(device)), cases, k)
+    values: dict[str, torch.Tensor] = {}
+    result = evaluate_scorer(lambda m, l: model.predict_next(m.to(device), l.to(device)), cases, k, per_user=values)
     result["split"] = split
+    if per_user_file is not None:
+        payload = {"run": str(run_dir), "split": split, "users": cases.users,
+                   "metrics": {name: v.tolist() for name, v in values.items()}}
+        Path(per_user_file).parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(Path(per_user_file), json.dumps(payload) + "\n")
     return result

@@ -74,13 +74,24 @@ def rank_cases(scorer: Scorer, inputs: list[list[int]], seen: list[list[int]], k
     return ranked, values
 
 
-def evaluate_scorer(scorer: Scorer, cases: EvalCases, k: int = 20, batch_size: int = 256) -> dict[str, float]:
-    """Mean metrics over `cases` plus `users` and `skipped_users` counts."""
+def per_user_metrics(scorer: Scorer, cases: EvalCases, k: int = 20, batch_size: int = 256) -> dict[str, torch.Tensor]:
+    """Every metric for every user of `cases`: name -> FloatTensor[N], in `cases.users` order."""
+    ranked, _ = rank_cases(scorer, cases.inputs, cases.seen, max(k, 20), batch_size)
+    return ranking_metrics(ranked, cases.targets, cases.n_targets, k)
+
+
+def evaluate_scorer(scorer: Scorer, cases: EvalCases, k: int = 20, batch_size: int = 256,
+                    per_user: dict[str, torch.Tensor] | None = None) -> dict[str, float]:
+    """Mean metrics over `cases` plus `users` and `skipped_users` counts.
+
+    `per_user`, when given, is filled with the per-user values the means come from.
+    """
     if not cases.users:
         return {"users": 0, "skipped_users": cases.skipped_users}
-    ranked, _ = rank_cases(scorer, cases.inputs, cases.seen, max(k, 20), batch_size)
-    per_user = ranking_metrics(ranked, cases.targets, cases.n_targets, k)
-    result: dict[str, float] = {name: float(v.mean()) for name, v in per_user.items()}
+    values = per_user_metrics(scorer, cases, k, batch_size)
+    if per_user is not None:
+        per_user.update(values)
+    result: dict[str, float] = {name: float(v.mean()) for name, v in values.items()}
     result["users"] = len(cases.users)
     result["skipped_users"] = cases.skipped_users
     return result

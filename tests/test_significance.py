@@ -1,0 +1,67 @@
+"""The paired bootstrap that says whether a difference between two models outlasts the choice of users."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from trainer.significance import paired_bootstrap
+
+
+def test_interval_brackets_the_mean_and_matches_the_normal_approximation():
+    rng = np.random.default_rng(1)
+    b = rng.random(2000)
+    a = b + rng.normal(0.01, 0.1, 2000)
+    d = paired_bootstrap(a, b, resamples=4000)
+    assert d.low < d.mean < d.high and d.users == 2000 and d.significant
+    assert math.isclose(d.mean, float(np.mean(a - b)), rel_tol=1e-12)
+    # the percentile interval of a mean is close to mean +- 1.96 standard errors
+    se = float(np.std(a - b, ddof=1)) / math.sqrt(2000)
+    assert math.isclose(d.high - d.low, 2 * 1.96 * se, rel_tol=0.1)
+    assert paired_bootstrap(a, b, resamples=4000) == d  # deterministic for a seed
+
+
+def test_pairing_matters_and_noise_is_not_significant():
+    rng = np.random.default_rng(2)
+    users = rng.random(300)  # per-user difficulty shared by both models
+    a, b = users + 0.005, users
+    paired = paired_bootstrap(a, b)
+    assert paired.significant and paired.low > 0  # the same users, a constant gain: certain
+    noise = paired_bootstrap(users + rng.normal(0, 0.2, 300), users)
+    assert not noise.significant and noise.low < 0 < noise.high
+    same = paired_bootstrap(users, users)
+    assert (same.mean, same.low, same.high, same.significant) == (0.0, 0.0, 0.0, False)
+
+
+@pytest.mark.parametrize("a, b, message", [
+    ([0.1, 0.2], [0.1], "one length"),
+    ([], [], "at least one user"),
+])
+def test_bad_inputs_are_refused(a, b, message):
+    with pytest.raises(ValueError, match=message):
+        paired_bootstrap(a, b)
+
+
+def test_benchmark_table_says_yes_only_where_every_interval_is_above_zero(tmp_path, monkeypatch):
+    import json
+
+    from trainer import bench_accuracy
+
+    monkeypatch.setattr(bench_accuracy, "BUILD", tmp_path)
+    rng = np.random.default_rng(3)
+    users = list(range(500))
+    base = rng.random(500)
+    runs = {"gru": base + 0.05, "weak": base, "close": base + 0.05 + rng.normal(0, 0.3, 500)}
+    for model, values in runs.items():
+        path = bench_accuracy.per_user_file("toy", model)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"users": users, "metrics": {"m": values.tolist(), "n": values.tolist()}}))
+    lines = bench_accuracy.differences("toy", {"compare": ["m", "n"]}, [{"model": "weak"}, {"model": "close"}, {"model": "GRU"}])
+    table = {line.split(" | ")[0].strip("| "): line for line in lines if line.startswith("| weak") or line.startswith("| close")}
+    assert table["weak"].endswith("| yes |") and "+0.0500 [+0.0500, +0.0500]" in table["weak"]
+    assert table["close"].endswith("| no |")
+    bench_accuracy.per_user_file("toy", "close").write_text(json.dumps({"users": users[1:], "metrics": {}}))
+    with pytest.raises(SystemExit, match="other users"):
+        bench_accuracy.differences("toy", {"compare": ["m"]}, [{"model": "close"}, {"model": "GRU"}])
