@@ -122,7 +122,8 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
         rewrite_history(out_dir, [])
     use_amp = cfg.amp and device.type == "cuda"
     show = sys.stderr.isatty() if progress is None else progress
-    print(f"training on {device}: {len(seqs)} sequences, {vocab.size - 1} movies, "
+    recut = " (unshifted; re-cut every epoch)" if cfg.windows == "shifted" else ""
+    print(f"training on {device}: {len(seqs)} sequences{recut}, {vocab.size - 1} movies, "
           f"{sum(p.numel() for p in model.parameters()):,} parameters")
 
     for epoch in range(start_epoch, cfg.epochs + 1):
