@@ -65,3 +65,21 @@ def test_benchmark_table_says_yes_only_where_every_interval_is_above_zero(tmp_pa
     bench_accuracy.per_user_file("toy", "close").write_text(json.dumps({"users": users[1:], "metrics": {}}))
     with pytest.raises(SystemExit, match="other users"):
         bench_accuracy.differences("toy", {"compare": ["m"]}, [{"model": "close"}, {"model": "GRU"}])
+
+
+def test_cpu_steps_table_states_each_change_and_how_the_run_ended():
+    from trainer.bench_cpu_steps import render
+
+    cfg = {"data": "a", "max_len": 200, "windows": "all", "epochs": 200, "model": {"hidden_dim": 512}}
+    metrics = {k: 0.1 for k in ("hr@10", "ndcg@10", "hr@20", "ndcg@20", "map@20")}
+    row = {"best_epoch": 30, "epochs_run": 35, "patience": 5, "median_seconds_per_epoch": 159.4, "val": metrics,
+           "test": metrics, "users": 6040}
+    d = {"mean": 0.01, "low": 0.002, "high": 0.018}
+    text = render({"rows": [{**row, "run": "v2", "config": cfg},
+                            {**row, "run": "len50", "epochs_run": 33, "config": {**cfg, "data": "b", "max_len": 50,
+                                                                               "windows": "shifted"},
+                             "vs_first": {"hr@10": d, "ndcg@10": d}}]})
+    v2, len50 = [line for line in text.splitlines() if line.startswith("| v2") or line.startswith("| len50")]
+    assert "| none (the first row) | 30 / 35 (early stop) |" in v2
+    assert "| max_len 50, windows shifted | 30 / 33 (stopped) |" in len50  # the data path is not a change
+    assert len50.endswith("| +0.0100 [+0.0020, +0.0180] | +0.0100 [+0.0020, +0.0180] |")

@@ -1,0 +1,105 @@
+"""Render "MovieLens-1M preset steps (CPU)" of BENCHMARKS.md: finished CPU runs side by side.
+
+    python -m trainer.bench_cpu_steps --data build/bench/data/ml-1m --save docs/ablations/ml-1m-cpu-steps.json RUN_DIR...
+    python -m trainer.bench_cpu_steps --load docs/ablations/ml-1m-cpu-steps.json   # re-render, no runs needed
+
+Each run's exported model is scored on the test split exactly as `evaluate` does; every row after
+the first is also compared with the first on the same users (paired bootstrap), so a step counts
+only when it beats the luck of which users were drawn. The extracted figures are saved as JSON
+beside the ablation rounds, so the table can be re-rendered and checked without the runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .archive import REPO
+from .benchmarks_md import replace_section
+from .checkpoint import history_timings, read_history
+from .evaluate import run_cases
+from .evaluation import per_user_metrics
+from .significance import paired_bootstrap
+
+TITLE = "MovieLens-1M preset steps (CPU)"
+COMPARE = ("hr@10", "ndcg@10")
+SHOWN = ("hr@10", "ndcg@10", "hr@20", "ndcg@20", "map@20")
+
+
+def _changes(cfg: dict[str, Any], base: dict[str, Any]) -> str:
+    flat = lambda c: {**{k: v for k, v in c.items() if k not in ("model", "data")}, **c["model"]}  # noqa: E731
+    now, then = flat(cfg), flat(base)
+    return ", ".join(f"{k} {now[k]}" for k in now if now[k] != then.get(k)) or "none (the first row)"
+
+
+def measure(data: Path, runs: list[Path]) -> dict[str, Any]:
+    """Config, timings, validation at the best epoch, test means and the bootstrap against runs[0]."""
+    rows, first = [], None
+    for run in runs:
+        model, cases = run_cases(data, run)
+        with torch.inference_mode():
+            values = per_user_metrics(lambda m, l: model.predict_next(m, l), cases)
+        history = read_history(run)
+        timings = history_timings(history)
+        cfg = json.loads((run / "config.json").read_text())
+        row = {"run": run.name, "config": cfg, **timings, "epochs_cap": cfg["epochs"], "patience": cfg["patience"],
+               "val": next(r["val"] for r in history if r["epoch"] == timings["best_epoch"]),
+               "test": {k: float(v.mean()) for k, v in values.items()}, "users": len(cases.users)}
+        if first is None:
+            first = values
+        else:
+            row["vs_first"] = {k: vars(paired_bootstrap(values[k].tolist(), first[k].tolist())) for k in COMPARE}
+        rows.append(row)
+    return {"data": str(data), "rows": rows}
+
+
+def render(results: dict[str, Any]) -> str:
+    rows = results["rows"]
+    base = rows[0]
+    lines = [
+        f"Finished CPU runs (2 cores, one at a time or two side by side with 1 thread each) on the ML-1M leave-one-out "
+        f"data of the table above, {base['users']:,} test users. Each row states what it changes against the first "
+        f"({base['run']}). The last columns give the difference to the first row on the same users with a 95% paired "
+        "bootstrap interval. Selection is by validation; test is reported, not tuned on.",
+        "Command: `python -m trainer.bench_cpu_steps --load docs/ablations/ml-1m-cpu-steps.json` (measured with "
+        "`--data DIR --save ... RUN_DIR...`).", "",
+        "| run | change | best / run epochs | median s per epoch | val hr@10 | val ndcg@10 | "
+        + " | ".join(f"test {k}" for k in SHOWN) + " | " + " | ".join(f"{k} vs first" for k in COMPARE) + " |",
+        "|---|" + "---|" * (5 + len(SHOWN) + len(COMPARE))]
+    for r in rows:
+        ended = "early stop" if r["epochs_run"] - r["best_epoch"] >= r["patience"] else "stopped"
+        diffs = [f"{d['mean']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}]" for d in
+                 (r["vs_first"][k] for k in COMPARE)] if "vs_first" in r else [""] * len(COMPARE)
+        lines.append(f"| {r['run']} | {_changes(r['config'], base['config'])} | {r['best_epoch']} / {r['epochs_run']} "
+                     f"({ended}) | {r['median_seconds_per_epoch']} | {r['val']['hr@10']:.4f} | {r['val']['ndcg@10']:.4f} | "
+                     + " | ".join(f"{r['test'][k]:.4f}" for k in SHOWN) + " | " + " | ".join(diffs) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m trainer.bench_cpu_steps", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="*", type=Path, help="finished run directories, the reference first")
+    parser.add_argument("--data", type=Path, help="the data the runs trained on")
+    parser.add_argument("--save", type=Path, help="write the measured figures here (JSON)")
+    parser.add_argument("--load", type=Path, help="render from a saved JSON instead of measuring")
+    parser.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    if args.load:
+        results = json.loads(args.load.read_text())
+    elif args.runs and args.data:
+        results = measure(args.data, args.runs)
+    else:
+        parser.error("give --load JSON, or --data DIR and at least one run directory")
+    if args.save:
+        args.save.write_text(json.dumps(results, indent=1) + "\n")
+    replace_section(args.out, TITLE, render(results))
+    print(f"wrote section {TITLE!r} of {args.out}")
+
+
+if __name__ == "__main__":
+    main()
