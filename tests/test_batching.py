@@ -24,28 +24,6 @@ def test_all_windows_make_every_event_a_target_exactly_once():
         training_sequences([history], vocab, 5, windows="some")
 
 
-def test_shifted_windows_move_the_cuts_but_keep_every_event_a_target_once():
-    vocab = Vocab(list(range(100, 130)), [1] * 30)
-    users = [[100 + ((i * 7 + u) % 30) for i in range(23 + u)] for u in range(40)]
-    fixed = training_sequences(users, vocab, max_len=5, windows="all")
-    cuts = []
-    for seed in (0, 1):
-        rng = np.random.default_rng(seed)
-        epochs = [training_sequences(users, vocab, max_len=5, windows="shifted", rng=rng) for _ in range(2)]
-        for windows in epochs:
-            assert all(2 <= len(w) <= 6 for w in windows)
-            assert sorted(t for w in windows for t in w[1:].tolist()) == sorted(t for u in users for t in vocab.encode(u))
-            assert sum(w[0].item() == 0 for w in windows) == len(users)  # one window per user holds the start
-        cuts.append([[len(w) for w in windows] for windows in epochs])
-    # the same seed draws the same cuts (resume depends on it); epochs and seeds differ from each other
-    again = training_sequences(users, vocab, 5, "shifted", np.random.default_rng(0))
-    assert [len(w) for w in again] == cuts[0][0]
-    assert cuts[0][0] != cuts[0][1] and cuts[0][0] != cuts[1][0]
-    assert [len(w) for w in fixed] not in cuts[0] + cuts[1]
-    with pytest.raises(ValueError, match="needs an rng"):
-        training_sequences(users, vocab, 5, windows="shifted")
-
-
 def test_batches_pad_inputs_and_ignore_padded_targets():
     seqs = [torch.tensor([0, 1, 2, 3]), torch.tensor([0, 4]), torch.tensor([0, 5, 6])]
     batches = epoch_batches(seqs, batch_size=8, rng=np.random.default_rng(0))

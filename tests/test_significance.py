@@ -77,9 +77,9 @@ def test_cpu_steps_table_states_each_change_and_how_the_run_ended():
     d = {"mean": 0.01, "low": 0.002, "high": 0.018}
     text = render({"rows": [{**row, "run": "v2", "config": cfg},
                             {**row, "run": "len50", "epochs_run": 33, "config": {**cfg, "data": "b", "max_len": 50,
-                                                                               "windows": "shifted"},
+                                                                               "windows": "last"},
                              "vs_first": {"hr@10": d, "ndcg@10": d}}]})
     v2, len50 = [line for line in text.splitlines() if line.startswith("| v2") or line.startswith("| len50")]
     assert "| none (the first row) | 30 / 35 (early stop) |" in v2
-    assert "| max_len 50, windows shifted | 30 / 33 (stopped) |" in len50  # the data path is not a change
+    assert "| max_len 50, windows last | 30 / 33 (stopped) |" in len50  # the data path is not a change
     assert len50.endswith("| +0.0100 [+0.0020, +0.0180] | +0.0100 [+0.0020, +0.0180] |")

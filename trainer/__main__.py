@@ -54,9 +54,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                       ("dropout", float)]:
         p.add_argument(f"--{name.replace('_', '-')}", type=typ, default=None)
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None)
-    p.add_argument("--windows", choices=["last", "all", "shifted"], default=None,
-                   help="train on each user's last --max-len events, on all of the history in windows, or in "
-                        "windows whose cut points move every epoch")
+    p.add_argument("--windows", choices=["last", "all"], default=None,
+                   help="train on each user's last --max-len events, or on all of the history in windows")
     p.add_argument("--lr-schedule", choices=["constant", "plateau", "cosine"], default=None,
                    help="plateau: multiply lr by --lr-decay after --lr-patience+1 epochs without a better "
                         "validation metric; cosine: anneal to lr/100 over --epochs")

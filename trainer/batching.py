@@ -10,35 +10,27 @@ from .recommend import START_INDEX
 from .vocab import Vocab
 
 IGNORE_INDEX = -100  # cross-entropy skips padded target positions
-WINDOWS = ("last", "all", "shifted")
 
 
-def training_sequences(movies: list[list[int]], vocab: Vocab, max_len: int, windows: str = "last",
-                       rng: np.random.Generator | None = None) -> list[torch.Tensor]:
+def training_sequences(movies: list[list[int]], vocab: Vocab, max_len: int, windows: str = "last") -> list[torch.Tensor]:
     """Index sequences (start token + in-vocab movies) whose input part is at most `max_len` long.
 
     `windows="last"` keeps each user's LAST `max_len` positions (the notebook); `"all"` cuts the
     whole history into consecutive windows (overlapping by one token, so every event is a target
     exactly once). A window that starts mid-history has no start token, exactly like a served
-    history longer than `max_len`. `"shifted"` cuts like `"all"`, but each user's newest window
-    holds a random 1..`max_len` targets (drawn from `rng`, so call it once per epoch): with fixed
-    cuts, the events just after a cut are only ever predicted from a short context, whereas
-    serving predicts from a full window. Users with nothing to predict are left out.
+    history longer than `max_len`. Users with nothing to predict are left out.
     """
-    if windows not in WINDOWS:
-        raise ValueError(f"windows must be one of {', '.join(WINDOWS)}, got {windows!r}")
-    if windows == "shifted" and rng is None:
-        raise ValueError("windows='shifted' needs an rng (the cut points are drawn anew each epoch)")
-    firsts = rng.integers(1, max_len + 1, size=len(movies)) if windows == "shifted" else None
+    if windows not in ("last", "all"):
+        raise ValueError(f"windows must be 'last' or 'all', got {windows!r}")
     seqs = []
-    for u, seq in enumerate(movies):
+    for seq in movies:
         idx = [START_INDEX] + vocab.encode(seq)
-        end, span = len(idx), int(firsts[u]) if firsts is not None else max_len
+        end = len(idx)
         while end >= 2:
-            seqs.append(torch.tensor(idx[max(0, end - span - 1) : end], dtype=torch.long))
+            seqs.append(torch.tensor(idx[max(0, end - max_len - 1) : end], dtype=torch.long))
             if windows == "last":
                 break
-            end, span = end - span, max_len
+            end -= max_len
     return seqs
 
 

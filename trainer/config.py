@@ -48,8 +48,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     min_count: int = 5
     max_len: int = 150
-    windows: str = "last"  # training windows per user: "last" max_len positions, "all" of the history, or
-    #   "shifted": all of it, cut at points that move every epoch
+    windows: str = "last"  # training windows per user: "last" max_len positions, or "all" of the history
     patience: int = 5  # epochs without a better validation MAP@20 before stopping
     eval_k: int = 20
     device: str = "auto"
@@ -76,8 +75,8 @@ class TrainConfig:
             raise ConfigError(f"--clip-norm must be >= 0 (0 = off), got {self.clip_norm}")
         if self.weight_decay < 0:
             raise ConfigError(f"--weight-decay must be >= 0, got {self.weight_decay}")
-        if self.windows not in ("last", "all", "shifted"):
-            raise ConfigError(f"--windows must be last, all or shifted, got {self.windows!r}")
+        if self.windows not in ("last", "all"):
+            raise ConfigError(f"--windows must be last or all, got {self.windows!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"--device must be auto, cpu or cuda, got {self.device!r}")
         self.model.validate()

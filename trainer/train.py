@@ -86,9 +86,7 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
         vocab.save(out_dir / VOCAB_FILE)
     cfg.model.vocab_size = vocab.size
     write_text_atomic(out_dir / CONFIG_FILE, json.dumps(cfg.to_dict(), indent=2) + "\n")
-    # shifted windows are re-cut every epoch (below); the fixed cut gives the count to report
-    fixed_cut = "all" if cfg.windows == "shifted" else cfg.windows
-    seqs = training_sequences(splits["train"].movies, vocab, cfg.max_len, fixed_cut)
+    seqs = training_sequences(splits["train"].movies, vocab, cfg.max_len, cfg.windows)
     val_cases = build_cases(history_for(splits, "validate"), splits["validate"], vocab, cfg.max_len)
     if not val_cases.users:
         raise RunDirError(f"{cfg.data}/validate.pkl: no user has a validation target; early stopping needs some")
@@ -122,8 +120,7 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
         rewrite_history(out_dir, [])
     use_amp = cfg.amp and device.type == "cuda"
     show = sys.stderr.isatty() if progress is None else progress
-    recut = " (unshifted; re-cut every epoch)" if cfg.windows == "shifted" else ""
-    print(f"training on {device}: {len(seqs)} sequences{recut}, {vocab.size - 1} movies, "
+    print(f"training on {device}: {len(seqs)} sequences, {vocab.size - 1} movies, "
           f"{sum(p.numel() for p in model.parameters()):,} parameters")
 
     for epoch in range(start_epoch, cfg.epochs + 1):
@@ -133,8 +130,6 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
         model.train()
         t0 = time.perf_counter()
         total_loss, total_tokens = 0.0, 0
-        if cfg.windows == "shifted":
-            seqs = training_sequences(splits["train"].movies, vocab, cfg.max_len, cfg.windows, rng)
         batches = epoch_batches(seqs, cfg.batch_size, rng)
         for inputs, targets in tqdm(batches, desc=f"epoch {epoch}", disable=not show, leave=False):
             inputs, targets = inputs.to(device), targets.to(device)
