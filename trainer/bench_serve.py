@@ -181,13 +181,14 @@ def main(argv: list[str] | None = None) -> None:
     results = measure(args.run, {}, workloads, args.connections, args.seconds, paced_fraction=0.8,
                       repeats=args.repeats)
     (out_dir / "serve.json").write_text(json.dumps(results, indent=2) + "\n")
+    run_cfg = json.loads((args.run / "config.json").read_text())
     replace_section(args.out, "Serving throughput", "\n".join([
         f"Measured on {machine}: TorchServe 0.12.0 serving sessrec and a no-op archive ({knobs}) with the repo's "
         f"config.properties; wrk on the same machine (2 threads, {args.seconds} s after a 3 s warm-up), bodies of "
         f"random real movie ids, k=20. {args.repeats} runs per model, alternating no-op and sessrec: each row is "
         "the median run, the ratio the median of back-to-back ratios (run-to-run drift here is ~10%). "
-        f"Model: `{args.run}` ({vocab.size - 1} movies, "
-        f"hidden {json.loads((args.run / 'config.json').read_text())['model']['hidden_dim']}).",
+        f"Model: `{args.run}` ({vocab.size - 1} movies, hidden {run_cfg['model']['hidden_dim']}, max len "
+        f"{run_cfg['max_len']}: a history's last {run_cfg['max_len']} ids go through the GRU, all are masked).",
         f"Paced rows: sessrec alone at 80% of the peak measured just before, {PACED_CONNECTIONS} connections each "
         "waiting an exponential think time between requests (close to open-loop arrivals; wrk2 is not packaged), "
         "so their p99 is the latency under a sustainable load rather than in a saturated queue.",
@@ -203,8 +204,9 @@ def main(argv: list[str] | None = None) -> None:
             f"Measured on {machine}: the sessions archive (handler/model-config-sessions.yaml: sequence batching, "
             f"{sess_knobs}) beside the no-op archive; wrk with {args.connections[0]} threads x 1 connection (as many "
             "connections as the stateless rows), each thread streaming its own "
-            "session: opened with 20 movies, then 1 movie per request, closed and reopened every 100 events (so a "
-            "request costs one GRU step). The no-op floor is the no-op archive with the same sessions config and the "
+            f"session: opened with 20 movies, then 1 movie per request, closed and reopened every "
+            f"{sess[0]['events_per_session']} events (as many as keep the session within the model's max len "
+            f"{run_cfg['max_len']}, so a request costs one GRU step). The no-op floor is the no-op archive with the same sessions config and the "
             f"same session protocol (it only echoes the session id). Medians of {args.repeats} alternating runs, as above. "
             "Command: `make bench-serve-sessions RUN=...`.", "", *table(sess)]))
     if args.sweep:

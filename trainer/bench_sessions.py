@@ -18,7 +18,8 @@ SESSION_LUA = """
 local opening = %s
 local events = {%s}
 local sid = nil  -- this thread's session (one connection per thread), nil until opened
-local sent = 0   -- events sent in it; at 100 it is closed and a new one opened (under max_len)
+local sent = 0   -- events sent in it; at per_session it is closed and a new one opened
+local per_session = %d  -- the most events that keep the session under max_len: each costs one GRU step
 request = function()
   local headers = {["Content-Type"] = "application/json"}
   if sid == nil then
@@ -26,24 +27,36 @@ request = function()
   end
   sent = sent + 1
   headers["ts_request_sequence_id"] = sid
-  if sent == 100 then headers["ts_request_sequence_end"] = "true" end
+  if sent == per_session then headers["ts_request_sequence_end"] = "true" end
   return wrk.format("POST", nil, headers, events[(sent %% #events) + 1])
 end
 response = function(status, headers, body)
   if sid == nil then
     sid = headers["ts_request_sequence_id"]
-  elseif sent >= 100 then
+  elseif sent >= per_session then
     sid, sent = nil, 0
   end
 end
 """ + LUA[LUA.index("done = function"):]
 
+OPENING = 20  # movies in the request that opens a session
+
+
+def events_per_session(run: Path) -> int:
+    """One-movie requests a session takes before the benchmark reopens it: as many as keep its window
+    (start token + opening + events) within the run's max_len, where each costs one GRU step (past
+    it every request re-encodes the window), at most 100."""
+    max_len = int(json.loads((run / "config.json").read_text())["max_len"])
+    return max(1, min(100, max_len - 1 - OPENING))
+
+
 def measure_sessions(run: Path, vocab: Vocab, connections: int, seconds: int,
                      model_config: Path = SESSIONS_CONFIG, repeats: int = 1) -> list[dict[str, Any]]:
     """One-event requests on open sessions (sessions archive) vs the no-op floor, same connections."""
-    opening = bodies(vocab, [20], seed=5)[0]
+    opening = bodies(vocab, [OPENING], seed=5)[0]
     events = bodies(vocab, [1] * 64, seed=6)
-    script = SESSION_LUA % (json.dumps(opening), ",".join(json.dumps(e) for e in events))
+    per_session = events_per_session(run)
+    script = SESSION_LUA % (json.dumps(opening), ",".join(json.dumps(e) for e in events), per_session)
     results = []
     with bench_server(run, "sessrec_sessions", model_config) as (addr, work):
         # Both archives run with the sessions config and get the same session protocol.
@@ -51,7 +64,8 @@ def measure_sessions(run: Path, vocab: Vocab, connections: int, seconds: int,
             return run_wrk(f"{addr['inference_address']}/predictions/{model}", events, work, connections, secs,
                            script, threads=connections)
         for res in alternate(one, ("noop", "sessrec_sessions"), seconds, repeats):
-            results.append({**res, "workload": "1-event requests in open sessions", "overrides": {}})
+            results.append({**res, "workload": "1-event requests in open sessions", "overrides": {},
+                            "events_per_session": per_session})
             print(json.dumps(results[-1]), flush=True)
     return results
 

@@ -1,8 +1,9 @@
 """Named hyperparameter presets: `train --preset NAME` starts from these; explicit flags win.
 
 Each was chosen by measurement (BENCHMARKS.md gives the runs); TrainConfig's own defaults are
-the notebook's settings. MovieLens-100k has no preset: no variant measured on its temporal split
-beat the defaults (its 69 test users make differences there mostly noise).
+the notebook's settings except max_len (50, not 150). MovieLens-100k has no preset: no variant
+measured on its temporal split beat the defaults (its 69 test users make differences there
+mostly noise).
 """
 
 from __future__ import annotations
