@@ -64,8 +64,13 @@ archive: setup
 
 serve: setup
 	@test -f model_store/sessrec.mar || { echo "error: model_store/sessrec.mar not found; run 'make archive' first"; exit 1; }
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer serve --config config.properties --models sessrec.mar \
-		$(if $(wildcard model_store/sessrec_sessions.mar),sessrec_sessions.mar)
+	@# the sessions archive is served only if it was built with (after) sessrec.mar, not left from another run
+	@extra=; if [ -f model_store/sessrec_sessions.mar ]; then \
+		if [ model_store/sessrec.mar -nt model_store/sessrec_sessions.mar ]; then \
+			echo "warning: model_store/sessrec_sessions.mar is older than sessrec.mar (another run's?): not served; 'make archive' rebuilds both"; \
+		else extra=sessrec_sessions.mar; fi; fi; \
+	echo "$(PY) -m trainer serve --config config.properties --models sessrec.mar $$extra"; \
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer serve --config config.properties --models sessrec.mar $$extra
 
 stop: setup
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer stop
@@ -80,7 +85,7 @@ demo: setup
 	rm -rf runs/demo
 	$(PY) -m trainer train --data $(DATA) --out runs/demo --epochs $(or $(EPOCHS),30)
 	$(PY) -m trainer evaluate --data $(DATA) --run runs/demo --split test
-	$(PY) -m trainer archive --run runs/demo --out model_store
+	@$(MAKE) --no-print-directory archive RUN=runs/demo
 	@$(MAKE) --no-print-directory serve && { $(MAKE) --no-print-directory request; rc=$$?; $(MAKE) --no-print-directory stop; exit $$rc; } \
 		|| { $(MAKE) --no-print-directory stop; exit 1; }
 
