@@ -36,3 +36,16 @@ def test_knob_variants_merge_into_nested_sections_without_dropping_siblings(tmp_
     assert cfg["maxWorkers"] == 1 and cfg["sequenceBatching"] is True
     assert cfg["handler"]["sessions"] == {**base["handler"]["sessions"], "store": "memory"}
     assert cfg["handler"]["max_ids"] == base["handler"]["max_ids"]
+
+
+def test_benchmark_sessions_stay_within_max_len_so_each_request_is_one_gru_step(tmp_path):
+    import json
+
+    from trainer.bench_sessions import OPENING, events_per_session
+
+    for max_len, expected in ((50, 50 - 1 - OPENING), (150, 100), (10, 1)):
+        (tmp_path / "config.json").write_text(json.dumps({"max_len": max_len}))
+        n = events_per_session(tmp_path)
+        assert n == expected
+        if max_len > OPENING + 1:  # start token + opening + every event of the session fit the window
+            assert 1 + OPENING + n <= max_len

@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
         "so their p99 is the latency under a sustainable load rather than in a saturated queue.",
         "Command: `make bench-serve RUN=...`.", "", *table(results)]))
     if args.sessions:
-        from .bench_sessions import measure_sessions
+        from .bench_sessions import OPENING, measure_sessions
         sess = measure_sessions(args.run, vocab, args.connections[0], args.seconds, repeats=args.repeats)
         (out_dir / "serve_sessions.json").write_text(json.dumps(sess, indent=2) + "\n")
         scfg = yaml.safe_load(SESSIONS_CONFIG.read_text())
@@ -204,10 +204,10 @@ def main(argv: list[str] | None = None) -> None:
             f"Measured on {machine}: the sessions archive (handler/model-config-sessions.yaml: sequence batching, "
             f"{sess_knobs}) beside the no-op archive; wrk with {args.connections[0]} threads x 1 connection (as many "
             "connections as the stateless rows), each thread streaming its own "
-            f"session: opened with 20 movies, then 1 movie per request, closed and reopened every "
+            f"session: opened with {OPENING} movies, then 1 movie per request, closed and reopened every "
             f"{sess[0]['events_per_session']} events (as many as keep the session within the model's max len "
-            f"{run_cfg['max_len']}, so a request costs one GRU step). The no-op floor is the no-op archive with the same sessions config and the "
-            f"same session protocol (it only echoes the session id). Medians of {args.repeats} alternating runs, as above. "
+            f"{run_cfg['max_len']}, so a request costs one GRU step). The no-op floor is the no-op archive with "
+            f"the same sessions config and the same session protocol (it only echoes the session id). Medians of {args.repeats} alternating runs, as above. "
             "Command: `make bench-serve-sessions RUN=...`.", "", *table(sess)]))
     if args.sweep:
         sweep = [r for overrides in SWEEP for r in measure(args.run, overrides, {"150 ids": workloads["150 ids"]},
