@@ -42,7 +42,7 @@ def measure(data: Path, runs: list[Path]) -> dict[str, Any]:
     for run in runs:
         model, cases = run_cases(data, run)
         with torch.inference_mode():
-            values = per_user_metrics(lambda m, l: model.predict_next(m, l), cases)
+            values = per_user_metrics(model.predict_next, cases)
         history = read_history(run)
         timings = history_timings(history)
         cfg = json.loads((run / "config.json").read_text())
