@@ -19,6 +19,7 @@ import importlib
 import importlib.util
 import json
 import logging
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -51,6 +52,27 @@ request_parser = _load_sibling("request_parser", "handler.request_parser")
 session_cache = _load_sibling("session_cache", "handler.session_cache")
 session_store = _load_sibling("session_store", "handler.session_store")
 session_flow = _load_sibling("session_flow", "handler.session_flow")
+
+
+def answer_text(movies: list[int], scores: list[float], unknown: list[int], session: str | None = None) -> str:
+    """One answer as compact JSON text: `{"movies":[...],"scores":[...],"unknown":[...][,"session":...]}`.
+
+    Scores are float32 values: 9 significant digits name each one exactly (read back as float32, it
+    is the model's value), and `%.9g` prints them in less than half the time of json's shortest
+    repr of the float64 (98 vs 231 us for 16 answers of 20, `build/prof`-style timeit). Ids are
+    ints (the parser made them so); the session id comes from a client header, so json escapes it.
+    """
+    if not all(map(math.isfinite, scores)):  # not JSON numbers; json.dumps writes what it always wrote
+        body: dict[str, Any] = {"movies": movies, "scores": scores, "unknown": unknown}
+        if session is not None:
+            body["session"] = session
+        return json.dumps(body, separators=(",", ":"))
+    text = ['{"movies":[', ",".join(map(str, movies)), '],"scores":[', ",".join(["%.9g" % s for s in scores]),
+            '],"unknown":[', ",".join(map(str, unknown)), "]"]
+    if session is not None:
+        text += [',"session":', json.dumps(session)]
+    text.append("}")
+    return "".join(text)
 
 
 class SessrecHandler(BaseHandler):
@@ -143,7 +165,8 @@ class SessrecHandler(BaseHandler):
 
     def postprocess(self, rows: list[dict[str, Any]]) -> list[str]:
         # Each answer leaves as compact JSON text: TorchServe would encode a dict with indent=2,
-        # which bypasses json's C encoder (measured 35 vs 13 us per answer, a batch of 16 pays 16).
+        # which bypasses json's C encoder (measured 35 vs 13 us per answer, a batch of 16 pays 16);
+        # `answer_text` writes it directly, faster still.
         if self.flow is not None:
             self.flow.commit(rows)
         out = []
@@ -154,11 +177,8 @@ class SessrecHandler(BaseHandler):
             if "error" in r:
                 code, kind, message = r["error"]
                 self.context.set_response_status(code, kind, idx=i)
-                body = {"code": code, "type": kind, "message": message}
+                out.append(json.dumps({"code": code, "type": kind, "message": message}, separators=(",", ":")))
             else:
-                body = {"movies": [self.raw_ids[idx - 1] for idx, _ in r["ranked"]],
-                        "scores": [float(v) for _, v in r["ranked"]], "unknown": r["unknown"]}
-                if "sid" in r:
-                    body["session"] = r["sid"]
-            out.append(json.dumps(body, separators=(",", ":")))
+                out.append(answer_text([self.raw_ids[idx - 1] for idx, _ in r["ranked"]],
+                                       [v for _, v in r["ranked"]], r["unknown"], r.get("sid")))
         return out

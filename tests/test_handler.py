@@ -136,3 +136,21 @@ def test_bad_model_config_fails_at_load():
         Limits.from_config({"max_ids": 0})
     with pytest.raises(ValueError, match="default_k=50 must be in 1..max_k=10"):
         Limits.from_config({"max_k": 10, "default_k": 50})
+
+
+def test_answer_text_is_json_that_gives_back_each_float32_score_and_escapes_the_session():
+    import numpy as np
+    import torch
+
+    from handler.sessrec_handler import answer_text
+
+    scores = (torch.randn(40) * 10).float()
+    scores[:3] = torch.tensor([1e-8, -123456.789, 5.0])
+    session = 'odd "id" \\ with\nnewline and é'
+    text = answer_text([10, 2, 33], scores.tolist(), [987654], session)
+    body = json.loads(text)
+    assert body["movies"] == [10, 2, 33] and body["unknown"] == [987654] and body["session"] == session
+    assert np.array_equal(np.array(body["scores"], dtype=np.float32), scores.numpy())
+    assert "session" not in json.loads(answer_text([], [], []))
+    # Scores that are not JSON numbers keep json.dumps' spelling rather than printing "inf"
+    assert json.loads(answer_text([1], [float("inf")], []))["scores"] == [float("inf")]
