@@ -88,6 +88,8 @@ BAD = [
     ({"movies": [{"id": 1}]}, "InvalidId"),
     ({"movies": [1.5]}, "InvalidId"),
     ({"movies": [True]}, "InvalidId"),
+    ({"movies": [4, 5, False]}, "InvalidId"),  # ints first: the all-int fast path must not let a bool through
+    ({"movies": [4], "exclude": [6, 7.0]}, "InvalidId"),
     ({"movies": ["12abc"]}, "InvalidId"),
     ({"movies": [1], "k": 0}, "InvalidField"),
     ({"movies": [1], "k": 1001}, "InvalidField"),
