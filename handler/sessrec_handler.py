@@ -135,13 +135,17 @@ class SessrecHandler(BaseHandler):
             except request_parser.RequestError as exc:
                 rows.append({"error": (400, exc.kind, str(exc))})
                 continue
-            out = {"k": req.k, "unknown": list(dict.fromkeys(m for m in req.movies if m not in self.index_of)),
-                   "exclude": [self.index_of[m] for m in req.exclude if m in self.index_of]}
+            out = {"k": req.k, "exclude": [self.index_of[m] for m in req.exclude if m in self.index_of]}
             if self.flow is None:
                 out["inputs"], out["seen"] = recommend.encode_history(req.movies, self.index_of, self.max_len)
+                known = len(out["seen"])
             else:
                 out["sid"], out["start"], out["end"] = session_flow.session_headers(self.context, i)
                 out["new"] = [self.index_of[m] for m in req.movies if m in self.index_of]
+                known = len(out["new"])
+            # Usually every id is known: then no second pass over the history.
+            out["unknown"] = [] if known == len(req.movies) else list(
+                dict.fromkeys(m for m in req.movies if m not in self.index_of))
             rows.append(out)
         if self.flow is not None:
             self.flow.attach(rows)

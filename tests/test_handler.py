@@ -44,6 +44,8 @@ def test_good_request(harness, vocab):
     assert body["scores"] == sorted(body["scores"], reverse=True)
     assert body["unknown"] == [987654]
     assert set(body["movies"]) <= set(vocab.movies)
+    [(_, twice)] = harness.call([{"movies": [555555] + history + [987654, 555555]}])
+    assert twice["unknown"] == [555555, 987654]  # each unknown id once, in first-seen order
 
 
 def test_matches_offline_decoding_and_accepts_numeric_strings_and_bytes(harness, vocab, tiny_run):
