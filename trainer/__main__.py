@@ -8,7 +8,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from .config import ModelConfig, TrainConfig
+from .config import WINDOWS, ModelConfig, TrainConfig
 from .errors import ConfigError, SessrecError
 from .presets import PRESETS
 
@@ -54,7 +54,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                       ("dropout", float)]:
         p.add_argument(f"--{name.replace('_', '-')}", type=typ, default=None)
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None)
-    p.add_argument("--windows", choices=["last", "all"], default=None,
+    p.add_argument("--windows", choices=WINDOWS, default=None,
                    help="train on each user's last --max-len events, or on all of the history in windows")
     p.add_argument("--lr-schedule", choices=["constant", "plateau", "cosine"], default=None,
                    help="plateau: multiply lr by --lr-decay after --lr-patience+1 epochs without a better "

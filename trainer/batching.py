@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch.nn.utils.rnn import pad_sequence
 
+from .config import WINDOWS
 from .recommend import START_INDEX
 from .vocab import Vocab
 
@@ -20,8 +21,8 @@ def training_sequences(movies: list[list[int]], vocab: Vocab, max_len: int, wind
     exactly once). A window that starts mid-history has no start token, exactly like a served
     history longer than `max_len`. Users with nothing to predict are left out.
     """
-    if windows not in ("last", "all"):
-        raise ValueError(f"windows must be 'last' or 'all', got {windows!r}")
+    if windows not in WINDOWS:
+        raise ValueError(f"windows must be one of {WINDOWS}, got {windows!r}")
     seqs = []
     for seq in movies:
         idx = [START_INDEX] + vocab.encode(seq)

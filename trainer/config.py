@@ -13,6 +13,9 @@ from typing import Any
 
 from .errors import ConfigError, RunDirError
 
+#: Training windows per user: each user's "last" max_len positions, or "all" of the history.
+WINDOWS = ("last", "all")
+
 
 @dataclass
 class ModelConfig:
@@ -77,8 +80,8 @@ class TrainConfig:
             raise ConfigError(f"--clip-norm must be >= 0 (0 = off), got {self.clip_norm}")
         if self.weight_decay < 0:
             raise ConfigError(f"--weight-decay must be >= 0, got {self.weight_decay}")
-        if self.windows not in ("last", "all"):
-            raise ConfigError(f"--windows must be last or all, got {self.windows!r}")
+        if self.windows not in WINDOWS:
+            raise ConfigError(f"--windows must be {' or '.join(WINDOWS)}, got {self.windows!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"--device must be auto, cpu or cuda, got {self.device!r}")
         self.model.validate()
