@@ -161,7 +161,9 @@ def section(name: str, bench: dict[str, Any], data: Path, rows: list[dict[str, A
     m = cfg["model"]
     lines = [
         f"Protocol: {bench['protocol']}. {meta['users']:,} users, {meta['items']:,} items, "
-        f"{meta['events_kept']:,} events; {rows[0]['test']['users']:,} test users. Ties: lower index (more popular) first.",
+        f"{meta['events_kept']:,} events; {rows[0]['test']['users']:,} test users. Ties: lower index (more popular) first. "
+        f"Baselines: fit on the training split; vocabulary: movies with >= {bench['min_count']} training events "
+        f"(GRU: {cfg['min_count']}); input: the last {bench['max_len']} movies of a history (GRU: {cfg['max_len']}).",
         f"GRU ({'`--preset ' + name + '`' if name in PRESETS else 'default configuration'}): emb {m['emb_dim']}, hidden {m['hidden_dim']}, layers {m['layers']}, emb dropout "
         f"{m['emb_dropout']}, dropout {m['dropout']}, tied {m['tied']}, batch {cfg['batch_size']}, lr {cfg['lr']}, "
         f"weight decay {cfg['weight_decay']}, {lr_schedule_text(cfg)}, max len {cfg['max_len']}, windows {cfg['windows']}, "
