@@ -164,7 +164,10 @@ class SessrecHandler(BaseHandler):
         indices, values = recommend.recommend(scores, [r["seen"] + r["exclude"] for r in good],
                                               max(r["k"] for r in good))
         for r, idx, val in zip(good, indices.tolist(), values.tolist()):
-            r["ranked"] = [(i, v) for i, v in zip(idx[: r["k"]], val[: r["k"]]) if i != recommend.NO_ITEM]
+            # Empty slots (NO_ITEM: fewer unmasked movies than k) come last; answers leave them out.
+            kept = idx[: r["k"]]
+            n = kept.index(recommend.NO_ITEM) if recommend.NO_ITEM in kept else len(kept)
+            r["movies"], r["scores"] = [self.raw_ids[i - 1] for i in kept[:n]], val[:n]
         return rows
 
     def postprocess(self, rows: list[dict[str, Any]]) -> list[str]:
@@ -183,6 +186,5 @@ class SessrecHandler(BaseHandler):
                 self.context.set_response_status(code, kind, idx=i)
                 out.append(json.dumps({"code": code, "type": kind, "message": message}, separators=(",", ":")))
             else:
-                out.append(answer_text([self.raw_ids[idx - 1] for idx, _ in r["ranked"]],
-                                       [v for _, v in r["ranked"]], r["unknown"], r.get("sid")))
+                out.append(answer_text(r["movies"], r["scores"], r["unknown"], r.get("sid")))
         return out

@@ -74,7 +74,7 @@ def test_k_larger_than_the_unseen_catalog_returns_what_is_left(harness, vocab):
     history = vocab.movies[:-5]
     [(status, body)] = harness.call([{"movies": history[-limits.max_ids:], "exclude": history[:-limits.max_ids],
                                       "k": min(limits.max_k, 50)}])
-    assert status == 200 and sorted(body["movies"]) == sorted(vocab.movies[-5:])
+    assert status == 200 and sorted(body["movies"]) == sorted(vocab.movies[-5:]) and len(body["scores"]) == 5
     assert NO_ITEM not in body["movies"]
 
 
