@@ -83,3 +83,21 @@ def test_cpu_steps_table_states_each_change_and_how_the_run_ended():
     assert "| none (the first row) | 30 / 35 (early stop) |" in v2
     assert "| max_len 50, windows last | 30 / 33 (stopped) |" in len50  # the data path is not a change
     assert len50.endswith("| +0.0100 [+0.0020, +0.0180] | +0.0100 [+0.0020, +0.0180] |")
+
+
+def test_cpu_steps_table_summarises_runs_that_differ_only_in_the_seed():
+    from trainer.bench_cpu_steps import render
+
+    cfg = {"data": "a", "max_len": 50, "seed": 42, "epochs": 200, "patience": 5, "model": {"hidden_dim": 512}}
+    metrics = lambda hr, ndcg: {"hr@10": hr, "ndcg@10": ndcg, "hr@20": 0.4, "ndcg@20": 0.2, "map@20": 0.1}  # noqa: E731
+    row = {"best_epoch": 30, "epochs_run": 35, "patience": 5, "median_seconds_per_epoch": 150.0, "users": 6040}
+    d = {"mean": 0.0, "low": -0.01, "high": 0.01}
+    rows = [{**row, "run": "base", "config": {**cfg, "max_len": 200}, "val": metrics(0.3, 0.17), "test": metrics(0.28, 0.16)},
+            {**row, "run": "s42", "config": cfg, "val": metrics(0.3, 0.17), "test": metrics(0.30, 0.174),
+             "vs_first": {"hr@10": d, "ndcg@10": d}},
+            {**row, "run": "s1", "config": {**cfg, "seed": 1, "data": "b"}, "epochs_run": 31,
+             "val": metrics(0.3, 0.17), "test": metrics(0.31, 0.178), "vs_first": {"hr@10": d, "ndcg@10": d}}]
+    seeds = [line for line in render({"rows": rows}).splitlines() if line.startswith("Seeds")]
+    assert seeds == ["Seeds 42, 1 of one configuration (s42, s1): mean test hr@10 0.3050 (from 0.3000 to 0.3100), "
+                     "ndcg@10 0.1760 (from 0.1740 to 0.1780); not early-stopped: s1."]
+    assert not [line for line in render({"rows": rows[:2]}).splitlines() if line.startswith("Seeds")]

@@ -36,6 +36,30 @@ def _changes(cfg: dict[str, Any], base: dict[str, Any]) -> str:
     return ", ".join(f"{k} {now[k]}" for k in now if now[k] != then.get(k)) or "none (the first row)"
 
 
+def seed_groups(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Rows whose configurations differ only in the seed (and data path), in table order; groups
+    of two or more, so a step's effect can be read against the spread between seeds."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        key = json.dumps({k: v for k, v in r["config"].items() if k not in ("seed", "data")}, sort_keys=True)
+        groups.setdefault(key, []).append(r)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def _seed_lines(rows: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for group in seed_groups(rows):
+        stopped = [r["run"] for r in group if r["epochs_run"] - r["best_epoch"] < r["patience"]]
+        stats = []
+        for k in COMPARE:
+            vals = [r["test"][k] for r in group]
+            stats.append(f"{k} {sum(vals) / len(vals):.4f} (from {min(vals):.4f} to {max(vals):.4f})")
+        lines.append(f"Seeds {', '.join(str(r['config']['seed']) for r in group)} of one configuration "
+                     f"({', '.join(r['run'] for r in group)}): mean test " + ", ".join(stats)
+                     + (f"; not early-stopped: {', '.join(stopped)}" if stopped else "") + ".")
+    return [""] + lines if lines else []
+
+
 def measure(data: Path, runs: list[Path]) -> dict[str, Any]:
     """Config, timings, validation at the best epoch, test means and the bootstrap against runs[0]."""
     rows, first = [], None
@@ -77,7 +101,7 @@ def render(results: dict[str, Any]) -> str:
         lines.append(f"| {r['run']} | {_changes(r['config'], base['config'])} | {r['best_epoch']} / {r['epochs_run']} "
                      f"({ended}) | {r['median_seconds_per_epoch']} | {r['val']['hr@10']:.4f} | {r['val']['ndcg@10']:.4f} | "
                      + " | ".join(f"{r['test'][k]:.4f}" for k in SHOWN) + " | " + " | ".join(diffs) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines + _seed_lines(rows))
 
 
 def main(argv: list[str] | None = None) -> None:
