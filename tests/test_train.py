@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from conftest import REPO, run_cli, tiny_config
+from trainer.splits import load_data_dir
 from trainer.train import train
 
 TINY_FLAGS = ["--batch-size", "64", "--min-count", "2", "--max-len", "40", "--emb-dim", "32", "--hidden-dim", "32",
@@ -80,6 +81,8 @@ def test_evaluate_writes_the_per_user_values_behind_its_means(tiny_data, tiny_ru
     for name, values in per_user["metrics"].items():
         assert len(values) == len(users) and sum(values) / len(values) == pytest.approx(means[name], abs=1e-9), name
     assert 0 < sum(per_user["metrics"]["hr@20"]) < len(users)  # some users hit, some miss: values are per user
+    test = load_data_dir(tiny_data)["test"].as_dict()
+    assert per_user["targets"] == [len(set(test[u])) for u in users]
 
 
 def test_exported_model_loads_without_project_code(tiny_run, tmp_path):

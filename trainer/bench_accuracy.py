@@ -17,9 +17,11 @@ from typing import Any
 
 from .archive import REPO
 from .benchmarks_md import replace_section
+from .breakdown import breakdown_lines
 from .checkpoint import history_timings, read_history
 from .plots import plot_benchmark_curves
 from .presets import PRESETS
+from .run_text import goal_text, lr_schedule_text, stopped_text
 from .significance import paired_bootstrap
 
 SHARED = REPO.parent / "shared" / "data"
@@ -43,7 +45,7 @@ BENCHES: dict[str, dict[str, Any]] = {
         "shared": ("ml-100k/interactions.tsv", []), "dataset": "ml-100k",
         "prepare": ["--split", "temporal"], "min_count": 5, "max_len": 150,
         "metrics": ["map@20", "precision@1", "precision@5", "precision@10", "precision@20", "recall@20"],
-        "compare": ["map@20", "precision@10", "recall@20"],
+        "compare": ["map@20", "precision@10", "recall@20"], "breakdown": ["map@20", "precision@20"],
         "protocol": "global temporal cut (last 10% of events test, 10% before validate; test history = train + "
                     "validate); vocabulary: movies with >= 5 training events; full catalog ranked; history masked",
     },
@@ -130,30 +132,6 @@ def run_models(name: str, bench: dict[str, Any], data: Path, epochs: int | None,
     return rows
 
 
-def lr_schedule_text(cfg: dict[str, Any]) -> str:
-    schedule = cfg.get("lr_schedule", "constant")
-    if schedule == "plateau":
-        return f"lr x{cfg['lr_decay']} after {cfg['lr_patience'] + 1} epochs without a better validation map@20"
-    return "cosine lr decay to lr/100" if schedule == "cosine" else "constant lr"
-
-
-def stopped_text(gru: dict[str, Any], cfg: dict[str, Any]) -> str:
-    """Say so when the run ended before early stopping or its epoch cap (interrupted, then --reuse)."""
-    flat = gru["epochs_run"] - gru["best_epoch"]
-    if flat < cfg["patience"] and gru["epochs_run"] < cfg["epochs"]:
-        return f" (interrupted with {flat} of {cfg['patience']} patience epochs used; resumable)"
-    return ""
-
-
-def goal_text(bench: dict[str, Any], gru: dict[str, Any]) -> str:
-    """The GRU's goal metrics unrounded, so a table's 4 digits cannot round a miss into a hit."""
-    goal = bench.get("goal")
-    if not goal:
-        return ""
-    parts = [f"{k} {gru['test'][k]:.5f} ({'met' if gru['test'][k] >= v else 'not met'}: goal >= {v})" for k, v in goal.items()]
-    return " GRU test, unrounded: " + ", ".join(parts) + "."
-
-
 def section(name: str, bench: dict[str, Any], data: Path, rows: list[dict[str, Any]]) -> str:
     meta = json.loads((data / "meta.json").read_text())
     gru = rows[-1]
@@ -184,7 +162,18 @@ def section(name: str, bench: dict[str, Any], data: Path, rows: list[dict[str, A
     if name == "ml-1m":
         for label, vals in LITERATURE:
             lines.append(f"| {label} | " + " | ".join(f"{vals[k]:.4f}" if k in vals else "" for k in bench["metrics"]) + " | |")
-    return "\n".join(lines + differences(name, bench, rows))
+    return "\n".join(lines + differences(name, bench, rows) + target_count_lines(name, bench, rows))
+
+
+def target_count_lines(name: str, bench: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
+    """Where each model wins: the breakdown metrics by the size of the users' test sets."""
+    if not bench.get("breakdown"):
+        return []
+    per_user = {r["model"]: json.loads(per_user_file(name, "gru" if r["model"] == "GRU" else r["model"]).read_text())
+                for r in rows}
+    return ["", "The same test users grouped by how many distinct movies they watched in the test period (each "
+            "group's mean; the best of each column in bold; `trainer/breakdown.py`):", "",
+            *breakdown_lines(per_user, bench["breakdown"])]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -52,8 +52,8 @@ def evaluate_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20
         k: MAP cut-off.
         test_history: "train+validate" (default) or "train" (the notebook's protocol) for `test`.
         device: where the model scores (masking and top-k always run on CPU, as in serving).
-        per_user_file: also write every user's metrics there as JSON (`{"users": [...], "metrics":
-            {name: [...]}}`, same order), for paired comparisons between runs.
+        per_user_file: also write every user's metrics there as JSON (`{"users": [...], "targets":
+            [target-set sizes], "metrics": {name: [...]}}`, same order), for paired comparisons between runs.
 
     Returns:
         Metric means plus `users`, `skipped_users` and `split`.
@@ -64,7 +64,7 @@ def evaluate_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20
     result = evaluate_scorer(lambda m, l: model.predict_next(m.to(device), l.to(device)), cases, k, per_user=values)
     result["split"] = split
     if per_user_file is not None:
-        payload = {"run": str(run_dir), "split": split, "users": cases.users,
+        payload = {"run": str(run_dir), "split": split, "users": cases.users, "targets": cases.n_targets.tolist(),
                    "metrics": {name: v.tolist() for name, v in values.items()}}
         Path(per_user_file).parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(Path(per_user_file), json.dumps(payload) + "\n")

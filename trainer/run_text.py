@@ -1,0 +1,29 @@
+"""Plain words for a training run in a benchmark table: its schedule, how it ended, its goals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def lr_schedule_text(cfg: dict[str, Any]) -> str:
+    schedule = cfg.get("lr_schedule", "constant")
+    if schedule == "plateau":
+        return f"lr x{cfg['lr_decay']} after {cfg['lr_patience'] + 1} epochs without a better validation map@20"
+    return "cosine lr decay to lr/100" if schedule == "cosine" else "constant lr"
+
+
+def stopped_text(gru: dict[str, Any], cfg: dict[str, Any]) -> str:
+    """Say so when the run ended before early stopping or its epoch cap (interrupted, then --reuse)."""
+    flat = gru["epochs_run"] - gru["best_epoch"]
+    if flat < cfg["patience"] and gru["epochs_run"] < cfg["epochs"]:
+        return f" (interrupted with {flat} of {cfg['patience']} patience epochs used; resumable)"
+    return ""
+
+
+def goal_text(bench: dict[str, Any], gru: dict[str, Any]) -> str:
+    """The GRU's goal metrics unrounded, so a table's 4 digits cannot round a miss into a hit."""
+    goal = bench.get("goal")
+    if not goal:
+        return ""
+    parts = [f"{k} {gru['test'][k]:.5f} ({'met' if gru['test'][k] >= v else 'not met'}: goal >= {v})" for k, v in goal.items()]
+    return " GRU test, unrounded: " + ", ".join(parts) + "."
