@@ -8,7 +8,10 @@ compared by their mean over seeds 1-5 (validation / test map@20): defaults 0.058
 max_len 150 0.0542 / 0.0653; emb and hidden 64 0.0574 / 0.0717; windows all 0.0540 / 0.0608;
 a future-window objective (each position also asked for the next w-1 movies, since the temporal
 split scores every test-period movie; a prototype, not kept) w=3 0.0577 / 0.0739, w=8 0.0532 /
-0.0716. Refitting on train + validate for the best epoch count: test 0.0694.
+0.0716. Refitting on train + validate for the best epoch count: test 0.0694. Averaging the
+next-movie distributions of a history's last m positions (offline only): validation 0.0591 /
+0.0578 / 0.0553 at m = 3 / 5 / 10, test 0.0746 / 0.0746 / 0.0752. sknn's lead is the 16 test
+users with 20+ test movies (BENCHMARKS.md breaks the metrics down by that count).
 """
 
 from __future__ import annotations
