@@ -36,6 +36,11 @@ def _changes(cfg: dict[str, Any], base: dict[str, Any]) -> str:
     return ", ".join(f"{k} {now[k]}" for k in now if now[k] != then.get(k)) or "none (the first row)"
 
 
+def early_stopped(row: dict[str, Any]) -> bool:
+    """Whether the run ended by running out of patience (not by its epoch cap or an interruption)."""
+    return row["epochs_run"] - row["best_epoch"] >= row["patience"]
+
+
 def seed_groups(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """Rows whose configurations differ only in the seed (and data path), in table order; groups
     of two or more, so a step's effect can be read against the spread between seeds."""
@@ -49,7 +54,7 @@ def seed_groups(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 def _seed_lines(rows: list[dict[str, Any]]) -> list[str]:
     lines = []
     for group in seed_groups(rows):
-        stopped = [r["run"] for r in group if r["epochs_run"] - r["best_epoch"] < r["patience"]]
+        stopped = [r["run"] for r in group if not early_stopped(r)]
         stats = []
         for k in COMPARE:
             vals = [r["test"][k] for r in group]
@@ -95,7 +100,7 @@ def render(results: dict[str, Any]) -> str:
         + " | ".join(f"test {k}" for k in SHOWN) + " | " + " | ".join(f"{k} vs first" for k in COMPARE) + " |",
         "|---|" + "---|" * (5 + len(SHOWN) + len(COMPARE))]
     for r in rows:
-        ended = "early stop" if r["epochs_run"] - r["best_epoch"] >= r["patience"] else "stopped"
+        ended = "early stop" if early_stopped(r) else "stopped"
         diffs = [f"{d['mean']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}]" for d in
                  (r["vs_first"][k] for k in COMPARE)] if "vs_first" in r else [""] * len(COMPARE)
         lines.append(f"| {r['run']} | {_changes(r['config'], base['config'])} | {r['best_epoch']} / {r['epochs_run']} "
