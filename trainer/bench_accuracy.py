@@ -70,7 +70,8 @@ def prepare(name: str, bench: dict[str, Any]) -> Path:
 
 
 def per_user_file(name: str, model: str) -> Path:
-    return BUILD / "per-user" / f"{name}-{model}.json"
+    """Where `score` puts a model's per-user values; `model` as a table row names it ("GRU" -> gru)."""
+    return BUILD / "per-user" / f"{name}-{model.lower()}.json"
 
 
 def score(data: Path, run: Path, name: str, model: str) -> dict[str, Any]:
@@ -169,8 +170,7 @@ def target_count_lines(name: str, bench: dict[str, Any], rows: list[dict[str, An
     """Where each model wins: the breakdown metrics by the size of the users' test sets."""
     if not bench.get("breakdown"):
         return []
-    per_user = {r["model"]: json.loads(per_user_file(name, "gru" if r["model"] == "GRU" else r["model"]).read_text())
-                for r in rows}
+    per_user = {r["model"]: json.loads(per_user_file(name, r["model"]).read_text()) for r in rows}
     return ["", "The same test users grouped by how many distinct movies they watched in the test period (each "
             "group's mean; the best of each column in bold; `trainer/breakdown.py`):", "",
             *breakdown_lines(per_user, bench["breakdown"])]
