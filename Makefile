@@ -99,10 +99,13 @@ bench: bench-accuracy bench-serve
 bench-accuracy: setup
 	$(PY) -m trainer.bench_accuracy
 
-# On a CUDA machine: time the ML-1M preset with AMP, check CPU/GPU parity, run the ablation grid
-# (prepare the data first, e.g. with `make bench-accuracy` or `prepare --dataset ml-1m`).
+# On a CUDA machine: time the ML-1M preset with AMP, check CPU/GPU parity, then train the first round of
+# preset candidates side by side (prepare the data first, e.g. with `make bench-accuracy` or
+# `prepare --dataset ml-1m`). Side by side runs overlap far better under NVIDIA MPS
+# (`nvidia-cuda-mps-control -d` before, `echo quit | nvidia-cuda-mps-control` after).
 bench-cuda: setup
-	$(PY) -m trainer.bench_cuda --data build/bench/data/ml-1m --out build/bench/cuda --results build/bench/cuda.json
+	$(PY) -m trainer.bench_cuda --data build/bench/data/ml-1m --out build/bench/cuda --results build/bench/cuda.json \
+		--budget 520 --preset-seconds 210 --candidates v3 drop-0.6 hidden-768 batch-128 --seeds 1 2
 
 bench-serve: setup
 	@$(WRK_INSTALL)

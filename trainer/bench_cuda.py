@@ -1,12 +1,14 @@
 """One prepared CUDA session: time the ML-1M preset, check CPU/GPU parity, run an ablation grid.
 
     python -m trainer.bench_cuda --data build/bench/data/ml-1m --out OUT [--budget 480]
+        [--grid NAME ...] [--candidates NAME ... --seeds N ...]
 
 GPU time is lent in short slots, so everything happens in one call under one deadline:
   1. the current `--preset ml-1m` run on CUDA with bf16 AMP, alone on the GPU (clean timings);
   2. parity of its exported TorchScript model on CPU vs CUDA (fp32) over every test user;
-  3. the ablation grid (`GRID`): fp32 CUDA runs side by side, each stopped at the deadline (a stopped
-     run is exported from its best epoch so far).
+  3. side by side until the deadline, each stopped there (a stopped run is exported from its best
+     epoch so far): the v1 ablation grid (`--grid`, fp32) and/or the v4 candidates (`--candidates`,
+     each an override of the current preset, once per `--seeds`, bf16 autocast unless step 1 failed).
 Results land in OUT/results.json as they arrive, so a cut-off call still returns what it measured.
 The device image may lack matplotlib: workers then skip the per-run curve plot, nothing else.
 """
@@ -24,9 +26,10 @@ from typing import Any
 
 import torch
 
-from .ablations import ABLATION_BASE, GRID, ROUND_1
+from .ablations import ABLATION_BASE, CANDIDATE_SEEDS, CANDIDATES, GRID, candidate_runs
 from .checkpoint import history_timings, read_history
 from .config import TrainConfig
+from .cuda_parity import parity
 from .presets import PRESETS
 
 
@@ -98,39 +101,17 @@ def _safe_summary(run: Path, args: argparse.Namespace) -> dict[str, Any]:
         return {"error": f"{type(exc).__name__}: {exc}"}
 
 
-def parity(run: Path, data: Path) -> dict[str, Any]:
-    """Exported model on CPU vs CUDA over every test user: score gap and top-20 agreement."""
-    from .evaluate import run_cases
-    from .evaluation import rank_cases
-    from .export import MODEL_FILE, load_scripted
-
-    cpu, cases = run_cases(data, run, "test")
-    gpu = load_scripted(run / MODEL_FILE).cuda()
-    out: dict[str, Any] = {"users": len(cases.users)}
-    ranked, values = rank_cases(lambda m, l: cpu.predict_next(m, l), cases.inputs, cases.seen, 20)
-    # cuDNN may run fp32 RNNs in TF32 by default; strict fp32 is what CPU serving computes.
-    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    try:
-        for mode, tf32 in (("cuda_tf32_default", saved[0]), ("cuda_strict_fp32", False)):
-            torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = tf32
-            t0 = time.perf_counter()
-            got, got_values = rank_cases(lambda m, l: gpu.predict_next(m.cuda(), l.cuda()), cases.inputs, cases.seen, 20)
-            out[mode] = {"top20_identical_share": float((got == ranked).all(dim=1).float().mean()),
-                         "top20_max_abs_score_gap": float((got_values - values).abs().max()),
-                         "rank_seconds": round(time.perf_counter() - t0, 2)}
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m trainer.bench_cuda", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, help="prepared ML-1M leave-one-out data")
     p.add_argument("--out", type=Path, help="results directory (runs, logs, results.json)")
     p.add_argument("--budget", type=float, default=480, help="seconds for the whole call")
+    p.add_argument("--reserve", type=float, default=60, help="seconds kept for exporting and testing step 3's runs")
     p.add_argument("--preset-seconds", type=float, default=150, help="cap on step 1")
-    p.add_argument("--grid", nargs="*", default=ROUND_1, choices=list(GRID))
+    p.add_argument("--grid", nargs="*", default=[], choices=list(GRID), help="v1 ablations to run (fp32)")
+    p.add_argument("--candidates", nargs="*", default=[], choices=list(CANDIDATES), help="v4 candidates to run")
+    p.add_argument("--seeds", nargs="+", type=int, default=CANDIDATE_SEEDS, help="seeds of each candidate")
     p.add_argument("--skip-preset", action="store_true", help="skip steps 1-2 (parity then uses preset-fp32 if run)")
     p.add_argument("--results", type=Path, default=None, help="results file (default OUT/results.json)")
     p.add_argument("--device", default="cuda", help="cuda; cpu only to rehearse the script")
@@ -171,13 +152,20 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.skip_preset:
         check_parity(run)
-    # ---- 3. the ablation grid, side by side until the deadline ----
-    procs = {name: _launch(args.out / name, cfg_for(GRID[name], amp=False)) for name in args.grid}
-    ended = _wait(procs, start + args.budget - 45)
-    for name in args.grid:
-        results[name] = {"ended": ended[name], "overrides": GRID[name], **_safe_summary(args.out / name, args)}
+    # ---- 3. ablations and candidates, side by side until the deadline ----
+    # bf16 autocast for the candidates, as the preset is timed, unless that very path just failed.
+    amp_ok = args.skip_preset or "test" in results.get("preset-amp", {})
+    plan = {name: (GRID[name], False, ABLATION_BASE) for name in args.grid}
+    plan.update({name: (o, amp_ok and o.get("amp", True), PRESETS["ml-1m"])
+                 for name, o in candidate_runs(args.candidates, args.seeds).items()})
+    procs = {name: _launch(args.out / name, cfg_for(o, amp=amp, base=base)) for name, (o, amp, base) in plan.items()}
+    ended = _wait(procs, start + args.budget - args.reserve)
+    for name, (overrides, amp, _) in plan.items():
+        base_name = "v1" if name in GRID else "preset"
+        results[name] = {"ended": ended[name], "base": base_name, "overrides": overrides, "amp": amp,
+                         "side_by_side": len(plan), **_safe_summary(args.out / name, args)}
         save()
-    for name in ("preset-fp32", *args.grid):
+    for name in ("preset-fp32", *plan):
         check_parity(args.out / name)
     print(json.dumps(results, indent=2))
     return 0
