@@ -1,0 +1,81 @@
+"""The v4-candidate section: runs grouped by candidate and precision, means over seeds, bf16 vs fp32."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+from trainer.ablations import candidate_runs
+from trainer.bench_candidates_md import add_cpu_runs, collect, group_row, precision_lines, render
+from trainer.bench_cuda import preset_config
+from trainer.presets import PRESETS
+
+
+def _run(ndcg: float, hr: float, val_ndcg: float, **extra) -> dict:
+    return {"ended": "finished", "epochs_run": 10, "best_epoch": 5, "median_train_s": 2.0, "seconds_to_best": 12.0,
+            "val": {"ndcg@10": val_ndcg}, "test": {"ndcg@10": ndcg, "hr@10": hr}, **extra}
+
+
+def _results() -> dict:
+    return {
+        "torch": "2.x", "gpu": "Test GPU",
+        "preset-amp": _run(0.16, 0.30, 0.17),
+        "v3-fp32-seed-42": _run(0.18, 0.32, 0.18, base="preset", amp=False),
+        "batch-128-seed-1": _run(0.10, 0.20, 0.15, base="preset", amp=True),
+        "batch-128-seed-2": _run(0.20, 0.40, 0.16, base="preset", amp=True, ended="stopped at the deadline"),
+        "preset-seed-1": _run(0.5, 0.5, 0.5, base="v1", amp=False),  # a v1 ablation, not a candidate
+        "batch-128-seed-9": _run(0.5, 0.5, 0.5, base="v1", amp=True),  # trained on another base
+        "batch-256-seed-3": {"ended": "failed (exit 1)", "epochs_run": 0},  # no test: left out
+    }
+
+
+def test_runs_group_by_candidate_and_precision_and_v1_ablations_stay_out():
+    groups = collect([_results()])
+    assert {k: sorted(r["seed"] for r in v) for k, v in groups.items()} == {
+        ("v3", "bf16 autocast"): [42], ("v3", "fp32"): [42], ("batch-128", "bf16 autocast"): [1, 2]}
+
+
+def test_group_row_gives_mean_range_and_marks_stopped_runs():
+    row = group_row("batch-128", "bf16 autocast", collect([_results()])[("batch-128", "bf16 autocast")])
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[:4] == ["batch-128", "batch_size 128, lr 0.003", "bf16 autocast", "1, 2"]
+    assert cells[4] == "0.1550"
+    assert cells[5] == "0.3000 (0.2000-0.4000)"
+    assert cells[6] == "0.1500 (0.1000-0.2000)"
+    assert cells[8] == "5, 5 (1 stopped)"
+
+
+def test_precision_lines_compare_only_shared_seeds():
+    lines = precision_lines(collect([_results()]))
+    assert lines == ["- v3, bf16 autocast minus fp32 over the same seeds (42): validation ndcg@10 -0.0100, "
+                     "test ndcg@10 -0.0200, test hr@10 -0.0200."]
+
+
+def test_cpu_runs_of_the_unchanged_preset_join_the_fp32_group():
+    preset_cfg = preset_config("d", {"seed": 7}, "cpu", False, PRESETS["ml-1m"]).to_dict()
+    other = copy.deepcopy(preset_cfg)
+    other["max_len"] = 200
+    steps = {"rows": [{"config": preset_cfg, "test": {"ndcg@10": 0.2, "hr@10": 0.3}, "val": {"ndcg@10": 0.2},
+                       "best_epoch": 9},
+                      {"config": other, "test": {"ndcg@10": 0.9, "hr@10": 0.9}, "val": {"ndcg@10": 0.9},
+                       "best_epoch": 9}]}
+    groups = collect([_results()])
+    add_cpu_runs(groups, steps)
+    fp32 = groups[("v3", "fp32")]
+    assert sorted((r["seed"], r["where"]) for r in fp32) == [(7, "CPU"), (42, "GPU")]
+
+
+def test_render_names_the_timing_and_every_group(tmp_path):
+    path = tmp_path / "round.json"
+    path.write_text(json.dumps(_results()))
+    text = render([path], None)
+    assert "best epoch 5 of 10 (early stop), 2.0 s per training epoch" in text
+    assert text.count("| v3 |") == 2 and "| batch-128 |" in text
+
+
+def test_candidate_runs_override_the_current_preset_per_seed():
+    runs = candidate_runs(["batch-128-fp32"], [3, 4])
+    assert list(runs) == ["batch-128-fp32-seed-3", "batch-128-fp32-seed-4"]
+    cfg = preset_config("d", runs["batch-128-fp32-seed-4"], "cuda", False, PRESETS["ml-1m"])
+    assert (cfg.seed, cfg.batch_size, cfg.lr, cfg.amp) == (4, 128, 3e-3, False)
+    assert cfg.model.hidden_dim == PRESETS["ml-1m"]["model"]["hidden_dim"]
