@@ -26,7 +26,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Seed 1 (early stop after epoch 42, best 37): 0.3103 / 0.1769; seed 2 (early stop after epoch 24,
     # best 19, lr still halving when patience ran out): 0.2960 / 0.1685. Three seeds: 0.3030 / 0.1734,
     # so the preset's expected ndcg@10 is below the 0.175 goal (seed 1 minus seed 42 on the same users:
-    # +0.0075 [-0.0007, +0.0154] / +0.0020 [-0.0029, +0.0067]).
+    # +0.0075 [-0.0007, +0.0154] / +0.0020 [-0.0029, +0.0067]). Seeds 3-5 in fp32 on an H200: 0.1722,
+    # 0.1731, 0.1733; six fp32 seeds: 0.3039 / 0.1732. No v4 candidate beat v3's fp32 validation mean
+    # (BENCHMARKS.md, preset candidates: batch 128 or 256, dropout 0.6, hidden 768; 2-5 seeds each).
     # Windows of 30 went the other way: validation ndcg@10 behind v3 at every epoch from 4 to 6
     # (epoch 6: 0.1500 vs 0.1570), so that run was stopped there.
     "ml-1m": {"epochs": 200, "batch_size": 64, "lr": 2e-3, "weight_decay": 0.0, "min_count": 1, "max_len": 50,
