@@ -81,6 +81,12 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run", type=Path, required=True)
 
 
+def _add_ensemble(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ensemble", help="serve several finished GRU runs as one model averaging their predictions")
+    p.add_argument("--runs", type=Path, nargs="+", required=True, help="two or more GRU run directories")
+    p.add_argument("--out", type=Path, required=True, help="the ensemble's run directory (new or empty)")
+
+
 def _add_baseline(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("baseline", help="fit pop/sr/sknn into a run directory that evaluate scores like the GRU")
     p.add_argument("--name", choices=["pop", "sr", "sknn"], required=True)
@@ -165,7 +171,8 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_prepare, _add_train, _add_evaluate, _add_export, _add_baseline, _add_archive, _add_server):
+    for add in (_add_prepare, _add_train, _add_evaluate, _add_export, _add_ensemble, _add_baseline, _add_archive,
+                    _add_server):
         add(sub)
     args = parser.parse_args(argv)
     try:
@@ -189,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
             from .evaluate import evaluate_run
             print(json.dumps(evaluate_run(args.data, args.run, args.split, args.k, args.test_history,
                                           per_user_file=args.per_user)))
+        elif args.command == "ensemble":
+            from .ensemble import build_ensemble
+            print(build_ensemble(args.runs, args.out))
         elif args.command == "baseline":
             from .baseline_run import run_baseline
             run_baseline(args.name, args.data, args.out, args.min_count, args.max_len)
