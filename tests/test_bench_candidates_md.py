@@ -58,7 +58,9 @@ def test_cpu_runs_of_the_unchanged_preset_join_the_fp32_group():
     steps = {"rows": [{"config": preset_cfg, "test": {"ndcg@10": 0.2, "hr@10": 0.3}, "val": {"ndcg@10": 0.2},
                        "best_epoch": 9},
                       {"config": other, "test": {"ndcg@10": 0.9, "hr@10": 0.9}, "val": {"ndcg@10": 0.9},
-                       "best_epoch": 9}]}
+                       "best_epoch": 9},
+                      {"config": preset_cfg, "ensemble": ["a", "b"], "test": {"ndcg@10": 0.9, "hr@10": 0.9},
+                       "val": {"ndcg@10": 0.9}}]}
     groups = collect([_results()])
     add_cpu_runs(groups, steps)
     fp32 = groups[("v3", "fp32")]

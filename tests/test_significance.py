@@ -101,3 +101,22 @@ def test_cpu_steps_table_summarises_runs_that_differ_only_in_the_seed():
     assert seeds == ["Seeds 42, 1 of one configuration (s42, s1): mean test hr@10 0.3050 (from 0.3000 to 0.3100), "
                      "ndcg@10 0.1760 (from 0.1740 to 0.1780); not early-stopped: s1."]
     assert not [line for line in render({"rows": rows[:2]}).splitlines() if line.startswith("Seeds")]
+
+
+def test_cpu_steps_table_names_an_ensembles_members_and_keeps_it_out_of_seed_groups():
+    from trainer.bench_cpu_steps import render
+
+    cfg = {"data": "a", "max_len": 50, "seed": 42, "epochs": 200, "patience": 5, "model": {"hidden_dim": 512}}
+    metrics = {"hr@10": 0.3, "ndcg@10": 0.17, "hr@20": 0.4, "ndcg@20": 0.2, "map@20": 0.1}
+    row = {"best_epoch": 30, "epochs_run": 35, "patience": 5, "median_seconds_per_epoch": 150.0, "users": 6040,
+           "val": metrics, "test": metrics}
+    d = {"mean": 0.0, "low": -0.01, "high": 0.01}
+    rows = [{**row, "run": "s42", "config": cfg},
+            {**row, "run": "s1", "config": {**cfg, "seed": 1}, "vs_first": {"hr@10": d, "ndcg@10": d}},
+            {"run": "ens", "config": cfg, "ensemble": ["s42", "s1"], "users": 6040, "val": metrics, "test": metrics,
+             "vs_first": {"hr@10": d, "ndcg@10": d}}]
+    lines = render({"rows": rows}).splitlines()
+    [ens] = [line for line in lines if line.startswith("| ens")]
+    assert ens.startswith("| ens | ensemble of s42, s1 (mean log-probabilities) | - | - | 0.3000 | 0.1700 |")
+    [seeds] = [line for line in lines if line.startswith("Seeds")]
+    assert "(s42, s1)" in seeds

@@ -68,7 +68,7 @@ def is_preset(config: dict[str, Any], preset: dict[str, Any] = PRESETS["ml-1m"])
 def add_cpu_runs(groups: dict[tuple[str, str], list[dict[str, Any]]], cpu_steps: dict[str, Any]) -> None:
     """Pool the CPU-steps runs of the unchanged preset into the fp32 v3 group."""
     for row in cpu_steps["rows"]:
-        if is_preset(row["config"]):
+        if is_preset(row["config"]) and "ensemble" not in row:  # an ensemble carries its first member's config
             groups.setdefault(("v3", "fp32"), []).append(
                 {"seed": row["config"]["seed"], "where": "CPU", "val": row.get("val"), "test": row["test"],
                  "best_epoch": row["best_epoch"], "stopped": False, "s_per_epoch": None, "side_by_side": None})

@@ -3,7 +3,9 @@
     python -m trainer.bench_cpu_steps --data build/bench/data/ml-1m --save docs/ablations/ml-1m-cpu-steps.json RUN_DIR...
     python -m trainer.bench_cpu_steps --load docs/ablations/ml-1m-cpu-steps.json   # re-render, no runs needed
 
-Each run's exported model is scored on the test split exactly as `evaluate` does; every row after
+Each run's exported model is scored on the test split exactly as `evaluate` does (an `ensemble`
+run directory too: its row names the members, and its validation figures are measured, since it
+has no epochs); every row after
 the first is also compared with the first on the same users (paired bootstrap), so a step counts
 only when it beats the luck of which users were drawn. The extracted figures are saved as JSON
 beside the ablation rounds, so the table can be re-rendered and checked without the runs.
@@ -21,8 +23,9 @@ import torch
 from .archive import REPO
 from .benchmarks_md import replace_section
 from .checkpoint import history_timings, read_history
+from .ensemble import ENSEMBLE_FILE
 from .evaluate import run_cases
-from .evaluation import per_user_metrics
+from .evaluation import evaluate_scorer, per_user_metrics
 from .significance import paired_bootstrap
 
 TITLE = "MovieLens-1M preset steps (CPU)"
@@ -45,7 +48,7 @@ def seed_groups(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """Rows whose configurations differ only in the seed (and data path), in table order; groups
     of two or more, so a step's effect can be read against the spread between seeds."""
     groups: dict[str, list[dict[str, Any]]] = {}
-    for r in rows:
+    for r in (r for r in rows if "ensemble" not in r):  # an ensemble shares its first member's config
         key = json.dumps({k: v for k, v in r["config"].items() if k not in ("seed", "data")}, sort_keys=True)
         groups.setdefault(key, []).append(r)
     return [g for g in groups.values() if len(g) > 1]
@@ -72,12 +75,18 @@ def measure(data: Path, runs: list[Path]) -> dict[str, Any]:
         model, cases = run_cases(data, run)
         with torch.inference_mode():
             values = per_user_metrics(model.predict_next, cases)
-        history = read_history(run)
-        timings = history_timings(history)
         cfg = json.loads((run / "config.json").read_text())
-        row = {"run": run.name, "config": cfg, **timings, "epochs_cap": cfg["epochs"], "patience": cfg["patience"],
-               "val": next(r["val"] for r in history if r["epoch"] == timings["best_epoch"]),
-               "test": {k: float(v.mean()) for k, v in values.items()}, "users": len(cases.users)}
+        row = {"run": run.name, "config": cfg, "test": {k: float(v.mean()) for k, v in values.items()},
+               "users": len(cases.users)}
+        if (run / ENSEMBLE_FILE).exists():
+            members = json.loads((run / ENSEMBLE_FILE).read_text())["members"]
+            row["ensemble"] = [Path(m["run"]).name for m in members]
+            row["val"] = evaluate_scorer(model.predict_next, run_cases(data, run, "validate")[1])
+        else:
+            history = read_history(run)
+            timings = history_timings(history)
+            row.update(timings, epochs_cap=cfg["epochs"], patience=cfg["patience"],
+                       val=next(r["val"] for r in history if r["epoch"] == timings["best_epoch"]))
         if first is None:
             first = values
         else:
@@ -100,11 +109,14 @@ def render(results: dict[str, Any]) -> str:
         + " | ".join(f"test {k}" for k in SHOWN) + " | " + " | ".join(f"{k} vs first" for k in COMPARE) + " |",
         "|---|" + "---|" * (5 + len(SHOWN) + len(COMPARE))]
     for r in rows:
-        ended = "early stop" if early_stopped(r) else "stopped"
         diffs = [f"{d['mean']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}]" for d in
                  (r["vs_first"][k] for k in COMPARE)] if "vs_first" in r else [""] * len(COMPARE)
-        lines.append(f"| {r['run']} | {_changes(r['config'], base['config'])} | {r['best_epoch']} / {r['epochs_run']} "
-                     f"({ended}) | {r['median_seconds_per_epoch']} | {r['val']['hr@10']:.4f} | {r['val']['ndcg@10']:.4f} | "
+        if "ensemble" in r:
+            change, epochs, seconds = f"ensemble of {', '.join(r['ensemble'])} (mean log-probabilities)", "-", "-"
+        else:
+            change, seconds = _changes(r["config"], base["config"]), r["median_seconds_per_epoch"]
+            epochs = f"{r['best_epoch']} / {r['epochs_run']} ({'early stop' if early_stopped(r) else 'stopped'})"
+        lines.append(f"| {r['run']} | {change} | {epochs} | {seconds} | {r['val']['hr@10']:.4f} | {r['val']['ndcg@10']:.4f} | "
                      + " | ".join(f"{r['test'][k]:.4f}" for k in SHOWN) + " | " + " | ".join(diffs) + " |")
     return "\n".join(lines + _seed_lines(rows))
 
