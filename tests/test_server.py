@@ -133,3 +133,14 @@ def test_a_server_is_not_started_over_one_already_listening():
         with pytest.raises(SessrecError, match=f"inference_address http://127.0.0.1:{port} is already in use"):
             ensure_free({"inference_address": f"http://127.0.0.1:{port}"})
     ensure_free({"inference_address": f"http://127.0.0.1:{port}"})  # closed now: nothing answers
+
+
+def test_stop_returns_once_the_server_has_let_go_of_its_ports(tiny_run, tmp_path):
+    from trainer.server import ensure_free
+
+    build_archive(tiny_run, tmp_path / "store")
+    with torchserve(tmp_path / "store", tmp_path / "work") as srv:
+        assert http("GET", f"{srv.inference}/ping")[0] == 200
+        srv.stop()
+        # What `make stop` then `make serve` relies on: nothing answers any more.
+        ensure_free({"inference_address": srv.inference, "management_address": srv.management})

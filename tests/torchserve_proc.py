@@ -25,8 +25,13 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, inference: str, management: str) -> None:
+    def __init__(self, inference: str, management: str, workdir: Path, env: dict[str, str]) -> None:
         self.inference, self.management = inference, management
+        self.workdir, self.env = workdir, env
+
+    def stop(self) -> None:
+        """`trainer.server.stop` for this server (it finds the server by TorchServe's pid file in TMPDIR)."""
+        stop(self.workdir, self.env)
 
     def predict(self, payload: Any, model: str = "sessrec") -> tuple[int, Any]:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
@@ -51,7 +56,8 @@ def torchserve(model_store: Path, workdir: Path, models: tuple[str, ...] = ("ses
            "TMPDIR": str(workdir)}  # the shared session store's file lands here, removed with the test's files
     proc = start_detached(["--start", "--foreground", "--ncs", "--ts-config", str(workdir / "config.properties"),
                            "--model-store", str(model_store), "--models", *models], workdir, env)
-    server = Server(f"http://127.0.0.1:{ports['inference_address']}", f"http://127.0.0.1:{ports['management_address']}")
+    server = Server(f"http://127.0.0.1:{ports['inference_address']}", f"http://127.0.0.1:{ports['management_address']}",
+                    workdir, env)
     try:
         for model in models:
             wait_ready(server.management, model.split("=")[0], proc=proc)

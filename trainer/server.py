@@ -81,7 +81,14 @@ def wait_ready(management: str, model: str, timeout: float = 180, proc: subproce
 
 
 def stop(workdir: Path, env: dict[str, str] | None = None) -> None:
-    subprocess.run([find_tool("torchserve"), "--stop"], cwd=workdir, env=env, capture_output=True, timeout=60)
+    """`torchserve --stop` and wait (up to 60 s, TorchServe's own limit) until the server has exited.
+
+    A plain `--stop` only signals it and returns while it still holds its ports for a few seconds, so
+    an immediate `make serve` would find them taken."""
+    res = subprocess.run([find_tool("torchserve"), "--stop", "--foreground"], cwd=workdir, env=env,
+                         capture_output=True, text=True, timeout=90)
+    if "took too long" in res.stdout:
+        raise SessrecError("TorchServe did not exit within 60 s of --stop; see logs/ts_log.log")
 
 
 def serve(config: Path, models: list[str], workdir: Path) -> str:
