@@ -95,3 +95,9 @@ def test_cli_names_the_problem(tiny_data, tiny_run, tmp_path):
     res = run_cli("ensemble", "--runs", str(tiny_run), str(tiny_run), "--out", str(tmp_path / "twice"))
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "twice" / "model.pt").exists() and (tmp_path / "twice" / "ensemble.json").exists()
+    before = {p.name: p.read_bytes() for p in (tmp_path / "twice").iterdir()}
+    for args in (["train", "--data", str(tiny_data), "--out", str(tmp_path / "twice"), "--resume"],
+                 ["export", "--run", str(tmp_path / "twice")]):
+        res = run_cli(*args)
+        assert res.returncode == 2 and "is an ensemble" in res.stderr, args
+    assert {p.name: p.read_bytes() for p in (tmp_path / "twice").iterdir()} == before

@@ -153,6 +153,15 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tiny_data, tmp_path):
     assert (killed / "model.pt").exists()
 
 
+def test_resume_refuses_a_baseline_run_and_leaves_it_intact(tiny_data, tmp_path):
+    run = tmp_path / "pop"
+    assert run_cli("baseline", "--name", "pop", "--data", str(tiny_data), "--out", str(run)).returncode == 0
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    res = run_cli("train", "--data", str(tiny_data), "--out", str(run), "--resume", "--epochs", "1")
+    assert res.returncode == 2 and "is a 'pop' baseline run" in res.stderr
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
 def test_preset_sets_defaults_and_flags_override(tiny_data, tmp_path):
     run = tmp_path / "preset"
     res = run_cli("train", "--data", str(tiny_data), "--out", str(run), "--preset", "ml-1m", "--epochs", "1",

@@ -23,9 +23,9 @@ import torch
 from .archive import REPO
 from .benchmarks_md import replace_section
 from .checkpoint import history_timings, read_history
-from .ensemble import ENSEMBLE_FILE
 from .evaluate import run_cases
 from .evaluation import evaluate_scorer, per_user_metrics
+from .export import ENSEMBLE_FILE
 from .significance import paired_bootstrap
 
 TITLE = "MovieLens-1M preset steps (CPU)"

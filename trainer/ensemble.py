@@ -18,11 +18,10 @@ from torch import nn
 
 from .atomic import write_text_atomic
 from .errors import RunDirError
-from .export import MODEL_FILE, load_best_model, save_scripted
+from .export import ENSEMBLE_FILE, MODEL_FILE, load_best_model, save_scripted
 from .serving_gru import ServingGRU
 from .train import CONFIG_FILE, VOCAB_FILE, prepare_run_dir
 
-ENSEMBLE_FILE = "ensemble.json"
 
 
 class Ensemble(nn.Module):

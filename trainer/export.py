@@ -19,6 +19,7 @@ from .serving_gru import ServingGRU
 
 MODEL_FILE = "model.pt"
 BEST_FILE = "best.pt"
+ENSEMBLE_FILE = "ensemble.json"  # marks an `ensemble` run directory (its members are listed inside)
 
 
 @contextlib.contextmanager
@@ -81,6 +82,9 @@ def save_scripted(module: torch.nn.Module, path: Path, check_inputs: list[list[i
 
 def export_run(run_dir: Path) -> Path:
     """Write `RUN_DIR/model.pt` from the best checkpoint and return its path."""
+    if (Path(run_dir) / ENSEMBLE_FILE).exists():
+        raise RunDirError(f"{run_dir} is an ensemble: its model.pt comes from `python -m trainer ensemble`, "
+                          "not from a checkpoint")
     model, cfg = load_best_model(run_dir)
     v = cfg.model.vocab_size
     checks = [[0], [0, 1 % v, 2 % v], [0] + [(7 * i) % v for i in range(1, cfg.max_len)]]

@@ -19,7 +19,7 @@ from .checkpoint import CKPT_FILE, append_history, load_checkpoint, rewrite_hist
 from .config import TrainConfig
 from .errors import ConfigError, RunDirError
 from .evaluation import build_cases, evaluate_scorer
-from .export import BEST_FILE, export_run
+from .export import BEST_FILE, ENSEMBLE_FILE, export_run
 from .model import SessionGRU
 from .plots import plot_curves
 from .splits import history_for, load_data_dir
@@ -54,6 +54,12 @@ def prepare_run_dir(out_dir: Path, resume: bool) -> None:
     if resume:
         if not (out_dir / CONFIG_FILE).exists():
             raise RunDirError(f"{out_dir}: nothing to resume (no {CONFIG_FILE}); start without --resume")
+        # Resuming trains into the directory: a baseline's or an ensemble's model.pt would be replaced.
+        if (out_dir / ENSEMBLE_FILE).exists():
+            raise RunDirError(f"{out_dir} is an ensemble ({ENSEMBLE_FILE}): it has no training to resume")
+        kind = TrainConfig.load(out_dir / CONFIG_FILE).kind
+        if kind != "gru":
+            raise RunDirError(f"{out_dir} is a {kind!r} baseline run: only GRU runs train or resume")
         return
     if out_dir.exists() and any(out_dir.iterdir()):
         raise RunDirError(f"{out_dir}: run directory exists and is not empty; use --resume to continue it "
