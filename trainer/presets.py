@@ -5,7 +5,8 @@ the notebook's settings except max_len (50, not 150).
 
 MovieLens-100k (temporal split): a single seed says little there: the defaults' validation map@20
 ranges 0.048-0.078 over seeds 1-9 (test 0.065-0.085), so variants were compared by their mean over
-seeds 1-5 (validation / test map@20). The `ml-100k` preset is the best validation mean, and its test
+seeds 1-5 (validation / test map@20; `python -m trainer.seed_sweep --data DIR --out OUT -- FLAGS`,
+with FLAGS `--preset ml-100k` for the preset's figures). The `ml-100k` preset is the best validation mean, and its test
 mean is the best too: dropout 0.5 with batch 64, 0.0680 / 0.0775, against the defaults' 0.0585 /
 0.0739. On the way: dropout 0.3 0.0620 / 0.0728; dropout 0.5 0.0651 / 0.0765; dropout 0.7 0.0667 /
 0.0734; batch 64 0.0620 / 0.0753; dropout 0.5 with batch 32 0.0648 / 0.0749; dropout 0.6 with batch

@@ -1,0 +1,45 @@
+"""seed_sweep: one run per seed, scored like `evaluate`, with the means that presets are chosen by."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from trainer.evaluate import evaluate_run
+from trainer.seed_sweep import SUMMARY_FILE, main
+
+FLAGS = ["--epochs", "2", "--batch-size", "64", "--min-count", "2", "--max-len", "40", "--emb-dim", "16",
+         "--hidden-dim", "16"]
+
+
+def test_each_seed_is_trained_scored_and_averaged(tiny_data, tmp_path, capsys):
+    out = tmp_path / "sweep"
+    assert main(["--data", str(tiny_data), "--out", str(out), "--seeds", "3", "5", "--", *FLAGS]) == 0
+    summary = json.loads((out / SUMMARY_FILE).read_text())
+    assert [r["seed"] for r in summary["runs"]] == [3, 5]
+    for r in summary["runs"]:
+        cfg = json.loads((out / f"seed-{r['seed']}" / "config.json").read_text())
+        assert cfg["seed"] == r["seed"] and cfg["epochs"] == 2 and cfg["model"]["hidden_dim"] == 16
+        assert r["test"] == evaluate_run(tiny_data, out / f"seed-{r['seed']}", "test")
+    a, b = summary["runs"]
+    assert a["test"]["map@20"] != b["test"]["map@20"], "two seeds gave identical runs"
+    assert summary["mean"]["test"]["map@20"] == pytest.approx((a["test"]["map@20"] + b["test"]["map@20"]) / 2)
+    assert summary["mean"]["val"]["ndcg@10"] == pytest.approx((a["val"]["ndcg@10"] + b["val"]["ndcg@10"]) / 2)
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("mean of 2 seeds: map@20 val ")
+
+    # Called again, finished seeds are kept as they are and a new seed is added.
+    before = (out / "seed-3" / "model.pt").stat().st_mtime_ns
+    assert main(["--data", str(tiny_data), "--out", str(out), "--seeds", "3", "7", "--", *FLAGS]) == 0
+    assert (out / "seed-3" / "model.pt").stat().st_mtime_ns == before
+    assert [r["seed"] for r in json.loads((out / SUMMARY_FILE).read_text())["runs"]] == [3, 7]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seeds", "1", "1"], "--seeds must be distinct"),
+    (["--", "--seed", "4"], "not among the train flags"),
+])
+def test_bad_sweeps_are_refused_by_name(tiny_data, tmp_path, capsys, args, message):
+    assert main(["--data", str(tiny_data), "--out", str(tmp_path / "s"), *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
