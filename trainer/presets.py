@@ -6,22 +6,22 @@ the notebook's settings except max_len (50, not 150).
 MovieLens-100k (temporal split): a single seed says little there: the defaults' validation map@20
 ranges 0.048-0.078 over seeds 1-9 (test 0.065-0.085), so variants were compared by their mean over
 seeds 1-5 (validation / test map@20; `python -m trainer.seed_sweep --data DIR --out OUT -- FLAGS`,
-with FLAGS `--preset ml-100k` for the preset's figures). The `ml-100k` preset is the best validation mean, and its test
-mean is the best too: dropout 0.5 with batch 64, 0.0680 / 0.0775, against the defaults' 0.0585 /
-0.0739. On the way: dropout 0.3 0.0620 / 0.0728; dropout 0.5 0.0651 / 0.0765; dropout 0.7 0.0667 /
-0.0734; batch 64 0.0620 / 0.0753; dropout 0.5 with batch 32 0.0648 / 0.0749; dropout 0.6 with batch
-64 0.0665 / 0.0767; lr 2e-3 with the plateau schedule 0.0596 / 0.0735; emb 256, hidden 512 and
-dropout 0.5 0.0584 / 0.0704; the ml-1m preset 0.0570 / 0.0593. Earlier, against the defaults:
-max_len 150 0.0542 / 0.0653; emb and hidden 64 0.0574 / 0.0717; windows all 0.0540 / 0.0608; a
-future-window objective (each position also asked for the next w-1 movies, since the temporal split
-scores every test-period movie; a prototype, not kept) w=3 0.0577 / 0.0739, w=8 0.0532 / 0.0716.
-Refitting on train + validate for the best epoch count: test 0.0694. Averaging the next-movie
-distributions of a history's last m positions (offline only): validation 0.0591 / 0.0578 / 0.0553 at
-m = 3 / 5 / 10, test 0.0746 / 0.0746 / 0.0752. A moving average of the weights (a prototype, not
-kept; decay 0.9 and 0.97 coincide here, since its warm-up caps the decay over ML-100k's ~75 steps):
-0.0582 / 0.0751. The defaults' five seeds as one `ensemble`: test 0.0802. sknn's lead is the 16 test
-users with 20+ test movies (BENCHMARKS.md breaks the metrics down by that count); the five `ml-100k`
-seeds as one ensemble: test 0.0801, still below sknn's 0.0866.
+with FLAGS `--preset ml-100k` for the preset's figures). The `ml-100k` preset is the best validation
+mean, and its test mean is the best too: dropout 0.5 with batch 64, 0.0680 / 0.0775, against the
+defaults' 0.0585 / 0.0739. On the way: dropout 0.3 0.0620 / 0.0728; dropout 0.5 0.0651 / 0.0765;
+dropout 0.7 0.0667 / 0.0734; batch 64 0.0620 / 0.0753; dropout 0.5 with batch 32 0.0648 / 0.0749;
+dropout 0.6 with batch 64 0.0665 / 0.0767; lr 2e-3 with the plateau schedule 0.0596 / 0.0735; emb
+256, hidden 512 and dropout 0.5 0.0584 / 0.0704; the ml-1m preset 0.0570 / 0.0593. Earlier, against
+the defaults: max_len 150 0.0542 / 0.0653; emb and hidden 64 0.0574 / 0.0717; windows all 0.0540 /
+0.0608; a future-window objective (each position also asked for the next w-1 movies, since the
+temporal split scores every test-period movie; a prototype, not kept) w=3 0.0577 / 0.0739, w=8
+0.0532 / 0.0716. Refitting on train + validate for the best epoch count: test 0.0694. Averaging the
+next-movie distributions of a history's last m positions (offline only): validation 0.0591 / 0.0578
+/ 0.0553 at m = 3 / 5 / 10, test 0.0746 / 0.0746 / 0.0752. A moving average of the weights (a
+prototype, not kept; decay 0.9 and 0.97 coincide here, since its warm-up caps the decay over
+ML-100k's ~75 steps): 0.0582 / 0.0751. The defaults' five seeds as one `ensemble`: test 0.0802.
+sknn's lead is the 16 test users with 20+ test movies (BENCHMARKS.md breaks the metrics down by that
+count); the five `ml-100k` seeds as one ensemble: test 0.0801, still below sknn's 0.0866.
 """
 
 from __future__ import annotations
