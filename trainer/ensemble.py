@@ -18,10 +18,9 @@ from torch import nn
 
 from .atomic import write_text_atomic
 from .errors import RunDirError
-from .export import ENSEMBLE_FILE, MODEL_FILE, load_best_model, save_scripted
+from .export import ENSEMBLE_FILE, MODEL_FILE, check_inputs, load_best_model, save_scripted
 from .serving_gru import ServingGRU
 from .train import CONFIG_FILE, VOCAB_FILE, prepare_run_dir
-
 
 
 class Ensemble(nn.Module):
@@ -56,11 +55,10 @@ class Ensemble(nn.Module):
     def scores(self, state: torch.Tensor) -> torch.Tensor:
         """Mean next-movie log-probability over members: FloatTensor[B, V]."""
         parts = torch.split(state, self.sizes, dim=-1)
-        total = torch.zeros(0)
+        logps: List[torch.Tensor] = []
         for i, m in enumerate(self.members):
-            logp = torch.log_softmax(m.scores(parts[i]), dim=-1)
-            total = logp if i == 0 else total + logp
-        return total / len(self.sizes)
+            logps.append(torch.log_softmax(m.scores(parts[i]), dim=-1))
+        return torch.stack(logps).mean(0)
 
     @torch.jit.export
     def predict_next(self, movies: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
@@ -87,8 +85,8 @@ def build_ensemble(runs: list[Path], out_dir: Path) -> Path:
     if len(runs) < 2:
         raise RunDirError(f"an ensemble needs at least two runs, got {len(runs)}")
     members = [_member(r) for r in runs]
-    first_model, first_cfg, first_vocab = members[0]
-    for run, (model, cfg, vocab) in zip(runs[1:], members[1:]):
+    _, first_cfg, first_vocab = members[0]
+    for run, (_, cfg, vocab) in zip(runs[1:], members[1:]):
         if vocab != first_vocab:
             raise RunDirError(f"{run}: its vocabulary differs from {runs[0]}'s; ensemble runs trained on the same "
                               "data with the same --min-count")
@@ -100,9 +98,8 @@ def build_ensemble(runs: list[Path], out_dir: Path) -> Path:
     prepare_run_dir(out_dir, resume=False)
     eager = Ensemble([m for m, _, _ in members])
     served = Ensemble([ServingGRU(m) for m, _, _ in members])
-    v, max_len = first_cfg["model"]["vocab_size"], first_cfg["max_len"]
-    checks = [[0], [0, 1 % v, 2 % v], [0] + [(7 * i) % v for i in range(1, max_len)]]
-    save_scripted(served, out_dir / MODEL_FILE, checks, reference=eager)
+    save_scripted(served, out_dir / MODEL_FILE, check_inputs(first_cfg["model"]["vocab_size"], first_cfg["max_len"]),
+                  reference=eager)
     shutil.copyfile(runs[0] / VOCAB_FILE, out_dir / VOCAB_FILE)
     # config.json carries what serving and evaluation read (vocabulary size, input window); the
     # members' own configurations are in ensemble.json.

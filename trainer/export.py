@@ -80,14 +80,18 @@ def save_scripted(module: torch.nn.Module, path: Path, check_inputs: list[list[i
     write_atomic(path, buf.getvalue())
 
 
+def check_inputs(vocab_size: int, max_len: int) -> list[list[int]]:
+    """Histories an export is checked on: the start token alone, a short one, and a full input window."""
+    v = vocab_size
+    return [[0], [0, 1 % v, 2 % v], [0] + [(7 * i) % v for i in range(1, max_len)]]
+
+
 def export_run(run_dir: Path) -> Path:
     """Write `RUN_DIR/model.pt` from the best checkpoint and return its path."""
     if (Path(run_dir) / ENSEMBLE_FILE).exists():
         raise RunDirError(f"{run_dir} is an ensemble: its model.pt comes from `python -m trainer ensemble`, "
                           "not from a checkpoint")
     model, cfg = load_best_model(run_dir)
-    v = cfg.model.vocab_size
-    checks = [[0], [0, 1 % v, 2 % v], [0] + [(7 * i) % v for i in range(1, cfg.max_len)]]
     out = Path(run_dir) / MODEL_FILE
-    save_scripted(ServingGRU(model), out, checks, reference=model)
+    save_scripted(ServingGRU(model), out, check_inputs(cfg.model.vocab_size, cfg.max_len), reference=model)
     return out

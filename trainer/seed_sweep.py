@@ -19,21 +19,21 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
+from .__main__ import main as cli
 from .atomic import write_text_atomic
 from .checkpoint import history_timings, read_history
 from .errors import ConfigError, SessrecError
 from .evaluate import evaluate_run
 from .export import MODEL_FILE
+from .train import CONFIG_FILE
 
 SUMMARY_FILE = "summary.json"
 
 
 def _train(data: Path, run: Path, seed: int, flags: list[str]) -> None:
-    from .__main__ import main as cli
-
     if (run / MODEL_FILE).exists():
         return  # finished in an earlier call
-    resume = ["--resume"] if (run / "config.json").exists() else []
+    resume = ["--resume"] if (run / CONFIG_FILE).exists() else []
     # On resume the run's saved config is used; only the new-run call may carry the flags.
     args = ["train", "--data", str(data), "--out", str(run), "--no-progress", *resume,
             *([] if resume else [*flags, "--seed", str(seed)])]
