@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from statistics import mean
 from pathlib import Path
 from typing import Any
 
@@ -74,10 +75,6 @@ def add_cpu_runs(groups: dict[tuple[str, str], list[dict[str, Any]]], cpu_steps:
                  "best_epoch": row["best_epoch"], "stopped": False, "s_per_epoch": None, "side_by_side": None})
 
 
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values)
-
-
 def _change(candidate: str) -> str:
     o = {k: v for k, v in CANDIDATES[candidate].items() if k != "amp"}
     flat = {**{k: v for k, v in o.items() if k != "model"}, **o.get("model", {})}
@@ -93,8 +90,8 @@ def group_row(candidate: str, precision: str, runs: list[dict[str, Any]]) -> str
     stopped = sum(r["stopped"] for r in runs)
     each = ", ".join(f"{v:.4f}" for v in nd)
     return (f"| {candidate} | {_change(candidate)} | {precision} | {seeds} | "
-            f"{_mean(vals):.4f} | {_mean(hr):.4f} ({min(hr):.4f}-{max(hr):.4f}) | "
-            f"{_mean(nd):.4f} ({min(nd):.4f}-{max(nd):.4f}) | {each} | "
+            f"{mean(vals):.4f} | {mean(hr):.4f} ({min(hr):.4f}-{max(hr):.4f}) | "
+            f"{mean(nd):.4f} ({min(nd):.4f}-{max(nd):.4f}) | {each} | "
             f"{', '.join(str(r['best_epoch']) for r in runs)}{f' ({stopped} stopped)' if stopped else ''} |")
 
 
@@ -110,7 +107,7 @@ def precision_lines(groups: dict[tuple[str, str], list[dict[str, Any]]]) -> list
         seeds = sorted(amp_by_seed.keys() & fp32_by_seed.keys())
         if not seeds:
             continue
-        diff = lambda split, k: _mean([amp_by_seed[s][split][k] - fp32_by_seed[s][split][k] for s in seeds])  # noqa: E731
+        diff = lambda split, k: mean([amp_by_seed[s][split][k] - fp32_by_seed[s][split][k] for s in seeds])  # noqa: E731
         where = ", ".join(f"{s}{' (fp32 on CPU)' if fp32_by_seed[s]['where'] == 'CPU' else ''}" for s in seeds)
         out.append(f"- {candidate}, bf16 autocast minus fp32 over the same seeds ({where}): validation ndcg@10 "
                    f"{diff('val', 'ndcg@10'):+.4f}, test ndcg@10 {diff('test', 'ndcg@10'):+.4f}, "
