@@ -28,7 +28,7 @@ def test_knob_variants_merge_into_nested_sections_without_dropping_siblings(tmp_
     import yaml
 
     from trainer.archive import SESSIONS_CONFIG
-    from trainer.bench_serve import merged_config
+    from trainer.bench_server import merged_config
 
     base = yaml.safe_load(SESSIONS_CONFIG.read_text())
     cfg = yaml.safe_load(merged_config({"maxWorkers": 1, "handler": {"sessions": {"store": "memory"}}},

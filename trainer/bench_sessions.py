@@ -10,7 +10,7 @@ from typing import Any
 
 from .archive import SESSIONS_CONFIG
 from .bench_load import LUA, alternate, bodies, run_wrk
-from .bench_serve import bench_server, merged_config
+from .bench_server import bench_server, merged_config
 from .errors import SessrecError
 from .vocab import Vocab
 
