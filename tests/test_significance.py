@@ -120,3 +120,11 @@ def test_cpu_steps_table_names_an_ensembles_members_and_keeps_it_out_of_seed_gro
     assert ens.startswith("| ens | ensemble of s42, s1 (mean log-probabilities) | - | - | 0.3000 | 0.1700 |")
     [seeds] = [line for line in lines if line.startswith("Seeds")]
     assert "(s42, s1)" in seeds
+
+
+def test_goal_text_is_unrounded_and_says_it_is_one_seed():
+    from trainer.run_text import goal_text
+
+    text = goal_text({"goal": {"ndcg@10": 0.175}}, {"test": {"ndcg@10": 0.174951}})
+    assert "ndcg@10 0.17495 (not met: goal >= 0.175)" in text and "one seed" in text
+    assert goal_text({}, {"test": {}}) == ""

@@ -26,4 +26,6 @@ def goal_text(bench: dict[str, Any], gru: dict[str, Any]) -> str:
     if not goal:
         return ""
     parts = [f"{k} {gru['test'][k]:.5f} ({'met' if gru['test'][k] >= v else 'not met'}: goal >= {v})" for k, v in goal.items()]
-    return " GRU test, unrounded: " + ", ".join(parts) + "."
+    # One seed is one draw: the reader is pointed at the spread over seeds before judging the goal.
+    return (" GRU test, unrounded: " + ", ".join(parts) + ". That is one seed; the mean over seeds and an "
+            "ensemble of seeds are in the preset steps (CPU) and preset candidates (CUDA) sections below.")
