@@ -22,7 +22,7 @@ import torch
 
 from .archive import REPO
 from .benchmarks_md import replace_section
-from .checkpoint import history_timings, read_history
+from .checkpoint import best_val, history_timings, read_history
 from .evaluate import run_cases
 from .evaluation import evaluate_scorer, per_user_metrics
 from .export import ENSEMBLE_FILE
@@ -85,8 +85,7 @@ def measure(data: Path, runs: list[Path]) -> dict[str, Any]:
         else:
             history = read_history(run)
             timings = history_timings(history)
-            row.update(timings, epochs_cap=cfg["epochs"], patience=cfg["patience"],
-                       val=next(r["val"] for r in history if r["epoch"] == timings["best_epoch"]))
+            row.update(timings, epochs_cap=cfg["epochs"], patience=cfg["patience"], val=best_val(history))
         if first is None:
             first = values
         else:

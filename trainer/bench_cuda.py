@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from .ablations import ABLATION_BASE, CANDIDATE_SEEDS, CANDIDATES, GRID, candidate_runs
-from .checkpoint import history_timings, read_history
+from .checkpoint import best_val, history_timings, read_history
 from .config import TrainConfig
 from .cuda_parity import parity
 from .presets import PRESETS
@@ -85,7 +85,7 @@ def summarize(run: Path, data: Path, device: str) -> dict[str, Any]:
     timings = history_timings(rows)
     out: dict[str, Any] = {
         "epochs_run": timings["epochs_run"], "best_epoch": timings["best_epoch"],
-        "val": next(r["val"] for r in rows if r["epoch"] == timings["best_epoch"]),
+        "val": best_val(rows),
         "median_train_s": timings["median_seconds_per_epoch"], "seconds_to_best": timings["time_to_best_seconds"]}
     if not (run / MODEL_FILE).exists():
         export_run(run)

@@ -45,6 +45,11 @@ def read_history(run_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+def best_val(history: list[dict[str, Any]], metric: str = "map@20") -> dict[str, Any]:
+    """Validation metrics of the best epoch by `metric` (the epoch `history_timings` names)."""
+    return max(history, key=lambda r: r["val"][metric])["val"]
+
+
 def history_timings(history: list[dict[str, Any]], metric: str = "map@20") -> dict[str, Any]:
     """Best epoch by validation `metric` and the run's timings, from its history rows."""
     best = max(history, key=lambda r: r["val"][metric])["epoch"]

@@ -21,7 +21,7 @@ from typing import Any
 
 from .__main__ import main as cli
 from .atomic import write_text_atomic
-from .checkpoint import history_timings, read_history
+from .checkpoint import best_val, history_timings, read_history
 from .errors import ConfigError, SessrecError
 from .evaluate import evaluate_run
 from .export import MODEL_FILE
@@ -53,10 +53,8 @@ def sweep(data: Path, out: Path, seeds: list[int], flags: list[str], k: int = 20
         run = out / f"seed-{seed}"
         _train(data, run, seed, flags)
         history = read_history(run)
-        best = history_timings(history)["best_epoch"]
-        runs.append({"seed": seed, "run": str(run), "best_epoch": best,
-                     "val": next(r["val"] for r in history if r["epoch"] == best),
-                     "test": evaluate_run(data, run, "test", k)})
+        runs.append({"seed": seed, "run": str(run), "best_epoch": history_timings(history)["best_epoch"],
+                     "val": best_val(history), "test": evaluate_run(data, run, "test", k)})
     keys = [key for key, v in runs[0]["test"].items() if isinstance(v, float)]
     summary = {"data": str(data), "flags": flags, "seeds": seeds, "runs": runs,
                "mean": {split: {key: mean(r[split][key] for r in runs) for key in keys} for split in ("val", "test")}}
