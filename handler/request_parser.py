@@ -14,6 +14,7 @@ from typing import Any
 
 _NUMERIC = re.compile(r"-?[0-9]{1,18}")
 FIELDS = ("movies", "k", "exclude")
+_INT_ONLY = {int}
 
 
 class RequestError(Exception):
@@ -74,9 +75,9 @@ def _id_list(body: dict[str, Any], field: str, limits: Limits) -> list[int]:
     if len(value) > limits.max_ids:
         raise RequestError("TooManyIds", f"'{field}' has {len(value)} ids; the limit is {limits.max_ids} "
                            "(send the most recent ones)")
-    if all(type(v) is int for v in value):
-        # Plain JSON integers, the usual body: checked in one pass (bool's type is not int). The
-        # per-id path below costs 35 vs 4 us for 150 ids, a tenth of a stateless request's handling.
+    if not value or set(map(type, value)) == _INT_ONLY:
+        # Plain JSON integers, the usual body: checked in one C-level pass (bool's type is not int).
+        # The per-id path below costs 35 us for 150 ids; this 3 (a generator over the types: 5).
         return value
     return [parse_id(v, f"{field}[{i}]") for i, v in enumerate(value)]
 

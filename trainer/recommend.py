@@ -11,6 +11,7 @@ index order is descending training popularity, so a tie goes to the more popular
 
 from __future__ import annotations
 
+from array import array
 from typing import Iterable, Mapping, Sequence
 
 import torch
@@ -33,11 +34,33 @@ def encode_history(raw_ids: Iterable[int], index_of: Mapping[int, int], max_len:
         the LAST `max_len` entries; `seen` is every in-vocabulary index of the WHOLE history (it is
         masked even where the input was cut). Unknown ids are left out of both.
     """
-    seen = [index_of[m] for m in raw_ids if m in index_of]
+    # Indices start at 1, so filter(None) drops exactly the unknown ids (get -> None); C loops
+    # only: 4 vs 6 us for 150 ids, paid by every stateless request.
+    seen = list(filter(None, map(index_of.get, raw_ids)))
     inputs = [START_INDEX] + seen
     if len(inputs) > max_len:
         inputs = inputs[-max_len:]
     return inputs, seen
+
+
+def long_tensor(rows: Iterable[Sequence[int]], width: int | None = None) -> torch.Tensor:
+    """The rows' ints, concatenated, as a LongTensor[n]; with `width`, each row right-padded with 0
+    to `width` first (then n = rows x width).
+
+    Built through an `array`: torch.tensor on a Python list costs 40-120 ns per int, this about
+    13 (32 vs 137-285 us for a batch's 2,400 seen movies), and a request batch builds two such tensors.
+    """
+    buf = array("q")
+    for row in rows:
+        if type(row) is list:
+            buf.fromlist(row)  # the fast path: a list's ints copied in one C loop
+        else:
+            buf.extend(row)
+        if width is not None and len(row) < width:
+            buf.fromlist([0] * (width - len(row)))
+    if not buf:  # frombuffer refuses an empty buffer
+        return torch.zeros(0, dtype=torch.long)
+    return torch.frombuffer(buf, dtype=torch.long)
 
 
 def pad_batch(inputs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -46,12 +69,10 @@ def pad_batch(inputs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tens
     Padding sits after each sequence's end, so a left-to-right GRU never reads it before the
     position `predict_next` reads out.
     """
-    lens = torch.tensor([len(s) for s in inputs], dtype=torch.long)
-    width = int(lens.max()) if len(inputs) else 0
-    movies = torch.zeros((len(inputs), width), dtype=torch.long)
-    for row, seq in enumerate(inputs):
-        movies[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
-    return movies, lens
+    lengths = [len(s) for s in inputs]
+    width = max(lengths, default=0)
+    movies = long_tensor(inputs, width).view(len(inputs), width)
+    return movies, torch.tensor(lengths, dtype=torch.long)
 
 
 def mask_seen(scores: torch.Tensor, seen: Sequence[Sequence[int]]) -> torch.Tensor:
@@ -68,7 +89,7 @@ def mask_seen(scores: torch.Tensor, seen: Sequence[Sequence[int]]) -> torch.Tens
     masked[:, START_INDEX] = float("-inf")
     counts = torch.tensor([len(s) for s in seen], dtype=torch.long)
     if int(counts.sum()):
-        cols = torch.tensor([i for s in seen for i in s], dtype=torch.long)
+        cols = long_tensor(seen)
         rows = torch.repeat_interleave(torch.arange(len(seen)), counts)
         masked.view(-1).index_fill_(0, rows * masked.shape[1] + cols, float("-inf"))
     return masked
