@@ -144,7 +144,9 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tiny_data, tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert 1 <= len(history(killed)) < 8
+    # Killed after its first checkpoint: history.jsonl may still lack that epoch's row (the checkpoint,
+    # which carries the history, is written first); resume must restore it either way.
+    assert len((killed / "history.jsonl").read_text().splitlines()) < 8
     res = run_cli("train", "--out", str(killed), "--resume", *flags)
     assert res.returncode == 0, res.stderr
     assert "resuming" in res.stdout
