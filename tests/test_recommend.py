@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from trainer.recommend import NO_ITEM, START_INDEX, encode_history, mask_seen, pad_batch, recommend, top_k
@@ -79,6 +80,21 @@ def test_recommend_equals_a_full_stable_sort_including_heavy_ties():
         idx, val = recommend(scores, seen, k)
         ref_idx, ref_val = _reference_top_k(scores, seen, k)
         assert torch.equal(idx, ref_idx) and torch.equal(val, ref_val), (trial, scores, seen, k)
+
+
+@pytest.mark.parametrize("width,k", [(100, 1), (1201, 20), (700, 10)])
+def test_recommend_on_the_padded_topk_path_equals_the_full_sort(width, k):
+    # widths where top_k pads the scores with -inf columns (torch's heap topk): answers unchanged,
+    # with distinct scores, with ties at the k-th place, and with nearly everything masked
+    g = torch.Generator().manual_seed(width + k)
+    distinct = torch.randn(6, width, generator=g)
+    tied = torch.randint(-2, 3, (6, width), generator=g).float()
+    for scores, seen in [(distinct, [[1, 2, 3]] * 6), (tied, [[4]] * 6),
+                         (distinct, [list(range(1, width - k // 2))] * 6)]:
+        idx, val = recommend(scores, seen, k)
+        ref_idx, ref_val = _reference_top_k(scores, seen, k)
+        assert torch.equal(idx, ref_idx) and torch.equal(val, ref_val)
+        assert int(idx.max()) < width
 
 
 def test_recommend_fast_path_without_ties_equals_the_full_sort():

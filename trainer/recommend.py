@@ -15,6 +15,7 @@ from array import array
 from typing import Iterable, Mapping, Sequence
 
 import torch
+import torch.nn.functional as F
 
 START_INDEX = 0
 #: Marks an empty slot in a ranked list (fewer unmasked movies than k).
@@ -113,7 +114,15 @@ def top_k(masked: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     # A full stable sort would state the tie rule directly but costs O(V log V) per row.
     width = masked.shape[1]
     # Fast path: the k best values all distinct and above the rest (and finite) leave no tie to break.
-    best = torch.topk(masked, min(k + 1, width), dim=1)
+    n = min(k + 1, width)
+    probe = masked
+    if masked.device.type == "cpu" and width < 64 * n <= 2 * width:
+        # torch's CPU topk keeps a heap when 64 k <= width, else runs nth_element, whose branches
+        # mispredict on fresh scores: -inf columns up to 64 k buy the heap, 102 vs 172 us for the
+        # 16 x 1201 scores of a batch at k = 20 (padding included). Padded columns are never finite,
+        # so they never leave this path.
+        probe = F.pad(masked, (0, 64 * n - width), value=float("-inf"))
+    best = torch.topk(probe, n, dim=1)
     values, indices = best.values[:, :k], best.indices[:, :k]
     if bool(torch.isfinite(best.values).all()) and bool((best.values[:, :-1] > best.values[:, 1:]).all()):
         return indices, values
