@@ -26,7 +26,12 @@ from .bench_load import PACED_CONNECTIONS, alternate, bodies, run_paced, run_wrk
 from .bench_server import bench_server, merged_config
 from .benchmarks_md import replace_section
 from .server import http
+from .server_cpu import with_cpu
 from .vocab import Vocab
+
+CPU_NOTE = ("Server CPU: the CPU time of TorchServe's Java frontend and of all its Python model workers over a run "
+            "(from /proc), per request. Both archives share the frontend; the no-op's workers figure is TorchServe's "
+            "own Python protocol, which sessrec's workers pay too, so sessrec's own work is the difference.")
 
 SWEEP = [  # each a set of overrides of handler/model-config.yaml
     {},
@@ -56,7 +61,7 @@ def measure(run: Path, overrides: dict[str, Any], workloads: dict[str, list[str]
     results = []
     config_dir = Path(tempfile.mkdtemp(prefix="sessrec-knobs-"))
     config = merged_config(overrides, config_dir / "model-config.yaml")
-    with bench_server(run, "sessrec", config) as (addr, work):
+    with bench_server(run, "sessrec", config) as (addr, work, server):
         status, _ = http("POST", f"{addr['inference_address']}/predictions/sessrec",
                          next(iter(workloads.values()))[0].encode())
         if status != 200:
@@ -64,7 +69,8 @@ def measure(run: Path, overrides: dict[str, Any], workloads: dict[str, list[str]
         for name, payloads in workloads.items():
             for conns in connections:
                 def one(model: str, secs: int) -> dict[str, Any]:
-                    return run_wrk(f"{addr['inference_address']}/predictions/{model}", payloads, work, conns, secs)
+                    url = f"{addr['inference_address']}/predictions/{model}"
+                    return with_cpu(server, lambda: run_wrk(url, payloads, work, conns, secs))
                 for res in alternate(one, ("noop", "sessrec"), seconds, repeats):
                     results.append({**res, "workload": name, "overrides": overrides})
                     print(json.dumps(results[-1]), flush=True)
@@ -81,13 +87,15 @@ def measure(run: Path, overrides: dict[str, Any], workloads: dict[str, list[str]
 
 def table(results: list[dict[str, Any]], with_knobs: bool = False) -> list[str]:
     head = (("| knobs " if with_knobs else "") + "| workload | conns | model | req/s | p50 ms | p95 ms | p99 ms | non-2xx "
-            "| sessrec/no-op | every run, req/s |")
+            "| sessrec/no-op | server CPU us/req: frontend / workers | every run, req/s |")
     rows = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
         ratio = f"{r['ratio']:.2f}" if "ratio" in r else ""
+        cpu = r.get("cpu_us_per_req")
+        cpu_text = f"{cpu['frontend']:,.0f} / {cpu['workers']:,.0f}" if cpu else ""
         knobs = f"| {json.dumps(r['overrides']) if r['overrides'] else 'repo defaults'} " if with_knobs else ""
         rows.append(f"{knobs}| {r['workload']} | {r['connections']} | {r['model']} | {r['req_per_s']:,.0f} | "
-                    f"{r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} | {r['non2xx']} | {ratio} | "
+                    f"{r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} | {r['non2xx']} | {ratio} | {cpu_text} | "
                     f"{', '.join(f'{x:,.0f}' for x in r.get('runs', [r['req_per_s']]))} |")
     return rows
 
@@ -139,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
         f"Paced rows: sessrec alone at 80% of the peak measured just before, {PACED_CONNECTIONS} connections each "
         "waiting an exponential think time between requests (close to open-loop arrivals; wrk2 is not packaged), "
         "so their p99 is the latency under a sustainable load rather than in a saturated queue.",
-        "Command: `make bench-serve RUN=...`.", "", *table(results)]))
+        CPU_NOTE, "Command: `make bench-serve RUN=...`.", "", *table(results)]))
     if args.sessions:
         from .bench_sessions import OPENING, measure_sessions
         sess = measure_sessions(args.run, vocab, args.connections[0], args.seconds, repeats=args.repeats)
@@ -155,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{sess[0]['events_per_session']} events (as many as keep the session within the model's max len "
             f"{run_cfg['max_len']}, so a request costs one GRU step). The no-op floor is the no-op archive with "
             f"the same sessions config and the same session protocol (it only echoes the session id). Medians of {args.repeats} alternating runs, as above. "
-            "Command: `make bench-serve-sessions RUN=...`.", "", *table(sess)]))
+            "Server CPU as above. Command: `make bench-serve-sessions RUN=...`.", "", *table(sess)]))
     if args.sweep:
         sweep = [r for overrides in SWEEP for r in measure(args.run, overrides, {"150 ids": workloads["150 ids"]},
                                                            args.connections, args.seconds)]

@@ -37,9 +37,10 @@ def merged_config(overrides: dict[str, Any], path: Path, base: Path = HANDLER_DI
 
 
 @contextlib.contextmanager
-def bench_server(run: Path, name: str, model_config: Path) -> Iterator[tuple[dict[str, str], Path]]:
+def bench_server(run: Path, name: str, model_config: Path) -> Iterator[tuple[dict[str, str], Path, int]]:
     """TorchServe serving `name` (from `run`, with `model_config`) beside a no-op archive with the
-    same knobs, started with the repo's config.properties; yields (addresses, work dir)."""
+    same knobs, started with the repo's config.properties; yields (addresses, work dir, the server's
+    session id: its processes' CPU is `server_cpu.session_cpu(that id)`)."""
     work = Path(tempfile.mkdtemp(prefix="sessrec-bench-"))
     # Everything temporary goes with the work dir: the archiver's files, the session store's file
     # and TorchServe's pid file (so `--stop` must see the same TMPDIR, or it finds no server to stop).
@@ -61,7 +62,7 @@ def bench_server(run: Path, name: str, model_config: Path) -> Iterator[tuple[dic
             kept = REPO / "build" / "bench" / f"failed-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
             shutil.copytree(work / "logs", kept, dirs_exist_ok=True)
             raise SessrecError(f"{err} (TorchServe's logs kept in {kept})") from err
-        yield addr, work
+        yield addr, work, proc.pid  # start_detached: a new session, led by proc
     finally:
         stop(work, env)
         try:

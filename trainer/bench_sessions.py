@@ -12,6 +12,7 @@ from .archive import SESSIONS_CONFIG
 from .bench_load import LUA, alternate, bodies, run_wrk
 from .bench_server import bench_server, merged_config
 from .errors import SessrecError
+from .server_cpu import with_cpu
 from .vocab import Vocab
 
 SESSION_LUA = """
@@ -58,11 +59,11 @@ def measure_sessions(run: Path, vocab: Vocab, connections: int, seconds: int,
     per_session = events_per_session(run)
     script = SESSION_LUA % (json.dumps(opening), ",".join(json.dumps(e) for e in events), per_session)
     results = []
-    with bench_server(run, "sessrec_sessions", model_config) as (addr, work):
+    with bench_server(run, "sessrec_sessions", model_config) as (addr, work, server):
         # Both archives run with the sessions config and get the same session protocol.
         def one(model: str, secs: int) -> dict[str, Any]:
-            return run_wrk(f"{addr['inference_address']}/predictions/{model}", events, work, connections, secs,
-                           script, threads=connections)
+            url = f"{addr['inference_address']}/predictions/{model}"
+            return with_cpu(server, lambda: run_wrk(url, events, work, connections, secs, script, threads=connections))
         for res in alternate(one, ("noop", "sessrec_sessions"), seconds, repeats):
             results.append({**res, "workload": "1-event requests in open sessions", "overrides": {},
                             "events_per_session": per_session})
