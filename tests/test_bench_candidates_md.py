@@ -81,3 +81,31 @@ def test_candidate_runs_override_the_current_preset_per_seed():
     cfg = preset_config("d", runs["batch-128-fp32-seed-4"], "cuda", False, PRESETS["ml-1m"])
     assert (cfg.seed, cfg.batch_size, cfg.lr, cfg.amp) == (4, 128, 3e-3, False)
     assert cfg.model.hidden_dim == PRESETS["ml-1m"]["model"]["hidden_dim"]
+
+
+def test_a_preset_amp_run_counts_as_v3_only_when_its_recorded_config_is_the_preset():
+    from trainer.bench_candidates_md import timing_line
+
+    preset_cfg = preset_config("data", {}, "cuda", True, PRESETS["ml-1m"]).to_dict()
+    preset_cfg["seed"] = 7
+    changed = copy.deepcopy(preset_cfg)
+    changed["batch_size"] = 512  # a later preset, not v3
+    same = {"preset-amp": _run(0.16, 0.30, 0.17, config=preset_cfg)}
+    other = {"preset-amp": _run(0.16, 0.30, 0.17, config=changed)}
+    assert [r["seed"] for r in collect([same])[("v3", "bf16 autocast")]] == [7]
+    assert collect([other]) == {} and timing_line([other]) == ""
+    assert timing_line([same]).startswith("The preset on CUDA with bf16 autocast")
+    # rounds that recorded no config ran v3 at seed 42
+    assert [r["seed"] for r in collect([{"preset-amp": _run(0.16, 0.30, 0.17)}])[("v3", "bf16 autocast")]] == [42]
+
+
+def test_bench_cuda_summary_records_what_trained(tiny_data, tiny_run, tmp_path):
+    import shutil
+
+    from trainer.bench_cuda import summarize
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)  # summarize exports into the run: keep the shared fixture intact
+    out = summarize(run, tiny_data, "cpu")
+    assert out["config"] == json.loads((tiny_run / "config.json").read_text())
+    assert out["epochs_run"] >= out["best_epoch"] >= 1 and "hr@10" in out["test"]

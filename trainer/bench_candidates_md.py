@@ -3,8 +3,9 @@
     python -m trainer.bench_candidates_md docs/ablations/ml-1m-cuda-round3.json ... \\
         [--cpu-steps docs/ablations/ml-1m-cpu-steps.json]
 
-Each `bench_cuda --candidates` run is named CANDIDATE-seed-N; its round's `preset-amp` run is the
-current preset (v3) at its default seed under bf16 autocast, so it joins the "v3" group. A candidate
+Each `bench_cuda --candidates` run is named CANDIDATE-seed-N; its round's `preset-amp` run (bf16
+autocast) joins the "v3" group when its recorded config is the current preset (rounds 3-5 recorded
+none; they ran v3 at seed 42). A candidate
 is judged by its mean over seeds because one seed moves test ndcg@10 by up to ~0.008 on ML-1M.
 `--cpu-steps` pools the CPU runs of the unchanged preset (all fp32) into the fp32 v3 group.
 """
@@ -31,7 +32,11 @@ _SEEDED = re.compile(r"^(?P<name>.+)-seed-(?P<seed>\d+)$")
 def candidate_of(run_name: str, result: dict[str, Any]) -> tuple[str, int] | None:
     """(candidate group, seed) of a results entry; None for entries that are not candidate runs."""
     if run_name == "preset-amp":
-        return "v3", 42
+        # Rounds 3-5 did not record its config; they ran v3, the preset of their day, with seed 42.
+        config = result.get("config")
+        if config is None:
+            return "v3", 42
+        return ("v3", int(config["seed"])) if is_preset(config) else None
     m = _SEEDED.match(run_name)
     if m is None or m["name"] not in CANDIDATES or result.get("base") != "preset":
         return None
@@ -118,7 +123,7 @@ def precision_lines(groups: dict[tuple[str, str], list[dict[str, Any]]]) -> list
 def timing_line(loaded: list[dict[str, Any]]) -> str:
     for results in loaded:
         r = results.get("preset-amp")
-        if isinstance(r, dict) and "test" in r:
+        if isinstance(r, dict) and "test" in r and candidate_of("preset-amp", r) is not None:
             how = "stopped at the deadline" if r["ended"].startswith("stopped") else "early stop"
             return (f"The preset on CUDA with bf16 autocast, alone on the GPU (seed 42): best epoch {r['best_epoch']} "
                     f"of {r['epochs_run']} ({how}), {r['median_train_s']:.1f} s per training epoch (median), "

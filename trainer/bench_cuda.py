@@ -86,7 +86,9 @@ def summarize(run: Path, data: Path, device: str) -> dict[str, Any]:
     out: dict[str, Any] = {
         "epochs_run": timings["epochs_run"], "best_epoch": timings["best_epoch"],
         "val": best_val(rows),
-        "median_train_s": timings["median_seconds_per_epoch"], "seconds_to_best": timings["time_to_best_seconds"]}
+        "median_train_s": timings["median_seconds_per_epoch"], "seconds_to_best": timings["time_to_best_seconds"],
+        # what trained, so that a results file says which preset its `preset-amp` run was
+        "config": json.loads((run / "config.json").read_text())}
     if not (run / MODEL_FILE).exists():
         export_run(run)
     out["test"] = evaluate_run(data, run, "test", device=device)
