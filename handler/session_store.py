@@ -24,6 +24,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 
+#: How long a worker waits for another's write (and, at start, for the file's setup).
+_BUSY_SECONDS = 30.0
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     sid TEXT PRIMARY KEY, touched REAL NOT NULL, version INTEGER NOT NULL, length INTEGER NOT NULL,
@@ -71,10 +74,21 @@ class SessionStore:
         # under different module names
         self.state_shape, self.to_tensor, self.session_type = state_shape, to_tensor, session_type
         # autocommit mode: transactions are opened explicitly, one per batch
-        self.db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=OFF")  # sessions need not survive a machine crash
-        self.db.executescript(_SCHEMA)
+        self.db = sqlite3.connect(str(self.path), timeout=_BUSY_SECONDS, isolation_level=None, check_same_thread=False)
+        # Workers starting together open one fresh file at once, and the switch to WAL mode can
+        # answer "database is locked" at once instead of waiting out the busy timeout (5 of 80
+        # simultaneous opens, build/prof/store_race.py): a worker would die in initialize. Retry.
+        deadline = time.monotonic() + _BUSY_SECONDS
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=OFF")  # sessions need not survive a machine crash
+                self.db.executescript(_SCHEMA)  # idempotent: IF NOT EXISTS
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     @property
     def evicted(self) -> int:

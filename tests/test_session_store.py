@@ -104,3 +104,31 @@ def test_a_batch_writes_fresh_and_continued_sessions_and_refuses_only_the_stale_
     got = two.get_many(["a", "b", "c"])
     assert got["a"].events == [1, 5, 7, 100] and got["b"].events == [2, 5, 7] and got["c"].events == [3, 5, 7]
     assert (got["a"].version, got["b"].version, got["c"].version) == (2, 2, 1) and len(two) == 3
+
+
+def _open_at_once(path, barrier, results):
+    barrier.wait()
+    try:
+        _store(path).put_many({})
+        results.put("ok")
+    except Exception as exc:  # noqa: BLE001 - reported to the test
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_workers_opening_a_fresh_store_together_all_start(tmp_path):
+    # TorchServe starts a model's workers together, and each opens the (new) shared file: the
+    # switch to WAL mode used to fail some of them with "database is locked" (about 1 open in 16).
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    outcomes = []
+    for trial in range(20):
+        barrier, results = ctx.Barrier(4), ctx.Queue()
+        procs = [ctx.Process(target=_open_at_once, args=(tmp_path / f"s{trial}.sqlite", barrier, results))
+                 for _ in range(4)]
+        for p in procs:
+            p.start()
+        outcomes += [results.get(timeout=60) for _ in procs]
+        for p in procs:
+            p.join()
+    assert outcomes == ["ok"] * 80
