@@ -94,7 +94,7 @@ def test_a_preset_amp_run_counts_as_v3_only_when_its_recorded_config_is_the_pres
     other = {"preset-amp": _run(0.16, 0.30, 0.17, config=changed)}
     assert [r["seed"] for r in collect([same])[("v3", "bf16 autocast")]] == [7]
     assert collect([other]) == {} and timing_line([other]) == ""
-    assert timing_line([same]).startswith("The preset on CUDA with bf16 autocast")
+    assert timing_line([same]).startswith("The preset on CUDA with bf16 autocast, alone on the GPU (seed 7)")
     # rounds that recorded no config ran v3 at seed 42
     assert [r["seed"] for r in collect([{"preset-amp": _run(0.16, 0.30, 0.17)}])[("v3", "bf16 autocast")]] == [42]
 
