@@ -50,6 +50,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     # Defaults come from TrainConfig; None means "not given", so --resume can tell what changed.
     for name, typ in [("epochs", int), ("batch_size", int), ("lr", float), ("lr_decay", float),
                       ("lr_patience", int), ("clip_norm", float), ("weight_decay", float),
+                      ("label_smoothing", float), ("ema", float),
                       ("min_count", int), ("max_len", int), ("patience", int), ("seed", int),
                       ("emb_dim", int), ("hidden_dim", int), ("layers", int), ("emb_dropout", float),
                       ("dropout", float)]:

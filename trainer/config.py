@@ -49,6 +49,8 @@ class TrainConfig:
     lr_patience: int = 1
     clip_norm: float = 0.0  # max gradient norm; 0 = no clipping
     weight_decay: float = 1e-4
+    label_smoothing: float = 0.0  # share of each target's probability spread over all movies
+    ema: float = 0.0  # decay of a moving average of the weights, which validation and export use; 0 = off
     min_count: int = 5
     # The notebook fed 150; the last 50 measured better or level on MovieLens-1M, MovieLens-100k and
     # the built-in data (BENCHMARKS.md), and a served request then costs at most 50 GRU steps.
@@ -80,6 +82,10 @@ class TrainConfig:
             raise ConfigError(f"--clip-norm must be >= 0 (0 = off), got {self.clip_norm}")
         if self.weight_decay < 0:
             raise ConfigError(f"--weight-decay must be >= 0, got {self.weight_decay}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ConfigError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
+        if not 0.0 <= self.ema < 1.0:
+            raise ConfigError(f"--ema must be in [0, 1) (0 = off), got {self.ema}")
         if self.windows not in WINDOWS:
             raise ConfigError(f"--windows must be {' or '.join(WINDOWS)}, got {self.windows!r}")
         if self.device not in ("auto", "cpu", "cuda"):

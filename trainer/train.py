@@ -21,6 +21,7 @@ from .errors import ConfigError, RunDirError
 from .evaluation import build_cases, evaluate_scorer
 from .export import BEST_FILE, ENSEMBLE_FILE, export_run
 from .model import SessionGRU
+from .optim import WeightAverage, make_scheduler
 from .plots import plot_curves
 from .splits import history_for, load_data_dir
 from .vocab import Vocab
@@ -35,18 +36,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("--device cuda requested but no CUDA device is available")
     return torch.device(name)
-
-
-def make_scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler | \
-        torch.optim.lr_scheduler.ReduceLROnPlateau | None:
-    """The per-epoch learning-rate schedule named by `cfg.lr_schedule` (None for constant)."""
-    if cfg.lr_schedule == "plateau":
-        # threshold 0: any better validation value counts, exactly like early stopping's "improved".
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=cfg.lr_decay,
-                                                          patience=cfg.lr_patience, threshold=0.0)
-    if cfg.lr_schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs, eta_min=cfg.lr / 100)
-    return None
 
 
 def prepare_run_dir(out_dir: Path, resume: bool) -> None:
@@ -104,7 +93,9 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
     model = SessionGRU(cfg.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = make_scheduler(cfg, optimizer)
-    loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX)
+    loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX, label_smoothing=cfg.label_smoothing)
+    average = WeightAverage(model, cfg.ema) if cfg.ema > 0 else None
+    judged = average.model if average is not None else model  # what validation, best.pt and the export hold
     history: list[dict[str, Any]] = []
     start_epoch, best_metric, best_epoch, bad_epochs = 1, -1.0, 0, 0
     ckpt = load_checkpoint(out_dir) if resume else None
@@ -113,6 +104,8 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
         optimizer.load_state_dict(ckpt["optimizer"])
         if scheduler is not None and ckpt.get("scheduler") is not None:
             scheduler.load_state_dict(ckpt["scheduler"])
+        if average is not None:
+            average.load_state_dict(ckpt["average"])
         torch.set_rng_state(ckpt["torch_rng"])
         if device.type == "cuda" and ckpt.get("cuda_rng") is not None:
             torch.cuda.set_rng_state(ckpt["cuda_rng"])
@@ -140,13 +133,18 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
         for inputs, targets in tqdm(batches, desc=f"epoch {epoch}", disable=not show, leave=False):
             inputs, targets = inputs.to(device), targets.to(device)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
-                logits = model(inputs)
-            loss = loss_fn(logits.float().flatten(0, 1), targets.flatten())
+                features = model.features(inputs)
+            # The output layer stays fp32 under autocast: bf16 logits near 10 are 0.06 apart, too coarse
+            # to rank thousands of movies (bf16 logits cost 0.005 test ndcg@10 on ML-1M, BENCHMARKS.md).
+            logits = model.output(features.float())
+            loss = loss_fn(logits.flatten(0, 1), targets.flatten())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.clip_norm > 0:
                 nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
             optimizer.step()
+            if average is not None:
+                average.update(model)
             n = int((targets != IGNORE_INDEX).sum())
             total_loss += loss.item() * n
             total_tokens += n
@@ -155,14 +153,14 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
         # ---- validate: the same full-catalog evaluation as `evaluate` ----
         model.eval()
         t1 = time.perf_counter()
-        val = evaluate_scorer(lambda m, l: model.predict_next(m.to(device), l.to(device)), val_cases, cfg.eval_k)
+        val = evaluate_scorer(lambda m, l: judged.predict_next(m.to(device), l.to(device)), val_cases, cfg.eval_k)
         eval_seconds = time.perf_counter() - t1
 
         # ---- bookkeeping: best model, checkpoint, history, plot ----
         improved = val[k_key] > best_metric
         if improved:
             best_metric, best_epoch, bad_epochs = val[k_key], epoch, 0
-            save_torch({"model": model.state_dict(), "config": cfg.to_dict(), "epoch": epoch, "val": val},
+            save_torch({"model": judged.state_dict(), "config": cfg.to_dict(), "epoch": epoch, "val": val},
                        out_dir / BEST_FILE)
         else:
             bad_epochs += 1
@@ -177,6 +175,7 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
         history.append(row)
         save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
                     "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                    "average": average.state_dict() if average is not None else None,
                     "torch_rng": torch.get_rng_state(),
                     "cuda_rng": torch.cuda.get_rng_state() if device.type == "cuda" else None,
                     "numpy_rng": rng.bit_generator.state, "history": history, "best_metric": best_metric,

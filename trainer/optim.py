@@ -1,0 +1,56 @@
+"""How the weights move: the learning-rate schedule and the moving average of the weights."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from .config import TrainConfig
+
+
+def make_scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler | \
+        torch.optim.lr_scheduler.ReduceLROnPlateau | None:
+    """The per-epoch learning-rate schedule named by `cfg.lr_schedule` (None for constant)."""
+    if cfg.lr_schedule == "plateau":
+        # threshold 0: any better validation value counts, exactly like early stopping's "improved".
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=cfg.lr_decay,
+                                                          patience=cfg.lr_patience, threshold=0.0)
+    if cfg.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs, eta_min=cfg.lr / 100)
+    return None
+
+
+class WeightAverage:
+    """Exponential moving average of a model's parameters, kept in a copy of the model.
+
+    After update t the copy holds avg <- d_t * avg + (1 - d_t) * weights, with
+    d_t = min(decay, (1 + t) / (10 + t)): the warm-up keeps the first, random weights from lingering
+    in the average for ~1/(1 - decay) steps. The copy stays in eval mode; validation, the best
+    checkpoint and the export use it, so what is served is the averaged model.
+    """
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"weight-average decay must be in (0, 1), got {decay}")
+        self.decay = decay
+        self.updates = 0
+        self.model = copy.deepcopy(model).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        """Fold the model's current weights into the average (call after each optimizer step)."""
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        for avg, cur in zip(self.model.parameters(), model.parameters()):
+            avg.lerp_(cur.detach(), 1.0 - d)
+
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "updates": self.updates}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.updates = int(state["updates"])
