@@ -109,3 +109,31 @@ def test_bench_cuda_summary_records_what_trained(tiny_data, tiny_run, tmp_path):
     out = summarize(run, tiny_data, "cpu")
     assert out["config"] == json.loads((tiny_run / "config.json").read_text())
     assert out["epochs_run"] >= out["best_epoch"] >= 1 and "hr@10" in out["test"]
+
+
+def test_rounds_with_an_fp32_output_layer_get_their_own_autocast_group_and_the_latest_timing():
+    from trainer.bench_candidates_md import timing_line
+
+    old, new = _results(), _results()
+    new["amp_output"] = "fp32"
+    new["preset-amp"] = _run(0.17, 0.31, 0.18, best_epoch=9)
+    groups = collect([old, new])
+    assert sorted(r["seed"] for r in groups[("batch-128", "bf16 autocast")]) == [1, 2]
+    assert sorted(r["seed"] for r in groups[("batch-128", "bf16 autocast + fp32 logits")]) == [1, 2]
+    assert sorted(r["seed"] for r in groups[("v3", "fp32")]) == [42, 42]
+    assert "- v3, bf16 autocast + fp32 logits minus fp32 over the same seeds (42)" in "\n".join(precision_lines(groups))
+    # the latest round's code is what a user runs
+    assert timing_line([old, new]).startswith("The preset on CUDA with bf16 autocast + fp32 logits, alone on the GPU "
+                                              "(seed 42): best epoch 9 of 10")
+
+
+def test_a_setting_the_preset_leaves_at_its_default_counts():
+    from trainer.bench_candidates_md import is_preset
+
+    cfg = preset_config("d", {"seed": 5}, "cuda", True, PRESETS["ml-1m"]).to_dict()
+    assert is_preset(cfg)
+    for key, value in [("ema", 0.999), ("label_smoothing", 0.1)]:
+        assert not is_preset({**cfg, key: value}), key
+    assert not is_preset({**cfg, "model": {**cfg["model"], "layers": 2}})
+    older = {k: v for k, v in cfg.items() if k not in ("ema", "label_smoothing")}  # saved before they existed
+    assert is_preset(older)

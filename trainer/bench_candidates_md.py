@@ -23,9 +23,11 @@ from .ablations import CANDIDATES
 from .archive import REPO
 from .bench_ablation_md import parity_line
 from .benchmarks_md import replace_section
+from .config import TrainConfig
 from .presets import PRESETS
 
 TITLE = "MovieLens-1M preset candidates (CUDA)"
+_NOT_COMPARED = {"seed", "data", "device", "amp", "model"}
 _SEEDED = re.compile(r"^(?P<name>.+)-seed-(?P<seed>\d+)$")
 
 
@@ -43,8 +45,13 @@ def candidate_of(run_name: str, result: dict[str, Any]) -> tuple[str, int] | Non
     return m["name"], int(m["seed"])
 
 
-def _precision(amp: bool) -> str:
-    return "bf16 autocast" if amp else "fp32"
+#: The precision label of an autocast run, by its round's `amp_output`: before round 6 the output layer
+#: ran in bf16 too (results files without the key); since then it runs in fp32.
+AMP_LABELS = {None: "bf16 autocast", "fp32": "bf16 autocast + fp32 logits"}
+
+
+def _precision(amp: bool, amp_output: str | None) -> str:
+    return AMP_LABELS[amp_output] if amp else "fp32"
 
 
 def collect(loaded: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
@@ -57,7 +64,7 @@ def collect(loaded: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str
             candidate, seed = found
             base = candidate.removesuffix("-fp32")
             amp = r.get("amp", True)
-            groups.setdefault((base, _precision(amp)), []).append(
+            groups.setdefault((base, _precision(amp, results.get("amp_output"))), []).append(
                 {"seed": seed, "where": "GPU", "val": r["val"], "test": r["test"], "best_epoch": r["best_epoch"],
                  "stopped": r["ended"].startswith("stopped"), "s_per_epoch": r["median_train_s"],
                  "side_by_side": r.get("side_by_side", 1)})
@@ -65,10 +72,16 @@ def collect(loaded: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str
 
 
 def is_preset(config: dict[str, Any], preset: dict[str, Any] = PRESETS["ml-1m"]) -> bool:
-    """Whether a run's saved config is the preset unchanged (seed, data and device aside)."""
-    flat = {k: v for k, v in preset.items() if k != "model"}
-    return all(config.get(k) == v for k, v in flat.items()) and \
-        all(config["model"].get(k) == v for k, v in preset["model"].items())
+    """Whether a run's saved config is the preset unchanged (seed, data, device and precision aside).
+
+    Settings the preset leaves out must hold TrainConfig's defaults (a run with `ema` set is not v3);
+    a key missing from an older config predates its setting, so it had the default.
+    """
+    defaults = TrainConfig().to_dict()
+    flat = {**defaults, **preset, "model": None}
+    model = {**defaults["model"], **preset.get("model", {})}
+    return all(config.get(k, v) == v for k, v in flat.items() if k not in _NOT_COMPARED) and \
+        all(config["model"].get(k, v) == v for k, v in model.items() if k != "vocab_size")
 
 
 def add_cpu_runs(groups: dict[tuple[str, str], list[dict[str, Any]]], cpu_steps: dict[str, Any]) -> None:
@@ -101,7 +114,7 @@ def group_row(candidate: str, precision: str, runs: list[dict[str, Any]]) -> str
 
 
 def precision_lines(groups: dict[tuple[str, str], list[dict[str, Any]]]) -> list[str]:
-    """bf16 autocast minus fp32 for each candidate run both ways, over the seeds both share."""
+    """Autocast minus fp32 for each candidate run both ways, over the seeds both share."""
     out = []
     for (candidate, precision), amp_runs in groups.items():
         fp32_runs = groups.get((candidate, "fp32"))
@@ -114,19 +127,21 @@ def precision_lines(groups: dict[tuple[str, str], list[dict[str, Any]]]) -> list
             continue
         diff = lambda split, k: mean([amp_by_seed[s][split][k] - fp32_by_seed[s][split][k] for s in seeds])  # noqa: E731
         where = ", ".join(f"{s}{' (fp32 on CPU)' if fp32_by_seed[s]['where'] == 'CPU' else ''}" for s in seeds)
-        out.append(f"- {candidate}, bf16 autocast minus fp32 over the same seeds ({where}): validation ndcg@10 "
+        out.append(f"- {candidate}, {precision} minus fp32 over the same seeds ({where}): validation ndcg@10 "
                    f"{diff('val', 'ndcg@10'):+.4f}, test ndcg@10 {diff('test', 'ndcg@10'):+.4f}, "
                    f"test hr@10 {diff('test', 'hr@10'):+.4f}.")
     return out
 
 
 def timing_line(loaded: list[dict[str, Any]]) -> str:
-    for results in loaded:
+    """The latest round's preset-amp run: its code is the one a user gets."""
+    for results in reversed(loaded):
         r = results.get("preset-amp")
         found = candidate_of("preset-amp", r) if isinstance(r, dict) and "test" in r else None
         if found is not None:
             how = "stopped at the deadline" if r["ended"].startswith("stopped") else "early stop"
-            return (f"The preset on CUDA with bf16 autocast, alone on the GPU (seed {found[1]}): best epoch {r['best_epoch']} "
+            label = _precision(True, results.get("amp_output"))
+            return (f"The preset on CUDA with {label}, alone on the GPU (seed {found[1]}): best epoch {r['best_epoch']} "
                     f"of {r['epochs_run']} ({how}), {r['median_train_s']:.1f} s per training epoch (median), "
                     f"{r['seconds_to_best']:.0f} s to the best epoch including validation; test hr@10 "
                     f"{r['test']['hr@10']:.4f}, ndcg@10 {r['test']['ndcg@10']:.4f}. The CPU steps table above gives "
@@ -155,7 +170,7 @@ def render(paths: list[Path], cpu_steps: Path | None) -> str:
     order = list(CANDIDATES)
     for (candidate, precision), runs in sorted(groups.items(), key=lambda kv: (order.index(kv[0][0]), kv[0][1])):
         lines.append(group_row(candidate, precision, runs))
-    lines += ["", "Precision (same candidate and seeds, trained in bf16 autocast and in fp32):"]
+    lines += ["", "Precision (same candidate and seeds, trained with autocast and in fp32):"]
     lines += precision_lines(groups)
     lines += ["", "CPU/GPU parity of the exported TorchScript model (what `evaluate` and TorchServe run on CPU):"]
     lines += [line for line in (parity_line(r) for r in loaded) if line]
