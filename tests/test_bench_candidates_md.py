@@ -111,7 +111,7 @@ def test_bench_cuda_summary_records_what_trained(tiny_data, tiny_run, tmp_path):
     assert out["epochs_run"] >= out["best_epoch"] >= 1 and "hr@10" in out["test"]
 
 
-def test_rounds_with_an_fp32_output_layer_get_their_own_autocast_group_and_the_latest_timing():
+def test_rounds_with_an_fp32_output_layer_get_their_own_autocast_group_and_no_timing():
     from trainer.bench_candidates_md import timing_line
 
     old, new = _results(), _results()
@@ -122,9 +122,12 @@ def test_rounds_with_an_fp32_output_layer_get_their_own_autocast_group_and_the_l
     assert sorted(r["seed"] for r in groups[("batch-128", "bf16 autocast + fp32 logits")]) == [1, 2]
     assert sorted(r["seed"] for r in groups[("v3", "fp32")]) == [42, 42]
     assert "- v3, bf16 autocast + fp32 logits minus fp32 over the same seeds (42)" in "\n".join(precision_lines(groups))
-    # the latest round's code is what a user runs
-    assert timing_line([old, new]).startswith("The preset on CUDA with bf16 autocast + fp32 logits, alone on the GPU "
-                                              "(seed 42): best epoch 9 of 10")
+    # the timing is the latest round that trained as train.py does now (bf16 logits), whatever the order
+    later = _results()
+    later["preset-amp"] = _run(0.17, 0.31, 0.18, best_epoch=7)
+    assert "(seed 42): best epoch 5 of 10" in timing_line([old, new])
+    assert "(seed 42): best epoch 7 of 10" in timing_line([old, new, later])
+    assert timing_line([new]) == ""
 
 
 def test_a_setting_the_preset_leaves_at_its_default_counts():

@@ -45,8 +45,9 @@ def candidate_of(run_name: str, result: dict[str, Any]) -> tuple[str, int] | Non
     return m["name"], int(m["seed"])
 
 
-#: The precision label of an autocast run, by its round's `amp_output`: before round 6 the output layer
-#: ran in bf16 too (results files without the key); since then it runs in fp32.
+#: The precision label of an autocast run, by its round's `amp_output`. Rounds 6-7 trained the output
+#: layer in fp32 under autocast (their results files say "fp32"); it gained nothing over bf16 logits
+#: (BENCHMARKS.md), so training went back to one autocast region and later rounds record no key.
 AMP_LABELS = {None: "bf16 autocast", "fp32": "bf16 autocast + fp32 logits"}
 
 
@@ -134,9 +135,9 @@ def precision_lines(groups: dict[tuple[str, str], list[dict[str, Any]]]) -> list
 
 
 def timing_line(loaded: list[dict[str, Any]]) -> str:
-    """The latest round's preset-amp run: its code is the one a user gets."""
+    """The latest preset-amp run that trained as train.py does now (bf16 logits): what a user gets."""
     for results in reversed(loaded):
-        r = results.get("preset-amp")
+        r = results.get("preset-amp") if results.get("amp_output") is None else None
         found = candidate_of("preset-amp", r) if isinstance(r, dict) and "test" in r else None
         if found is not None:
             how = "stopped at the deadline" if r["ended"].startswith("stopped") else "early stop"

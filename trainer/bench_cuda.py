@@ -127,9 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.time()
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"torch": torch.__version__, "device": args.device,
-                               "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-                               # since round 6 the output layer trains in fp32 under autocast (train.py)
-                               "amp_output": "fp32"}
+                               "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
     def save() -> None:
         (args.results or args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
