@@ -5,10 +5,9 @@ from __future__ import annotations
 import copy
 import json
 
-from trainer.ablations import candidate_runs
+from trainer.ablations import CANDIDATE_BASE, candidate_runs
 from trainer.bench_candidates_md import add_cpu_runs, collect, group_row, precision_lines, render
 from trainer.bench_cuda import preset_config
-from trainer.presets import PRESETS
 
 
 def _run(ndcg: float, hr: float, val_ndcg: float, **extra) -> dict:
@@ -52,7 +51,7 @@ def test_precision_lines_compare_only_shared_seeds():
 
 
 def test_cpu_runs_of_the_unchanged_preset_join_the_fp32_group():
-    preset_cfg = preset_config("d", {"seed": 7}, "cpu", False, PRESETS["ml-1m"]).to_dict()
+    preset_cfg = preset_config("d", {"seed": 7}, "cpu", False, CANDIDATE_BASE).to_dict()
     other = copy.deepcopy(preset_cfg)
     other["max_len"] = 200
     steps = {"rows": [{"config": preset_cfg, "test": {"ndcg@10": 0.2, "hr@10": 0.3}, "val": {"ndcg@10": 0.2},
@@ -78,15 +77,15 @@ def test_render_names_the_timing_and_every_group(tmp_path):
 def test_candidate_runs_override_the_current_preset_per_seed():
     runs = candidate_runs(["batch-128-fp32"], [3, 4])
     assert list(runs) == ["batch-128-fp32-seed-3", "batch-128-fp32-seed-4"]
-    cfg = preset_config("d", runs["batch-128-fp32-seed-4"], "cuda", False, PRESETS["ml-1m"])
+    cfg = preset_config("d", runs["batch-128-fp32-seed-4"], "cuda", False, CANDIDATE_BASE)
     assert (cfg.seed, cfg.batch_size, cfg.lr, cfg.amp) == (4, 128, 3e-3, False)
-    assert cfg.model.hidden_dim == PRESETS["ml-1m"]["model"]["hidden_dim"]
+    assert cfg.model.hidden_dim == CANDIDATE_BASE["model"]["hidden_dim"]
 
 
 def test_a_preset_amp_run_counts_as_v3_only_when_its_recorded_config_is_the_preset():
     from trainer.bench_candidates_md import timing_line
 
-    preset_cfg = preset_config("data", {}, "cuda", True, PRESETS["ml-1m"]).to_dict()
+    preset_cfg = preset_config("data", {}, "cuda", True, CANDIDATE_BASE).to_dict()
     preset_cfg["seed"] = 7
     changed = copy.deepcopy(preset_cfg)
     changed["batch_size"] = 512  # a later preset, not v3
@@ -133,10 +132,23 @@ def test_rounds_with_an_fp32_output_layer_get_their_own_autocast_group_and_no_ti
 def test_a_setting_the_preset_leaves_at_its_default_counts():
     from trainer.bench_candidates_md import is_preset
 
-    cfg = preset_config("d", {"seed": 5}, "cuda", True, PRESETS["ml-1m"]).to_dict()
+    cfg = preset_config("d", {"seed": 5}, "cuda", True, CANDIDATE_BASE).to_dict()
     assert is_preset(cfg)
     for key, value in [("ema", 0.999), ("label_smoothing", 0.1)]:
         assert not is_preset({**cfg, key: value}), key
     assert not is_preset({**cfg, "model": {**cfg["model"], "layers": 2}})
     older = {k: v for k, v in cfg.items() if k not in ("ema", "label_smoothing")}  # saved before they existed
     assert is_preset(older)
+
+
+def test_runs_of_other_candidates_join_their_group_from_cpu_steps_and_preset_amp():
+    v3 = preset_config("d", {"seed": 42}, "cpu", False, CANDIDATE_BASE).to_dict()
+    smoothed = {**v3, "label_smoothing": 0.1}
+    steps = {"rows": [{"config": smoothed, "test": {"ndcg@10": 0.2, "hr@10": 0.3}, "val": {"ndcg@10": 0.2},
+                       "best_epoch": 9},
+                      {"config": {**v3, "label_smoothing": 0.05}, "test": {"ndcg@10": 0.9, "hr@10": 0.9},
+                       "val": {"ndcg@10": 0.9}, "best_epoch": 9}]}  # no such candidate: left out
+    groups = collect([{"preset-amp": _run(0.16, 0.30, 0.17, config={**smoothed, "seed": 8, "amp": True})}])
+    add_cpu_runs(groups, steps)
+    assert {k: sorted((r["seed"], r["where"]) for r in v) for k, v in groups.items()} == {
+        ("label-smoothing-0.1", "bf16 autocast"): [(8, "GPU")], ("label-smoothing-0.1", "fp32"): [(42, "CPU")]}

@@ -40,7 +40,14 @@ GRID: dict[str, dict[str, Any]] = {
     "drop-0.5-plateau-2l": {"lr_schedule": "plateau", "model": {"emb_dropout": 0.5, "dropout": 0.5, "layers": 2}},
 }
 
-# Round 3: candidates for preset v4, each an override of the *current* ml-1m preset (v3) and judged by
+# The ml-1m preset v3, which every candidate below overrides: frozen here like ABLATION_BASE, so the
+# candidates keep their meaning when the preset moves on.
+CANDIDATE_BASE: dict[str, Any] = {
+    "epochs": 200, "batch_size": 64, "lr": 2e-3, "weight_decay": 0.0, "min_count": 1, "max_len": 50,
+    "windows": "all", "patience": 5, "lr_schedule": "plateau", "lr_decay": 0.5, "lr_patience": 1,
+    "model": {"emb_dim": 256, "hidden_dim": 512, "emb_dropout": 0.5, "dropout": 0.5}}
+
+# Round 3: candidates for preset v4, each an override of the ml-1m preset v3 and judged by
 # its mean over seeds, since one seed moves test ndcg@10 by up to ~0.008 (BENCHMARKS.md, CPU steps).
 # Each is the round-2 direction that helped the wide model, pushed one step further.
 CANDIDATES: dict[str, dict[str, Any]] = {
@@ -70,5 +77,5 @@ CANDIDATE_SEEDS = [1, 2]
 
 
 def candidate_runs(names: list[str], seeds: list[int]) -> dict[str, dict[str, Any]]:
-    """Run name -> overrides of the current preset, one run per candidate and seed."""
+    """Run name -> overrides of CANDIDATE_BASE, one run per candidate and seed."""
     return {f"{name}-seed-{seed}": {**CANDIDATES[name], "seed": seed} for name in names for seed in seeds}

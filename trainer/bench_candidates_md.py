@@ -4,10 +4,10 @@
         [--cpu-steps docs/ablations/ml-1m-cpu-steps.json]
 
 Each `bench_cuda --candidates` run is named CANDIDATE-seed-N; its round's `preset-amp` run (bf16
-autocast) joins the "v3" group when its recorded config is the current preset (rounds 3-5 recorded
-none; they ran v3 at seed 42). A candidate
-is judged by its mean over seeds because one seed moves test ndcg@10 by up to ~0.008 on ML-1M.
-`--cpu-steps` pools the CPU runs of the unchanged preset (all fp32) into the fp32 v3 group.
+autocast, the preset of its day) joins the group of the candidate whose configuration it recorded
+(rounds 3-5 recorded none; they ran v3 at seed 42). A candidate is judged by its mean over seeds
+because one seed moves test ndcg@10 by up to ~0.008 on ML-1M. `--cpu-steps` pools the CPU runs (all
+fp32) whose configuration is a candidate's into that candidate's fp32 group.
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ from statistics import mean
 from pathlib import Path
 from typing import Any
 
-from .ablations import CANDIDATES
+from .ablations import CANDIDATE_BASE, CANDIDATES
 from .archive import REPO
 from .bench_ablation_md import parity_line
 from .benchmarks_md import replace_section
 from .config import TrainConfig
-from .presets import PRESETS
 
 TITLE = "MovieLens-1M preset candidates (CUDA)"
 _NOT_COMPARED = {"seed", "data", "device", "amp", "model"}
@@ -38,7 +37,8 @@ def candidate_of(run_name: str, result: dict[str, Any]) -> tuple[str, int] | Non
         config = result.get("config")
         if config is None:
             return "v3", 42
-        return ("v3", int(config["seed"])) if is_preset(config) else None
+        name = candidate_named_by(config)
+        return (name, int(config["seed"])) if name is not None else None
     m = _SEEDED.match(run_name)
     if m is None or m["name"] not in CANDIDATES or result.get("base") != "preset":
         return None
@@ -72,8 +72,18 @@ def collect(loaded: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str
     return groups
 
 
-def is_preset(config: dict[str, Any], preset: dict[str, Any] = PRESETS["ml-1m"]) -> bool:
-    """Whether a run's saved config is the preset unchanged (seed, data, device and precision aside).
+def candidate_named_by(config: dict[str, Any]) -> str | None:
+    """The first candidate (v3 itself first) whose configuration a run's saved config is; None if none."""
+    for name, overrides in CANDIDATES.items():
+        merged = {**CANDIDATE_BASE, **{k: v for k, v in overrides.items() if k != "model"},
+                  "model": {**CANDIDATE_BASE["model"], **overrides.get("model", {})}}
+        if is_preset(config, merged):
+            return name
+    return None
+
+
+def is_preset(config: dict[str, Any], preset: dict[str, Any] = CANDIDATE_BASE) -> bool:
+    """Whether a run's saved config is `preset` unchanged (seed, data, device and precision aside).
 
     Settings the preset leaves out must hold TrainConfig's defaults (a run with `ema` set is not v3);
     a key missing from an older config predates its setting, so it had the default.
@@ -86,10 +96,11 @@ def is_preset(config: dict[str, Any], preset: dict[str, Any] = PRESETS["ml-1m"])
 
 
 def add_cpu_runs(groups: dict[tuple[str, str], list[dict[str, Any]]], cpu_steps: dict[str, Any]) -> None:
-    """Pool the CPU-steps runs of the unchanged preset into the fp32 v3 group."""
+    """Pool the CPU-steps runs whose config is a candidate's into that candidate's fp32 group."""
     for row in cpu_steps["rows"]:
-        if is_preset(row["config"]) and "ensemble" not in row:  # an ensemble carries its first member's config
-            groups.setdefault(("v3", "fp32"), []).append(
+        name = candidate_named_by(row["config"])
+        if name is not None and "ensemble" not in row:  # an ensemble carries its first member's config
+            groups.setdefault((name, "fp32"), []).append(
                 {"seed": row["config"]["seed"], "where": "CPU", "val": row.get("val"), "test": row["test"],
                  "best_epoch": row["best_epoch"], "stopped": False, "s_per_epoch": None, "side_by_side": None})
 
@@ -161,7 +172,7 @@ def render(paths: list[Path], cpu_steps: Path | None) -> str:
         f"Measured on {first['gpu']} (torch {first['torch']}), ML-1M leave-one-out exactly as the tables above. "
         "Each candidate changes the ml-1m preset (v3) as stated and ran once per seed; the runs of a round trained "
         "side by side on one GPU under NVIDIA MPS. Selection is by the validation mean; test is reported, not "
-        "tuned on. Seeds marked CPU are the fp32 CPU runs of the unchanged preset from the CPU steps table.",
+        "tuned on. Seeds marked CPU are fp32 CPU runs of the same configuration from the CPU steps table.",
         "Command: `python -m trainer.bench_cuda --data DIR --out OUT --candidates NAME... --seeds N...` on a CUDA "
         f"machine; this section: `python -m trainer.bench_candidates_md {cmd}`.", "",
         timing_line(loaded), "",

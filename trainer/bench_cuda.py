@@ -8,7 +8,8 @@ GPU time is lent in short slots, so everything happens in one call under one dea
   2. parity of its exported TorchScript model on CPU vs CUDA (fp32) over every test user;
   3. side by side until the deadline, each stopped there (a stopped run is exported from its best
      epoch so far): the v1 ablation grid (`--grid`, fp32) and/or the v4 candidates (`--candidates`,
-     each an override of the current preset, once per `--seeds`, bf16 autocast unless step 1 failed).
+     each an override of preset v3, once per `--seeds`, bf16 autocast unless step 1 failed or the
+     candidate says fp32).
 Results land in OUT/results.json as they arrive, so a cut-off call still returns what it measured.
 The device image may lack matplotlib: workers then skip the per-run curve plot, nothing else.
 """
@@ -26,7 +27,7 @@ from typing import Any
 
 import torch
 
-from .ablations import ABLATION_BASE, CANDIDATE_SEEDS, CANDIDATES, GRID, candidate_runs
+from .ablations import ABLATION_BASE, CANDIDATE_BASE, CANDIDATE_SEEDS, CANDIDATES, GRID, candidate_runs
 from .checkpoint import best_val, history_timings, read_history
 from .config import TrainConfig
 from .cuda_parity import parity
@@ -158,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     # bf16 autocast for the candidates, as the preset is timed, unless that very path just failed.
     amp_ok = args.skip_preset or "test" in results.get("preset-amp", {})
     plan = {name: (GRID[name], False, ABLATION_BASE) for name in args.grid}
-    plan.update({name: (o, amp_ok and o.get("amp", True), PRESETS["ml-1m"])
+    plan.update({name: (o, amp_ok and o.get("amp", True), CANDIDATE_BASE)
                  for name, o in candidate_runs(args.candidates, args.seeds).items()})
     procs = {name: _launch(args.out / name, cfg_for(o, amp=amp, base=base)) for name, (o, amp, base) in plan.items()}
     ended = _wait(procs, start + args.budget - args.reserve)
