@@ -128,3 +128,22 @@ def test_goal_text_is_unrounded_and_says_it_is_one_seed():
     text = goal_text({"goal": {"ndcg@10": 0.175}}, {"test": {"ndcg@10": 0.174951}})
     assert "ndcg@10 0.17495 (not met: goal >= 0.175)" in text and "one seed" in text
     assert goal_text({}, {"test": {}}) == ""
+
+
+def test_cpu_steps_read_settings_missing_from_older_configs_as_their_defaults():
+    from trainer.bench_cpu_steps import render
+
+    old = {"data": "a", "max_len": 50, "seed": 42, "patience": 5, "model": {"hidden_dim": 512}}  # saved before ema existed
+    metrics = {"hr@10": 0.3, "ndcg@10": 0.17, "hr@20": 0.4, "ndcg@20": 0.2, "map@20": 0.1}
+    row = {"best_epoch": 30, "epochs_run": 35, "patience": 5, "median_seconds_per_epoch": 150.0, "users": 6040,
+           "val": metrics, "test": metrics}
+    d = {"mean": 0.0, "low": -0.01, "high": 0.01}
+    new = {**old, "seed": 1, "ema": 0.0, "label_smoothing": 0.0}
+    rows = [{**row, "run": "old", "config": old},
+            {**row, "run": "new", "config": new, "vs_first": {"hr@10": d, "ndcg@10": d}},
+            {**row, "run": "ls", "config": {**new, "label_smoothing": 0.1}, "vs_first": {"hr@10": d, "ndcg@10": d}}]
+    lines = render({"rows": rows}).splitlines()
+    assert [line.split(" | ")[1] for line in lines if line.startswith("| new") or line.startswith("| ls")] == [
+        "seed 1", "label_smoothing 0.1, seed 1"]
+    [seeds] = [line for line in lines if line.startswith("Seeds")]
+    assert "(old, new)" in seeds

@@ -23,6 +23,7 @@ import torch
 from .archive import REPO
 from .benchmarks_md import replace_section
 from .checkpoint import best_val, history_timings, read_history
+from .config import TrainConfig
 from .evaluate import run_cases
 from .evaluation import evaluate_scorer, per_user_metrics
 from .export import ENSEMBLE_FILE
@@ -33,9 +34,14 @@ COMPARE = ("hr@10", "ndcg@10")
 SHOWN = ("hr@10", "ndcg@10", "hr@20", "ndcg@20", "map@20")
 
 
+def complete(cfg: dict[str, Any]) -> dict[str, Any]:
+    """A saved config with every current setting: one saved before a setting existed had its default."""
+    return TrainConfig.from_dict(cfg).to_dict()
+
+
 def _changes(cfg: dict[str, Any], base: dict[str, Any]) -> str:
     flat = lambda c: {**{k: v for k, v in c.items() if k not in ("model", "data")}, **c["model"]}  # noqa: E731
-    now, then = flat(cfg), flat(base)
+    now, then = flat(complete(cfg)), flat(complete(base))
     return ", ".join(f"{k} {now[k]}" for k in now if now[k] != then.get(k)) or "none (the first row)"
 
 
@@ -49,7 +55,7 @@ def seed_groups(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     of two or more, so a step's effect can be read against the spread between seeds."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in (r for r in rows if "ensemble" not in r):  # an ensemble shares its first member's config
-        key = json.dumps({k: v for k, v in r["config"].items() if k not in ("seed", "data")}, sort_keys=True)
+        key = json.dumps({k: v for k, v in complete(r["config"]).items() if k not in ("seed", "data")}, sort_keys=True)
         groups.setdefault(key, []).append(r)
     return [g for g in groups.values() if len(g) > 1]
 
