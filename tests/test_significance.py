@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -147,3 +148,33 @@ def test_cpu_steps_read_settings_missing_from_older_configs_as_their_defaults():
         "seed 1", "label_smoothing 0.1, seed 1"]
     [seeds] = [line for line in lines if line.startswith("Seeds")]
     assert "(old, new)" in seeds
+
+
+def test_loss_text_names_only_the_settings_a_run_used():
+    from trainer.run_text import loss_text
+
+    assert loss_text({"label_smoothing": 0.0, "ema": 0.0}) == "" and loss_text({}) == ""  # {}: saved before both
+    assert loss_text({"label_smoothing": 0.1, "ema": 0.0}) == ", label smoothing 0.1"
+    assert loss_text({"label_smoothing": 0.1, "ema": 0.999}) == ", label smoothing 0.1, weight average (ema) 0.999"
+
+
+def test_cpu_steps_add_appends_measured_runs_and_keeps_the_saved_rows(tiny_data, tiny_run, tmp_path):
+    import shutil
+
+    from conftest import tiny_config
+    from trainer.bench_cpu_steps import main
+    from trainer.train import train
+
+    first = tmp_path / "first"
+    shutil.copytree(tiny_run, first)
+    train(tiny_config(tiny_data, seed=4), tmp_path / "other", progress=False)
+    saved, md = tmp_path / "steps.json", tmp_path / "B.md"
+    main(["--data", str(tiny_data), "--save", str(saved), "--out", str(md), str(first)])
+    before = json.loads(saved.read_text())["rows"]
+    main(["--load", str(saved), "--save", str(saved), "--data", str(tiny_data), "--out", str(md),
+          str(first), str(tmp_path / "other")])
+    rows = json.loads(saved.read_text())["rows"]
+    assert rows[0] == before[0] and [r["run"] for r in rows] == ["first", "other"]
+    assert set(rows[1]["vs_first"]) == {"hr@10", "ndcg@10"} and "| other | seed 4 |" in md.read_text()
+    with pytest.raises(SystemExit):  # the reference must be the saved first row's run
+        main(["--load", str(saved), "--data", str(tiny_data), "--out", str(md), str(tmp_path / "other"), str(first)])

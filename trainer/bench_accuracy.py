@@ -21,7 +21,7 @@ from .breakdown import breakdown_lines
 from .checkpoint import history_timings, read_history
 from .plots import plot_benchmark_curves
 from .presets import PRESETS
-from .run_text import goal_text, lr_schedule_text, stopped_text
+from .run_text import goal_text, loss_text, lr_schedule_text, stopped_text
 from .significance import paired_bootstrap
 
 SHARED = REPO.parent / "shared" / "data"
@@ -145,7 +145,7 @@ def section(name: str, bench: dict[str, Any], data: Path, rows: list[dict[str, A
         f"(GRU: {cfg['min_count']}); input: the last {bench['max_len']} movies of a history (GRU: {cfg['max_len']}).",
         f"GRU ({'`--preset ' + name + '`' if name in PRESETS else 'default configuration'}): emb {m['emb_dim']}, hidden {m['hidden_dim']}, layers {m['layers']}, emb dropout "
         f"{m['emb_dropout']}, dropout {m['dropout']}, tied {m['tied']}, batch {cfg['batch_size']}, lr {cfg['lr']}, "
-        f"weight decay {cfg['weight_decay']}, {lr_schedule_text(cfg)}, max len {cfg['max_len']}, windows {cfg['windows']}, "
+        f"weight decay {cfg['weight_decay']}{loss_text(cfg)}, {lr_schedule_text(cfg)}, max len {cfg['max_len']}, windows {cfg['windows']}, "
         f"seed {cfg['seed']}; "
         f"early stopping on validation map@20 (patience {cfg['patience']}): best epoch {gru['best_epoch']} of "
         f"{gru['epochs_run']}{stopped_text(gru, cfg)}, {gru['seconds_per_epoch']} s per training epoch (median {gru['median_seconds_per_epoch']} s), "

@@ -2,6 +2,7 @@
 
     python -m trainer.bench_cpu_steps --data build/bench/data/ml-1m --save docs/ablations/ml-1m-cpu-steps.json RUN_DIR...
     python -m trainer.bench_cpu_steps --load docs/ablations/ml-1m-cpu-steps.json   # re-render, no runs needed
+    python -m trainer.bench_cpu_steps --load J --save J --data DIR FIRST_RUN_DIR NEW_RUN_DIR...  # add rows
 
 Each run's exported model is scored on the test split exactly as `evaluate` does (an `ensemble`
 run directory too: its row names the members, and its validation figures are measured, since it
@@ -135,7 +136,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--load", type=Path, help="render from a saved JSON instead of measuring")
     parser.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
     args = parser.parse_args(argv)
-    if args.load:
+    if args.load and args.runs:
+        # Add runs to a saved table: runs[0] is the saved first row's run directory (for the paired
+        # bootstrap), the rest are measured and appended; the saved rows are kept as they are.
+        results = json.loads(args.load.read_text())
+        if not args.data or len(args.runs) < 2 or args.runs[0].name != results["rows"][0]["run"]:
+            parser.error(f"to add runs give --data and the first row's run ({results['rows'][0]['run']}) first")
+        results["rows"] += measure(args.data, args.runs)["rows"][1:]
+    elif args.load:
         results = json.loads(args.load.read_text())
     elif args.runs and args.data:
         results = measure(args.data, args.runs)

@@ -12,6 +12,13 @@ def lr_schedule_text(cfg: dict[str, Any]) -> str:
     return "cosine lr decay to lr/100" if schedule == "cosine" else "constant lr"
 
 
+def loss_text(cfg: dict[str, Any]) -> str:
+    """The training settings that are off by default, named only when a run used them."""
+    parts = [f"label smoothing {cfg['label_smoothing']}"] if cfg.get("label_smoothing") else []
+    parts += [f"weight average (ema) {cfg['ema']}"] if cfg.get("ema") else []
+    return "".join(", " + p for p in parts)
+
+
 def stopped_text(gru: dict[str, Any], cfg: dict[str, Any]) -> str:
     """Say so when the run ended before early stopping or its epoch cap (interrupted, then --reuse)."""
     flat = gru["epochs_run"] - gru["best_epoch"]
