@@ -69,9 +69,9 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "patience-10": {"patience": 10, "amp": False},
     "ema-0.999": {"ema": 0.999, "amp": False},
     "label-smoothing-0.1": {"label_smoothing": 0.1, "amp": False},
+    "layers-2": {"model": {"layers": 2}, "amp": False},
     # Round 7: label smoothing led round 6 on every seed; more of it, and its other seeds.
     "label-smoothing-0.2": {"label_smoothing": 0.2, "amp": False},
-    "layers-2": {"model": {"layers": 2}, "amp": False},
 }
 CANDIDATE_SEEDS = [1, 2]
 

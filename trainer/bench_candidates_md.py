@@ -88,11 +88,12 @@ def is_preset(config: dict[str, Any], preset: dict[str, Any] = CANDIDATE_BASE) -
     Settings the preset leaves out must hold TrainConfig's defaults (a run with `ema` set is not v3);
     a key missing from an older config predates its setting, so it had the default.
     """
-    defaults = TrainConfig().to_dict()
-    flat = {**defaults, **preset, "model": None}
-    model = {**defaults["model"], **preset.get("model", {})}
-    return all(config.get(k, v) == v for k, v in flat.items() if k not in _NOT_COMPARED) and \
-        all(config["model"].get(k, v) == v for k, v in model.items() if k != "vocab_size")
+    def compared(c: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        full = TrainConfig.completed(c)
+        return ({k: v for k, v in full.items() if k not in _NOT_COMPARED},
+                {k: v for k, v in full["model"].items() if k != "vocab_size"})
+
+    return compared(config) == compared(preset)
 
 
 def add_cpu_runs(groups: dict[tuple[str, str], list[dict[str, Any]]], cpu_steps: dict[str, Any]) -> None:

@@ -35,14 +35,9 @@ COMPARE = ("hr@10", "ndcg@10")
 SHOWN = ("hr@10", "ndcg@10", "hr@20", "ndcg@20", "map@20")
 
 
-def complete(cfg: dict[str, Any]) -> dict[str, Any]:
-    """A saved config with every current setting: one saved before a setting existed had its default."""
-    return TrainConfig.from_dict(cfg).to_dict()
-
-
 def _changes(cfg: dict[str, Any], base: dict[str, Any]) -> str:
     flat = lambda c: {**{k: v for k, v in c.items() if k not in ("model", "data")}, **c["model"]}  # noqa: E731
-    now, then = flat(complete(cfg)), flat(complete(base))
+    now, then = flat(TrainConfig.completed(cfg)), flat(TrainConfig.completed(base))
     return ", ".join(f"{k} {now[k]}" for k in now if now[k] != then.get(k)) or "none (the first row)"
 
 
@@ -56,7 +51,7 @@ def seed_groups(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     of two or more, so a step's effect can be read against the spread between seeds."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in (r for r in rows if "ensemble" not in r):  # an ensemble shares its first member's config
-        key = json.dumps({k: v for k, v in complete(r["config"]).items() if k not in ("seed", "data")}, sort_keys=True)
+        key = json.dumps({k: v for k, v in TrainConfig.completed(r["config"]).items() if k not in ("seed", "data")}, sort_keys=True)
         groups.setdefault(key, []).append(r)
     return [g for g in groups.values() if len(g) > 1]
 

@@ -103,6 +103,11 @@ class TrainConfig:
         model = ModelConfig(**{k: v for k, v in payload.get("model", {}).items() if k in model_known})
         return cls(model=model, **args)
 
+    @classmethod
+    def completed(cls, payload: dict[str, Any]) -> dict[str, Any]:
+        """A saved config with every current setting: one saved before a setting existed had its default."""
+        return cls.from_dict(payload).to_dict()
+
     def save(self, path: Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
 
