@@ -14,14 +14,11 @@ import torch
 
 from conftest import REPO, run_cli, tiny_config
 from trainer.splits import load_data_dir
+from trainer.checkpoint import read_history as history
 from trainer.train import train
 
 TINY_FLAGS = ["--batch-size", "64", "--min-count", "2", "--max-len", "40", "--emb-dim", "32", "--hidden-dim", "32",
               "--seed", "3", "--patience", "50"]
-
-
-def history(run):
-    return [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
 
 
 def test_run_directory_artefacts(tiny_run):

@@ -15,11 +15,8 @@ from trainer.export import load_best_model, load_scripted
 from trainer.model import SessionGRU
 from trainer.optim import WeightAverage
 from trainer.recommend import pad_batch
+from trainer.checkpoint import read_history as history
 from trainer.train import train
-
-
-def history(run):
-    return [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
 
 
 def test_update_follows_the_warmed_up_decay():
