@@ -153,8 +153,7 @@ def timing_line(loaded: list[dict[str, Any]]) -> str:
         found = candidate_of("preset-amp", r) if isinstance(r, dict) and "test" in r else None
         if found is not None:
             how = "stopped at the deadline" if r["ended"].startswith("stopped") else "early stop"
-            label = _precision(True, results.get("amp_output"))
-            return (f"The preset on CUDA with {label}, alone on the GPU (seed {found[1]}): best epoch {r['best_epoch']} "
+            return (f"The preset on CUDA with bf16 autocast, alone on the GPU (seed {found[1]}): best epoch {r['best_epoch']} "
                     f"of {r['epochs_run']} ({how}), {r['median_train_s']:.1f} s per training epoch (median), "
                     f"{r['seconds_to_best']:.0f} s to the best epoch including validation; test hr@10 "
                     f"{r['test']['hr@10']:.4f}, ndcg@10 {r['test']['ndcg@10']:.4f}. The CPU steps table above gives "
