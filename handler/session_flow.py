@@ -22,15 +22,20 @@ def session_headers(ctx: Any, i: int) -> tuple[str, bool, bool]:
     store makes that safe (a stale write is refused, see `SessionFlow.commit`).
     """
     headers = ctx.get_all_request_header(i) or {}
-    keys = {"id": ctx.header_key_sequence_id, "start": ctx.header_key_sequence_start,
-            "end": ctx.header_key_sequence_end}
-    client = {k: v for k, v in headers.items() if k != k.lower() and k.lower() in keys.values()}
-    end = any(str(v).lower() == "true" for k, v in headers.items() if k.lower() == keys["end"])
-    own_id = next((v for k, v in client.items() if k.lower() == keys["id"]), None)
+    id_key, start_key, end_key = ctx.header_key_sequence_id, ctx.header_key_sequence_start, ctx.header_key_sequence_end
+    own_id, own_start, end = None, False, False
+    for k, v in headers.items():  # one pass, one lower() per header: every session request pays it
+        lk = k.lower()
+        if lk == end_key:
+            end = end or str(v).lower() == "true"
+        elif k != lk:  # the client's own spelling of a sequence header
+            if lk == id_key and own_id is None:
+                own_id = v
+            elif lk == start_key:
+                own_start = own_start or str(v).lower() == "true"
     if own_id is not None:
-        start = any(str(v).lower() == "true" for k, v in client.items() if k.lower() == keys["start"])
-        return str(own_id), start, end
-    return ctx.get_sequence_id(i), str(headers.get(keys["start"], "")).lower() == "true", end
+        return str(own_id), own_start, end
+    return ctx.get_sequence_id(i), str(headers.get(start_key, "")).lower() == "true", end
 
 
 class SessionFlow:
@@ -64,33 +69,45 @@ class SessionFlow:
 
     def advance(self, good: list[dict[str, Any]]) -> torch.Tensor:
         """One GRU step per new movie; a full pass over the input window only for a new session or
-        once the session outgrows max_len (the window then slides, as a stateless request's would)."""
-        full = [r for r in good if r["session"].state is None or 1 + r["session"].length + len(r["new"]) > self.max_len]
+        once the session outgrows max_len (the window then slides, as a stateless request's would).
+
+        The batch's states stay one [L, B, H] tensor throughout: rows that step are ordered by how
+        many new movies they bring, so step t advances a leading slice in place, and no row is
+        sliced out until each session takes its own copy at the end."""
+        full, stepping = [], []
+        for r in good:
+            s = r["session"]
+            (full if s.state is None or 1 + s.length + len(r["new"]) > self.max_len else stepping).append(r)
+        stepping.sort(key=lambda r: -len(r["new"]))  # stable: equal counts keep the batch's order
+        parts = []
         if full:
             windows = [([self.start_index] + r["session"].events + r["new"])[-self.max_len:] for r in full]
             movies, lens = self.pad_batch(windows)
-            states = self.model.encode(movies.to(self.device), lens)
-            for j, r in enumerate(full):
-                r["state"] = states[:, j : j + 1]
-        stepping = [r for r in good if "state" not in r]
-        for r in stepping:
-            r["state"] = r["session"].state
-        step, pending = 0, [r for r in stepping if r["new"]]
-        while pending:
-            movies = torch.tensor([r["new"][step] for r in pending], device=self.device)
-            states = self.model.step(torch.cat([r["state"] for r in pending], dim=1), movies)
-            for j, r in enumerate(pending):
-                r["state"] = states[:, j : j + 1]
-            step += 1
-            pending = [r for r in pending if len(r["new"]) > step]
-        for r in good:
+            parts.append(self.model.encode(movies.to(self.device), lens))
+        if stepping:
+            state = torch.cat([r["session"].state for r in stepping], dim=1)
+            for t in range(len(stepping[0]["new"])):
+                n = sum(1 for r in stepping if len(r["new"]) > t)  # a prefix: sorted by count
+                movies = torch.tensor([r["new"][t] for r in stepping[:n]], device=self.device)
+                if n == len(stepping):
+                    state = self.model.step(state, movies)
+                else:
+                    state[:, :n] = self.model.step(state[:, :n], movies)
+            parts.append(state)
+        order = full + stepping
+        states = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+        if any(a is not b for a, b in zip(order, good)):  # back to the batch's order
+            position = {id(r): j for j, r in enumerate(order)}
+            states = states[:, [position[id(r)] for r in good]]
+        # Each session keeps its own copy: a view would keep the whole batch's tensor alive.
+        for r, own in zip(good, states.split(1, dim=1)):
             s = r["session"]
-            s.state = r["state"].clone()  # own storage: a batch-wide tensor must not stay alive
+            s.state = own.clone()
             s.events = (s.events + r["new"])[-self.max_len:]
             s.seen.update(r["new"])
             s.length += len(r["new"])
             r["seen"] = list(s.seen)
-        return self.model.scores(torch.cat([r["state"] for r in good], dim=1)).cpu()
+        return self.model.scores(states).cpu()
 
     def commit(self, rows: list[dict[str, Any]]) -> None:
         """Store the advanced sessions before any answer leaves (the next request may reach another

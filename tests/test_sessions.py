@@ -125,6 +125,27 @@ def test_sessions_in_one_batch_and_one_step_per_new_movie(sessions, stateless, h
         assert status == 200 and body["movies"] == expected["movies"]
 
 
+def test_one_batch_mixing_new_sliding_and_stepping_sessions_answers_each_as_stateless(any_store, stateless, histories):
+    # One batch holds every kind of row advance() handles: a session opening, one that outgrows
+    # max_len (40 here) and re-encodes its window, and sessions stepping 3, 0 and 1 movies, in an
+    # order that its grouping by kind and by step count has to undo.
+    h = [x for x in histories if len(x) > 45][0]
+    short = [x for x in histories if 12 <= len(x) <= 30][:3]
+    assert len(short) == 3, "tiny data has too few histories of 12-30 movies"
+    opened = [(f"m{i}", x[:cut]) for i, (x, cut) in enumerate([(h, 38), *zip(short, (5, 6, 7))])]
+    for sid, movies in opened:
+        assert open_session(any_store, sid, movies)[0] == 200
+    rows = [("m-new", short[0][:4], True), ("m1", short[0][5:8], False), ("m0", h[38:44], False),
+            ("m2", [], False), ("m3", short[2][7:8], False)]
+    results = any_store.call([{"movies": movies} for _, movies, _ in rows],
+                             [{SEQ_ID: sid, **({START: "true"} if start else {})} for sid, _, start in rows])
+    wants = [short[0][:4], short[0][:8], h[:44], short[1][:6], short[2][:8]]
+    for (status, body), want in zip(results, wants):
+        [(_, expected)] = stateless.call([{"movies": want}])
+        assert status == 200 and body["movies"] == expected["movies"], want
+        assert body["scores"] == pytest.approx(expected["scores"], abs=1e-4)
+
+
 @pytest.mark.parametrize("store", ["memory", "shared"])
 def test_expired_evicted_and_ended_sessions_get_a_clear_error(dirs, store, tmp_path):
     limits = {"capacity": 2, "idle_seconds": 60}
