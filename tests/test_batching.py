@@ -28,8 +28,11 @@ def test_batches_pad_inputs_and_ignore_padded_targets():
     seqs = [torch.tensor([0, 1, 2, 3]), torch.tensor([0, 4]), torch.tensor([0, 5, 6])]
     batches = epoch_batches(seqs, batch_size=8, rng=np.random.default_rng(0))
     assert len(batches) == 1
-    inputs, targets = batches[0]
+    inputs, targets, ids = batches[0]
     assert inputs.shape == targets.shape == (3, 3)
     assert (targets == IGNORE_INDEX).sum() == 3  # 9 positions, 6 real targets
     got = {tuple(t[t != IGNORE_INDEX].tolist()) for t in targets}
     assert got == {(1, 2, 3), (4,), (5, 6)}
+    # ids name each row's sequence: its targets are that sequence's movies after the first
+    for row, i in zip(targets, ids.tolist()):
+        assert row[row != IGNORE_INDEX].tolist() == seqs[i][1:].tolist()

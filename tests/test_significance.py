@@ -156,6 +156,9 @@ def test_loss_text_names_only_the_settings_a_run_used():
     assert loss_text({"label_smoothing": 0.0, "ema": 0.0}) == "" and loss_text({}) == ""  # {}: saved before both
     assert loss_text({"label_smoothing": 0.1, "ema": 0.0}) == ", label smoothing 0.1"
     assert loss_text({"label_smoothing": 0.1, "ema": 0.999}) == ", label smoothing 0.1, weight average (ema) 0.999"
+    assert loss_text({"distill": [], "distill_weight": 0.5, "distill_k": 50}) == ""
+    assert (loss_text({"distill": ["runs/ml-1m-gru-ens3"], "distill_weight": 0.5, "distill_k": 50})
+            == ", distilled from ml-1m-gru-ens3 (weight 0.5, top 50)")
 
 
 def test_cpu_steps_add_appends_measured_runs_and_keeps_the_saved_rows(tiny_data, tiny_run, tmp_path):

@@ -50,7 +50,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     # Defaults come from TrainConfig; None means "not given", so --resume can tell what changed.
     for name, typ in [("epochs", int), ("batch_size", int), ("lr", float), ("lr_decay", float),
                       ("lr_patience", int), ("clip_norm", float), ("weight_decay", float),
-                      ("label_smoothing", float), ("ema", float),
+                      ("label_smoothing", float), ("ema", float), ("distill_weight", float), ("distill_k", int),
                       ("min_count", int), ("max_len", int), ("patience", int), ("seed", int),
                       ("emb_dim", int), ("hidden_dim", int), ("layers", int), ("emb_dropout", float),
                       ("dropout", float)]:
@@ -61,6 +61,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr-schedule", choices=["constant", "plateau", "cosine"], default=None,
                    help="plateau: multiply lr by --lr-decay after --lr-patience+1 epochs without a better "
                         "validation metric; cosine: anneal to lr/100 over --epochs")
+    p.add_argument("--distill", nargs="+", default=None, metavar="RUN",
+                   help="also learn each position's next movie from these finished GRU runs (an ensemble "
+                        "run: its members), weighted by --distill-weight (default 0.5)")
     p.add_argument("--tied", action=argparse.BooleanOptionalAction, default=None, help="tie input/output embeddings")
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None, help="bf16 autocast on CUDA")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
@@ -122,6 +125,8 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
             setattr(cfg.model, k, v)
         elif k in {f.name for f in fields(TrainConfig)} and k != "data":
             setattr(cfg, k, v)
+    if not cfg.distill and {"distill_weight", "distill_k"} & given.keys():
+        raise ConfigError("--distill-weight and --distill-k need --distill RUN [RUN ...] (the teachers)")
     return cfg
 
 

@@ -35,8 +35,10 @@ def training_sequences(movies: list[list[int]], vocab: Vocab, max_len: int, wind
     return seqs
 
 
-def epoch_batches(seqs: list[torch.Tensor], batch_size: int, rng: np.random.Generator) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Shuffled `(inputs LongTensor[B,T], targets LongTensor[B,T])` batches for one epoch.
+def epoch_batches(seqs: list[torch.Tensor], batch_size: int,
+                  rng: np.random.Generator) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Shuffled `(inputs LongTensor[B,T], targets LongTensor[B,T], ids LongTensor[B])` batches for one
+    epoch; `ids` are the rows' positions in `seqs` (distillation looks up their soft targets).
 
     Sequences are shuffled, then sorted by length inside windows of 50 batches so that a batch
     holds similar lengths (little padding), and the batch order is shuffled again.
@@ -47,8 +49,9 @@ def epoch_batches(seqs: list[torch.Tensor], batch_size: int, rng: np.random.Gene
     for start in range(0, len(order), window):
         chunk = sorted(order[start : start + window], key=lambda i: len(seqs[i]))
         for b in range(0, len(chunk), batch_size):
-            rows = [seqs[i] for i in chunk[b : b + batch_size]]
+            ids = chunk[b : b + batch_size]
+            rows = [seqs[i] for i in ids]
             inputs = pad_sequence([s[:-1] for s in rows], batch_first=True, padding_value=START_INDEX)
             targets = pad_sequence([s[1:] for s in rows], batch_first=True, padding_value=IGNORE_INDEX)
-            batches.append((inputs, targets))
+            batches.append((inputs, targets, torch.as_tensor(ids, dtype=torch.long)))
     return [batches[i] for i in rng.permutation(len(batches))]

@@ -51,6 +51,9 @@ class TrainConfig:
     weight_decay: float = 1e-4
     label_smoothing: float = 0.0  # share of each target's probability spread over all movies
     ema: float = 0.0  # decay of a moving average of the weights, which validation and export use; 0 = off
+    distill: list[str] = field(default_factory=list)  # teacher runs (distill.py); [] = off
+    distill_weight: float = 0.5  # the teachers' share of the loss, with distill
+    distill_k: int = 50  # teacher movies kept per training position
     min_count: int = 5
     # The notebook fed 150; the last 50 measured better or level on MovieLens-1M, MovieLens-100k and
     # the built-in data (BENCHMARKS.md), and a served request then costs at most 50 GRU steps.
@@ -84,6 +87,10 @@ class TrainConfig:
             raise ConfigError(f"--weight-decay must be >= 0, got {self.weight_decay}")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ConfigError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.distill and not 0.0 < self.distill_weight <= 1.0:
+            raise ConfigError(f"--distill-weight must be in (0, 1], got {self.distill_weight}")
+        if self.distill_k < 1:
+            raise ConfigError(f"--distill-k must be >= 1, got {self.distill_k}")
         if not 0.0 <= self.ema < 1.0:
             raise ConfigError(f"--ema must be in [0, 1) (0 = off), got {self.ema}")
         if self.windows not in WINDOWS:

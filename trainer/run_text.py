@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 
@@ -16,6 +17,9 @@ def loss_text(cfg: dict[str, Any]) -> str:
     """The training settings that are off by default, named only when a run used them."""
     parts = [f"label smoothing {cfg['label_smoothing']}"] if cfg.get("label_smoothing") else []
     parts += [f"weight average (ema) {cfg['ema']}"] if cfg.get("ema") else []
+    if cfg.get("distill"):
+        teachers = ", ".join(Path(t).name for t in cfg["distill"])
+        parts.append(f"distilled from {teachers} (weight {cfg['distill_weight']}, top {cfg['distill_k']})")
     return "".join(", " + p for p in parts)
 
 

@@ -17,6 +17,7 @@ from .atomic import write_text_atomic
 from .batching import IGNORE_INDEX, epoch_batches, training_sequences
 from .checkpoint import CKPT_FILE, append_history, load_checkpoint, rewrite_history, save_torch
 from .config import TrainConfig
+from .distill import check_teachers, soft_targets, training_loss
 from .errors import ConfigError, RunDirError
 from .evaluation import build_cases, evaluate_scorer
 from .export import BEST_FILE, ENSEMBLE_FILE, export_run
@@ -70,6 +71,8 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
     """
     # ---- setup: validate, data, vocabulary, run directory ----
     cfg.validate()
+    if cfg.distill:
+        check_teachers(cfg.distill)
     out_dir = Path(out_dir)
     prepare_run_dir(out_dir, resume)
     device = resolve_device(cfg.device)
@@ -86,6 +89,7 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
     if not val_cases.users:
         raise RunDirError(f"{cfg.data}/validate.pkl: no user has a validation target; early stopping needs some")
     k_key = f"map@{cfg.eval_k}"
+    soft = soft_targets(cfg.distill, seqs, vocab, cfg.distill_k, device) if cfg.distill else None
 
     # ---- model, optimizer, random state (restored on resume) ----
     torch.manual_seed(cfg.seed)
@@ -93,7 +97,7 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
     model = SessionGRU(cfg.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = make_scheduler(cfg, optimizer)
-    loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX, label_smoothing=cfg.label_smoothing)
+    loss_fn = training_loss(cfg, soft, device)
     average = WeightAverage(model, cfg.ema) if cfg.ema > 0 else None
     judged = average.model if average is not None else model  # what validation, best.pt and the export hold
     history: list[dict[str, Any]] = []
@@ -120,7 +124,9 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
     use_amp = cfg.amp and device.type == "cuda"
     show = sys.stderr.isatty() if progress is None else progress
     print(f"training on {device}: {len(seqs)} sequences, {vocab.size - 1} movies, "
-          f"{sum(p.numel() for p in model.parameters()):,} parameters")
+          f"{sum(p.numel() for p in model.parameters()):,} parameters"
+          + (f", distilling from {', '.join(cfg.distill)} (weight {cfg.distill_weight}, top {cfg.distill_k})"
+             if cfg.distill else ""))
 
     for epoch in range(start_epoch, cfg.epochs + 1):
         if bad_epochs >= cfg.patience:
@@ -130,11 +136,11 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
         t0 = time.perf_counter()
         total_loss, total_tokens = 0.0, 0
         batches = epoch_batches(seqs, cfg.batch_size, rng)
-        for inputs, targets in tqdm(batches, desc=f"epoch {epoch}", disable=not show, leave=False):
+        for inputs, targets, ids in tqdm(batches, desc=f"epoch {epoch}", disable=not show, leave=False):
             inputs, targets = inputs.to(device), targets.to(device)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
                 logits = model(inputs)
-            loss = loss_fn(logits.float().flatten(0, 1), targets.flatten())
+            loss = loss_fn(logits, targets, ids)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.clip_norm > 0:
