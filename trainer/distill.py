@@ -13,6 +13,7 @@ int32 indices and float16 probabilities per training position (ML-1M, K = 50: ab
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -68,6 +69,7 @@ def soft_targets(paths: list[str], seqs: list[torch.Tensor], vocab: Vocab, k: in
                               f"({len(Vocab.load(run / 'vocab.json').movies)} vs {len(vocab.movies)} movies)")
         members.append(load_best_model(run)[0].to(device))
     k = min(k, vocab.size)
+    started = time.perf_counter()
     out: SoftTargets = [(torch.empty(0), torch.empty(0))] * len(seqs)
     order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))  # similar lengths, little padding
     with torch.inference_mode():
@@ -80,6 +82,9 @@ def soft_targets(paths: list[str], seqs: list[torch.Tensor], vocab: Vocab, k: in
             for j, i in enumerate(ids):
                 n = len(seqs[i]) - 1
                 out[i] = (top.indices[j, :n].to(torch.int32).cpu(), probs[j, :n].half().cpu())
+    positions = sum(len(s) - 1 for s in seqs)
+    print(f"soft targets from {len(members)} teachers: {positions:,} positions x top {k} "
+          f"({positions * k * 6 / 2**20:,.0f} MB) in {time.perf_counter() - started:.0f} s")
     return out
 
 
