@@ -181,3 +181,13 @@ def test_cpu_steps_add_appends_measured_runs_and_keeps_the_saved_rows(tiny_data,
     assert set(rows[1]["vs_first"]) == {"hr@10", "ndcg@10"} and "| other | seed 4 |" in md.read_text()
     with pytest.raises(SystemExit):  # the reference must be the saved first row's run
         main(["--load", str(saved), "--data", str(tiny_data), "--out", str(md), str(tmp_path / "other"), str(first)])
+
+
+def test_cpu_steps_rows_name_distillation_teachers_by_their_run():
+    from trainer.bench_cpu_steps import _changes
+    from trainer.config import TrainConfig
+
+    base = TrainConfig().to_dict()
+    cfg = {**base, "label_smoothing": 0.1, "distill": ["build/bench/runs/ml-1m-gru-ens3"]}
+    assert _changes(cfg, base) == "label_smoothing 0.1, distill ml-1m-gru-ens3"
+    assert _changes(base, base) == "none (the first row)"

@@ -38,7 +38,9 @@ SHOWN = ("hr@10", "ndcg@10", "hr@20", "ndcg@20", "map@20")
 def _changes(cfg: dict[str, Any], base: dict[str, Any]) -> str:
     flat = lambda c: {**{k: v for k, v in c.items() if k not in ("model", "data")}, **c["model"]}  # noqa: E731
     now, then = flat(TrainConfig.completed(cfg)), flat(TrainConfig.completed(base))
-    return ", ".join(f"{k} {now[k]}" for k in now if now[k] != then.get(k)) or "none (the first row)"
+    # a list setting holds run directories (distill's teachers): their names say enough
+    shown = lambda v: ", ".join(Path(x).name for x in v) if isinstance(v, list) else v  # noqa: E731
+    return ", ".join(f"{k} {shown(now[k])}" for k in now if now[k] != then.get(k)) or "none (the first row)"
 
 
 def early_stopped(row: dict[str, Any]) -> bool:
