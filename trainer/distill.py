@@ -64,9 +64,10 @@ def soft_targets(paths: list[str], seqs: list[torch.Tensor], vocab: Vocab, k: in
     """
     members = []
     for run in teacher_runs(paths):
-        if Vocab.load(run / "vocab.json").movies != vocab.movies:
+        theirs = Vocab.load(run / "vocab.json").movies
+        if theirs != vocab.movies:
             raise RunDirError(f"--distill {run}: trained on another vocabulary than this run's data "
-                              f"({len(Vocab.load(run / 'vocab.json').movies)} vs {len(vocab.movies)} movies)")
+                              f"({len(theirs)} vs {len(vocab.movies)} movies)")
         members.append(load_best_model(run)[0].to(device))
     k = min(k, vocab.size)
     started = time.perf_counter()
