@@ -31,6 +31,9 @@ On top of the preset (seeds 1-5): tied embeddings 0.0495 / 0.0450; weight decay 
 Window lengths on the preset (seeds 1-10, against its 0.0674 / 0.0751): max_len 12 0.0645 / 0.0753,
 25 0.0675 / 0.0751, 100 0.0642 / 0.0686; windows all 0.0564 / 0.0603, best epoch 2 on every seed.
 More of each user's older history only hurts here, and a shorter one gains nothing, so max_len stays 50.
+Distilled (`--distill build/ens100k`, weight 0.5, top 50) from the ensemble of the preset's seeds 1-5
+(test 0.0801), seeds 1-10: 0.0748 / 0.0780, the best validation mean of any variant here, still below
+its teachers' ensemble and sknn's 0.0866; a preset cannot name teacher runs, so it stays a recipe.
 """
 
 from __future__ import annotations
