@@ -118,7 +118,8 @@ def distill_loss(logits: torch.Tensor, targets: torch.Tensor, soft_indices: torc
     logp = torch.log_softmax(logits.float(), -1)
     real = targets != IGNORE_INDEX
     nll = -logp.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-    data = (1 - label_smoothing) * nll - label_smoothing * logp.mean(-1)
+    # the smoothing term reduces the whole [B, T, V] tensor (and back-propagates through it): only when used
+    data = nll if label_smoothing == 0 else (1 - label_smoothing) * nll - label_smoothing * logp.mean(-1)
     teacher = -(soft_probs * logp.gather(-1, soft_indices)).sum(-1)
     per_position = (1 - weight) * data + weight * teacher
     return per_position[real].sum() / real.sum().clamp(min=1)
