@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,7 +15,8 @@ from trainer.config import ModelConfig
 from trainer.ensemble import build_ensemble
 from trainer.errors import RunDirError
 from trainer.evaluate import evaluate_run
-from trainer.export import load_scripted
+from trainer.distill import check_teachers, teacher_runs
+from trainer.export import ensemble_members, load_scripted
 from trainer.recommend import pad_batch
 from trainer.splits import history_for, load_data_dir
 from trainer.train import train
@@ -101,3 +104,31 @@ def test_cli_names_the_problem(tiny_data, tiny_run, tmp_path):
         res = run_cli(*args)
         assert res.returncode == 2 and "is an ensemble" in res.stderr, args
     assert {p.name: p.read_bytes() for p in (tmp_path / "twice").iterdir()} == before
+
+
+def test_runs_moved_together_with_their_ensemble_still_find_each_other(tiny_run, other_run, tmp_path, monkeypatch):
+    # Built as a user would, with paths relative to where they stand; then the whole folder moves.
+    old = tmp_path / "old"
+    for name, run in (("a", tiny_run), ("b", other_run)):
+        shutil.copytree(run, old / name)
+    monkeypatch.chdir(old)
+    build_ensemble([Path("a"), Path("b")], Path("ens"))
+    old.rename(tmp_path / "new")
+    monkeypatch.chdir(tmp_path)
+    ens = tmp_path / "new" / "ens"
+    members = ensemble_members(ens)
+    assert [m.resolve() for m in members] == [tmp_path / "new" / "a", tmp_path / "new" / "b"]
+    assert [m.resolve() for m in teacher_runs([str(ens)])] == [m.resolve() for m in members]
+    check_teachers([str(ens)])  # a teacher it could not find would be a ConfigError
+
+
+def test_an_ensemble_without_relative_member_paths_reads_them_as_given(ens, tmp_path):
+    # Ensembles built before the relative path was recorded: the path as given, from the current directory.
+    old_style = tmp_path / "old-style"
+    shutil.copytree(ens, old_style)
+    spec = json.loads((old_style / "ensemble.json").read_text())
+    for member in spec["members"]:
+        del member["from_ensemble"]
+    (old_style / "ensemble.json").write_text(json.dumps(spec))
+    assert ensemble_members(old_style) == [Path(m["run"]) for m in spec["members"]]
+    assert all(m.exists() for m in ensemble_members(old_style))

@@ -27,7 +27,7 @@ from .checkpoint import best_val, history_timings, read_history
 from .config import TrainConfig
 from .evaluate import run_cases
 from .evaluation import evaluate_scorer, per_user_metrics
-from .export import ENSEMBLE_FILE
+from .export import ENSEMBLE_FILE, ensemble_members
 from .significance import paired_bootstrap
 
 TITLE = "MovieLens-1M preset steps (CPU)"
@@ -83,8 +83,7 @@ def measure(data: Path, runs: list[Path]) -> dict[str, Any]:
         row = {"run": run.name, "config": cfg, "test": {k: float(v.mean()) for k, v in values.items()},
                "users": len(cases.users)}
         if (run / ENSEMBLE_FILE).exists():
-            members = json.loads((run / ENSEMBLE_FILE).read_text())["members"]
-            row["ensemble"] = [Path(m["run"]).name for m in members]
+            row["ensemble"] = [member.name for member in ensemble_members(run)]
             row["val"] = evaluate_scorer(model.predict_next, run_cases(data, run, "validate")[1])
         else:
             history = read_history(run)

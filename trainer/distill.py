@@ -12,7 +12,6 @@ int32 indices and float16 probabilities per training position (ML-1M, K = 50: ab
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Callable
@@ -24,7 +23,7 @@ from torch.nn.utils.rnn import pad_sequence
 from .batching import IGNORE_INDEX
 from .config import TrainConfig
 from .errors import ConfigError, RunDirError
-from .export import ENSEMBLE_FILE, load_best_model
+from .export import ENSEMBLE_FILE, ensemble_members, load_best_model
 from .recommend import START_INDEX
 from .vocab import Vocab
 
@@ -37,7 +36,7 @@ def teacher_runs(paths: list[str]) -> list[Path]:
     runs = []
     for path in map(Path, paths):
         if (path / ENSEMBLE_FILE).exists():
-            runs += [Path(m["run"]) for m in json.loads((path / ENSEMBLE_FILE).read_text())["members"]]
+            runs += ensemble_members(path)
         else:
             runs.append(path)
     return runs

@@ -9,6 +9,7 @@ each request costs one GRU pass per member.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any, List
@@ -105,5 +106,6 @@ def build_ensemble(runs: list[Path], out_dir: Path) -> Path:
     # members' own configurations are in ensemble.json.
     write_text_atomic(out_dir / CONFIG_FILE, json.dumps(first_cfg, indent=2) + "\n")
     write_text_atomic(out_dir / ENSEMBLE_FILE, json.dumps(
-        {"members": [{"run": str(r), "config": cfg} for r, (_, cfg, _) in zip(runs, members)]}, indent=2) + "\n")
+        {"members": [{"run": str(r), "from_ensemble": os.path.relpath(r.resolve(), out_dir.resolve()), "config": cfg}
+                     for r, (_, cfg, _) in zip(runs, members)]}, indent=2) + "\n")
     return out_dir / MODEL_FILE

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import warnings
 from pathlib import Path
 from typing import Iterator
@@ -95,3 +96,18 @@ def export_run(run_dir: Path) -> Path:
     out = Path(run_dir) / MODEL_FILE
     save_scripted(ServingGRU(model), out, check_inputs(cfg.model.vocab_size, cfg.max_len), reference=model)
     return out
+
+
+def ensemble_members(run_dir: Path) -> list[Path]:
+    """The member runs of an ensemble run directory.
+
+    Each member is looked for first at its path relative to the ensemble, so that runs moved or copied
+    together still find each other; then at the path it was given when the ensemble was built (relative
+    to the current directory), which is all that ensembles built before the relative path was recorded have.
+    """
+    run_dir = Path(run_dir)
+    found = []
+    for member in json.loads((run_dir / ENSEMBLE_FILE).read_text())["members"]:
+        near = run_dir / member["from_ensemble"] if "from_ensemble" in member else None
+        found.append(near if near is not None and near.exists() else Path(member["run"]))
+    return found
