@@ -15,10 +15,11 @@ from pathlib import Path
 from .errors import RunDirError
 from .evaluate import load_exported
 from .tools import find_tool
+from .vocab import VOCAB_FILE
 
 REPO = Path(__file__).resolve().parents[1]
 HANDLER_DIR = REPO / "handler"
-RUN_FILES = ("vocab.json", "config.json")
+RUN_FILES = (VOCAB_FILE, "config.json")
 SHIPPED_CODE = (REPO / "trainer" / "recommend.py", HANDLER_DIR / "request_parser.py", HANDLER_DIR / "session_cache.py",
                 HANDLER_DIR / "session_store.py", HANDLER_DIR / "session_flow.py")
 SESSIONS_CONFIG = HANDLER_DIR / "model-config-sessions.yaml"

@@ -27,7 +27,7 @@ from .bench_server import bench_server, merged_config
 from .benchmarks_md import replace_section
 from .server import http
 from .server_cpu import with_cpu
-from .vocab import Vocab
+from .vocab import VOCAB_FILE, Vocab
 
 CPU_NOTE = ("Server CPU: the CPU time of TorchServe's Java frontend and of all its Python model workers over a run "
             "(from /proc), per request. Both archives share the frontend; the no-op's workers figure is TorchServe's "
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         raise SystemExit("error: wrk not found (Debian: apt-get install wrk); `make bench-serve` installs it")
-    vocab = Vocab.load(args.run / "vocab.json")
+    vocab = Vocab.load(args.run / VOCAB_FILE)
     rng = np.random.default_rng(1)
     workloads = {"150 ids": bodies(vocab, [150] * 64), "mixed 1-150 ids": bodies(vocab, list(rng.integers(1, 151, 64)))}
     machine = f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores, {time.strftime('%Y-%m-%d')}"

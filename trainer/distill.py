@@ -23,9 +23,9 @@ from torch.nn.utils.rnn import pad_sequence
 from .batching import IGNORE_INDEX
 from .config import TrainConfig
 from .errors import ConfigError, RunDirError
-from .export import ENSEMBLE_FILE, ensemble_members, load_best_model
+from .export import BEST_FILE, ENSEMBLE_FILE, ensemble_members, load_best_model
 from .recommend import START_INDEX
-from .vocab import Vocab
+from .vocab import VOCAB_FILE, Vocab
 
 #: Per training sequence: the teachers' top-K movie indices [T, K] and their probabilities [T, K].
 SoftTargets = list[tuple[torch.Tensor, torch.Tensor]]
@@ -63,7 +63,7 @@ def soft_targets(paths: list[str], seqs: list[torch.Tensor], vocab: Vocab, k: in
     """
     members = []
     for run in teacher_runs(paths):
-        theirs = Vocab.load(run / "vocab.json").movies
+        theirs = Vocab.load(run / VOCAB_FILE).movies
         if theirs != vocab.movies:
             raise RunDirError(f"--distill {run}: trained on another vocabulary than this run's data "
                               f"({len(theirs)} vs {len(vocab.movies)} movies)")
@@ -137,7 +137,7 @@ def training_loss(cfg: TrainConfig, soft: SoftTargets | None,
 def check_teachers(paths: list[str]) -> None:
     """Fail before the run directory is made when a teacher is not a trained GRU run."""
     for run in teacher_runs(paths):
-        missing = [f for f in ("best.pt", "vocab.json") if not (run / f).exists()]
+        missing = [f for f in (BEST_FILE, VOCAB_FILE) if not (run / f).exists()]
         if missing:
             raise ConfigError(f"--distill {run}: no {' or '.join(missing)} there; a teacher must be a trained "
                               "GRU run directory (or an ensemble of them)")

@@ -25,10 +25,9 @@ from .model import SessionGRU
 from .optim import WeightAverage, make_scheduler
 from .plots import plot_curves
 from .splits import history_for, load_data_dir
-from .vocab import Vocab
+from .vocab import VOCAB_FILE, Vocab
 
 CONFIG_FILE = "config.json"
-VOCAB_FILE = "vocab.json"
 
 
 def resolve_device(name: str) -> torch.device:

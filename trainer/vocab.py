@@ -16,6 +16,7 @@ from typing import Iterable
 from .errors import DataError, RunDirError
 
 START_INDEX = 0
+VOCAB_FILE = "vocab.json"  # a run directory's vocabulary
 VOCAB_FORMAT = "sessrec-vocab/1"
 
 
