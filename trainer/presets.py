@@ -35,6 +35,10 @@ Distilled (`--distill build/ens100k`, weight 0.5, top 50) from the ensemble of t
 (test 0.0801), seeds 1-10: 0.0748 / 0.0780, the best validation mean of any variant here, still below
 its teachers' ensemble and sknn's 0.0866; a preset cannot name teacher runs, so it stays a recipe.
 Distillation weight 0.3: 0.0736 / 0.0781; 0.8: 0.0737 / 0.0782 (the default 0.5 is best on validation).
+The baselines on the same two periods (one fit each, deterministic): pop 0.0648 / 0.0590, sr 0.0587 /
+0.0562, sknn 0.0488 / 0.0866. sknn is last on validation and first on test: three test users with 36-318
+test movies give it most of its lead (map@20 0.69-0.93 against the GRU's 0.11-0.44), and mixing its
+scores into the GRU's (offline) only approaches sknn on test as the GRU's share goes to 0.
 """
 
 from __future__ import annotations
