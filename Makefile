@@ -103,9 +103,11 @@ bench-accuracy: setup
 # preset candidates side by side (prepare the data first, e.g. with `make bench-accuracy` or
 # `prepare --dataset ml-1m`). Side by side runs overlap far better under NVIDIA MPS
 # (`nvidia-cuda-mps-control -d` before, `echo quit | nvidia-cuda-mps-control` after).
+# The open question it is set up to settle: does distillation lift v4 (teachers: v4 seeds 6-8; students at
+# seeds 3-5, where v4 alone has GPU results)? The preset's timing and parity were measured in earlier rounds.
 bench-cuda: setup
 	$(PY) -m trainer.bench_cuda --data build/bench/data/ml-1m --out build/bench/cuda --results build/bench/cuda.json \
-		--budget 520 --preset-seconds 210 --candidates v3 drop-0.6 hidden-768 batch-128 --seeds 1 2
+		--budget 540 --skip-preset --distill-teachers 6 7 8 --distill-students 3 4 5 --student-seconds 240
 
 bench-serve: setup
 	@$(WRK_INSTALL)

@@ -72,7 +72,13 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "layers-2": {"model": {"layers": 2}, "amp": False},
     # Round 7: label smoothing led round 6 on every seed; more of it, and its other seeds.
     "label-smoothing-0.2": {"label_smoothing": 0.2, "amp": False},
+    # Round 8 (prepared, `bench_cuda --distill-teachers ... --distill-students ...`): v4 distilled from the
+    # ensemble of v4 teachers trained earlier in the same call. On CPU, v4 at seed 42 distilled from v3
+    # seeds gained +0.0032 test ndcg@10, one seed; on the GPU the students' seeds can be v4's seeds 3-5.
+    # "teachers" stands for that ensemble's directory, filled in at launch.
+    "distilled": {"label_smoothing": 0.1, "distill": ["teachers"], "amp": False},
 }
+DISTILL_TEACHER = "label-smoothing-0.1"  # the candidate (v4) whose seeds teach "distilled"
 CANDIDATE_SEEDS = [1, 2]
 
 

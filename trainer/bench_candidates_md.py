@@ -109,7 +109,7 @@ def add_cpu_runs(groups: dict[tuple[str, str], list[dict[str, Any]]], cpu_steps:
 def _change(candidate: str) -> str:
     o = {k: v for k, v in CANDIDATES[candidate].items() if k != "amp"}
     flat = {**{k: v for k, v in o.items() if k != "model"}, **o.get("model", {})}
-    return ", ".join(f"{k} {v}" for k, v in flat.items()) or "none (v3)"
+    return ", ".join(f"{k} {' '.join(v) if isinstance(v, list) else v}" for k, v in flat.items()) or "none (v3)"
 
 
 def group_row(candidate: str, precision: str, runs: list[dict[str, Any]]) -> str:

@@ -9,7 +9,9 @@ GPU time is lent in short slots, so everything happens in one call under one dea
   3. side by side until the deadline, each stopped there (a stopped run is exported from its best
      epoch so far): the v1 ablation grid (`--grid`, fp32) and/or the v4 candidates (`--candidates`,
      each an override of preset v3, once per `--seeds`, bf16 autocast unless step 1 failed or the
-     candidate says fp32).
+     candidate says fp32), and the teachers of step 4 (`--distill-teachers`);
+  4. with `--distill-students`: the teachers' ensemble, then students distilled from it, side by
+     side in the last `--student-seconds` (bench_cuda_kd.py).
 Results land in OUT/results.json as they arrive, so a cut-off call still returns what it measured.
 The device image may lack matplotlib: workers then skip the per-run curve plot, nothing else.
 """
@@ -28,6 +30,7 @@ from typing import Any
 import torch
 
 from .ablations import ABLATION_BASE, CANDIDATE_BASE, CANDIDATE_SEEDS, CANDIDATES, GRID, candidate_runs
+from .bench_cuda_kd import distill_step, teacher_runs
 from .checkpoint import best_val, history_timings, read_history
 from .config import TrainConfig
 from .cuda_parity import parity
@@ -115,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--grid", nargs="*", default=[], choices=list(GRID), help="v1 ablations to run (fp32)")
     p.add_argument("--candidates", nargs="*", default=[], choices=list(CANDIDATES), help="v4 candidates to run")
     p.add_argument("--seeds", nargs="+", type=int, default=CANDIDATE_SEEDS, help="seeds of each candidate")
+    p.add_argument("--distill-teachers", nargs="*", type=int, default=[], help="seeds of v4 teachers (step 3)")
+    p.add_argument("--distill-students", nargs="*", type=int, default=[], help="seeds of distilled v4 (step 4)")
+    p.add_argument("--student-seconds", type=float, default=240, help="the end of --budget kept for step 4")
     p.add_argument("--skip-preset", action="store_true", help="skip steps 1-2 (parity then uses preset-fp32 if run)")
     p.add_argument("--results", type=Path, default=None, help="results file (default OUT/results.json)")
     p.add_argument("--device", default="cuda", help="cuda; cpu only to rehearse the script")
@@ -160,9 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     amp_ok = args.skip_preset or "test" in results.get("preset-amp", {})
     plan = {name: (GRID[name], False, ABLATION_BASE) for name in args.grid}
     plan.update({name: (o, amp_ok and o.get("amp", True), CANDIDATE_BASE)
-                 for name, o in candidate_runs(args.candidates, args.seeds).items()})
+                 for name, o in {**candidate_runs(args.candidates, args.seeds), **teacher_runs(args)}.items()})
     procs = {name: _launch(args.out / name, cfg_for(o, amp=amp, base=base)) for name, (o, amp, base) in plan.items()}
-    ended = _wait(procs, start + args.budget - args.reserve)
+    ended = _wait(procs, start + args.budget - args.reserve - (args.student_seconds if args.distill_students else 0))
     for name, (overrides, amp, _) in plan.items():
         base_name = "v1" if name in GRID else "preset"
         results[name] = {"ended": ended[name], "base": base_name, "overrides": overrides, "amp": amp,
@@ -170,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
         save()
     for name in ("preset-fp32", *plan):
         check_parity(args.out / name)
+    # ---- 4. students distilled from the teachers' ensemble ----
+    if args.distill_students:
+        distill_step(args, start, results, save, cfg_for)
     print(json.dumps(results, indent=2))
     return 0
 
