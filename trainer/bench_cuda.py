@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 from .ablations import ABLATION_BASE, CANDIDATE_BASE, CANDIDATE_SEEDS, CANDIDATES, GRID, candidate_runs
-from .bench_cuda_kd import distill_step, teacher_runs
+from .bench_cuda_kd import distill_step, teacher_plan
 from .checkpoint import best_val, history_timings, read_history
 from .config import TrainConfig
 from .cuda_parity import parity
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     amp_ok = args.skip_preset or "test" in results.get("preset-amp", {})
     plan = {name: (GRID[name], False, ABLATION_BASE) for name in args.grid}
     plan.update({name: (o, amp_ok and o.get("amp", True), CANDIDATE_BASE)
-                 for name, o in {**candidate_runs(args.candidates, args.seeds), **teacher_runs(args)}.items()})
+                 for name, o in {**candidate_runs(args.candidates, args.seeds), **teacher_plan(args)}.items()})
     procs = {name: _launch(args.out / name, cfg_for(o, amp=amp, base=base)) for name, (o, amp, base) in plan.items()}
     ended = _wait(procs, start + args.budget - args.reserve - (args.student_seconds if args.distill_students else 0))
     for name, (overrides, amp, _) in plan.items():

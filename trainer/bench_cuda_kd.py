@@ -18,12 +18,12 @@ from .ablations import CANDIDATE_BASE, DISTILL_TEACHER, candidate_runs
 ENSEMBLE_RUN = "teachers-ensemble"
 
 
-def teacher_runs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+def teacher_plan(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """Step 3's extra runs: the teachers, named like any candidate run."""
     return candidate_runs([DISTILL_TEACHER], args.distill_teachers)
 
 
-def student_runs(args: argparse.Namespace, ensemble: Path) -> dict[str, dict[str, Any]]:
+def student_plan(args: argparse.Namespace, ensemble: Path) -> dict[str, dict[str, Any]]:
     """The `distilled` candidate at each student seed, its "teachers" marker replaced by `ensemble`."""
     runs = candidate_runs(["distilled"], args.distill_students)
     return {name: {**o, "distill": [str(ensemble) if t == "teachers" else t for t in o["distill"]]}
@@ -38,7 +38,7 @@ def distill_step(args: argparse.Namespace, start: float, results: dict[str, Any]
     from .evaluate import evaluate_run
     from .export import BEST_FILE
 
-    teachers = [args.out / name for name in teacher_runs(args)]
+    teachers = [args.out / name for name in teacher_plan(args)]
     usable = [t for t in teachers if (t / BEST_FILE).exists()]
     ensemble = args.out / ENSEMBLE_RUN
     try:
@@ -50,7 +50,7 @@ def distill_step(args: argparse.Namespace, start: float, results: dict[str, Any]
         save()
         return
     save()
-    plan = student_runs(args, ensemble)
+    plan = student_plan(args, ensemble)
     procs = {name: _launch(args.out / name, cfg_for(o, amp=False, base=CANDIDATE_BASE)) for name, o in plan.items()}
     ended = _wait(procs, start + args.budget - args.reserve)
     for name, overrides in plan.items():
