@@ -75,8 +75,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # splits. Every difference is inside one seed's spread: v4 is at least as good as v3, not a step.
     # Distilled (`--distill`, weight 0.5, top 50) from the ensemble of v3's CPU seeds 42, 1, 2, v4 at seed 42
     # reached validation ndcg@10 0.1781 and test 0.3076 / 0.1755 (best epoch 21 of 26), against v4 alone at
-    # that seed 0.1729 and 0.3005 / 0.1723: +0.0032 [-0.0008, +0.0072] on test ndcg@10. One seed, and it
-    # needs three teacher runs first, so the preset does not include it.
+    # that seed 0.1729 and 0.3005 / 0.1723: +0.0032 [-0.0008, +0.0072] on test ndcg@10. Seeds 3 and 4 (stopped
+    # after epoch 25, best 24): 0.3066 / 0.1768 and 0.3051 / 0.1766, against v4's fp32 H200 runs at those seeds
+    # 0.3094 / 0.1767 and 0.3081 / 0.1756. The three distilled seeds average 0.3065 / 0.1763 (v4's seven runs
+    # 0.3043 / 0.1744). It needs three teacher runs first, so the preset does not include it.
     "ml-1m": {"epochs": 200, "batch_size": 64, "lr": 2e-3, "weight_decay": 0.0, "min_count": 1, "max_len": 50,
               "windows": "all", "patience": 5, "lr_schedule": "plateau", "lr_decay": 0.5, "lr_patience": 1,
               "label_smoothing": 0.1,
