@@ -82,9 +82,13 @@ def score(data: Path, run: Path, name: str, model: str) -> dict[str, Any]:
     return json.loads(cli("evaluate", "--data", str(data), "--run", str(run), "--per-user", str(per_user_file(name, model))))
 
 
-def score_validation(data: Path, run: Path) -> dict[str, Any]:
-    """Validation-period metrics of a run, its history being the training period (as in training)."""
-    return json.loads(cli("evaluate", "--data", str(data), "--run", str(run), "--split", "validate"))
+def scores(bench: dict[str, Any], data: Path, run: Path, name: str, model: str) -> dict[str, Any]:
+    """A table row's `test` metrics (`score`), and `val` ones for benches with a validation table
+    (history: the training period, as in training)."""
+    out = {"test": score(data, run, name, model)}
+    if bench.get("validation_table"):
+        out["val"] = json.loads(cli("evaluate", "--data", str(data), "--run", str(run), "--split", "validate"))
+    return out
 
 
 def differences(name: str, bench: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
@@ -120,9 +124,7 @@ def run_models(name: str, bench: dict[str, Any], data: Path, epochs: int | None,
             cli("baseline", "--name", model, "--data", str(data), "--out", str(run), "--min-count",
                 str(bench["min_count"]), "--max-len", str(bench["max_len"]))
             timings[model] = round(time.perf_counter() - t0, 1)
-        rows.append({"model": model, "test": score(data, run, name, model), "fit_seconds": timings.get(model)})
-        if bench.get("validation_table"):
-            rows[-1]["val"] = score_validation(data, run)
+        rows.append({"model": model, **scores(bench, data, run, name, model), "fit_seconds": timings.get(model)})
     run = BUILD / "runs" / f"{name}-gru"
     if reuse:
         cli("export", "--run", str(run))  # a run stopped early still has its best epoch
@@ -139,9 +141,8 @@ def run_models(name: str, bench: dict[str, Any], data: Path, epochs: int | None,
         timings["gru"] = run_timings["total_seconds"]
     (BUILD / f"timings-{name}.json").write_text(json.dumps(timings))
     wall = timings.get("gru", 0.0)
-    rows.append({"model": "GRU", "test": score(data, run, name, "gru"), "config": cfg, "history": history, **run_timings, "wall_seconds": round(wall, 1)})
-    if bench.get("validation_table"):
-        rows[-1]["val"] = score_validation(data, run)
+    rows.append({"model": "GRU", **scores(bench, data, run, name, "gru"), "config": cfg, "history": history, **run_timings,
+                 "wall_seconds": round(wall, 1)})
     return rows
 
 
