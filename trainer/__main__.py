@@ -1,10 +1,11 @@
-"""Command line: `python -m trainer {prepare,train,evaluate,export,ensemble,baseline,archive,serve,stop,request} ...`."""
+"""Command line: `python -m trainer {prepare,train,evaluate,export,ensemble,recipe,baseline,archive,serve,stop,request} ...`."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import textwrap
 from dataclasses import fields
 from pathlib import Path
 
@@ -92,6 +93,22 @@ def _add_ensemble(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True, help="the ensemble's run directory (new or empty)")
 
 
+def _add_recipe(sub: argparse._SubParsersAction) -> None:
+    from .recipes import RECIPES
+    p = sub.add_parser("recipe", help="train a named multi-run configuration (teachers, then a distilled student)",
+                       description="Trains OUT/teacher-seed-S for each teacher seed, their ensemble OUT/teachers, then "
+                                   "OUT/student: the result, a plain GRU run. The same command again continues.",
+                       epilog="\n\n".join(textwrap.fill(f"{n}: {r.measured}", 100) for n, r in sorted(RECIPES.items())),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("name", choices=sorted(RECIPES))
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True,
+                   help="the recipe's directory: new, or started by this same command (then it continues)")
+    p.add_argument("--student-seed", type=int, default=None, help="default: the recipe's own")
+    p.add_argument("--epochs", type=int, default=None, help="cap every run's epochs (a quick try)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None)
+
+
 def _add_baseline(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("baseline", help="fit pop/sr/sknn into a run directory that evaluate scores like the GRU")
     p.add_argument("--name", choices=["pop", "sr", "sknn"], required=True)
@@ -133,7 +150,8 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_prepare, _add_train, _add_evaluate, _add_export, _add_ensemble, _add_baseline, add_serving):
+    for add in (_add_prepare, _add_train, _add_evaluate, _add_export, _add_ensemble, _add_recipe, _add_baseline,
+                add_serving):
         add(sub)
     args = parser.parse_args(argv)
     try:
@@ -160,6 +178,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "ensemble":
             from .ensemble import build_ensemble
             print(build_ensemble(args.runs, args.out))
+        elif args.command == "recipe":
+            from .recipes import run_recipe
+            summary = run_recipe(args.name, args.data, args.out, args.student_seed, args.epochs, args.device)
+            print(json.dumps(summary))
+            print(f"next: python -m trainer evaluate --data {args.data} --run {summary['model']}", file=sys.stderr)
         elif args.command == "baseline":
             from .baseline_run import run_baseline
             run_baseline(args.name, args.data, args.out, args.min_count, args.max_len)

@@ -30,13 +30,13 @@ from .train import CONFIG_FILE
 SUMMARY_FILE = "summary.json"
 
 
-def _train(data: Path, run: Path, seed: int, flags: list[str]) -> None:
+def train_or_resume(data: Path, run: Path, flags: list[str]) -> None:
+    """`train --data DATA --out RUN FLAGS`, unless RUN finished earlier; an interrupted RUN is resumed."""
     if (run / MODEL_FILE).exists():
         return  # finished in an earlier call
     resume = ["--resume"] if (run / CONFIG_FILE).exists() else []
     # On resume the run's saved config is used; only the new-run call may carry the flags.
-    args = ["train", "--data", str(data), "--out", str(run), "--no-progress", *resume,
-            *([] if resume else [*flags, "--seed", str(seed)])]
+    args = ["train", "--data", str(data), "--out", str(run), "--no-progress", *resume, *([] if resume else flags)]
     if cli(args) != 0:
         raise SessrecError(f"training {run} failed (its error is printed above)")
 
@@ -51,7 +51,7 @@ def sweep(data: Path, out: Path, seeds: list[int], flags: list[str], k: int = 20
     runs = []
     for seed in seeds:
         run = out / f"seed-{seed}"
-        _train(data, run, seed, flags)
+        train_or_resume(data, run, [*flags, "--seed", str(seed)])
         history = read_history(run)
         runs.append({"seed": seed, "run": str(run), "best_epoch": history_timings(history)["best_epoch"],
                      "val": best_val(history), "test": evaluate_run(data, run, "test", k)})

@@ -1,0 +1,163 @@
+"""`recipe`: teachers, their ensemble and a distilled student in one directory, continued where it stopped."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from trainer.__main__ import _add_train, _train_config, main
+from trainer.config import TrainConfig
+from trainer.evaluate import evaluate_run
+from trainer.presets import PRESETS
+from trainer.recipes import RECIPE_FILE, RECIPES, Recipe
+
+SMALL = ("--batch-size", "64", "--min-count", "2", "--max-len", "40", "--emb-dim", "16", "--hidden-dim", "16")
+TINY = Recipe(teacher_preset="ml-100k", teacher_flags=(*SMALL, "--label-smoothing", "0.1"), teacher_seeds=(3, 4),
+              student_preset="ml-100k", student_flags=(*SMALL, "--distill-weight", "0.3", "--distill-k", "20"),
+              student_seed=9, measured="nothing: a test recipe")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tiny_recipe():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(RECIPES, "tiny", TINY)
+        yield "tiny"
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, tiny_data, tiny_recipe):
+    """One finished recipe directory; tests that change it work on a copy (file times kept)."""
+    out = tmp_path_factory.mktemp("recipe") / "r"
+    assert _recipe(tiny_data, out) == 0
+    return out
+
+
+def _recipe(data, out, *extra):
+    return main(["recipe", "tiny", "--data", str(data), "--out", str(out), "--epochs", "2", *extra])
+
+
+def _mtimes(out):
+    return {p.relative_to(out).as_posix(): p.stat().st_mtime_ns for p in out.glob("*/model.pt")}
+
+
+def test_recipe_trains_teachers_ensemble_and_student(finished, tiny_data, capsys):
+    out = finished
+    assert _recipe(tiny_data, out) == 0  # called again: the same summary, from the finished runs
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["model"] == str(out / "student")
+    for seed, t in zip((3, 4), summary["teachers"]):
+        cfg = json.loads((out / f"teacher-seed-{seed}" / "config.json").read_text())
+        assert (cfg["seed"], cfg["label_smoothing"], cfg["epochs"], cfg["model"]["hidden_dim"]) == (seed, 0.1, 2, 16)
+        assert t["run"] == str(out / f"teacher-seed-{seed}") and 1 <= t["best_epoch"] <= t["epochs_run"] == 2
+    members = json.loads((out / "teachers" / "ensemble.json").read_text())["members"]
+    assert [m["run"] for m in members] == [str(out / "teacher-seed-3"), str(out / "teacher-seed-4")]
+    student = json.loads((out / "student" / "config.json").read_text())
+    assert (student["seed"], student["distill"], student["distill_weight"], student["distill_k"]) == (
+        9, [str(out / "teachers")], 0.3, 20)
+    assert student["label_smoothing"] == PRESETS["ml-100k"].get("label_smoothing", 0.0)  # teachers' flags stay theirs
+    # The student is a plain run: evaluated (and archived) like any other.
+    assert 0 <= evaluate_run(tiny_data, out / "student", "test")["map@20"] <= 1
+    assert json.loads((out / RECIPE_FILE).read_text())["student_seed"] == 9
+
+
+def test_recipe_continues_where_it_stopped(finished, tiny_data, tmp_path, capsys):
+    out = tmp_path / "r"
+    shutil.copytree(finished, out)
+    first = _mtimes(out)
+    assert sorted(first) == ["student/model.pt", "teacher-seed-3/model.pt", "teacher-seed-4/model.pt",
+                             "teachers/model.pt"]
+    assert _recipe(tiny_data, out) == 0  # all finished: nothing is trained or rebuilt
+    assert _mtimes(out) == first
+    # Cut short: one teacher lost its export, the ensemble its last file.
+    (out / "teacher-seed-4" / "model.pt").unlink()
+    (out / "teachers" / "ensemble.json").unlink()
+    capsys.readouterr()
+    assert _recipe(tiny_data, out) == 0
+    assert "resuming" in capsys.readouterr().out
+    now = _mtimes(out)
+    assert now["teacher-seed-3/model.pt"] == first["teacher-seed-3/model.pt"]
+    assert now["teachers/model.pt"] != first["teachers/model.pt"] and (out / "teachers" / "ensemble.json").exists()
+    assert now["student/model.pt"] == first["student/model.pt"]  # finished, so kept
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--student-seed", "5"], "student_seed: 9"),
+    (["--epochs", "3"], "epochs: 2"),
+])
+def test_other_settings_in_a_started_directory_are_refused(finished, tiny_data, capsys, extra, message):
+    out = finished
+    before = _mtimes(out)
+    pinned = (out / RECIPE_FILE).read_text()
+    capsys.readouterr()
+    epochs = [] if "--epochs" in extra else ["--epochs", "2"]
+    assert main(["recipe", "tiny", "--data", str(tiny_data), "--out", str(out), *epochs, *extra]) == 2
+    err = capsys.readouterr().err
+    assert "was started with other settings" in err and message in err
+    assert _mtimes(out) == before and (out / RECIPE_FILE).read_text() == pinned
+
+
+def test_a_directory_holding_something_else_is_refused(tiny_data, tmp_path, capsys):
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert _recipe(tiny_data, out) == 2
+    assert "holds no recipe.json" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def test_settings_refused_by_the_first_run_can_be_corrected(tiny_data, tmp_path, capsys):
+    out = tmp_path / "r"
+    assert _recipe(tmp_path / "no-such-data", out) == 2
+    assert "no-such-data" in capsys.readouterr().err
+    assert not (out / "teacher-seed-3" / "config.json").exists()
+    assert _recipe(tiny_data, out, "--student-seed", "2") == 0  # nothing had started: the new settings hold
+    assert json.loads((out / RECIPE_FILE).read_text())["student_seed"] == 2
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_shipped_recipes_are_valid_train_commands(name):
+    recipe = RECIPES[name]
+    parser = argparse.ArgumentParser()
+    _add_train(parser.add_subparsers(dest="command"))
+
+    def config(preset, flags, seed):
+        teachers = ["--distill", "t"] if "--distill-weight" in flags else []
+        return _train_config(parser.parse_args(["train", "--data", "d", "--out", "o", "--preset", preset, *flags,
+                                                "--seed", str(seed), *teachers]))
+
+    teachers = [config(recipe.teacher_preset, recipe.teacher_flags, s) for s in recipe.teacher_seeds]
+    student = config(recipe.student_preset, recipe.student_flags, recipe.student_seed)
+    assert len(teachers) >= 2 and len({t.seed for t in teachers}) == len(teachers)
+    for t in teachers:
+        t.validate()
+        assert (t.max_len, t.model.layers) == (student.max_len, student.model.layers)  # an ensemble needs both
+    student.validate()
+    assert student.distill == ["t"] and student.distill_weight > 0
+
+
+def test_ml_1m_recipe_is_the_measured_runs():
+    """Its teachers and student are configured as the CPU runs whose figures it names (docs/ablations)."""
+    recorded = {r["run"]: r["config"] for r in json.loads(
+        (Path(__file__).resolve().parents[1] / "docs" / "ablations" / "ml-1m-cpu-steps.json").read_text())["rows"]}
+    recipe = RECIPES["ml-1m-distilled"]
+    parser = argparse.ArgumentParser()
+    _add_train(parser.add_subparsers(dest="command"))
+
+    def same(run, preset, flags, seed):
+        ours = _train_config(parser.parse_args(["train", "--data", "d", "--out", "o", "--preset", preset, *flags,
+                                                "--seed", str(seed)])).to_dict()
+        theirs = recorded[run]
+        # Fields added since a run was made held their defaults then; data paths and sizes come from the data.
+        for key in ours.keys() - {"data", "model", "distill"}:
+            assert theirs.get(key, TrainConfig().to_dict()[key]) == ours[key], (run, key)
+        assert {k: v for k, v in theirs["model"].items() if k != "vocab_size"} == {
+            k: v for k, v in ours["model"].items() if k != "vocab_size"}, run
+
+    for run, seed in zip(("ml-1m-gru", "ml-1m-gru-seed1", "ml-1m-gru-seed2"), recipe.teacher_seeds):
+        same(run, recipe.teacher_preset, recipe.teacher_flags, seed)
+    same("ml-1m-gru-kd", recipe.student_preset, [*recipe.student_flags, "--distill", "t"], recipe.student_seed)
+    assert recorded["ml-1m-gru-kd"]["distill"] == ["build/bench/runs/ml-1m-gru-ens3"]
