@@ -107,6 +107,8 @@ def _add_recipe(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--student-seed", type=int, default=None, help="default: the recipe's own")
     p.add_argument("--epochs", type=int, default=None, help="cap every run's epochs (a quick try)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None)
+    p.add_argument("--jobs", type=int, default=1,
+                   help="train this many teachers at once, each with its share of the cores (logs: RUN.log)")
 
 
 def _add_baseline(sub: argparse._SubParsersAction) -> None:
@@ -180,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             print(build_ensemble(args.runs, args.out))
         elif args.command == "recipe":
             from .recipes import run_recipe
-            summary = run_recipe(args.name, args.data, args.out, args.student_seed, args.epochs, args.device)
+            summary = run_recipe(args.name, args.data, args.out, args.student_seed, args.epochs, args.device, args.jobs)
             print(json.dumps(summary))
             print(f"next: python -m trainer evaluate --data {args.data} --run {summary['model']}", file=sys.stderr)
         elif args.command == "baseline":

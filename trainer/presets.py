@@ -22,7 +22,11 @@ next-movie distributions of a history's last m positions (offline only): validat
 the preset's seeds 1-5 and 42, whose last-window means are 0.0674 / 0.0774): d = 0.2-1.0 gave validation
 0.0659-0.0675 and test 0.0730-0.0760, no gain. Users with long histories are where sknn leads on both
 periods (validation: 0.348 / 0.174 / 0.117 against the GRU's 0.032 / 0.005 / 0.000 for users with 214 /
-192 / 252 training movies), a neighbourhood signal that the GRU's windows do not carry.
+192 / 252 training movies), a neighbourhood signal that the GRU's windows do not carry. Summarising
+the history before the window into the GRU's initial state (mean of a separate embedding, linear, tanh;
+hierarchical, after Quadrana et al. 2017; a prototype with its own loop, seeds 1-10): validation / test
+0.0639 / 0.0723 against the same loop from a zero state 0.0632 / 0.0695, inside the seed spread; the
+same summary added to every output state instead: 0.0573 / 0.0719.
 A moving average of the weights (a prototype, not kept; decay 0.9 and 0.97 coincide here, since its
 warm-up caps the decay over ML-100k's ~75 steps): 0.0582 / 0.0751. The defaults' five seeds as one `ensemble`: test 0.0802.
 sknn's lead is the 16 test users with 20+ test movies (BENCHMARKS.md breaks the metrics down by that

@@ -1,6 +1,6 @@
 """Recipes: named configurations that take several runs, for results no single preset can name.
 
-    python -m trainer recipe NAME --data DIR --out DIR [--student-seed S] [--epochs N] [--device D]
+    python -m trainer recipe NAME --data DIR --out DIR [--student-seed S] [--epochs N] [--device D] [--jobs N]
 
 A distilled GRU learns from an ensemble of teacher GRUs, which must be trained first. A recipe
 trains them all into OUT: `teacher-seed-S` (one per teacher seed), `teachers` (their ensemble), and
@@ -24,6 +24,7 @@ from .ensemble import build_ensemble
 from .errors import ConfigError, RunDirError
 from .export import ENSEMBLE_FILE
 from .seed_sweep import train_or_resume
+from .side_by_side import train_side_by_side
 from .train import CONFIG_FILE
 
 RECIPE_FILE = "recipe.json"
@@ -103,7 +104,7 @@ def _summary(run: Path, keys: tuple[str, ...] = ("map@20", "ndcg@10", "hr@10")) 
 
 
 def run_recipe(name: str, data: Path, out: Path, student_seed: int | None = None, epochs: int | None = None,
-               device: str | None = None) -> dict[str, Any]:
+               device: str | None = None, jobs: int = 1) -> dict[str, Any]:
     """Train (or continue) every run of recipe `name` in `out`.
 
     Args:
@@ -113,29 +114,38 @@ def run_recipe(name: str, data: Path, out: Path, student_seed: int | None = None
         student_seed: the student's seed (default: the recipe's, the one its figures name first).
         epochs: cap every run's epochs (a quick try; the recipe's own runs early-stop).
         device: --device for every run.
+        jobs: train this many teachers at once (side_by_side.py), each with its share of the cores;
+            not pinned, since it changes only the time taken and the threads' rounding.
 
     Returns:
         Each run's best epoch and validation metrics, and the student's run directory under "model".
 
     Raises:
-        ConfigError: an unknown recipe, or `out` started with other settings.
+        ConfigError: an unknown recipe, a bad setting, or `out` started with other settings.
         RunDirError: `out` holds something else.
+        SessrecError: a run failed (named, with its log when it ran side by side).
     """
     if name not in RECIPES:
         raise ConfigError(f"unknown recipe {name!r}: expected one of {sorted(RECIPES)}")
     if epochs is not None and epochs < 1:
         raise ConfigError(f"--epochs must be >= 1, got {epochs}")
+    if jobs < 1:
+        raise ConfigError(f"--jobs must be >= 1, got {jobs}")
     recipe = RECIPES[name]
     seed = recipe.student_seed if student_seed is None else student_seed
     out, data = Path(out), Path(data)
     _claim(out, _pinned(name, recipe, data, seed, epochs, device))
     common = _common(epochs, device)
 
-    # ---- teachers: one run per seed ----
+    # ---- teachers: one run per seed, `jobs` at a time ----
     teachers = [out / f"teacher-seed-{s}" for s in recipe.teacher_seeds]
-    for run, s in zip(teachers, recipe.teacher_seeds):
-        flags = ["--preset", recipe.teacher_preset, *recipe.teacher_flags, *common, "--seed", str(s)]
-        train_or_resume(data, run, flags)
+    plans = [(run, ["--preset", recipe.teacher_preset, *recipe.teacher_flags, *common, "--seed", str(s)])
+             for run, s in zip(teachers, recipe.teacher_seeds)]
+    if jobs > 1:
+        train_side_by_side(data, plans, jobs)
+    else:
+        for run, flags in plans:
+            train_or_resume(data, run, flags)
 
     # ---- their ensemble (the distillation target) ----
     ensemble = out / ENSEMBLE_DIR

@@ -30,14 +30,20 @@ from .train import CONFIG_FILE
 SUMMARY_FILE = "summary.json"
 
 
-def train_or_resume(data: Path, run: Path, flags: list[str]) -> None:
-    """`train --data DATA --out RUN FLAGS`, unless RUN finished earlier; an interrupted RUN is resumed."""
+def train_args(data: Path, run: Path, flags: list[str]) -> list[str] | None:
+    """The `python -m trainer` arguments that train RUN with FLAGS, or resume it when it was interrupted;
+    None when RUN finished earlier."""
     if (run / MODEL_FILE).exists():
-        return  # finished in an earlier call
+        return None
     resume = ["--resume"] if (run / CONFIG_FILE).exists() else []
     # On resume the run's saved config is used; only the new-run call may carry the flags.
-    args = ["train", "--data", str(data), "--out", str(run), "--no-progress", *resume, *([] if resume else flags)]
-    if cli(args) != 0:
+    return ["train", "--data", str(data), "--out", str(run), "--no-progress", *resume, *([] if resume else flags)]
+
+
+def train_or_resume(data: Path, run: Path, flags: list[str]) -> None:
+    """`train --data DATA --out RUN FLAGS` in this process, unless RUN finished earlier."""
+    args = train_args(data, run, flags)
+    if args is not None and cli(args) != 0:
         raise SessrecError(f"training {run} failed (its error is printed above)")
 
 
