@@ -46,6 +46,12 @@ its teachers' ensemble and sknn's 0.0866; a preset cannot name teacher runs, so 
 `ml-100k-distilled` (trainer/recipes.py; its seed-1 student: 0.0750 / 0.0879, the best test figure of any
 single run here, but the seed mean stays below sknn and validation would pick seed 10: 0.0833 / 0.0791).
 Distillation weight 0.3: 0.0736 / 0.0781; 0.8: 0.0737 / 0.0782 (the default 0.5 is best on validation).
+More teachers or more generations lift validation, not test (seeds 1-10 each; `seed_sweep ... --
+--preset ml-100k --distill ENS`): teachers = the preset's seeds 1-10 (their ensemble 0.0719 / 0.0752):
+0.0764 / 0.0781; born again, teachers = the ten distilled students above (their ensemble 0.0799 /
+0.0795): 0.0818 / 0.0787; a third generation, taught by those ten (ensemble 0.0886 / 0.0798): 0.0840 / 0.0782.
+Every run here picks its best epoch on validation, and so did its teachers, so the validation gains
+compound a selection effect; test stays at 0.078-0.080 however the GRU is taught.
 The baselines on the same two periods (one fit each, deterministic): pop 0.0648 / 0.0590, sr 0.0587 /
 0.0562, sknn 0.0488 / 0.0866. sknn is last on validation and first on test: three test users with 36-318
 test movies give it most of its lead (map@20 0.69-0.93 against the GRU's 0.11-0.44), and mixing its
