@@ -1,9 +1,12 @@
 """Train several runs at once, each a `python -m trainer train` process with its share of the cores.
 
-Two ML-1M runs side by side on 2 cores (1 thread each) took 297 s per epoch each against 165 s for
-one run on both cores, 11% more work done per hour; with more cores, or runs sharing a GPU, the gain
-is larger, since one small-batch GRU run uses neither fully. A run killed midway resumes from its
-last finished epoch, as any run does.
+One small-batch GRU run uses neither many cores nor a GPU fully. On 2 cores, two ML-1M runs side by side
+(1 thread each) took 257-258 s per epoch against 152-159 s for one run alone on both: 1.2x the work per
+hour. A process keeps the thread count it started with, so a run that starts beside another and then
+finds itself alone stays slow (ML-1M: 253 s per epoch on 1 thread). With three teachers and `--jobs 2`
+on 2 cores that cancelled the gain: `recipe ml-1m-distilled --epochs 1` took 14 min 53 s against
+15 min 8 s one run after the other. It pays when the runs divide evenly among the jobs. A run killed
+midway resumes from its last finished epoch, as any run does.
 """
 
 from __future__ import annotations
