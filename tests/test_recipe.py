@@ -14,7 +14,7 @@ from trainer.__main__ import _add_train, _train_config, main
 from trainer.config import TrainConfig
 from trainer.evaluate import evaluate_run
 from trainer.presets import PRESETS
-from trainer.recipes import RECIPE_FILE, RECIPES, Recipe
+from trainer.recipes import RECIPE_FILE, RECIPES, Recipe, working_in
 
 SMALL = ("--batch-size", "64", "--min-count", "2", "--max-len", "40", "--emb-dim", "16", "--hidden-dim", "16")
 TINY = Recipe(teacher_preset="ml-100k", teacher_flags=(*SMALL, "--label-smoothing", "0.1"), teacher_seeds=(3, 4),
@@ -108,6 +108,16 @@ def test_a_directory_holding_something_else_is_refused(tiny_data, tmp_path, caps
     assert _recipe(tiny_data, out) == 2
     assert "holds no recipe.json" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def test_a_directory_in_use_by_another_call_is_refused(finished, tiny_data, capsys):
+    before = _mtimes(finished)
+    with working_in(finished):  # as a second process would find it while the first still trains
+        assert _recipe(tiny_data, finished) == 2
+    err = capsys.readouterr().err
+    assert f"another recipe call is working in it (pid {os.getpid()})" in err
+    assert _mtimes(finished) == before
+    assert _recipe(tiny_data, finished) == 0  # once it is free
 
 
 def test_settings_refused_by_the_first_run_can_be_corrected(tiny_data, tmp_path, capsys):

@@ -12,8 +12,12 @@ together: another recipe, data directory or setting is refused by name.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +32,7 @@ from .side_by_side import train_side_by_side
 from .train import CONFIG_FILE
 
 RECIPE_FILE = "recipe.json"
+LOCK_FILE = ".lock"
 ENSEMBLE_DIR = "teachers"
 STUDENT_DIR = "student"
 
@@ -82,13 +87,38 @@ def _claim(out: Path, pinned: dict[str, Any]) -> None:
         started = any((run / CONFIG_FILE).exists() for run in out.iterdir() if run.is_dir())
         if changed and started:
             was = ", ".join(f"{k}: {before.get(k)!r}" for k in changed)
-            raise ConfigError(f"{out} was started with other settings ({was}); continue with those, or choose another --out")
+            raise ConfigError(f"{out} was started with other settings ({was}); continue with those, "
+                              "or choose another --out")
         if not changed:
             return
-    elif out.exists() and any(out.iterdir()):
-        raise RunDirError(f"{out}: exists, is not empty and holds no {RECIPE_FILE}; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
+    else:
+        _refuse_foreign(out)
     write_text_atomic(path, json.dumps(pinned, indent=2) + "\n")
+
+
+def _refuse_foreign(out: Path) -> None:
+    """A directory that holds anything but a recipe's own files is not ours to write into."""
+    if out.exists() and not (out / RECIPE_FILE).exists() and any(p.name != LOCK_FILE for p in out.iterdir()):
+        raise RunDirError(f"{out}: exists, is not empty and holds no {RECIPE_FILE}; choose another --out")
+
+
+@contextlib.contextmanager
+def working_in(out: Path) -> Iterator[None]:
+    """Hold OUT for this process: a second recipe call on the same directory (say, launched twice)
+    would train the same runs at once and corrupt them, so it is refused while this one works."""
+    _refuse_foreign(out)  # before the lock file is written into it
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / LOCK_FILE, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            raise RunDirError(f"{out}: another recipe call is working in it (pid {fh.read().strip() or '?'}); "
+                              "wait for it to end") from None
+        fh.truncate(0)
+        fh.write(str(os.getpid()))
+        fh.flush()
+        yield  # the lock goes with the file's closing, also when the process dies
 
 
 def _common(epochs: int | None, device: str | None) -> list[str]:
@@ -134,9 +164,13 @@ def run_recipe(name: str, data: Path, out: Path, student_seed: int | None = None
     recipe = RECIPES[name]
     seed = recipe.student_seed if student_seed is None else student_seed
     out, data = Path(out), Path(data)
-    _claim(out, _pinned(name, recipe, data, seed, epochs, device))
-    common = _common(epochs, device)
+    with working_in(out):
+        _claim(out, _pinned(name, recipe, data, seed, epochs, device))
+        return _train_all(name, recipe, data, out, seed, _common(epochs, device), jobs)
 
+
+def _train_all(name: str, recipe: Recipe, data: Path, out: Path, seed: int, common: list[str],
+               jobs: int) -> dict[str, Any]:
     # ---- teachers: one run per seed, `jobs` at a time ----
     teachers = [out / f"teacher-seed-{s}" for s in recipe.teacher_seeds]
     plans = [(run, ["--preset", recipe.teacher_preset, *recipe.teacher_flags, *common, "--seed", str(s)])
