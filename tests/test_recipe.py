@@ -9,12 +9,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 from trainer.__main__ import _add_train, _train_config, main
 from trainer.config import TrainConfig
 from trainer.evaluate import evaluate_run
 from trainer.presets import PRESETS
 from trainer.recipes import RECIPE_FILE, RECIPES, Recipe, working_in
+from trainer.thread_share import ENV, follow_share, write_share
 
 SMALL = ("--batch-size", "64", "--min-count", "2", "--max-len", "40", "--emb-dim", "16", "--hidden-dim", "16")
 TINY = Recipe(teacher_preset="ml-100k", teacher_flags=(*SMALL, "--label-smoothing", "0.1"), teacher_seeds=(3, 4),
@@ -139,9 +141,11 @@ def test_teachers_side_by_side(finished, tiny_data, tmp_path, capsys):
 
     assert _recipe(tiny_data, out, "--jobs", "2") == 0
     printed = capsys.readouterr().out
-    share = max(1, (os.cpu_count() or 1) // 2)  # two runs at once: half the cores each
-    for seed in (3, 4):
-        assert f"started {out / f'teacher-seed-{seed}'} (OMP_NUM_THREADS={share};" in printed
+    cores = os.cpu_count() or 1
+    # The first run has the cores to itself until the second starts; then each has half.
+    assert f"started {out / 'teacher-seed-3'} (threads each: {cores};" in printed
+    assert f"started {out / 'teacher-seed-4'} (threads each: {max(1, cores // 2)};" in printed
+    assert not list(out.glob("*.threads"))  # the share files go with their runs
     for seed in (3, 4):
         log = (out / f"teacher-seed-{seed}.log").read_text()
         assert "epoch   2" in log and "model.pt" in log
@@ -195,3 +199,18 @@ def test_ml_1m_recipe_is_the_measured_runs():
         same(run, recipe.teacher_preset, recipe.teacher_flags, seed)
     same("ml-1m-gru-kd", recipe.student_preset, [*recipe.student_flags, "--distill", "t"], recipe.student_seed)
     assert recorded["ml-1m-gru-kd"]["distill"] == ["build/bench/runs/ml-1m-gru-ens3"]
+
+
+def test_a_run_follows_its_share_of_the_cores(tmp_path, monkeypatch):
+    before = torch.get_num_threads()
+    share = tmp_path / "run.threads"
+    try:
+        assert follow_share() is None  # a run of its own: left as it is
+        monkeypatch.setenv(ENV, str(share))
+        assert follow_share() is None and torch.get_num_threads() == before  # no file yet
+        write_share(share, 1)
+        assert follow_share() == 1 and torch.get_num_threads() == 1
+        share.write_text("half\n")
+        assert follow_share() is None and torch.get_num_threads() == 1  # unreadable: kept, never fatal
+    finally:
+        torch.set_num_threads(before)

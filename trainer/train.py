@@ -25,9 +25,11 @@ from .model import SessionGRU
 from .optim import WeightAverage, make_scheduler
 from .plots import plot_curves
 from .splits import history_for, load_data_dir
+from .thread_share import follow_share
 from .vocab import VOCAB_FILE, Vocab
 
 CONFIG_FILE = "config.json"
+SHARE_EVERY = 50  # batches between looks at the run's share of the cores (a file read: ~20 us)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -135,7 +137,10 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
         t0 = time.perf_counter()
         total_loss, total_tokens = 0.0, 0
         batches = epoch_batches(seqs, cfg.batch_size, rng)
-        for inputs, targets, ids in tqdm(batches, desc=f"epoch {epoch}", disable=not show, leave=False):
+        for step, (inputs, targets, ids) in enumerate(tqdm(batches, desc=f"epoch {epoch}", disable=not show,
+                                                           leave=False)):
+            if step % SHARE_EVERY == 0:  # side by side with other runs: on this run's current share of the cores
+                follow_share()
             inputs, targets = inputs.to(device), targets.to(device)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
                 logits = model(inputs)
