@@ -2,7 +2,7 @@
 
 One small-batch GRU run uses neither many cores nor a GPU fully. On 2 cores, two ML-1M runs side by side
 (1 thread each) took 257-258 s per epoch against 152-159 s for one run alone on both: 1.2x the work per
-hour. Each run's share is rewritten whenever a run starts or ends and followed at its next epoch
+hour. Each run's share is rewritten whenever a run starts or ends and followed within 50 batches
 (thread_share.py), so a run left alone takes the cores the others freed: `recipe ml-1m-distilled
 --epochs 1 --jobs 2` took 13 min 11 s against 15 min 8 s one run after the other (14 min 53 s when the
 last teacher kept the 1 thread it started with: 253 s per epoch against 152 s). A run killed midway
@@ -60,8 +60,8 @@ def train_side_by_side(data: Path, plans: list[tuple[Path, list[str]]], jobs: in
         while queue or running:
             while queue and len(running) < jobs:
                 run, args = queue.pop(0)
+                # Its share from the start; rebalance() then writes it for every run going.
                 threads = max(1, cores // (len(running) + 1))
-                write_share(share_path(run), threads)
                 env = {**os.environ, "OMP_NUM_THREADS": str(threads), ENV: str(share_path(run))}
                 with open(log_path(run), "a") as log:
                     running[run] = subprocess.Popen([sys.executable, "-m", "trainer", *args], stdout=log,

@@ -21,7 +21,7 @@ ENV = "SESSREC_THREADS_FILE"
 
 
 def write_share(path: Path, threads: int) -> None:
-    """Tell the run reading `path` to use `threads` torch threads from its next epoch on."""
+    """Tell the run reading `path` to use `threads` torch threads (it looks every 50 batches)."""
     write_text_atomic(path, f"{threads}\n")
 
 
