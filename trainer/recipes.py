@@ -79,20 +79,18 @@ def _pinned(name: str, recipe: Recipe, data: Path, student_seed: int, epochs: in
 
 def _claim(out: Path, pinned: dict[str, Any]) -> None:
     """Start OUT for this recipe, or check that OUT was started with exactly these settings (until its
-    first run has begun, e.g. when that run refused a setting, a corrected call may start it afresh)."""
+    first run has begun, e.g. when that run refused a setting, a corrected call may start it afresh).
+    Called inside `working_in`, which has already refused a directory that is not a recipe's."""
     path = out / RECIPE_FILE
     if path.exists():
         before = json.loads(path.read_text())
         changed = sorted(k for k in pinned.keys() | before.keys() if pinned.get(k) != before.get(k))
-        started = any((run / CONFIG_FILE).exists() for run in out.iterdir() if run.is_dir())
-        if changed and started:
+        if not changed:
+            return
+        if any((run / CONFIG_FILE).exists() for run in out.iterdir() if run.is_dir()):
             was = ", ".join(f"{k}: {before.get(k)!r}" for k in changed)
             raise ConfigError(f"{out} was started with other settings ({was}); continue with those, "
                               "or choose another --out")
-        if not changed:
-            return
-    else:
-        _refuse_foreign(out)
     write_text_atomic(path, json.dumps(pinned, indent=2) + "\n")
 
 
