@@ -155,19 +155,20 @@ def test_teachers_side_by_side(finished, tiny_data, tmp_path, capsys):
     assert (out / "student" / "model.pt").exists()
 
 
+def _train_config_of(preset, flags, seed):
+    """The TrainConfig `train --preset PRESET FLAGS --seed SEED` would run (a student's teachers: "t")."""
+    parser = argparse.ArgumentParser()
+    _add_train(parser.add_subparsers(dest="command"))
+    teachers = ["--distill", "t"] if "--distill-weight" in flags else []
+    return _train_config(parser.parse_args(["train", "--data", "d", "--out", "o", "--preset", preset, *flags,
+                                            "--seed", str(seed), *teachers]))
+
+
 @pytest.mark.parametrize("name", sorted(RECIPES))
 def test_shipped_recipes_are_valid_train_commands(name):
     recipe = RECIPES[name]
-    parser = argparse.ArgumentParser()
-    _add_train(parser.add_subparsers(dest="command"))
-
-    def config(preset, flags, seed):
-        teachers = ["--distill", "t"] if "--distill-weight" in flags else []
-        return _train_config(parser.parse_args(["train", "--data", "d", "--out", "o", "--preset", preset, *flags,
-                                                "--seed", str(seed), *teachers]))
-
-    teachers = [config(recipe.teacher_preset, recipe.teacher_flags, s) for s in recipe.teacher_seeds]
-    student = config(recipe.student_preset, recipe.student_flags, recipe.student_seed)
+    teachers = [_train_config_of(recipe.teacher_preset, recipe.teacher_flags, s) for s in recipe.teacher_seeds]
+    student = _train_config_of(recipe.student_preset, recipe.student_flags, recipe.student_seed)
     assert len(teachers) >= 2 and len({t.seed for t in teachers}) == len(teachers)
     for t in teachers:
         t.validate()
@@ -181,12 +182,9 @@ def test_ml_1m_recipe_is_the_measured_runs():
     recorded = {r["run"]: r["config"] for r in json.loads(
         (Path(__file__).resolve().parents[1] / "docs" / "ablations" / "ml-1m-cpu-steps.json").read_text())["rows"]}
     recipe = RECIPES["ml-1m-distilled"]
-    parser = argparse.ArgumentParser()
-    _add_train(parser.add_subparsers(dest="command"))
 
     def same(run, preset, flags, seed):
-        ours = _train_config(parser.parse_args(["train", "--data", "d", "--out", "o", "--preset", preset, *flags,
-                                                "--seed", str(seed)])).to_dict()
+        ours = _train_config_of(preset, flags, seed).to_dict()
 
         def compared(cfg):  # settings added since a run was made held their defaults then
             full = TrainConfig.completed(cfg)
@@ -197,7 +195,7 @@ def test_ml_1m_recipe_is_the_measured_runs():
 
     for run, seed in zip(("ml-1m-gru", "ml-1m-gru-seed1", "ml-1m-gru-seed2"), recipe.teacher_seeds):
         same(run, recipe.teacher_preset, recipe.teacher_flags, seed)
-    same("ml-1m-gru-kd", recipe.student_preset, [*recipe.student_flags, "--distill", "t"], recipe.student_seed)
+    same("ml-1m-gru-kd", recipe.student_preset, recipe.student_flags, recipe.student_seed)
     assert recorded["ml-1m-gru-kd"]["distill"] == ["build/bench/runs/ml-1m-gru-ens3"]
 
 
