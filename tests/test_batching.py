@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from trainer.batching import IGNORE_INDEX, epoch_batches, training_sequences
+from trainer.batching import IGNORE_INDEX, epoch_batches, shuffle_within, training_sequences
 from trainer.vocab import Vocab
 
 
@@ -36,3 +36,40 @@ def test_batches_pad_inputs_and_ignore_padded_targets():
     # ids name each row's sequence: its targets are that sequence's movies after the first
     for row, i in zip(targets, ids.tolist()):
         assert row[row != IGNORE_INDEX].tolist() == seqs[i][1:].tolist()
+
+
+def test_shuffle_within_reorders_inside_blocks_and_keeps_the_start_token():
+    rng = np.random.default_rng(0)
+    seq = torch.tensor([0, *range(10, 40)])  # start token + 30 movies
+    moved = set()
+    for _ in range(200):
+        out = shuffle_within(seq, 5, rng)
+        assert out[0].item() == 0 and sorted(out.tolist()) == seq.tolist()
+        # a movie stays in its block of 5 consecutive positions (wherever that block began)
+        positions = {m: p for p, m in enumerate(out.tolist())}
+        assert all(abs(positions[m] - p) < 5 for p, m in enumerate(seq.tolist()))
+        moved |= {p for p, m in enumerate(out.tolist()) if m != seq[p].item()}
+    assert moved == set(range(1, 31))  # block borders move between calls: every position gets reordered
+    whole = [shuffle_within(seq, 50, rng) for _ in range(200)]
+    assert any(w[-1].item() == 10 for w in whole)  # a window as long as the sequence: anywhere to anywhere
+    mid = torch.tensor([7, 8, 9, 11])  # a window from mid-history has no start token: all of it moves
+    assert any(shuffle_within(mid, 4, rng)[0].item() != 7 for _ in range(50))
+
+
+def test_shuffled_batches_keep_each_rows_movies_and_replay_from_the_same_seed():
+    seqs = [torch.tensor([0, *range(1 + 10 * i, 9 + 10 * i)]) for i in range(6)]
+    batches = epoch_batches(seqs, batch_size=4, rng=np.random.default_rng(5), shuffle_window=50)
+    reordered = 0
+    for inputs, targets, ids in batches:
+        for x, t, i in zip(inputs, targets, ids.tolist()):
+            t = t[t != IGNORE_INDEX]
+            assert x[0].item() == 0 and sorted(t.tolist()) == seqs[i][1:].tolist()
+            assert x[1 : len(t)].tolist() == t[:-1].tolist()  # inputs and targets: one reordered sequence
+            reordered += t.tolist() != seqs[i][1:].tolist()
+    assert reordered >= 5
+    again = epoch_batches(seqs, batch_size=4, rng=np.random.default_rng(5), shuffle_window=50)
+    assert all(torch.equal(a, b) for x, y in zip(batches, again) for a, b in zip(x, y))  # resume replays it
+    plain = epoch_batches(seqs, batch_size=4, rng=np.random.default_rng(5), shuffle_window=0)
+    assert all(sorted(t[t != IGNORE_INDEX].tolist()) == t[t != IGNORE_INDEX].tolist() for _, ts, _ in plain for t in ts)
+    with pytest.raises(ValueError, match="shuffle_window must be >= 0"):
+        epoch_batches(seqs, 4, np.random.default_rng(0), shuffle_window=-1)

@@ -159,6 +159,8 @@ def test_loss_text_names_only_the_settings_a_run_used():
     assert loss_text({"distill": [], "distill_weight": 0.5, "distill_k": 50}) == ""
     assert (loss_text({"distill": ["runs/ml-1m-gru-ens3"], "distill_weight": 0.5, "distill_k": 50})
             == ", distilled from ml-1m-gru-ens3 (weight 0.5, top 50)")
+    assert loss_text({"shuffle_window": 0}) == "" and loss_text({"shuffle_window": 1}) == ""  # 1: nothing moves
+    assert loss_text({"shuffle_window": 50}) == ", training windows reordered in blocks of 50 each epoch"
 
 
 def test_cpu_steps_add_appends_measured_runs_and_keeps_the_saved_rows(tiny_data, tiny_run, tmp_path):

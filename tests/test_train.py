@@ -174,6 +174,19 @@ def test_preset_sets_defaults_and_flags_override(tiny_data, tmp_path):
     assert res.returncode == 2 and "--preset cannot be combined with --resume" in res.stderr
 
 
+def test_shuffle_window_reorders_training_but_not_evaluation(tiny_data, tiny_run, tmp_path):
+    run = tmp_path / "shuffled"
+    train(tiny_config(tiny_data, shuffle_window=40), run, progress=False)
+    assert json.loads((run / "config.json").read_text())["shuffle_window"] == 40
+    plain, shuffled = history(tiny_run), history(run)
+    # Same seed and data: the first epoch's loss differs only because its windows were reordered.
+    assert shuffled[0]["train_loss"] != plain[0]["train_loss"]
+    res = run_cli("evaluate", "--data", str(tiny_data), "--run", str(run), "--split", "validate")
+    assert res.returncode == 0, res.stderr
+    best = max(shuffled, key=lambda r: r["val"]["map@20"])
+    assert json.loads(res.stdout)["map@20"] == pytest.approx(best["val"]["map@20"])
+
+
 def test_plateau_schedule_decays_lr_only_after_flat_epochs(tiny_data, tmp_path):
     # lr 0.05 makes validation bounce, so both branches (improved / flat) occur within 10 epochs.
     cfg = tiny_config(tiny_data, epochs=10, patience=20, lr=0.05, lr_schedule="plateau", lr_patience=0, lr_decay=0.5)
@@ -191,7 +204,8 @@ def test_plateau_schedule_decays_lr_only_after_flat_epochs(tiny_data, tmp_path):
 
 @pytest.mark.parametrize("flag, value, message", [
     ("--lr-schedule", "step", "invalid choice"), ("--lr-decay", "1.5", "--lr-decay must be in (0, 1)"),
-    ("--lr-patience", "-1", "--lr-patience must be >= 0"), ("--clip-norm", "-1", "--clip-norm must be >= 0")])
+    ("--lr-patience", "-1", "--lr-patience must be >= 0"), ("--clip-norm", "-1", "--clip-norm must be >= 0"),
+    ("--shuffle-window", "-2", "--shuffle-window must be >= 0")])
 def test_bad_schedule_flags_are_cli_errors(tiny_data, tmp_path, flag, value, message):
     res = run_cli("train", "--data", str(tiny_data), "--out", str(tmp_path / "r"), flag, value)
     assert res.returncode == 2 and message in res.stderr, res.stderr

@@ -59,6 +59,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None)
     p.add_argument("--windows", choices=WINDOWS, default=None,
                    help="train on each user's last --max-len events, or on all of the history in windows")
+    p.add_argument("--shuffle-window", type=int, default=None, metavar="N",
+                   help="every epoch, reorder each training window's movies inside random blocks of N positions "
+                        "(N >= --max-len: the whole window); for logs whose order is not the viewing order, "
+                        "such as MovieLens ratings (default 0: keep the order)")
     p.add_argument("--lr-schedule", choices=["constant", "plateau", "cosine"], default=None,
                    help="plateau: multiply lr by --lr-decay after --lr-patience+1 epochs without a better "
                         "validation metric; cosine: anneal to lr/100 over --epochs")

@@ -35,14 +35,38 @@ def training_sequences(movies: list[list[int]], vocab: Vocab, max_len: int, wind
     return seqs
 
 
-def epoch_batches(seqs: list[torch.Tensor], batch_size: int,
-                  rng: np.random.Generator) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+def shuffle_within(seq: torch.Tensor, window: int, rng: np.random.Generator) -> torch.Tensor:
+    """`seq` with its movies shuffled inside blocks of `window` consecutive positions.
+
+    The blocks start at a random offset, so their borders move from epoch to epoch; a `window` as
+    long as the sequence shuffles all of it. A leading start token stays first: it marks the
+    beginning of a history, which no reordering changes.
+    """
+    head = 1 if len(seq) and int(seq[0]) == START_INDEX else 0
+    n = len(seq) - head
+    if n < 2:
+        return seq
+    offset = int(rng.integers(window)) if window < n else 0
+    # Sort by block, randomly inside a block: one argsort instead of a permutation per block.
+    keys = (np.arange(n) + offset) // window + rng.random(n) * 0.5
+    order = np.concatenate([np.arange(head), head + np.argsort(keys, kind="stable")])
+    return seq[torch.from_numpy(order)]
+
+
+def epoch_batches(seqs: list[torch.Tensor], batch_size: int, rng: np.random.Generator,
+                  shuffle_window: int = 0) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """Shuffled `(inputs LongTensor[B,T], targets LongTensor[B,T], ids LongTensor[B])` batches for one
     epoch; `ids` are the rows' positions in `seqs` (distillation looks up their soft targets).
 
     Sequences are shuffled, then sorted by length inside windows of 50 batches so that a batch
-    holds similar lengths (little padding), and the batch order is shuffled again.
+    holds similar lengths (little padding), and the batch order is shuffled again. With
+    `shuffle_window` > 0, each sequence's movies are also reordered inside blocks of that many
+    positions (`shuffle_within`), afresh every epoch.
     """
+    if shuffle_window < 0:
+        raise ValueError(f"shuffle_window must be >= 0 (0 = keep the order), got {shuffle_window}")
+    if shuffle_window > 1:
+        seqs = [shuffle_within(s, shuffle_window, rng) for s in seqs]
     order = rng.permutation(len(seqs))
     window = batch_size * 50
     batches = []

@@ -59,6 +59,10 @@ class TrainConfig:
     # the built-in data (BENCHMARKS.md), and a served request then costs at most 50 GRU steps.
     max_len: int = 50
     windows: str = "last"  # training windows per user: "last" max_len positions, or "all" of the history
+    # Reorder each training window's movies inside random blocks of this many positions, afresh every
+    # epoch; 0 = keep the logged order. For logs whose order inside a sitting is not the viewing
+    # order (MovieLens: the order in which a user rated, many at the same second).
+    shuffle_window: int = 0
     patience: int = 5  # epochs without a better validation MAP@20 before stopping
     eval_k: int = 20
     device: str = "auto"
@@ -93,6 +97,13 @@ class TrainConfig:
             raise ConfigError(f"--distill-k must be >= 1, got {self.distill_k}")
         if not 0.0 <= self.ema < 1.0:
             raise ConfigError(f"--ema must be in [0, 1) (0 = off), got {self.ema}")
+        if self.shuffle_window < 0:
+            raise ConfigError(f"--shuffle-window must be >= 0 (0 = keep the order), got {self.shuffle_window}")
+        if self.shuffle_window > 1 and self.distill:
+            # Soft targets are the teachers' predictions after each prefix in the logged order; a
+            # reordered window has other prefixes, so they would teach the wrong positions.
+            raise ConfigError(f"--shuffle-window {self.shuffle_window} cannot be combined with --distill: the "
+                              "teachers' soft targets are computed for the logged order")
         if self.windows not in WINDOWS:
             raise ConfigError(f"--windows must be {' or '.join(WINDOWS)}, got {self.windows!r}")
         if self.device not in ("auto", "cpu", "cuda"):

@@ -17,6 +17,8 @@ def loss_text(cfg: dict[str, Any]) -> str:
     """The training settings that are off by default, named only when a run used them."""
     parts = [f"label smoothing {cfg['label_smoothing']}"] if cfg.get("label_smoothing") else []
     parts += [f"weight average (ema) {cfg['ema']}"] if cfg.get("ema") else []
+    parts += [f"training windows reordered in blocks of {cfg['shuffle_window']} each epoch"] if cfg.get(
+        "shuffle_window", 0) > 1 else []
     if cfg.get("distill"):
         teachers = ", ".join(Path(t).name for t in cfg["distill"])
         parts.append(f"distilled from {teachers} (weight {cfg['distill_weight']}, top {cfg['distill_k']})")
