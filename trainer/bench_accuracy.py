@@ -1,7 +1,7 @@
 """`bench-accuracy`: GRU vs baselines on MovieLens with the evaluation that is served.
 
-Writes BENCHMARKS.md sections (tables stating the protocol), docs/accuracy_curves.png, and
-build/bench/accuracy-*.json. Data comes from ../shared/data when present (development), else
+Writes BENCHMARKS.md sections (tables stating the protocol), one figure of the GRU's validation
+curves per data set (docs/accuracy_curves-NAME.png), and build/bench/accuracy-*.json. Data comes from ../shared/data when present (development), else
 from GroupLens via `prepare --dataset` (checksummed download).
 """
 
@@ -53,6 +53,11 @@ BENCHES: dict[str, dict[str, Any]] = {
                     "validate); vocabulary: movies with >= 5 training events; full catalog ranked; history masked",
     },
 }
+
+
+def curves_file(name: str) -> str:
+    """The figure of a data set's GRU validation curves, relative to the repository."""
+    return f"docs/accuracy_curves-{name}.png"
 
 
 def cli(*args: str) -> str:
@@ -166,7 +171,7 @@ def section(name: str, bench: dict[str, Any], data: Path, rows: list[dict[str, A
         "time to best include epochs slowed by other work on the machine; the median is the speed of an idle one)."
         + goal_text(bench, gru),
         "Command: `make bench-accuracy` (this section: `python -m trainer.bench_accuracy --only " + name + "`). "
-        "Validation curves of the GRU runs: [docs/accuracy_curves.png](docs/accuracy_curves.png).", "",
+        f"Validation curves of the GRU run: [{curves_file(name)}]({curves_file(name)}).", "",
         "| model | " + " | ".join(bench["metrics"]) + " | fit / train time |",
         "|---|" + "---|" * (len(bench["metrics"]) + 1)]
     for r in rows:
@@ -214,22 +219,16 @@ def main(argv: list[str] | None = None) -> None:
                         help="re-score and re-render from the runs in build/bench/runs (e.g. after stopping training)")
     args = parser.parse_args(argv)
     BUILD.mkdir(parents=True, exist_ok=True)
-    curves = {}
+    (REPO / "docs").mkdir(exist_ok=True)
     for name in args.only:
         bench = BENCHES[name]
         data = prepare(name, bench)
         rows = run_models(name, bench, data, args.epochs, args.reuse)
         (BUILD / f"accuracy-{name}.json").write_text(json.dumps(rows, indent=2) + "\n")
         replace_section(REPO / "BENCHMARKS.md", bench["title"], section(name, bench, data, rows))
-        curves[name] = rows[-1]["history"]
+        # One figure per section, rewritten with it: `--only` never drops another data set's curves.
+        plot_benchmark_curves({name: rows[-1]["history"]}, REPO / curves_file(name))
         print(json.dumps({r["model"]: {k: round(r["test"][k], 4) for k in bench["metrics"]} for r in rows}), flush=True)
-    # one figure for every data set measured so far, not only this invocation's
-    for name in sorted(BENCHES):
-        saved = BUILD / f"accuracy-{name}.json"
-        if name not in curves and saved.exists():
-            curves[name] = json.loads(saved.read_text())[-1]["history"]
-    (REPO / "docs").mkdir(exist_ok=True)
-    plot_benchmark_curves(dict(sorted(curves.items())), REPO / "docs" / "accuracy_curves.png")
 
 
 if __name__ == "__main__":
