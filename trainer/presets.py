@@ -100,11 +100,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     # (BENCHMARKS.md, preset candidates: batch 128 or 256, dropout 0.6, hidden 768; 2-5 seeds each).
     # Averaging the predictions of CPU seeds 42, 1 and 2 (a 3-GRU ensemble, offline only, 3x the
     # serving cost) reaches 0.3127 / 0.1799; any two of them 0.3066-0.3152 / 0.1769-0.1801.
-    # Reordered windows (ML-100k's v2) went the other way here, where the target is the next movie in the
-    # logged order: validation ndcg@10 after epochs 1-3, blocks of 5 0.1091 / 0.1245 / 0.1326 against
-    # 0.1148 / 0.1371 / 0.1464; the whole window 0.0573 after epoch 1 (stopped there).
     # Windows of 30 went the other way: validation ndcg@10 behind v3 at every epoch from 4 to 6
     # (epoch 6: 0.1500 vs 0.1570), so that run was stopped there.
+    # Reordered windows (ML-100k's v2) hurt here, where the target is the next movie in the logged order:
+    # validation ndcg@10 after epochs 1-3, v4 with blocks of 5 0.1091 / 0.1245 / 0.1326 against v4's
+    # 0.1148 / 0.1371 / 0.1464 (seed 42, side by side); the whole window 0.0573 after epoch 1 (stopped there).
     # Rounds 6-7 (H200, fp32; validation / test ndcg@10 means): label smoothing 0.1 over seeds 1-5 and
     # 42, 0.1777 / 0.1747 against v3's 0.1770 / 0.1732, the best validation mean of any candidate;
     # 0.2 (seeds 1, 2, 42) 0.1778 / 0.1730. Patience 10 found no better epoch than patience 5 on seeds
