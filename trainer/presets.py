@@ -73,7 +73,8 @@ On top of v2 (seeds 1-10; paired differences are within +-0.001 of 0 on validati
 dropouts 0.3 0.0846 / 0.0868; emb dropout 0.7 0.0865 / 0.0856; batch 32 0.0865 / 0.0854; label smoothing
 0.1 0.0847 / 0.0858; lr 2e-3 0.0845 / 0.0858; 2 layers 0.0851 / 0.0872; emb and hidden 256 0.0837 /
 0.0844; max_len 25 (window 25) 0.0792 / 0.0822; max_len 100 (sittings of 6 h, prototype) 0.0861 / 0.0809;
-v2's runs reading the last 100 or 150 movies at evaluation instead of 50: 0.0856 / 0.0859 (offline only).
+v2's runs reading the last 100 or 150 movies at evaluation instead of 50: 0.0856 / 0.0859 (offline only);
+max_len 100 with the whole window reordered 0.0840 / 0.0840; windows all 0.0780 / 0.0730.
 The ensemble of v2's seeds 1-5: test 0.0863. Distilled from it (the student in logged order, as
 --distill requires), seeds 1-10: 0.0911 / 0.0830, higher on validation and lower on test than v2 alone,
 the pattern of every distillation here; so the ML-100k distillation recipe was retired. v2's test
