@@ -1,8 +1,9 @@
 """`bench-accuracy`: GRU vs baselines on MovieLens with the evaluation that is served.
 
 Writes BENCHMARKS.md sections (tables stating the protocol), one figure of the GRU's validation
-curves per data set (docs/accuracy_curves-NAME.png), and build/bench/accuracy-*.json. Data comes from ../shared/data when present (development), else
-from GroupLens via `prepare --dataset` (checksummed download).
+curves per data set (docs/accuracy_curves-NAME.png), and build/bench/accuracy-*.json. Data comes
+from ../shared/data when present (development), else from GroupLens via `prepare --dataset`
+(checksummed download).
 """
 
 from __future__ import annotations
