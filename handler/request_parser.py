@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 _NUMERIC = re.compile(r"-?[0-9]{1,18}")
-FIELDS = ("movies", "k", "exclude")
+FIELDS = ("movies", "k", "exclude", "after")
 _INT_ONLY = {int}
 
 
@@ -52,6 +52,7 @@ class Request:
     movies: list[int]
     k: int
     exclude: list[int]
+    after: int | None = None  # sessions: the `step` of the last answer the client received
 
 
 def _short(value: Any) -> str:
@@ -123,4 +124,8 @@ def parse_request(raw: Any, limits: Limits) -> Request:
     k = body.get("k", limits.default_k)
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= limits.max_k:
         raise RequestError("InvalidField", f"'k' must be an integer in 1..{limits.max_k}, got {_short(k)}")
-    return Request(movies=_id_list(body, "movies", limits), k=k, exclude=_id_list(body, "exclude", limits))
+    after = body.get("after")
+    if after is not None and (isinstance(after, bool) or not isinstance(after, int) or after < 0):
+        raise RequestError("InvalidField", f"'after' must be the non-negative integer 'step' of the session's last "
+                           f"answer, got {_short(after)}")
+    return Request(movies=_id_list(body, "movies", limits), k=k, exclude=_id_list(body, "exclude", limits), after=after)

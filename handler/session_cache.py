@@ -15,13 +15,17 @@ class Session:
 
     `state` is the GRU state after `events` (None before the first request); `events` holds the
     last max_len in-vocabulary indices (enough to rebuild the input window); `seen` every index
-    of the session, for masking; `length` the number of in-vocabulary events so far.
+    of the session, for masking; `length` the number of in-vocabulary events so far; `step` the
+    number of requests applied (the opening one is step 1) and `last` the raw movie ids of the last
+    one, so that a client's resent request is recognised and answered again, not applied twice.
     """
 
     state: Any = None
     events: list[int] = field(default_factory=list)
     seen: set[int] = field(default_factory=set)
     length: int = 0
+    step: int = 0
+    last: list[int] = field(default_factory=list)
     touched: float = 0.0
     version: int = 0  # 0 until first stored; the shared store refuses to overwrite a newer version
 

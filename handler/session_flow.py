@@ -64,8 +64,30 @@ class SessionFlow:
             if r["session"] is None:
                 r["error"] = (410, "SessionExpired", f"session {r['sid']!r} is unknown or expired (idle timeout or "
                               "capacity); open a new session with the whole history")
-            else:
-                taken.add(r["sid"])
+                continue
+            taken.add(r["sid"])
+            if r["after"] is not None:
+                self._check_step(r)
+
+    @staticmethod
+    def _check_step(r: dict[str, Any]) -> None:
+        """A request that names the step it follows (`after`) is applied only in that place.
+
+        TorchServe 0.12 can lose a session request that arrives just as the session's sequence idles
+        out (its queue is dropped with the request in it; docs in model-config-sessions.yaml), so a
+        client must be able to resend after a timeout without knowing whether the first try ran. The
+        resent request names the same step: if the first try ran, the session is one step further,
+        its last request holds these very movies, and the request is answered again, not applied.
+        """
+        s, after = r["session"], r["after"]
+        if after == s.step:
+            return
+        if after == s.step - 1 and r["raw"] == s.last:
+            r["replay"] = True
+            return
+        r["error"] = (409, "SessionOutOfStep", f"session {r['sid']!r} is at step {s.step}, but this request follows "
+                      f"step {after}" + (" with other movies than the request that made that step" if after == s.step - 1
+                                         else "") + "; nothing was applied")
 
     def advance(self, good: list[dict[str, Any]]) -> torch.Tensor:
         """One GRU step per new movie; a full pass over the input window only for a new session or
@@ -74,10 +96,13 @@ class SessionFlow:
         The batch's states stay one [L, B, H] tensor throughout: rows that step are ordered by how
         many new movies they bring, so step t advances a leading slice in place, and no row is
         sliced out until each session takes its own copy at the end."""
-        full, stepping = [], []
+        full, stepping, replay = [], [], []
         for r in good:
             s = r["session"]
-            (full if s.state is None or 1 + s.length + len(r["new"]) > self.max_len else stepping).append(r)
+            if r.get("replay"):  # answered from the state its first try left
+                replay.append(r)
+            else:
+                (full if s.state is None or 1 + s.length + len(r["new"]) > self.max_len else stepping).append(r)
         stepping.sort(key=lambda r: -len(r["new"]))  # stable: equal counts keep the batch's order
         parts = []
         if full:
@@ -94,7 +119,9 @@ class SessionFlow:
                 else:
                     state[:, :n] = self.model.step(state[:, :n], movies)
             parts.append(state)
-        order = full + stepping
+        if replay:
+            parts.append(torch.cat([r["session"].state for r in replay], dim=1))
+        order = full + stepping + replay
         states = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
         if any(a is not b for a, b in zip(order, good)):  # back to the batch's order
             position = {id(r): j for j, r in enumerate(order)}
@@ -102,11 +129,14 @@ class SessionFlow:
         # Each session keeps its own copy: a view would keep the whole batch's tensor alive.
         for r, own in zip(good, states.split(1, dim=1)):
             s = r["session"]
-            s.state = own.clone()
-            s.events = (s.events + r["new"])[-self.max_len:]
-            s.seen.update(r["new"])
-            s.length += len(r["new"])
-            r["seen"] = list(s.seen)
+            if not r.get("replay"):
+                s.state = own.clone()
+                s.events = (s.events + r["new"])[-self.max_len:]
+                s.seen.update(r["new"])
+                s.length += len(r["new"])
+                s.step += 1
+                s.last = r["raw"]
+            r["seen"], r["step"] = list(s.seen), s.step
         return self.model.scores(states).cpu()
 
     def commit(self, rows: list[dict[str, Any]]) -> None:
@@ -114,7 +144,8 @@ class SessionFlow:
         worker). A session that another worker advanced meanwhile keeps that state; this request
         then gets a 409 rather than an answer that forgot an event."""
         done = [r for r in rows if "sid" in r and "error" not in r]
-        refused = self.store.put_many({r["sid"]: r["session"] for r in done if not r["end"]},
+        # A replayed request changed nothing: nothing to write (and nothing to refuse).
+        refused = self.store.put_many({r["sid"]: r["session"] for r in done if not r["end"] and not r.get("replay")},
                                       drop=[r["sid"] for r in done if r["end"]])
         for r in done:
             if r["sid"] in refused:

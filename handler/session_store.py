@@ -30,7 +30,7 @@ _BUSY_SECONDS = 30.0
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     sid TEXT PRIMARY KEY, touched REAL NOT NULL, version INTEGER NOT NULL, length INTEGER NOT NULL,
-    state BLOB NOT NULL, events BLOB NOT NULL, seen BLOB NOT NULL
+    step INTEGER NOT NULL, state BLOB NOT NULL, events BLOB NOT NULL, seen BLOB NOT NULL, last BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sessions_touched ON sessions (touched);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -109,15 +109,17 @@ class SessionStore:
             return {}
         horizon = self.clock() - self.idle_seconds
         rows = self.db.execute(
-            f"SELECT sid, touched, version, length, state, events, seen FROM sessions WHERE sid IN ({','.join('?' * len(keys))})"
-            " AND touched > ?", (*keys, horizon)).fetchall()
+            f"SELECT sid, touched, version, length, step, state, events, seen, last FROM sessions WHERE sid IN "
+            f"({','.join('?' * len(keys))}) AND touched > ?", (*keys, horizon)).fetchall()
         out = {}
-        for sid, touched, version, length, state, events, seen in rows:
-            ev, sn = array("i"), array("i")
+        for sid, touched, version, length, step, state, events, seen, last in rows:
+            ev, sn, ls = array("i"), array("i"), array("q")  # raw ids (`last`) may need 64 bits
             ev.frombytes(events)
             sn.frombytes(seen)
+            ls.frombytes(last)
             out[sid] = self.session_type(state=self.to_tensor(state, self.state_shape), events=ev.tolist(),
-                                         seen=set(sn), length=length, touched=touched, version=version)
+                                         seen=set(sn), length=length, step=step, last=ls.tolist(), touched=touched,
+                                         version=version)
         return out
 
     def get(self, key: str) -> Any:
@@ -139,21 +141,22 @@ class SessionStore:
             change = -self._delete_in(drop)
             for sid, s in sessions.items():
                 blobs = (s.state.contiguous().numpy().tobytes(), array("i", s.events).tobytes(),
-                         array("i", sorted(s.seen)).tobytes())
+                         array("i", sorted(s.seen)).tobytes(), array("q", s.last).tobytes())
                 if s.version == 0:
                     # A new session replacing a key moves the version on rather than restarting it,
                     # so a worker still holding the old session cannot write over the new one.
                     version = self.db.execute(
-                        "INSERT INTO sessions VALUES (?, ?, 1, ?, ?, ?, ?) ON CONFLICT(sid) DO UPDATE SET "
+                        "INSERT INTO sessions VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?) ON CONFLICT(sid) DO UPDATE SET "
                         "touched = excluded.touched, version = version + 1, length = excluded.length, "
-                        "state = excluded.state, events = excluded.events, seen = excluded.seen RETURNING version",
-                        (sid, now, s.length, *blobs)).fetchone()[0]
+                        "step = excluded.step, state = excluded.state, events = excluded.events, "
+                        "seen = excluded.seen, last = excluded.last RETURNING version",
+                        (sid, now, s.length, s.step, *blobs)).fetchone()[0]
                     change += version == 1
                     s.version, s.touched = version, now
                     continue
-                if self.db.execute("UPDATE sessions SET touched = ?, version = version + 1, length = ?, state = ?, "
-                                   "events = ?, seen = ? WHERE sid = ? AND version = ?",
-                                   (now, s.length, *blobs, sid, s.version)).rowcount == 0:
+                if self.db.execute("UPDATE sessions SET touched = ?, version = version + 1, length = ?, step = ?, "
+                                   "state = ?, events = ?, seen = ?, last = ? WHERE sid = ? AND version = ?",
+                                   (now, s.length, s.step, *blobs, sid, s.version)).rowcount == 0:
                     refused.add(sid)
                     continue
                 s.version, s.touched = s.version + 1, now

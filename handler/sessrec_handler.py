@@ -7,7 +7,9 @@ A bad request gets `{"code": 4xx, "type": ..., "message": ...}` for itself alone
 Stateless (the default archive): every request carries the whole history. Stateful (an archive
 whose model-config.yaml sets `sequenceBatching`): TorchServe gives each session an id (header
 `ts_request_sequence_id`); its first request carries the history, later ones only the new movies,
-and the handler advances the stored GRU state one step per new movie (session_flow.py).
+and the handler advances the stored GRU state one step per new movie (session_flow.py). Session
+answers also carry `"step"` (requests applied so far); a request may name the step it follows
+(`"after": N`), which makes resending it after a timeout safe: it is applied once.
 
 Encoding, masking and top-k come from the trainer's `recommend.py`, shipped in the archive, so
 what is served is exactly what offline evaluation measured.
@@ -62,8 +64,9 @@ def _answer_format(n_movies: int, n_scores: int, n_unknown: int) -> str:
                     '],"unknown":[', ",".join(["%d"] * n_unknown), "]"])
 
 
-def answer_text(movies: list[int], scores: list[float], unknown: list[int], session: str | None = None) -> str:
-    """One answer as compact JSON text: `{"movies":[...],"scores":[...],"unknown":[...][,"session":...]}`.
+def answer_text(movies: list[int], scores: list[float], unknown: list[int], session: str | None = None,
+                step: int = 0) -> str:
+    """One answer as compact JSON text: `{"movies":[...],"scores":[...],"unknown":[...][,"session":...,"step":N]}`.
 
     Scores are float32 values: 9 significant digits name each one exactly (read back as float32, it
     is the model's value). A format string per list length, cached, writes all of an answer in one
@@ -74,11 +77,11 @@ def answer_text(movies: list[int], scores: list[float], unknown: list[int], sess
     if not all(map(math.isfinite, scores)):  # not JSON numbers; json.dumps writes what it always wrote
         body: dict[str, Any] = {"movies": movies, "scores": scores, "unknown": unknown}
         if session is not None:
-            body["session"] = session
+            body["session"], body["step"] = session, step
         return json.dumps(body, separators=(",", ":"))
     text = _answer_format(len(movies), len(scores), len(unknown)) % (*movies, *scores, *unknown)
     if session is not None:
-        return f'{text},"session":{json.dumps(session)}}}'
+        return f'{text},"session":{json.dumps(session)},"step":{int(step)}}}'
     return text + "}"
 
 
@@ -144,11 +147,16 @@ class SessrecHandler(BaseHandler):
                 continue
             out = {"k": req.k, "exclude": [self.index_of[m] for m in req.exclude if m in self.index_of]}
             if self.flow is None:
+                if req.after is not None:
+                    rows.append({"error": (400, "InvalidField", "'after' continues a session; this archive answers "
+                                           "stateless requests only (send it to the sessions archive)")})
+                    continue
                 out["inputs"], out["seen"] = recommend.encode_history(req.movies, self.index_of, self.max_len)
                 known = len(out["seen"])
             else:
                 out["sid"], out["start"], out["end"] = session_flow.session_headers(self.context, i)
                 out["new"] = [self.index_of[m] for m in req.movies if m in self.index_of]
+                out["raw"], out["after"] = req.movies, req.after
                 known = len(out["new"])
             # Usually every id is known: then no second pass over the history.
             out["unknown"] = [] if known == len(req.movies) else list(
@@ -193,5 +201,5 @@ class SessrecHandler(BaseHandler):
                 self.context.set_response_status(code, kind, idx=i)
                 out.append(json.dumps({"code": code, "type": kind, "message": message}, separators=(",", ":")))
             else:
-                out.append(answer_text(r["movies"], r["scores"], r["unknown"], r.get("sid")))
+                out.append(answer_text(r["movies"], r["scores"], r["unknown"], r.get("sid"), r.get("step", 0)))
         return out

@@ -19,7 +19,9 @@ def _store(path, capacity=100, idle=60.0, clock=None):
 
 def _session(seed: int) -> Session:
     g = torch.Generator().manual_seed(seed)
-    return Session(state=torch.randn(2, 1, 3, generator=g), events=[seed, 5, 7], seen={seed, 5, 7, 11}, length=9)
+    # `last` holds raw ids as clients send them: beyond 32 bits too
+    return Session(state=torch.randn(2, 1, 3, generator=g), events=[seed, 5, 7], seen={seed, 5, 7, 11}, length=9,
+                   step=seed + 3, last=[2**40 + seed, -7])
 
 
 def test_a_session_written_by_one_worker_is_read_exactly_by_another(tmp_path):
@@ -31,6 +33,7 @@ def test_a_session_written_by_one_worker_is_read_exactly_by_another(tmp_path):
         want = _session(seed)
         assert torch.equal(got[sid].state, want.state) and got[sid].state.dtype == torch.float32
         assert (got[sid].events, got[sid].seen, got[sid].length) == (want.events, want.seen, want.length)
+        assert (got[sid].step, got[sid].last) == (want.step, want.last)
     two.put_many({}, drop=["a"])
     assert one.get("a") is None and one.get("b") is not None
     assert len(one) == len(two) == 1
