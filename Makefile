@@ -10,7 +10,7 @@ RUN ?= runs/latest
 EPOCHS ?=
 ML_METRICS := ml_metrics==0.1.4
 
-.PHONY: setup test data train evaluate baselines archive serve stop request demo bench bench-accuracy bench-serve bench-serve-sessions bench-serve-sweep bench-serve-sessions-sweep bench-cuda clean
+.PHONY: setup test data train evaluate baselines archive serve stop request demo bench bench-accuracy bench-serve bench-serve-sessions bench-serve-sweep bench-serve-sessions-sweep bench-session-resend bench-cuda clean
 
 setup: $(STAMP)
 
@@ -121,6 +121,11 @@ bench-serve-sessions: setup
 bench-serve-sessions-sweep: setup
 	@$(WRK_INSTALL)
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer.bench_serve --run $(RUN) --sessions-sweep --seconds 10
+
+# Lost session requests (a TorchServe 0.12 race at a session's idle timeout) and recovery by resending.
+bench-session-resend: setup
+	@test -f $(RUN)/model.pt || { echo "error: $(RUN)/model.pt not found; run 'make train' (or pass RUN=...)"; exit 1; }
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer.bench_session_resend --run $(RUN)
 
 bench-serve-sweep: setup
 	@$(WRK_INSTALL)
