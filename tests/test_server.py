@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import socket
-import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
-from http.client import HTTPConnection
 
 import pytest
 
 from torchserve_proc import torchserve
 from trainer.server import http
 from trainer.archive import SESSIONS_CONFIG, build_archive
+from trainer.bench_session_resend import poster
 from trainer.evaluate import load_exported
 from trainer.evaluation import build_cases, rank_cases
 from trainer.recommend import NO_ITEM
@@ -80,26 +79,11 @@ def test_model_registration_api_is_off(server):
     assert status >= 400
 
 
-def post_exact(url: str, payload: dict, headers: dict[str, str], timeout: float) -> tuple[int, dict]:
-    """POST with the header names spelt as given (urllib capitalizes them: `Ts_request_sequence_id`)."""
-    parts = urllib.parse.urlsplit(url)
-    conn = HTTPConnection(parts.hostname, parts.port, timeout=timeout)
-    try:
-        body = json.dumps(payload).encode()
-        conn.putrequest("POST", parts.path)
-        for key, value in {"Content-Type": "application/json", "Content-Length": str(len(body)), **headers}.items():
-            conn.putheader(key, value)
-        conn.endheaders(body)
-        resp = conn.getresponse()
-        return resp.status, json.loads(resp.read())
-    finally:
-        conn.close()
-
-
 def test_sessions_over_http_equal_stateless_answers(server, tiny_data):
     splits = load_data_dir(tiny_data)
     histories = [h for h in history_for(splits, "test").values() if len(h) >= 4][:40]
     url = f"{server.inference}/predictions/sessrec_sessions"
+    exact = poster(url)  # header names as given
 
     def stream(n_history):
         n, history = n_history
@@ -107,7 +91,7 @@ def test_sessions_over_http_equal_stateless_answers(server, tiny_data):
         # session), half as urllib does (TorchServe then opens a sequence per request; the handler copes).
         def post(payload, headers, timeout):
             if n % 2 == 0:
-                return post_exact(url, payload, headers, timeout)
+                return exact(payload, headers, timeout)
             return http("POST", url, json.dumps(payload).encode(), timeout=timeout, headers=headers)
 
         # open with the first movie: TorchServe assigns the session id and the handler echoes it
