@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from torchserve_proc import torchserve
+from torchserve_proc import REPO, torchserve
 from trainer.server import http
 from trainer.archive import SESSIONS_CONFIG, build_archive
 from trainer.bench_session_resend import poster
@@ -125,6 +126,26 @@ def test_sessions_over_http_equal_stateless_answers(server, tiny_data):
     status, body = http("POST", url, json.dumps({"movies": [1]}).encode(),
                         headers={"ts_request_sequence_id": "no-such-session"})
     assert status == 410 and body["type"] == "SessionExpired"
+
+
+def readme_session_client() -> type:
+    """The `Session` class of README's Python sessions client, as a user would paste it."""
+    code = re.search(r"```python\n(import http\.client.*?)```", (REPO / "README.md").read_text(), re.S).group(1)
+    namespace: dict = {}
+    exec(code[: code.index("\ns = Session(")], namespace)
+    return namespace["Session"]
+
+
+def test_the_readme_session_client_equals_stateless_answers(server, tiny_data):
+    Session = readme_session_client()
+    splits = load_data_dir(tiny_data)
+    history = max(history_for(splits, "test").values(), key=len)[:12]
+    session = Session(history[:3], k=5, port=int(server.inference.rsplit(":", 1)[1]))
+    for movie in history[3:]:
+        answer = session.send([movie], k=5)
+    assert session.step == len(history) - 2
+    status, expected = server.predict({"movies": history, "k": 5})
+    assert status == 200 and answer["movies"] == expected["movies"]
 
 
 def announce_huge_body(base_url: str) -> int:
