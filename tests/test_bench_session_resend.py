@@ -61,3 +61,13 @@ def test_an_answer_that_disagrees_with_the_whole_history_is_counted_wrong():
     server.answer = lambda movies, n=[0]: {"movies": [n.append(0) or len(n)]}  # every answer differs
     counts = stream_session(server, [1, 2, 3], [4, 5], lambda: 0.0, timeout=1.0, tries=4)
     assert counts["checked"] == 1 and counts["wrong"] == 1
+
+
+def test_a_phase_fails_loudly_when_a_client_gets_an_unexpected_answer():
+    from trainer.bench_session_resend import run_phase
+
+    def refusing(payload, headers, timeout):
+        return 503, {"message": "busy"}
+
+    with pytest.raises(RuntimeError, match="opening a session answered 503"):
+        run_phase(refusing, list(range(1, 21)), (0.0, 0.0), seconds=5, clients=2, timeout=1.0, tries=1)

@@ -91,21 +91,27 @@ def stream_session(post: Post, opening: list[int], events: list[int], think: Cal
 def run_phase(post: Post, ids: list[int], think_ms: tuple[float, float], seconds: float, clients: int,
               timeout: float, tries: int) -> Counter:
     total: Counter = Counter()
+    errors: list[BaseException] = []
     lock, stop_at = threading.Lock(), time.monotonic() + seconds
 
     def client(seed: int) -> None:
         rng = random.Random(seed)
-        while time.monotonic() < stop_at:
-            counts = stream_session(post, rng.sample(ids, 5), rng.sample(ids, 20),
-                                    lambda: rng.uniform(*think_ms) / 1000, timeout, tries)
-            with lock:
-                total.update(counts)
+        try:
+            while time.monotonic() < stop_at and not errors:
+                counts = stream_session(post, rng.sample(ids, 5), rng.sample(ids, 20),
+                                        lambda: rng.uniform(*think_ms) / 1000, timeout, tries)
+                with lock:
+                    total.update(counts)
+        except BaseException as exc:  # an unexpected answer: the phase's counts would be incomplete
+            errors.append(exc)
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    if errors:
+        raise errors[0]
     return total
 
 
