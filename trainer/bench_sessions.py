@@ -17,7 +17,7 @@ from .vocab import Vocab
 
 SESSION_LUA = """
 local opening = %s
-local events = {%s}
+local events = {%s}  -- movie ids, one per request
 local sid = nil  -- this thread's session (one connection per thread), nil until opened
 local sent = 0   -- events sent in it; at per_session it is closed and a new one opened
 local per_session = %d  -- the most events that keep the session under max_len: each costs one GRU step
@@ -29,7 +29,9 @@ request = function()
   sent = sent + 1
   headers["ts_request_sequence_id"] = sid
   if sent == per_session then headers["ts_request_sequence_end"] = "true" end
-  return wrk.format("POST", nil, headers, events[(sent %% #events) + 1])
+  -- as README's client does: name the step this request follows (the opening answer is step 1)
+  return wrk.format("POST", nil, headers,
+                    '{"movies":[' .. events[(sent %% #events) + 1] .. '],"k":20,"after":' .. sent .. '}')
 end
 response = function(status, headers, body)
   if sid == nil then
@@ -57,7 +59,8 @@ def measure_sessions(run: Path, vocab: Vocab, connections: int, seconds: int,
     opening = bodies(vocab, [OPENING], seed=5)[0]
     events = bodies(vocab, [1] * 64, seed=6)
     per_session = events_per_session(run)
-    script = SESSION_LUA % (json.dumps(opening), ",".join(json.dumps(e) for e in events), per_session)
+    ids = [json.loads(e)["movies"][0] for e in events]
+    script = SESSION_LUA % (json.dumps(opening), ",".join(map(str, ids)), per_session)
     results = []
     with bench_server(run, "sessrec_sessions", model_config) as (addr, work, server):
         # Both archives run with the sessions config and get the same session protocol.
