@@ -63,9 +63,10 @@ class SessionCache:
         found = {k: self.get(k) for k in keys}
         return {k: s for k, s in found.items() if s is not None}
 
-    def put_many(self, sessions: dict[str, Session], drop: Iterable[str] = ()) -> set[str]:
-        """`put` each of `sessions`, then `drop` each of `drop`. Returns the refused keys: none, as
-        one worker never runs two requests of a session at once (the handler refuses a second in a batch)."""
+    def put_many(self, sessions: dict[str, Session], drop: Iterable[str] = (), touch: Iterable[str] = ()) -> set[str]:
+        """`put` each of `sessions`, then `drop` each of `drop` (`touch`: nothing to do, `get` refreshed
+        them). Returns the refused keys: none, as one worker never runs two requests of a session at
+        once (the handler refuses a second in a batch)."""
         for key, session in sessions.items():
             self.put(key, session)
         for key in drop:

@@ -144,9 +144,11 @@ class SessionFlow:
         worker). A session that another worker advanced meanwhile keeps that state; this request
         then gets a 409 rather than an answer that forgot an event."""
         done = [r for r in rows if "sid" in r and "error" not in r]
-        # A replayed request changed nothing: nothing to write (and nothing to refuse).
+        # A replayed request changed nothing: nothing to write (and nothing to refuse), but it was
+        # answered, so its session's idle clock restarts as for any other request.
         refused = self.store.put_many({r["sid"]: r["session"] for r in done if not r["end"] and not r.get("replay")},
-                                      drop=[r["sid"] for r in done if r["end"]])
+                                      drop=[r["sid"] for r in done if r["end"]],
+                                      touch=[r["sid"] for r in done if r.get("replay")])
         for r in done:
             if r["sid"] in refused:
                 r["error"] = (409, "ConcurrentSessionRequest", f"session {r['sid']!r} was advanced by another "

@@ -125,8 +125,9 @@ class SessionStore:
     def get(self, key: str) -> Any:
         return self.get_many([key]).get(key)
 
-    def put_many(self, sessions: dict[str, Any], drop: Iterable[str] = ()) -> set[str]:
-        """Store `sessions`, delete `drop`, then enforce the idle limit and the capacity; one transaction.
+    def put_many(self, sessions: dict[str, Any], drop: Iterable[str] = (), touch: Iterable[str] = ()) -> set[str]:
+        """Store `sessions`, delete `drop`, refresh the idle clock of `touch` (answered, unchanged),
+        then enforce the idle limit and the capacity; one transaction.
 
         A session read at version v is written only if it is still at v: when another worker
         advanced (or expired) it meanwhile, this write is refused and its key returned, so the caller
@@ -134,9 +135,13 @@ class SessionStore:
         whatever had its key. Returns the refused keys."""
         now = self.clock()
         drop = [k for k in dict.fromkeys(drop) if k not in sessions]
+        touch = [k for k in dict.fromkeys(touch) if k not in sessions and k not in drop]
         refused: set[str] = set()
         self.db.execute("BEGIN IMMEDIATE")
         try:
+            if touch:  # the state is unchanged, so the version is too: a concurrent write still lands
+                self.db.execute(f"UPDATE sessions SET touched = ? WHERE sid IN ({','.join('?' * len(touch))})",
+                                (now, *touch))
             # The live count is kept in `counters` (COUNT(*) would scan the table every batch).
             change = -self._delete_in(drop)
             for sid, s in sessions.items():

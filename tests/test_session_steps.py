@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from handler_harness import Harness
 # fixtures are found by name in this module's namespace
 from session_fixtures import (SEQ_ID, START, any_store, dirs, histories, one_worker, open_session,  # noqa: F401
                               send, stateless)
@@ -75,6 +76,23 @@ def test_a_resent_opening_request_opens_the_session_afresh(dirs, stateless, hist
     assert status == 200 and again["step"] == 1 and again["movies"] == first["movies"]
     status, body = open_session(h, "other", history[:3], after=4)
     assert status == 409 and "at step 0" in body["message"]
+
+
+@pytest.mark.parametrize("store", ["memory", "shared"])
+def test_a_resent_request_restarts_the_idle_clock_like_any_answered_request(dirs, store, tmp_path):
+    limits = {"idle_seconds": 10}
+    h = one_worker(dirs[0], **limits) if store == "memory" else \
+        Harness(dirs[0], {"sessions": {**limits, "store": "shared", "path": str(tmp_path / "sessions.sqlite")}})
+    now = [0.0]
+    h.handler.flow.store.clock = lambda: now[0]
+    open_session(h, "s", [1, 2])
+    now[0] = 5.0
+    assert send(h, "s", [3], after=1)[1]["step"] == 2
+    now[0] = 12.0
+    assert send(h, "s", [3], after=1)[1]["step"] == 2  # resent: answered again
+    now[0] = 18.0  # 13 s after the last applied request, 6 s after the resend was answered
+    status, body = send(h, "s", [4], after=2)
+    assert status == 200 and body["step"] == 3
 
 
 @pytest.mark.parametrize("after", [-1, "2", 1.5, True, [1]])

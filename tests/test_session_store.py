@@ -135,3 +135,19 @@ def test_workers_opening_a_fresh_store_together_all_start(tmp_path):
         for p in procs:
             p.join()
     assert outcomes == ["ok"] * 80
+
+
+def test_touch_restarts_the_idle_clock_and_leaves_the_session_and_its_version_alone(tmp_path):
+    now = [0.0]
+    one = _store(tmp_path / "s.sqlite", idle=10.0, clock=lambda: now[0])
+    two = _store(tmp_path / "s.sqlite", idle=10.0, clock=lambda: now[0])
+    one.put_many({"a": _session(1), "b": _session(2)})
+    seen_by_two = two.get("a")
+    now[0] = 8.0
+    assert one.put_many({}, touch=["a", "missing"]) == set()
+    now[0] = 15.0  # 15 s after b was written, 7 s after a was touched
+    assert one.get("b") is None
+    got = one.get("a")
+    assert got is not None and got.events == _session(1).events and torch.equal(got.state, _session(1).state)
+    # touching is not a write: the other worker's session, read before it, may still be written
+    assert two.put_many({"a": seen_by_two}) == set()
