@@ -7,6 +7,7 @@ session store, `recommend`'s helpers), so this file imports nothing of the proje
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, Callable
 
 import torch
@@ -153,3 +154,11 @@ class SessionFlow:
             if r["sid"] in refused:
                 r["error"] = (409, "ConcurrentSessionRequest", f"session {r['sid']!r} was advanced by another "
                               "request meanwhile; this one was not applied: send it again")
+
+
+def outcome_counts(rows: list[dict[str, Any]]) -> Counter:
+    """What went otherwise than planned for the batch's session requests, by name: each session error
+    by its type (SessionExpired, SessionOutOfStep, ConcurrentSessionRequest), and SessionRequestResent
+    for a request answered again. Empty for the usual batch, where every request was applied."""
+    return Counter(r["error"][1] if "error" in r else "SessionRequestResent"
+                   for r in rows if "sid" in r and ("error" in r or r.get("replay")))

@@ -191,6 +191,9 @@ class SessrecHandler(BaseHandler):
         # `answer_text` writes it directly, faster still.
         if self.flow is not None:
             self.flow.commit(rows)
+            # Counters in TorchServe's model metrics (logs/model_metrics.log), only when nonzero
+            for name, n in session_flow.outcome_counts(rows).items():
+                self.context.metrics.add_counter(name, n)
         out = []
         for i, r in enumerate(rows):
             self.context.set_response_content_type(i, "application/json")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -126,6 +127,11 @@ def test_sessions_over_http_equal_stateless_answers(server, tiny_data):
     status, body = http("POST", url, json.dumps({"movies": [1]}).encode(),
                         headers={"ts_request_sequence_id": "no-such-session"})
     assert status == 410 and body["type"] == "SessionExpired"
+    # ... and counted where TorchServe writes model metrics (asynchronously: wait for it)
+    metrics_log, deadline = server.workdir / "logs" / "model_metrics.log", time.monotonic() + 20
+    while "SessionExpired" not in (metrics_log.read_text() if metrics_log.exists() else ""):
+        assert time.monotonic() < deadline, f"no SessionExpired counter in {metrics_log}"
+        time.sleep(0.2)
 
 
 def readme_session_client() -> type:

@@ -78,6 +78,25 @@ def test_a_resent_opening_request_opens_the_session_afresh(dirs, stateless, hist
     assert status == 409 and "at step 0" in body["message"]
 
 
+def counters(h):
+    return {m.name: m.value for m in h.last.metrics.store if m.name != "HandlerTime"}
+
+
+def test_what_did_not_go_as_planned_is_counted_in_the_model_metrics(dirs, histories):
+    h = one_worker(dirs[0])
+    history = next(h for h in histories if len(h) >= 4)
+    open_session(h, "s", history[:2])
+    assert counters(h) == {}  # the usual batch emits nothing
+    send(h, "s", [history[2]], after=1)
+    assert counters(h) == {}
+    send(h, "s", [history[2]], after=1)
+    assert counters(h) == {"SessionRequestResent": 1}
+    [(s1, _), (s2, _), (s3, _)] = h.call([{"movies": [history[3]], "after": 5}, {"movies": [1]}, {"movies": "x"}],
+                                         [{SEQ_ID: "s"}, {SEQ_ID: "gone"}, {SEQ_ID: "t"}])
+    assert (s1, s2, s3) == (409, 410, 400)
+    assert counters(h) == {"SessionOutOfStep": 1, "SessionExpired": 1}  # a bad body is no session event
+
+
 @pytest.mark.parametrize("store", ["memory", "shared"])
 def test_a_resent_request_restarts_the_idle_clock_like_any_answered_request(dirs, store, tmp_path):
     limits = {"idle_seconds": 10}
