@@ -43,23 +43,23 @@ class FakeSessions:
 @pytest.mark.parametrize("faults", [{}, {2: "lose"}, {2: "late"}, {2: "lose", 3: "late", 6: "late", 7: "lose"}])
 def test_resending_recovers_lost_and_late_answers_and_applies_each_event_once(faults):
     server = FakeSessions(faults)
-    counts = stream_session(server, [1, 2, 3], [4, 5, 6, 7, 8], lambda: 0.0, timeout=1.0, tries=4)
-    assert counts["answered"] == 5 and counts["timeouts"] == len(faults) and counts["lost"] == 0
+    counts, last = stream_session(server, [1, 2, 3], [4, 5, 6, 7, 8], lambda: 0.0, timeout=1.0, tries=4)
+    assert last["step"] == 6 and counts["answered"] == 5 and counts["timeouts"] == len(faults) and counts["lost"] == 0
     assert counts["checked"] == 1 and counts["wrong"] == 0
     assert server.sessions["s0"]["movies"] == [1, 2, 3, 4, 5, 6, 7, 8]
 
 
 def test_a_client_that_does_not_resend_counts_the_lost_request_and_stops():
     server = FakeSessions({2: "lose"})
-    counts = stream_session(server, [1, 2, 3], [4, 5, 6], lambda: 0.0, timeout=1.0, tries=1)
-    assert counts == {"answered": 1, "timeouts": 1, "lost": 1}
+    counts, last = stream_session(server, [1, 2, 3], [4, 5, 6], lambda: 0.0, timeout=1.0, tries=1)
+    assert last["step"] == 2 and counts == {"answered": 1, "timeouts": 1, "lost": 1}
     assert server.sessions["s0"]["movies"] == [1, 2, 3, 4]
 
 
 def test_an_answer_that_disagrees_with_the_whole_history_is_counted_wrong():
     server = FakeSessions({})
     server.answer = lambda movies, n=[0]: {"movies": [n.append(0) or len(n)]}  # every answer differs
-    counts = stream_session(server, [1, 2, 3], [4, 5], lambda: 0.0, timeout=1.0, tries=4)
+    counts, _ = stream_session(server, [1, 2, 3], [4, 5], lambda: 0.0, timeout=1.0, tries=4)
     assert counts["checked"] == 1 and counts["wrong"] == 1
 
 

@@ -13,7 +13,7 @@ import pytest
 from torchserve_proc import REPO, torchserve
 from trainer.server import http
 from trainer.archive import SESSIONS_CONFIG, build_archive
-from trainer.bench_session_resend import poster
+from trainer.bench_session_resend import poster, stream_session
 from trainer.evaluate import load_exported
 from trainer.evaluation import build_cases, rank_cases
 from trainer.recommend import NO_ITEM
@@ -96,24 +96,13 @@ def test_sessions_over_http_equal_stateless_answers(server, tiny_data):
                 return exact(payload, headers, timeout)
             return http("POST", url, json.dumps(payload).encode(), timeout=timeout, headers=headers)
 
-        # open with the first movie: TorchServe assigns the session id and the handler echoes it
-        status, body = post({"movies": history[:1]}, {}, 30)
-        assert status == 200 and body["step"] == 1, body
-        sid, resent = body["session"], 0
-        for movie in history[1:]:
-            # TorchServe 0.12 can drop a request that arrives as its sequence idles out (README,
-            # Sessions): resend after a timeout, naming the step it follows, so it is applied once.
-            request, answer = {"movies": [movie], "after": body["step"]}, None
-            for _ in range(4):
-                try:
-                    answer = post(request, {"ts_request_sequence_id": sid}, 8)
-                    break
-                except OSError:
-                    resent += 1
-            assert answer is not None, f"session {sid}: no answer to {request} in 4 tries"
-            status, body = answer
-            assert status == 200 and body["step"] == request["after"] + 1, body
-        return body, resent
+        # TorchServe 0.12 can drop a request that arrives as its sequence idles out (README, Sessions):
+        # each request names the step it follows and is resent after a timeout, so it is applied once.
+        # The client raises unless every answer is a 200 at the next step.
+        counts, body = stream_session(post, history[:1], history[1:], lambda: 0.0, timeout=8, tries=4)
+        assert counts["lost"] == 0, f"{history}: a request went unanswered in 4 tries"
+        assert counts["checked"] == 1 and counts["wrong"] == 0, (history, body)
+        return body, counts["timeouts"]
 
     with ThreadPoolExecutor(8) as pool:
         streamed = list(pool.map(stream, enumerate(histories)))

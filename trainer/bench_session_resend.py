@@ -56,14 +56,17 @@ def poster(url: str) -> Post:
 
 
 def stream_session(post: Post, opening: list[int], events: list[int], think: Callable[[], float],
-                   timeout: float, tries: int) -> Counter:
+                   timeout: float, tries: int) -> tuple[Counter, dict[str, Any]]:
     """Open a session, then send `events` one per request, each after `think()` seconds; a request
-    unanswered within `timeout` is sent again (same `after`) up to `tries` times in all. Returns
-    counts: answered, timeouts, lost (given up: the session ends there), and checked / wrong (the
-    last answer against one request with the whole history)."""
+    unanswered within `timeout` is sent again (same `after`) up to `tries` times in all.
+
+    Returns counts (answered, timeouts, lost: given up, the session ends there; checked / wrong:
+    the last answer against one request with the whole history) and the last answer received.
+    Raises RuntimeError on any other status than 200, or an answer whose step is not the next one.
+    """
     counts: Counter = Counter()
     status, body = post({"movies": opening}, {}, 30)
-    if status != 200:
+    if status != 200 or body.get("step") != 1:
         raise RuntimeError(f"opening a session answered {status}: {body}")
     sid = body["session"]
     for movie in events:
@@ -77,15 +80,15 @@ def stream_session(post: Post, opening: list[int], events: list[int], think: Cal
                 counts["timeouts"] += 1
         if answer is None:
             counts["lost"] += 1
-            return counts
+            return counts, body
         status, body = answer
-        if status != 200:
+        if status != 200 or body.get("step") != request["after"] + 1:
             raise RuntimeError(f"session {sid}: {request} answered {status}: {body}")
         counts["answered"] += 1
     status, whole = post({"movies": opening + events}, {}, 30)  # no session header: one whole-history request
     counts["checked"] += 1
     counts["wrong"] += status != 200 or whole["movies"] != body["movies"]
-    return counts
+    return counts, body
 
 
 def run_phase(post: Post, ids: list[int], think_ms: tuple[float, float], seconds: float, clients: int,
@@ -98,7 +101,7 @@ def run_phase(post: Post, ids: list[int], think_ms: tuple[float, float], seconds
         rng = random.Random(seed)
         try:
             while time.monotonic() < stop_at and not errors:
-                counts = stream_session(post, rng.sample(ids, 5), rng.sample(ids, 20),
+                counts, _ = stream_session(post, rng.sample(ids, 5), rng.sample(ids, 20),
                                         lambda: rng.uniform(*think_ms) / 1000, timeout, tries)
                 with lock:
                     total.update(counts)
