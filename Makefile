@@ -10,7 +10,7 @@ RUN ?= runs/latest
 EPOCHS ?=
 ML_METRICS := ml_metrics==0.1.4
 
-.PHONY: setup test data train evaluate baselines archive serve stop request demo bench bench-accuracy bench-serve bench-serve-sessions bench-serve-sweep bench-serve-sessions-sweep bench-session-resend bench-cuda clean
+.PHONY: setup test data train evaluate baselines archive serve stop request request-session demo bench bench-accuracy bench-serve bench-serve-sessions bench-serve-sweep bench-serve-sessions-sweep bench-session-resend bench-cuda clean
 
 setup: $(STAMP)
 
@@ -78,15 +78,20 @@ stop: setup
 request: setup
 	$(PY) -m trainer request --data $(DATA)
 
+# Streams the same history into sessrec_sessions one movie at a time and checks the last answer
+# against the stateless one.
+request-session: setup
+	$(PY) -m trainer request --data $(DATA) --session
+
 # The whole job on built-in data: data, a short training run, test metrics, archive, serve,
-# one real request, stop (also when a step fails).
+# one real request, the same history streamed as a session, stop (also when a step fails).
 demo: setup
 	@if [ ! -f $(DATA)/train.pkl ]; then $(MAKE) --no-print-directory data; fi
 	rm -rf runs/demo
 	$(PY) -m trainer train --data $(DATA) --out runs/demo --epochs $(or $(EPOCHS),30)
 	$(PY) -m trainer evaluate --data $(DATA) --run runs/demo --split test
 	@$(MAKE) --no-print-directory archive RUN=runs/demo
-	@$(MAKE) --no-print-directory serve && { $(MAKE) --no-print-directory request; rc=$$?; $(MAKE) --no-print-directory stop; exit $$rc; } \
+	@$(MAKE) --no-print-directory serve && { $(MAKE) --no-print-directory request && $(MAKE) --no-print-directory request-session; rc=$$?; $(MAKE) --no-print-directory stop; exit $$rc; } \
 		|| { $(MAKE) --no-print-directory stop; exit 1; }
 
 WRK_INSTALL = command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; \

@@ -10,10 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from conftest import run_cli
 from torchserve_proc import REPO, torchserve
 from trainer.server import http
 from trainer.archive import SESSIONS_CONFIG, build_archive
-from trainer.bench_session_resend import poster, stream_session
+from trainer.session_client import poster, stream_session
 from trainer.evaluate import load_exported
 from trainer.evaluation import build_cases, rank_cases
 from trainer.recommend import NO_ITEM
@@ -141,6 +142,26 @@ def test_the_readme_session_client_equals_stateless_answers(server, tiny_data):
     assert session.step == len(history) - 2
     status, expected = server.predict({"movies": history, "k": 5})
     assert status == 200 and answer["movies"] == expected["movies"]
+
+
+def test_the_request_cli_streams_a_session_and_checks_it_against_the_stateless_answer(server, tiny_data):
+    sessions, stateless = f"{server.inference}/predictions/sessrec_sessions", f"{server.inference}/predictions/sessrec"
+    user = max(load_data_dir(tiny_data)["test"].users[:20])
+    history = history_for(load_data_dir(tiny_data), "test")[user]
+    done = run_cli("request", "--data", str(tiny_data), "--user", str(user), "--session", "--stream", "4", "--k", "5",
+                   "--url", sessions, "--check-url", stateless)
+    assert done.returncode == 0, done.stderr
+    steps = re.findall(r"^step (\d+) \((.*?)\): (\[.*\])$", done.stdout, re.M)
+    assert [int(n) for n, _, _ in steps] == [1, 2, 3, 4, 5]
+    assert [what for _, what, _ in steps[1:]] == [f"+ movie {m}" for m in history[-4:]]
+    status, expected = server.predict({"movies": history, "k": 5})
+    assert status == 200 and json.loads(steps[-1][2]) == expected["movies"]
+    assert "equals the stateless answer" in done.stdout
+    # the stateless archive has no sessions: the CLI says so instead of streaming into it
+    done = run_cli("request", "--movies", "1", "2", "--session", "--url", stateless, "--check-url", stateless)
+    assert done.returncode != 0 and "is this the sessions archive" in done.stderr
+    done = run_cli("request", "--movies", "1", "--session", "--k", "0", "--url", sessions, "--check-url", stateless)
+    assert done.returncode != 0 and "InvalidField" in done.stderr and "'k'" in done.stderr
 
 
 def announce_huge_body(base_url: str) -> int:

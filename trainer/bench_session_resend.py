@@ -14,81 +14,21 @@ Writes the "Lost session requests" section of BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
 import threading
 import time
-import urllib.parse
 from collections import Counter
-from http.client import HTTPConnection
 from pathlib import Path
-from typing import Any, Callable
 
 import yaml
 
 from .archive import REPO, SESSIONS_CONFIG
 from .bench_server import bench_server
 from .benchmarks_md import replace_section
+from .session_client import Post, poster, stream_session
 from .vocab import VOCAB_FILE, Vocab
-
-Post = Callable[[dict[str, Any], dict[str, str], float], tuple[int, dict[str, Any]]]
-
-
-def poster(url: str) -> Post:
-    """POST JSON to `url` with header names spelt exactly as given (TorchServe matches them in lower case)."""
-    parts = urllib.parse.urlsplit(url)
-
-    def post(payload: dict[str, Any], headers: dict[str, str], timeout: float) -> tuple[int, dict[str, Any]]:
-        conn = HTTPConnection(parts.hostname, parts.port, timeout=timeout)
-        try:
-            body = json.dumps(payload).encode()
-            conn.putrequest("POST", parts.path)
-            for key, value in {"Content-Type": "application/json", "Content-Length": str(len(body)), **headers}.items():
-                conn.putheader(key, value)
-            conn.endheaders(body)
-            resp = conn.getresponse()
-            return resp.status, json.loads(resp.read())
-        finally:
-            conn.close()
-    return post
-
-
-def stream_session(post: Post, opening: list[int], events: list[int], think: Callable[[], float],
-                   timeout: float, tries: int) -> tuple[Counter, dict[str, Any]]:
-    """Open a session, then send `events` one per request, each after `think()` seconds; a request
-    unanswered within `timeout` is sent again (same `after`) up to `tries` times in all.
-
-    Returns counts (answered, timeouts, lost: given up, the session ends there; checked / wrong:
-    the last answer against one request with the whole history) and the last answer received.
-    Raises RuntimeError on any other status than 200, or an answer whose step is not the next one.
-    """
-    counts: Counter = Counter()
-    status, body = post({"movies": opening}, {}, 30)
-    if status != 200 or body.get("step") != 1:
-        raise RuntimeError(f"opening a session answered {status}: {body}")
-    sid = body["session"]
-    for movie in events:
-        time.sleep(think())
-        request, answer = {"movies": [movie], "after": body["step"]}, None
-        for _ in range(tries):
-            try:
-                answer = post(request, {"ts_request_sequence_id": sid}, timeout)
-                break
-            except OSError:
-                counts["timeouts"] += 1
-        if answer is None:
-            counts["lost"] += 1
-            return counts, body
-        status, body = answer
-        if status != 200 or body.get("step") != request["after"] + 1:
-            raise RuntimeError(f"session {sid}: {request} answered {status}: {body}")
-        counts["answered"] += 1
-    status, whole = post({"movies": opening + events}, {}, 30)  # no session header: one whole-history request
-    counts["checked"] += 1
-    counts["wrong"] += status != 200 or whole["movies"] != body["movies"]
-    return counts, body
 
 
 def run_phase(post: Post, ids: list[int], think_ms: tuple[float, float], seconds: float, clients: int,

@@ -9,6 +9,8 @@ from pathlib import Path
 from .errors import SessrecError
 
 SERVING_COMMANDS = ("archive", "serve", "stop", "request")
+STATELESS_URL = "http://127.0.0.1:8080/predictions/sessrec"
+SESSIONS_URL = "http://127.0.0.1:8080/predictions/sessrec_sessions"
 
 
 def _add_archive(sub: argparse._SubParsersAction) -> None:
@@ -27,33 +29,88 @@ def _add_server(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", type=Path, default=Path("config.properties"))
     p.add_argument("--models", nargs="+", default=["sessrec.mar"], help="archive(s) in the config's model_store")
     sub.add_parser("stop", help="stop TorchServe")
-    p = sub.add_parser("request", help="send one recommendation request and print request and response")
-    p.add_argument("--url", default="http://127.0.0.1:8080/predictions/sessrec")
+    p = sub.add_parser("request", help="send one recommendation request (or stream a session) and print the answers")
+    p.add_argument("--url", default=None, help="the model's predictions URL (default: "
+                   f"{STATELESS_URL}, or {SESSIONS_URL} with --session)")
     p.add_argument("--movies", type=int, nargs="*", help="watch history, oldest first")
     p.add_argument("--data", type=Path, help="take the history (train+validate) of --user from this data dir")
     p.add_argument("--user", type=int, help="user id in --data (default: the first test user)")
     p.add_argument("--k", type=int, default=10)
+    p.add_argument("--session", action="store_true", help="stream the history into the sessions archive: open "
+                   "a session with all but its last --stream movies, send those one request each, then check "
+                   "the last answer against one stateless request (--check-url) with the whole history")
+    p.add_argument("--stream", type=int, default=5, metavar="N", help="with --session: movies sent one at a time")
+    p.add_argument("--check-url", default=STATELESS_URL, help="with --session: the stateless model to check against")
+
+
+def _history(args: argparse.Namespace) -> list[int]:
+    from .splits import history_for, load_data_dir
+
+    if args.data is None:
+        return args.movies or []
+    splits = load_data_dir(args.data)
+    user = args.user if args.user is not None else splits["test"].users[0]
+    return history_for(splits, "test").get(user, [])
 
 
 def _request(args: argparse.Namespace) -> None:
     from .server import http
-    from .splits import history_for, load_data_dir
 
-    if args.data is not None:
-        splits = load_data_dir(args.data)
-        user = args.user if args.user is not None else splits["test"].users[0]
-        movies = history_for(splits, "test").get(user, [])
-    else:
-        movies = args.movies or []
+    movies = _history(args)
+    if args.session:
+        return _request_session(args, movies)
+    url = args.url or STATELESS_URL
     payload = {"movies": movies, "k": args.k}
-    print(f"POST {args.url}\n{json.dumps(payload)}")
+    print(f"POST {url}\n{json.dumps(payload)}")
     try:
-        status, body = http("POST", args.url, json.dumps(payload).encode())
+        status, body = http("POST", url, json.dumps(payload).encode())
     except OSError as exc:
-        raise SessrecError(f"cannot reach {args.url} ({exc}); is the server running (make serve)?") from None
+        raise SessrecError(f"cannot reach {url} ({exc}); is the server running (make serve)?") from None
     print(f"HTTP {status}\n{json.dumps(body)}")
     if status != 200:
         raise SessrecError(f"server answered HTTP {status}")
+
+
+def _request_session(args: argparse.Namespace, movies: list[int]) -> None:
+    """Stream `movies` as a session (the client the session tests and benchmark use), print every
+    answer, and fail unless the last one equals the stateless answer for the whole history."""
+    from .session_client import poster, stream_session
+
+    if args.stream < 0:
+        raise SessrecError(f"--stream must be >= 0, got {args.stream}")
+    url = args.url or SESSIONS_URL
+    n = min(args.stream, len(movies))
+    opening, events = movies[: len(movies) - n], movies[len(movies) - n:]
+    print(f"POST {url}: open a session with {len(opening)} movies, then send {n} one request each")
+
+    def show(request: dict, answer: dict) -> None:
+        what = f"+ movie {request['movies'][0]}" if "after" in request else f"opened with {len(opening)} movies"
+        print(f"step {answer['step']} ({what}): {answer['movies']}")
+        if answer["step"] == 1:
+            print(f"  session {answer['session']} (header ts_request_sequence_id)")
+
+    check_post, stateless = poster(args.check_url), {}
+
+    def check(payload: dict, headers: dict, timeout: float) -> tuple[int, object]:
+        print(f"POST {args.check_url}: the whole history ({len(payload['movies'])} movies) in one request")
+        stateless["status"], stateless["body"] = check_post(payload, headers, timeout)
+        return stateless["status"], stateless["body"]
+
+    try:
+        counts, last = stream_session(poster(url), opening, events, lambda: 0.0, timeout=10, tries=3, k=args.k,
+                                      check=check, on_answer=show)
+    except OSError as exc:
+        raise SessrecError(f"cannot reach the server ({exc}); is it running (make serve)?") from None
+    except RuntimeError as exc:  # a non-200 answer: its status and message say what was wrong
+        raise SessrecError(str(exc)) from None
+    if counts["lost"]:
+        raise SessrecError(f"session {last['session']}: a request went unanswered in 3 tries of 10 s")
+    if stateless["status"] != 200:
+        raise SessrecError(f"{args.check_url} answered HTTP {stateless['status']}: {stateless['body']}")
+    print(f"stateless: {stateless['body']['movies']}")
+    if counts["wrong"]:
+        raise SessrecError("the session's last answer differs from the stateless answer for the whole history")
+    print(f"the session's last answer equals the stateless answer ({counts['timeouts']} requests resent)")
 
 
 def add_serving(sub: argparse._SubParsersAction) -> None:

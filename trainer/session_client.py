@@ -1,0 +1,101 @@
+"""A client for the sessions archive: open a session, stream movies into it, resend on a timeout.
+
+Shared by `python -m trainer request --session`, the lost-request benchmark and the server tests,
+so the CLI a user runs is the client those measurements trusted. Standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+from collections import Counter
+from http.client import HTTPConnection
+from typing import Any, Callable
+
+SESSION_HEADER = "ts_request_sequence_id"
+
+Post = Callable[[dict[str, Any], dict[str, str], float], tuple[int, Any]]
+OnAnswer = Callable[[dict[str, Any], dict[str, Any]], None]
+
+
+def poster(url: str) -> Post:
+    """POST JSON to `url` with header names spelt exactly as given: TorchServe 0.12 matches its
+    session header in lower case, and urllib would capitalize it. Returns (status, decoded JSON, or
+    the text of a body that is not JSON); raises OSError (a timeout included) if nothing answers."""
+    parts = urllib.parse.urlsplit(url)
+
+    def post(payload: dict[str, Any], headers: dict[str, str], timeout: float) -> tuple[int, Any]:
+        conn = HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        try:
+            body = json.dumps(payload).encode()
+            conn.putrequest("POST", parts.path)
+            for key, value in {"Content-Type": "application/json", "Content-Length": str(len(body)), **headers}.items():
+                conn.putheader(key, value)
+            conn.endheaders(body)
+            resp = conn.getresponse()
+            raw = resp.read()
+        finally:
+            conn.close()
+        try:
+            return resp.status, json.loads(raw)
+        except ValueError:
+            return resp.status, raw.decode(errors="replace")
+    return post
+
+
+def stream_session(post: Post, opening: list[int], events: list[int], think: Callable[[], float],
+                   timeout: float, tries: int, k: int | None = None, check: Post | None = None,
+                   on_answer: OnAnswer | None = None) -> tuple[Counter, dict[str, Any]]:
+    """Open a session with `opening`, then send `events` one per request, each after `think()` seconds.
+
+    A request unanswered within `timeout` is sent again, with the same `after`, up to `tries` times
+    in all: the handler applies it once however often it arrives.
+
+    Args:
+        post: sends one request to the sessions archive (see `poster`).
+        k: movies per answer (None: the archive's default).
+        check: where the whole-history request goes (default `post`: it opens a throwaway session).
+        on_answer: called with (request, answer) for the opening and every answered event.
+
+    Returns:
+        Counts (answered; timeouts; lost: given up, the session ends there; checked / wrong: the
+        last answer against one request with the whole history) and the last answer received.
+
+    Raises:
+        RuntimeError: any status other than 200, or an answer whose step is not the next one.
+    """
+    counts: Counter = Counter()
+    sized = {} if k is None else {"k": k}
+    request = {"movies": opening, **sized}
+    status, body = post(request, {}, 30)
+    if status == 200 and isinstance(body, dict) and "step" not in body:
+        raise RuntimeError("opening a session answered without a session step: is this the sessions archive "
+                           "(sessrec_sessions)?")
+    if status != 200 or not isinstance(body, dict) or body.get("step") != 1:
+        raise RuntimeError(f"opening a session answered {status}: {body}")
+    if on_answer:
+        on_answer(request, body)
+    sid = body["session"]
+    for movie in events:
+        time.sleep(think())
+        request, answer = {"movies": [movie], "after": body["step"], **sized}, None
+        for _ in range(tries):
+            try:
+                answer = post(request, {SESSION_HEADER: sid}, timeout)
+                break
+            except OSError:
+                counts["timeouts"] += 1
+        if answer is None:
+            counts["lost"] += 1
+            return counts, body
+        status, body = answer
+        if status != 200 or not isinstance(body, dict) or body.get("step") != request["after"] + 1:
+            raise RuntimeError(f"session {sid}: {request} answered {status}: {body}")
+        counts["answered"] += 1
+        if on_answer:
+            on_answer(request, body)
+    status, whole = (check or post)({"movies": opening + events, **sized}, {}, 30)  # no session header
+    counts["checked"] += 1
+    counts["wrong"] += status != 200 or not isinstance(whole, dict) or whole.get("movies") != body["movies"]
+    return counts, body
