@@ -32,7 +32,7 @@ def vocab(tiny_run):
 def test_archive_holds_only_what_serving_needs(model_dir):
     names = {p.relative_to(model_dir).as_posix() for p in model_dir.rglob("*") if p.is_file()}
     assert names == {"model.pt", "vocab.json", "config.json", "sessrec_handler.py", "recommend.py",
-                     "request_parser.py", "session_cache.py", "session_store.py", "session_flow.py",
+                     "request_parser.py", "session_cache.py", "session_store.py", "session_flow.py", "answer_text.py",
                      "model-config.yaml", "MAR-INF/MANIFEST.json"}
 
 
@@ -146,7 +146,7 @@ def test_answer_text_is_json_that_gives_back_each_float32_score_and_escapes_the_
     import numpy as np
     import torch
 
-    from handler.sessrec_handler import answer_text
+    from handler.answer_text import answer_text
 
     scores = (torch.randn(40) * 10).float()
     scores[:3] = torch.tensor([1e-8, -123456.789, 5.0])

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 HANDLER_DIR = REPO / "handler"
 RUN_FILES = (VOCAB_FILE, "config.json")
 SHIPPED_CODE = (REPO / "trainer" / "recommend.py", HANDLER_DIR / "request_parser.py", HANDLER_DIR / "session_cache.py",
-                HANDLER_DIR / "session_store.py", HANDLER_DIR / "session_flow.py")
+                HANDLER_DIR / "session_store.py", HANDLER_DIR / "session_flow.py", HANDLER_DIR / "answer_text.py")
 SESSIONS_CONFIG = HANDLER_DIR / "model-config-sessions.yaml"
 
 
