@@ -193,3 +193,27 @@ def test_cpu_steps_rows_name_distillation_teachers_by_their_run():
     cfg = {**base, "label_smoothing": 0.1, "distill": ["build/bench/runs/ml-1m-gru-ens3"]}
     assert _changes(cfg, base) == "label_smoothing 0.1, distill ml-1m-gru-ens3"
     assert _changes(base, base) == "none (the first row)"
+
+
+def test_cpu_steps_adds_runs_paired_with_the_first_row_or_unpaired_once_its_run_is_gone(tiny_data, tiny_run, tmp_path):
+    import shutil
+
+    from trainer.bench_cpu_steps import main
+
+    saved, md = tmp_path / "steps.json", tmp_path / "B.md"
+    md.write_text("# b\n")
+    main(["--data", str(tiny_data), "--save", str(saved), "--out", str(md), str(tiny_run)])
+    later = tmp_path / "later"
+    shutil.copytree(tiny_run, later)
+    main(["--load", str(saved), "--save", str(saved), "--data", str(tiny_data), "--out", str(md), str(tiny_run), str(later)])
+    rows = json.loads(saved.read_text())["rows"]
+    assert [r["run"] for r in rows] == [tiny_run.name, "later"] and rows[1]["vs_first"]["hr@10"]["mean"] == 0.0
+    # the first row's run directory is no longer given: the new row comes in without a comparison
+    again = tmp_path / "again"
+    shutil.copytree(tiny_run, again)
+    main(["--load", str(saved), "--save", str(saved), "--data", str(tiny_data), "--out", str(md), str(again)])
+    rows = json.loads(saved.read_text())["rows"]
+    assert [r["run"] for r in rows] == [tiny_run.name, "later", "again"] and "vs_first" not in rows[2]
+    assert rows[2]["test"] == rows[0]["test"]
+    [line] = [line for line in md.read_text().splitlines() if line.startswith("| again")]
+    assert line.endswith("|  |  |")

@@ -15,7 +15,7 @@ import torch
 from conftest import REPO, run_cli, tiny_config
 from trainer.splits import load_data_dir
 from trainer.checkpoint import read_history as history
-from trainer.train import train
+from trainer.train import bf16_native, train
 
 TINY_FLAGS = ["--batch-size", "64", "--min-count", "2", "--max-len", "40", "--emb-dim", "32", "--hidden-dim", "32",
               "--seed", "3", "--patience", "50"]
@@ -50,6 +50,55 @@ def test_early_stopping_exports_the_best_epoch(tiny_data, tmp_path):
     assert len(rows) == best + 1 + 2  # exactly `patience` epochs without improvement
     assert summary["best_epoch"] == best + 1
     assert torch.load(run / "best.pt", weights_only=True)["epoch"] == best + 1
+
+
+def test_amp_where_bf16_would_be_emulated_is_refused_before_the_run_dir_is_touched(tiny_data, tmp_path, monkeypatch):
+    import trainer.train as train_module
+    from trainer.errors import ConfigError
+
+    monkeypatch.setattr(train_module, "bf16_native", lambda device: False)
+    with pytest.raises(ConfigError, match="--amp: cpu has no native bf16"):
+        train(tiny_config(tiny_data, device="cpu", amp=True), tmp_path / "amp", progress=False)
+    assert not (tmp_path / "amp").exists()
+
+
+def test_resuming_may_change_device_and_precision_but_not_what_the_run_learns(tiny_run, tmp_path):
+    import argparse
+    import shutil
+
+    from trainer.__main__ import _add_train, _train_config
+    from trainer.errors import ConfigError
+
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(tiny_run / "config.json", run / "config.json")
+    parser = argparse.ArgumentParser()
+    _add_train(parser.add_subparsers(dest="command"))
+    data = json.loads((tiny_run / "config.json").read_text())["data"]
+    resume = ["train", "--data", data, "--out", str(run), "--resume"]
+    cfg = _train_config(parser.parse_args([*resume, "--amp", "--device", "cpu", "--epochs", "9"]))
+    assert (cfg.amp, cfg.device, cfg.epochs) == (True, "cpu", 9)
+    assert cfg.model.hidden_dim == json.loads((tiny_run / "config.json").read_text())["model"]["hidden_dim"]
+    with pytest.raises(ConfigError, match="cannot change --hidden-dim"):
+        _train_config(parser.parse_args([*resume, "--amp", "--hidden-dim", "8"]))
+
+
+@pytest.mark.skipif(not bf16_native(torch.device("cpu")), reason="this CPU has no native bf16")
+def test_cpu_amp_trains_in_bf16_and_exports_an_fp32_model(tiny_data, tiny_run, tmp_path, capsys):
+    from trainer.export import load_best_model, load_scripted
+    from trainer.recommend import pad_batch
+
+    run = tmp_path / "amp"
+    train(tiny_config(tiny_data, device="cpu", amp=True), run, progress=False)
+    assert "training on cpu (bf16 autocast)" in capsys.readouterr().out
+    fp32, bf16 = history(tiny_run)[0]["train_loss"], history(run)[0]["train_loss"]
+    assert bf16 != fp32 and abs(bf16 - fp32) < 0.02 * fp32  # rounded differently, learning the same
+    scripted = load_scripted(run / "model.pt")
+    model, _ = load_best_model(run)
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    movies, lens = pad_batch([[0, 1, 2, 3], [0, 5]])
+    with torch.inference_mode():
+        assert torch.allclose(scripted.predict_next(movies, lens), model.predict_next(movies, lens), atol=1e-5)
 
 
 def test_evaluate_scores_the_exported_model_like_training_did(tiny_data, tiny_run):

@@ -14,8 +14,9 @@ from .config import WINDOWS, ModelConfig, TrainConfig
 from .errors import ConfigError, SessrecError
 from .presets import PRESETS
 
-# Flags whose value may change when a run is resumed; any other differing flag is an error.
-RESUMABLE_FLAGS = {"epochs", "patience", "device"}
+# Flags whose value may change when a run is resumed; any other differing flag is an error. Device and
+# precision say where and how the run computes (a CUDA run may go on on a CPU), not what it learns.
+RESUMABLE_FLAGS = {"epochs", "patience", "device", "amp"}
 
 
 def _add_prepare(sub: argparse._SubParsersAction) -> None:
@@ -70,7 +71,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="also learn each position's next movie from these finished GRU runs (an ensemble "
                         "run: its members), weighted by --distill-weight (default 0.5)")
     p.add_argument("--tied", action=argparse.BooleanOptionalAction, default=None, help="tie input/output embeddings")
-    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None, help="bf16 autocast on CUDA")
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None, help="bf16 autocast (CUDA, or a CPU with AVX512-BF16 or AMX)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
 
 

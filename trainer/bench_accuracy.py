@@ -184,7 +184,7 @@ def section(name: str, bench: dict[str, Any], data: Path, rows: list[dict[str, A
         f"GRU ({'`--preset ' + name + '`' if name in PRESETS else 'default configuration'}): emb {m['emb_dim']}, hidden {m['hidden_dim']}, layers {m['layers']}, emb dropout "
         f"{m['emb_dropout']}, dropout {m['dropout']}, tied {m['tied']}, batch {cfg['batch_size']}, lr {cfg['lr']}, "
         f"weight decay {cfg['weight_decay']}{loss_text(cfg)}, {lr_schedule_text(cfg)}, max len {cfg['max_len']}, windows {cfg['windows']}, "
-        f"seed {cfg['seed']}; "
+        f"seed {cfg['seed']}{', bf16 autocast' if cfg.get('amp') else ''}; "
         f"early stopping on validation map@20 (patience {cfg['patience']}): best epoch {gru['best_epoch']} of "
         f"{gru['epochs_run']}{stopped_text(gru, cfg)}, {gru['seconds_per_epoch']} s per training epoch (median {gru['median_seconds_per_epoch']} s), "
         f"{gru['time_to_best_seconds']:.0f} s to the best epoch (with validation) on 2 CPU cores (the mean and the "

@@ -2,7 +2,7 @@
 
     python -m trainer.bench_cpu_steps --data build/bench/data/ml-1m --save docs/ablations/ml-1m-cpu-steps.json RUN_DIR...
     python -m trainer.bench_cpu_steps --load docs/ablations/ml-1m-cpu-steps.json   # re-render, no runs needed
-    python -m trainer.bench_cpu_steps --load J --save J --data DIR FIRST_RUN_DIR NEW_RUN_DIR...  # add rows
+    python -m trainer.bench_cpu_steps --load J --save J --data DIR [FIRST_RUN_DIR] NEW_RUN_DIR...  # add rows
 
 Each run's exported model is scored on the test split exactly as `evaluate` does (an `ensemble`
 run directory too: its row names the members, and its validation figures are measured, since it
@@ -104,7 +104,8 @@ def render(results: dict[str, Any]) -> str:
         f"Finished CPU runs (2 cores, one at a time or two side by side with 1 thread each) on the ML-1M leave-one-out "
         f"data of the table above, {base['users']:,} test users. Each row states what it changes against the first "
         f"({base['run']}). The last columns give the difference to the first row on the same users with a 95% paired "
-        "bootstrap interval. Selection is by validation; test is reported, not tuned on.",
+        "bootstrap interval (empty for a run measured after the first row's run directory was gone). Selection is by "
+        "validation; test is reported, not tuned on.",
         "Command: `python -m trainer.bench_cpu_steps --load docs/ablations/ml-1m-cpu-steps.json` (measured with "
         "`--data DIR --save ... RUN_DIR...`).", "",
         "| run | change | best / run epochs | median s per epoch | val hr@10 | val ndcg@10 | "
@@ -133,12 +134,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
     args = parser.parse_args(argv)
     if args.load and args.runs:
-        # Add runs to a saved table: runs[0] is the saved first row's run directory (for the paired
-        # bootstrap), the rest are measured and appended; the saved rows are kept as they are.
+        # Add runs to a saved table; the saved rows are kept as they are. With the saved first row's
+        # run directory given first, the new rows are paired with it (bootstrap); without it (that run
+        # is gone), they are appended unpaired, their comparison columns left empty.
         results = json.loads(args.load.read_text())
-        if not args.data or len(args.runs) < 2 or args.runs[0].name != results["rows"][0]["run"]:
-            parser.error(f"to add runs give --data and the first row's run ({results['rows'][0]['run']}) first")
-        results["rows"] += measure(args.data, args.runs)["rows"][1:]
+        if not args.data:
+            parser.error("to add runs give --data (and, to pair them with it, the first row's run first)")
+        if args.runs[0].name == results["rows"][0]["run"]:
+            if len(args.runs) < 2:
+                parser.error("give at least one run to add after the first row's run")
+            results["rows"] += measure(args.data, args.runs)["rows"][1:]
+        else:
+            new = measure(args.data, args.runs)["rows"]
+            for row in new:
+                row.pop("vs_first", None)
+            results["rows"] += new
     elif args.load:
         results = json.loads(args.load.read_text())
     elif args.runs and args.data:

@@ -66,7 +66,7 @@ class TrainConfig:
     patience: int = 5  # epochs without a better validation MAP@20 before stopping
     eval_k: int = 20
     device: str = "auto"
-    amp: bool = False  # bf16 autocast, CUDA only
+    amp: bool = False  # bf16 autocast: CUDA, or a CPU with native bf16 (AVX512-BF16 or AMX)
     seed: int = 42
     model: ModelConfig = field(default_factory=ModelConfig)
 

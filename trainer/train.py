@@ -40,6 +40,18 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def bf16_native(device: torch.device) -> bool:
+    """Whether bf16 autocast runs natively here: CUDA, or a CPU with AVX512-BF16 or AMX (oneDNN says).
+    Elsewhere a CPU emulates bf16, slower than fp32."""
+    if device.type == "cuda":
+        return True
+    try:
+        return device.type == "cpu" and torch.backends.mkldnn.is_available() and bool(
+            torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a build without the oneDNN query: assume emulation
+        return False
+
+
 def prepare_run_dir(out_dir: Path, resume: bool) -> None:
     """Refuse to overwrite a run: a new run needs an absent or empty directory."""
     if resume:
@@ -74,9 +86,12 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
     cfg.validate()
     if cfg.distill:
         check_teachers(cfg.distill)
+    device = resolve_device(cfg.device)
+    if cfg.amp and not bf16_native(device):  # before the run directory is touched
+        raise ConfigError(f"--amp: {device} has no native bf16 (a CPU needs AVX512-BF16 or AMX), so bf16 would be "
+                          "emulated, slower than fp32; train (or resume) with --no-amp")
     out_dir = Path(out_dir)
     prepare_run_dir(out_dir, resume)
-    device = resolve_device(cfg.device)
     splits = load_data_dir(Path(cfg.data))
     if resume and (out_dir / VOCAB_FILE).exists():
         vocab = Vocab.load(out_dir / VOCAB_FILE)
@@ -122,9 +137,9 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
         print(f"resuming {out_dir} after epoch {ckpt['epoch']} (best {k_key} {best_metric:.5f} at epoch {best_epoch})")
     elif resume:
         rewrite_history(out_dir, [])
-    use_amp = cfg.amp and device.type == "cuda"
+    use_amp = cfg.amp
     show = sys.stderr.isatty() if progress is None else progress
-    print(f"training on {device}: {len(seqs)} sequences, {vocab.size - 1} movies, "
+    print(f"training on {device}{' (bf16 autocast)' if use_amp else ''}: {len(seqs)} sequences, {vocab.size - 1} movies, "
           f"{sum(p.numel() for p in model.parameters()):,} parameters"
           + (f", distilling from {', '.join(cfg.distill)} (weight {cfg.distill_weight}, top {cfg.distill_k})"
              if cfg.distill else ""))
