@@ -40,7 +40,8 @@ def _changes(cfg: dict[str, Any], base: dict[str, Any]) -> str:
     now, then = flat(TrainConfig.completed(cfg)), flat(TrainConfig.completed(base))
     # a list setting holds run directories (distill's teachers): their names say enough
     shown = lambda v: ", ".join(Path(x).name for x in v) if isinstance(v, list) else v  # noqa: E731
-    return ", ".join(f"{k} {shown(now[k])}" for k in now if now[k] != then.get(k)) or "none (the first row)"
+    change = lambda k: ("bf16 autocast" if now[k] else "fp32") if k == "amp" else f"{k} {shown(now[k])}"  # noqa: E731
+    return ", ".join(change(k) for k in now if now[k] != then.get(k)) or "none (the first row)"
 
 
 def early_stopped(row: dict[str, Any]) -> bool:
@@ -140,7 +141,10 @@ def main(argv: list[str] | None = None) -> None:
         results = json.loads(args.load.read_text())
         if not args.data:
             parser.error("to add runs give --data (and, to pair them with it, the first row's run first)")
-        if args.runs[0].name == results["rows"][0]["run"]:
+        first = results["rows"][0]["run"]
+        if first in [run.name for run in args.runs[1:]]:
+            parser.error(f"the first row's run ({first}) goes first, to pair the new runs with it")
+        if args.runs[0].name == first:
             if len(args.runs) < 2:
                 parser.error("give at least one run to add after the first row's run")
             results["rows"] += measure(args.data, args.runs)["rows"][1:]
