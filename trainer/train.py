@@ -137,9 +137,8 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
         print(f"resuming {out_dir} after epoch {ckpt['epoch']} (best {k_key} {best_metric:.5f} at epoch {best_epoch})")
     elif resume:
         rewrite_history(out_dir, [])
-    use_amp = cfg.amp
     show = sys.stderr.isatty() if progress is None else progress
-    print(f"training on {device}{' (bf16 autocast)' if use_amp else ''}: {len(seqs)} sequences, {vocab.size - 1} movies, "
+    print(f"training on {device}{' (bf16 autocast)' if cfg.amp else ''}: {len(seqs)} sequences, {vocab.size - 1} movies, "
           f"{sum(p.numel() for p in model.parameters()):,} parameters"
           + (f", distilling from {', '.join(cfg.distill)} (weight {cfg.distill_weight}, top {cfg.distill_k})"
              if cfg.distill else ""))
@@ -157,7 +156,7 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
             if step % SHARE_EVERY == 0:  # side by side with other runs: on this run's current share of the cores
                 follow_share()
             inputs, targets = inputs.to(device), targets.to(device)
-            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cfg.amp):
                 logits = model(inputs)
             loss = loss_fn(logits, targets, ids)
             optimizer.zero_grad(set_to_none=True)
