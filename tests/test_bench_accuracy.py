@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from trainer.bench_accuracy import BENCHES, validation_lines
 
 
@@ -42,3 +44,55 @@ def test_seed_spread_gives_each_periods_mean_range_and_the_seeds_strictly_above_
     # baselines without validation metrics: the test period only; seeds not consecutive are listed
     lines = seed_spread_lines({"runs": runs[::2]}, [{"model": "pop", "test": {"map@20": 0.0}}], ["map@20"], "CMD")
     assert "seeds 1, 3 " in lines[1] and len(lines) == 6 and lines[-1].startswith("| test |")
+
+
+def _fake_cli(monkeypatch, tmp_path):
+    """bench_accuracy with its `trainer` calls recorded instead of run (a baseline or GRU "run" is a directory)."""
+    import json
+
+    from trainer import bench_accuracy
+
+    calls: list[tuple[str, ...]] = []
+
+    def cli(*args: str) -> str:
+        calls.append(args)
+        if args[0] in ("baseline", "train"):
+            out = tmp_path / "runs" / Path(args[args.index("--out") + 1]).name
+            out.mkdir(parents=True)
+            (out / "config.json").write_text(json.dumps({"amp": "--amp" in args}))
+        return "{}"
+
+    monkeypatch.setattr(bench_accuracy, "BUILD", tmp_path)
+    monkeypatch.setattr(bench_accuracy, "cli", cli)
+    monkeypatch.setattr(bench_accuracy, "scores", lambda *a: {"test": {}})
+    monkeypatch.setattr(bench_accuracy, "read_history", lambda run: [])
+    monkeypatch.setattr(bench_accuracy, "history_timings", lambda h: {"total_seconds": 5.0})
+    return bench_accuracy, calls
+
+
+def test_reuse_fits_only_the_baselines_without_a_recorded_time_and_needs_the_gru_run(monkeypatch, tmp_path):
+    import json
+
+    import pytest
+
+    bench_accuracy, calls = _fake_cli(monkeypatch, tmp_path)
+    (tmp_path / "timings-toy.json").write_text(json.dumps({"pop": 1.5}))
+    with pytest.raises(SystemExit, match="no GRU run in .*toy-gru"):
+        bench_accuracy.run_models("toy", {"min_count": 1, "max_len": 50}, tmp_path / "data", None, reuse=True)
+    assert calls == []  # refused before any work
+
+    (tmp_path / "runs" / "toy-gru").mkdir(parents=True)
+    (tmp_path / "runs" / "toy-gru" / "config.json").write_text(json.dumps({"amp": True}))
+    rows = bench_accuracy.run_models("toy", {"min_count": 1, "max_len": 50}, tmp_path / "data", None, reuse=True)
+    # pop's fit is kept; sr and sknn have no recorded time, so they are fit again; the GRU is only exported
+    assert [c[0] for c in calls] == ["baseline", "baseline", "export"] and [c[2] for c in calls[:2]] == ["sr", "sknn"]
+    assert [r["model"] for r in rows] == ["pop", "sr", "sknn", "GRU"] and rows[-1]["config"] == {"amp": True}
+    assert rows[0]["fit_seconds"] == 1.5 and rows[-1]["wall_seconds"] == 5.0
+
+
+def test_amp_reaches_the_gru_training_with_the_preset_and_epoch_cap(monkeypatch, tmp_path):
+    bench_accuracy, calls = _fake_cli(monkeypatch, tmp_path)
+    bench_accuracy.run_models("ml-1m", {"min_count": 1, "max_len": 50}, tmp_path / "data", 2, reuse=False, amp=True)
+    train = next(c for c in calls if c[0] == "train")
+    assert train[train.index("--preset") + 1] == "ml-1m" and "--amp" in train and train[train.index("--epochs") + 1] == "2"
+    assert "--amp" not in bench_accuracy.gru_flags("ml-1m", None, False)

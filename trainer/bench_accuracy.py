@@ -121,28 +121,37 @@ def differences(name: str, bench: dict[str, Any], rows: list[dict[str, Any]]) ->
     return lines
 
 
-def run_models(name: str, bench: dict[str, Any], data: Path, epochs: int | None, reuse: bool) -> list[dict[str, Any]]:
-    """Fit the baselines and train the GRU preset (or, with `reuse`, score the runs already there)."""
+def gru_flags(name: str, epochs: int | None, amp: bool) -> list[str]:
+    """`train` flags of a bench's GRU runs (the table's run and its seeds)."""
+    return [*(["--preset", name] if name in PRESETS else []), *(["--epochs", str(epochs)] if epochs else []),
+            *(["--amp"] if amp else [])]
+
+
+def run_models(name: str, bench: dict[str, Any], data: Path, epochs: int | None, reuse: bool,
+               amp: bool = False) -> list[dict[str, Any]]:
+    """Fit the baselines and train the GRU preset (or, with `reuse`, score the runs already there;
+    a baseline without a recorded fit time is fit again, which takes seconds)."""
+    run = BUILD / "runs" / f"{name}-gru"
+    if reuse and not (run / "config.json").exists():  # before fitting anything
+        raise SystemExit(f"--reuse: no GRU run in {run}; train one there (or run without --reuse)")
     rows = []
     saved = BUILD / f"timings-{name}.json"
     timings = json.loads(saved.read_text()) if reuse and saved.exists() else {}
     for model in ("pop", "sr", "sknn"):
-        run = BUILD / "runs" / f"{name}-{model}"
-        if not reuse:
-            subprocess.run(["rm", "-rf", str(run)], check=True)
+        base = BUILD / "runs" / f"{name}-{model}"
+        if model not in timings:
+            subprocess.run(["rm", "-rf", str(base)], check=True)
             t0 = time.perf_counter()
-            cli("baseline", "--name", model, "--data", str(data), "--out", str(run), "--min-count",
+            cli("baseline", "--name", model, "--data", str(data), "--out", str(base), "--min-count",
                 str(bench["min_count"]), "--max-len", str(bench["max_len"]))
             timings[model] = round(time.perf_counter() - t0, 1)
-        rows.append({"model": model, **scores(bench, data, run, name, model), "fit_seconds": timings.get(model)})
-    run = BUILD / "runs" / f"{name}-gru"
+        rows.append({"model": model, **scores(bench, data, base, name, model), "fit_seconds": timings.get(model)})
     if reuse:
         cli("export", "--run", str(run))  # a run stopped early still has its best epoch
     else:
         subprocess.run(["rm", "-rf", str(run)], check=True)
         t0 = time.perf_counter()
-        preset = ["--preset", name] if name in PRESETS else []
-        cli("train", "--data", str(data), "--out", str(run), *preset, *(["--epochs", str(epochs)] if epochs else []))
+        cli("train", "--data", str(data), "--out", str(run), *gru_flags(name, epochs, amp))
         timings["gru"] = round(time.perf_counter() - t0, 1)
     history = read_history(run)
     cfg = json.loads((run / "config.json").read_text())
@@ -157,14 +166,14 @@ def run_models(name: str, bench: dict[str, Any], data: Path, epochs: int | None,
 
 
 def seed_lines(name: str, bench: dict[str, Any], data: Path, rows: list[dict[str, Any]], epochs: int | None,
-               reuse: bool) -> list[str]:
+               reuse: bool, amp: bool = False) -> list[str]:
     """For benches with `seeds`: the GRU preset over those seeds beside the baselines (`seed_spread`)."""
     if not bench.get("seeds"):
         return []
     out = BUILD / "runs" / f"{name}-gru-seeds"
     if not reuse:
         subprocess.run(["rm", "-rf", str(out)], check=True)
-    flags = [*(["--preset", name] if name in PRESETS else []), *(["--epochs", str(epochs)] if epochs else [])]
+    flags = gru_flags(name, epochs, amp)
     summary = sweep(data, out, bench["seeds"], flags)
     command = (f"python -m trainer.seed_sweep --data DIR --out OUT --seeds {' '.join(map(str, bench['seeds']))} -- "
                + " ".join(flags))
@@ -190,7 +199,8 @@ def section(name: str, bench: dict[str, Any], data: Path, rows: list[dict[str, A
         f"{gru['time_to_best_seconds']:.0f} s to the best epoch (with validation) on 2 CPU cores (the mean and the "
         "time to best include epochs slowed by other work on the machine; the median is the speed of an idle one)."
         + goal_text(bench, gru),
-        "Command: `make bench-accuracy` (this section: `python -m trainer.bench_accuracy --only " + name + "`). "
+        f"Command: `make bench-accuracy{' AMP=1' if cfg.get('amp') else ''}` (this section: `python -m "
+        f"trainer.bench_accuracy --only {name}{' --amp' if cfg.get('amp') else ''}`). "
         f"Validation curves of the GRU run: [{curves_file(name)}]({curves_file(name)}).", "",
         "| model | " + " | ".join(bench["metrics"]) + " | fit / train time |",
         "|---|" + "---|" * (len(bench["metrics"]) + 1)]
@@ -235,6 +245,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", choices=sorted(BENCHES), nargs="*", default=sorted(BENCHES))
     parser.add_argument("--epochs", type=int, default=None, help="cap GRU epochs")
+    parser.add_argument("--amp", action="store_true",
+                        help="train the GRU runs with bf16 autocast (CUDA, or a CPU with native bf16: train refuses others)")
     parser.add_argument("--reuse", action="store_true",
                         help="re-score and re-render from the runs in build/bench/runs (e.g. after stopping training)")
     args = parser.parse_args(argv)
@@ -243,9 +255,9 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.only:
         bench = BENCHES[name]
         data = prepare(name, bench)
-        rows = run_models(name, bench, data, args.epochs, args.reuse)
+        rows = run_models(name, bench, data, args.epochs, args.reuse, args.amp)
         (BUILD / f"accuracy-{name}.json").write_text(json.dumps(rows, indent=2) + "\n")
-        seeds = seed_lines(name, bench, data, rows, args.epochs, args.reuse)
+        seeds = seed_lines(name, bench, data, rows, args.epochs, args.reuse, args.amp)
         replace_section(REPO / "BENCHMARKS.md", bench["title"], section(name, bench, data, rows, seeds))
         # One figure per section, rewritten with it: `--only` never drops another data set's curves.
         plot_benchmark_curves({name: rows[-1]["history"]}, REPO / curves_file(name))
