@@ -152,3 +152,25 @@ def test_runs_of_other_candidates_join_their_group_from_cpu_steps_and_preset_amp
     add_cpu_runs(groups, steps)
     assert {k: sorted((r["seed"], r["where"]) for r in v) for k, v in groups.items()} == {
         ("label-smoothing-0.1", "bf16 autocast"): [(8, "GPU")], ("label-smoothing-0.1", "fp32"): [(42, "CPU")]}
+
+
+def test_cpu_amp_runs_form_their_own_group_and_pair_with_fp32_on_the_same_machine():
+    from trainer.bench_candidates_md import CPU_AMP_LABEL
+
+    cpu_fp32 = preset_config("d", {"seed": 42}, "cpu", False, CANDIDATE_BASE).to_dict()
+    cpu_amp = {**cpu_fp32, "amp": True}
+    steps = {"rows": [{"config": cpu_fp32, "test": {"ndcg@10": 0.17, "hr@10": 0.30}, "val": {"ndcg@10": 0.17},
+                       "best_epoch": 9},
+                      {"config": cpu_amp, "test": {"ndcg@10": 0.175, "hr@10": 0.31}, "val": {"ndcg@10": 0.18},
+                       "best_epoch": 9}]}
+    groups = collect([_results()])  # v3 fp32 at seed 42 on the GPU: test ndcg@10 0.18
+    add_cpu_runs(groups, steps)
+    assert sorted((r["seed"], r["where"]) for r in groups[("v3", "fp32")]) == [(42, "CPU"), (42, "GPU")]
+    assert [(r["seed"], r["where"]) for r in groups[("v3", CPU_AMP_LABEL)]] == [(42, "CPU")]
+    assert groups[("v3", "bf16 autocast")] == collect([_results()])[("v3", "bf16 autocast")]  # CUDA's stay apart
+    lines = precision_lines(groups)
+    # CPU autocast minus CPU fp32 (0.175 - 0.17), not minus the GPU's fp32 run of the same seed (0.18)
+    assert f"- v3, {CPU_AMP_LABEL} minus fp32 over the same seeds (42 (fp32 on CPU)): validation ndcg@10 +0.0100, " \
+           "test ndcg@10 +0.0050, test hr@10 +0.0100." in lines
+    # and CUDA autocast still pairs with the GPU's fp32 run
+    assert lines[0].startswith("- v3, bf16 autocast minus fp32 over the same seeds (42): validation ndcg@10 -0.0100")

@@ -6,8 +6,9 @@
 Each `bench_cuda --candidates` run is named CANDIDATE-seed-N; its round's `preset-amp` run (bf16
 autocast, the preset of its day) joins the group of the candidate whose configuration it recorded
 (rounds 3-5 recorded none; they ran v3 at seed 42). A candidate is judged by its mean over seeds
-because one seed moves test ndcg@10 by up to ~0.008 on ML-1M. `--cpu-steps` pools the CPU runs (all
-fp32) whose configuration is a candidate's into that candidate's fp32 group.
+because one seed moves test ndcg@10 by up to ~0.008 on ML-1M. `--cpu-steps` pools the CPU runs whose
+configuration is a candidate's into that candidate's fp32 group, or, trained with `--amp`, into a group
+of their own: bf16 on a CPU (oneDNN) is another computation than on CUDA, and scored differently.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def candidate_of(run_name: str, result: dict[str, Any]) -> tuple[str, int] | Non
 #: layer in fp32 under autocast (their results files say "fp32"); it gained nothing over bf16 logits
 #: (BENCHMARKS.md), so training went back to one autocast region and later rounds record no key.
 AMP_LABELS = {None: "bf16 autocast", "fp32": "bf16 autocast + fp32 logits"}
+CPU_AMP_LABEL = "bf16 autocast on CPU"
 
 
 def _precision(amp: bool, amp_output: str | None) -> str:
@@ -97,11 +99,13 @@ def is_preset(config: dict[str, Any], preset: dict[str, Any] = CANDIDATE_BASE) -
 
 
 def add_cpu_runs(groups: dict[tuple[str, str], list[dict[str, Any]]], cpu_steps: dict[str, Any]) -> None:
-    """Pool the CPU-steps runs whose config is a candidate's into that candidate's fp32 group."""
+    """Pool the CPU-steps runs whose config is a candidate's into that candidate's fp32 group (or its
+    CPU bf16 group: an `--amp` run)."""
     for row in cpu_steps["rows"]:
         name = candidate_named_by(row["config"])
         if name is not None and "ensemble" not in row:  # an ensemble carries its first member's config
-            groups.setdefault((name, "fp32"), []).append(
+            precision = CPU_AMP_LABEL if row["config"].get("amp") else "fp32"
+            groups.setdefault((name, precision), []).append(
                 {"seed": row["config"]["seed"], "where": "CPU", "val": row.get("val"), "test": row["test"],
                  "best_epoch": row["best_epoch"], "stopped": False, "s_per_epoch": None, "side_by_side": None})
 
@@ -134,7 +138,9 @@ def precision_lines(groups: dict[tuple[str, str], list[dict[str, Any]]]) -> list
         if precision == "fp32" or not fp32_runs:
             continue
         amp_by_seed = {r["seed"]: r for r in amp_runs}
-        fp32_by_seed = {r["seed"]: r for r in fp32_runs}
+        # A seed run in fp32 on both machines pairs with the one on the autocast run's machine.
+        fp32_by_seed = {r["seed"]: r for r in sorted(fp32_runs, key=lambda r: r["where"] == amp_by_seed.get(
+            r["seed"], {}).get("where"))}
         seeds = sorted(amp_by_seed.keys() & fp32_by_seed.keys())
         if not seeds:
             continue
@@ -172,7 +178,8 @@ def render(paths: list[Path], cpu_steps: Path | None) -> str:
         f"Measured on {first['gpu']} (torch {first['torch']}), ML-1M leave-one-out exactly as the tables above. "
         "Each candidate changes the ml-1m preset (v3) as stated and ran once per seed; the runs of a round trained "
         "side by side on one GPU under NVIDIA MPS. Selection is by the validation mean; test is reported, not "
-        "tuned on. Seeds marked CPU are fp32 CPU runs of the same configuration from the CPU steps table.",
+        "tuned on. Seeds marked CPU are CPU runs of the same configuration from the CPU steps table (fp32, or "
+        f"bf16 autocast where the precision says '{CPU_AMP_LABEL}').",
         "Command: `python -m trainer.bench_cuda --data DIR --out OUT --candidates NAME... --seeds N...` on a CUDA "
         f"machine; this section: `python -m trainer.bench_candidates_md {cmd}`.", "",
         timing_line(loaded), "",
