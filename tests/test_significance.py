@@ -164,6 +164,8 @@ def test_loss_text_names_only_the_settings_a_run_used():
             == ", distilled from ml-1m-gru-ens3 (weight 0.5, top 50)")
     assert loss_text({"shuffle_window": 0}) == "" and loss_text({"shuffle_window": 1}) == ""  # 1: nothing moves
     assert loss_text({"shuffle_window": 50}) == ", training windows reordered in blocks of 50 each epoch"
+    assert loss_text({"target": "next"}) == ""
+    assert loss_text({"target": "rest"}) == ", each position trained on every movie still ahead in its window (target rest)"
 
 
 def test_cpu_steps_add_appends_measured_runs_and_keeps_the_saved_rows(tiny_data, tiny_run, tmp_path):

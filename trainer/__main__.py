@@ -10,7 +10,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from .cli_serving import SERVING_COMMANDS, add_serving, run_serving  # archive, serve, stop, request
-from .config import WINDOWS, ModelConfig, TrainConfig
+from .config import TARGETS, WINDOWS, ModelConfig, TrainConfig
 from .errors import ConfigError, SessrecError
 from .presets import PRESETS
 
@@ -64,6 +64,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="every epoch, reorder each training window's movies inside random blocks of N positions "
                         "(N >= --max-len: the whole window); for logs whose order is not the viewing order, "
                         "such as MovieLens ratings (default 0: keep the order)")
+    p.add_argument("--target", choices=TARGETS, default=None,
+                   help="what each training position learns: the next movie (default), or every movie still "
+                        "ahead in its window as one soft target (with --shuffle-window: the expectation of the "
+                        "reshuffled next movie)")
     p.add_argument("--lr-schedule", choices=["constant", "plateau", "cosine"], default=None,
                    help="plateau: multiply lr by --lr-decay after --lr-patience+1 epochs without a better "
                         "validation metric; cosine: anneal to lr/100 over --epochs")

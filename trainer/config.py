@@ -15,6 +15,8 @@ from .errors import ConfigError, RunDirError
 
 #: Training windows per user: each user's "last" max_len positions, or "all" of the history.
 WINDOWS = ("last", "all")
+#: What each training position learns: the "next" movie, or the "rest" of its window (losses.py).
+TARGETS = ("next", "rest")
 
 
 @dataclass
@@ -63,6 +65,7 @@ class TrainConfig:
     # epoch; 0 = keep the logged order. For logs whose order inside a sitting is not the viewing
     # order (MovieLens: the order in which a user rated, many at the same second).
     shuffle_window: int = 0
+    target: str = "next"  # "rest": every movie still ahead in the window, one soft target (losses.py)
     patience: int = 5  # epochs without a better validation MAP@20 before stopping
     eval_k: int = 20
     device: str = "auto"
@@ -104,6 +107,12 @@ class TrainConfig:
             # reordered window has other prefixes, so they would teach the wrong positions.
             raise ConfigError(f"--shuffle-window {self.shuffle_window} cannot be combined with --distill: the "
                               "teachers' soft targets are computed for the logged order")
+        if self.target not in TARGETS:
+            raise ConfigError(f"--target must be {' or '.join(TARGETS)}, got {self.target!r}")
+        if self.target != "next" and self.distill:
+            # The teachers' soft targets are next-movie distributions, mixed with the next-movie loss.
+            raise ConfigError(f"--target {self.target} cannot be combined with --distill: distillation learns the "
+                              "next movie, from the data and the teachers")
         if self.windows not in WINDOWS:
             raise ConfigError(f"--windows must be {' or '.join(WINDOWS)}, got {self.windows!r}")
         if self.device not in ("auto", "cpu", "cuda"):

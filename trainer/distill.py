@@ -14,14 +14,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable
 
 import torch
-from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 
 from .batching import IGNORE_INDEX
-from .config import TrainConfig
 from .errors import ConfigError, RunDirError
 from .export import BEST_FILE, ENSEMBLE_FILE, ensemble_members, load_best_model
 from .recommend import START_INDEX
@@ -122,16 +119,6 @@ def distill_loss(logits: torch.Tensor, targets: torch.Tensor, soft_indices: torc
     teacher = -(soft_probs * logp.gather(-1, soft_indices)).sum(-1)
     per_position = (1 - weight) * data + weight * teacher
     return per_position[real].sum() / real.sum().clamp(min=1)
-
-
-def training_loss(cfg: TrainConfig, soft: SoftTargets | None,
-                  device: torch.device) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
-    """The loss of a batch `(logits, targets, ids)`: cross-entropy, or `distill_loss` with soft targets."""
-    if soft is None:
-        ce = nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX, label_smoothing=cfg.label_smoothing)
-        return lambda logits, targets, ids: ce(logits.float().flatten(0, 1), targets.flatten())
-    return lambda logits, targets, ids: distill_loss(logits, targets, *batch_targets(soft, ids, device),
-                                                     cfg.distill_weight, cfg.label_smoothing)
 
 
 def check_teachers(paths: list[str]) -> None:

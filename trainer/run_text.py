@@ -19,6 +19,8 @@ def loss_text(cfg: dict[str, Any]) -> str:
     parts += [f"weight average (ema) {cfg['ema']}"] if cfg.get("ema") else []
     parts += [f"training windows reordered in blocks of {cfg['shuffle_window']} each epoch"] if cfg.get(
         "shuffle_window", 0) > 1 else []
+    parts += ["each position trained on every movie still ahead in its window (target rest)"] if cfg.get(
+        "target", "next") == "rest" else []
     if cfg.get("distill"):
         teachers = ", ".join(Path(t).name for t in cfg["distill"])
         parts.append(f"distilled from {teachers} (weight {cfg['distill_weight']}, top {cfg['distill_k']})")

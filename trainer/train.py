@@ -17,10 +17,11 @@ from .atomic import write_text_atomic
 from .batching import IGNORE_INDEX, epoch_batches, training_sequences
 from .checkpoint import CKPT_FILE, append_history, load_checkpoint, rewrite_history, save_torch
 from .config import TrainConfig
-from .distill import check_teachers, soft_targets, training_loss
+from .distill import check_teachers, soft_targets
 from .errors import ConfigError, RunDirError
 from .evaluation import build_cases, evaluate_scorer
 from .export import BEST_FILE, ENSEMBLE_FILE, export_run
+from .losses import training_loss
 from .model import SessionGRU
 from .optim import WeightAverage, make_scheduler
 from .plots import plot_curves
