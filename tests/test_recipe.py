@@ -20,8 +20,10 @@ from trainer.thread_share import ENV, follow_share, write_share
 
 SMALL = ("--batch-size", "64", "--min-count", "2", "--max-len", "40", "--emb-dim", "16", "--hidden-dim", "16")
 TINY = Recipe(teacher_preset="ml-100k", teacher_flags=(*SMALL, "--label-smoothing", "0.1"), teacher_seeds=(3, 4),
-              student_preset="ml-100k",  # --distill needs the logged order: the preset reorders windows
-              student_flags=(*SMALL, "--shuffle-window", "0", "--distill-weight", "0.3", "--distill-k", "20"),
+              # --distill needs the logged order and the next movie: the preset reorders windows, targets the rest
+              student_preset="ml-100k",
+              student_flags=(*SMALL, "--shuffle-window", "0", "--target", "next", "--distill-weight", "0.3",
+                             "--distill-k", "20"),
               student_seed=9, measured="nothing: a test recipe")
 
 
