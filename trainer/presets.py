@@ -130,6 +130,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Reordered windows (ML-100k's v2) hurt here, where the target is the next movie in the logged order:
     # validation ndcg@10 after epochs 1-3, v4 with blocks of 5 0.1091 / 0.1245 / 0.1326 against v4's
     # 0.1148 / 0.1371 / 0.1464 (seed 42, side by side); the whole window 0.0573 after epoch 1 (stopped there).
+    # Nor does ML-100k's v3 target carry over: 0.8 x next movie + 0.2 x the rest of the window (`--target rest`'s
+    # loss, a prototype) trailed v4 (`--amp`, seed 42) after epochs 1-3: validation ndcg@10 0.1130 / 0.1350 /
+    # 0.1436 against 0.1152 / 0.1370 / 0.1457 (stopped there).
     # Rounds 6-7 (H200, fp32; validation / test ndcg@10 means): label smoothing 0.1 over seeds 1-5 and
     # 42, 0.1777 / 0.1747 against v3's 0.1770 / 0.1732, the best validation mean of any candidate;
     # 0.2 (seeds 1, 2, 42) 0.1778 / 0.1730. Patience 10 found no better epoch than patience 5 on seeds
