@@ -91,7 +91,9 @@ level (+0.0001 over the 20), test higher on 17 of 20 (+0.0060). On top of it (se
 all`) 0.0718 / 0.0731, windows of 100 or 150 reordered whole 0.0844 / 0.0867 and 0.0849 / 0.0853, and
 (a prototype, not kept) the user's movies before the window mixed into the target at 0.3: 0.0867 / 0.0877.
 Refitting v3 on train + validate for each seed's best epoch count (a prototype) lowered test again, as it
-did for v1: 0.0876 against 0.0912 (seeds 1-10).
+did for v1: 0.0876 against 0.0912 (seeds 1-10). Training as evaluation ranks (a prototype: each position's
+softmax leaving out every movie its user rated before it, in and before the window, as evaluation masks the
+history) lowered both: 0.0830 / 0.0822 against v3's 0.0869 / 0.0912.
 lr 5e-4 led on validation, and again on seeds 11-20 (0.0899 / 0.0898 against 0.0871 / 0.0895; paired
 +0.0025 over the 20, 15 of 20 seeds), so v3 takes it. v3 against v2 over seeds 1-20: 0.0884 / 0.0905 vs
 0.0858 / 0.0849, test map@20 above sknn's 0.0866 on 15 of 20 seeds. Still short of the issue's bar:
