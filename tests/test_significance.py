@@ -188,6 +188,14 @@ def test_cpu_steps_add_appends_measured_runs_and_keeps_the_saved_rows(tiny_data,
     assert set(rows[1]["vs_first"]) == {"hr@10", "ndcg@10"} and "| other | seed 4 |" in md.read_text()
     with pytest.raises(SystemExit):  # the reference must be the saved first row's run
         main(["--load", str(saved), "--data", str(tiny_data), "--out", str(md), str(tmp_path / "other"), str(first)])
+    # a run added again (resumed since) replaces its own row instead of being listed, and counted, twice
+    rows[1]["test"]["hr@10"] = -1.0
+    saved.write_text(json.dumps({**json.loads(saved.read_text()), "rows": rows}))
+    main(["--load", str(saved), "--save", str(saved), "--data", str(tiny_data), "--out", str(md),
+          str(first), str(tmp_path / "other")])
+    again = json.loads(saved.read_text())["rows"]
+    assert [r["run"] for r in again] == ["first", "other"] and again[1]["test"]["hr@10"] >= 0
+    assert md.read_text().count("| other | seed 4 |") == 1
 
 
 def test_cpu_steps_rows_name_distillation_teachers_by_their_run():

@@ -125,6 +125,18 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines + _seed_lines(rows))
 
 
+def _merge(rows: list[dict[str, Any]], new: list[dict[str, Any]]) -> None:
+    """Append `new` to `rows`; a run already there (resumed since, say) has its row replaced in place,
+    so a table never lists one run twice, nor counts it twice among its seeds."""
+    at = {row["run"]: i for i, row in enumerate(rows)}
+    for row in new:
+        if row["run"] in at:
+            rows[at[row["run"]]] = row
+        else:
+            at[row["run"]] = len(rows)
+            rows.append(row)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m trainer.bench_cpu_steps", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -147,12 +159,12 @@ def main(argv: list[str] | None = None) -> None:
         if args.runs[0].name == first:
             if len(args.runs) < 2:
                 parser.error("give at least one run to add after the first row's run")
-            results["rows"] += measure(args.data, args.runs)["rows"][1:]
+            _merge(results["rows"], measure(args.data, args.runs)["rows"][1:])
         else:
             new = measure(args.data, args.runs)["rows"]
             for row in new:
                 row.pop("vs_first", None)
-            results["rows"] += new
+            _merge(results["rows"], new)
     elif args.load:
         results = json.loads(args.load.read_text())
     elif args.runs and args.data:
