@@ -156,7 +156,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # bf16 autocast on this CPU (`--amp`; AVX512-BF16, 1.7x faster: ~96 s per epoch), seeds 42, 1, 2, 3: validation
     # ndcg@10 0.1771 / 0.1796 / 0.1788 / 0.1802 (mean 0.1789, the seven fp32 runs' 0.1770), test 0.3098 / 0.1774,
     # 0.3078 / 0.1753, 0.3071 / 0.1751, 0.3035 / 0.1751 (mean 0.3070 / 0.1757), best epochs 34 / 31 / 29 / 34 (seed 3
-    # stopped there). Against fp32 at the same seeds (42 on this CPU, 1-3 on the H200) +0.0051 / +0.0022 / -0.0019 /
+    # interrupted after 34, resumed: early stop after 39). Against fp32 at the same seeds (42 on this CPU, 1-3 on the H200) +0.0051 / +0.0022 / -0.0019 /
     # -0.0016 test ndcg@10 (+0.0010): no worse, within the spread. On CUDA bf16 cost accuracy (above), so
     # precision stays a flag (`--amp`), not part of the preset; BENCHMARKS.md's ML-1M table is
     # `make bench-accuracy AMP=1`.
