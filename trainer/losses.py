@@ -25,8 +25,9 @@ def rest_loss(logits: torch.Tensor, targets: torch.Tensor, label_smoothing: floa
     """Mean over real positions of the cross-entropy against a uniform target over the rest of the row.
 
     Position t's target puts weight 1/n on each of its row's targets at positions t, t+1, ... (n of
-    them; a movie that occurs twice there weighs twice). It is gathered as a [B, T, T] table of
-    log-probabilities, so memory grows with the window, not with the catalog.
+    them; a movie that occurs twice there weighs twice). Those log-probabilities are gathered as a
+    [B, T, T] table, so what this adds to plain cross-entropy's memory grows with the window, not
+    with the catalog.
 
     Args:
         logits: FloatTensor[B, T, V].
