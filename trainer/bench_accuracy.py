@@ -158,7 +158,7 @@ def run_models(name: str, bench: dict[str, Any], data: Path, epochs: int | None,
     run_timings = history_timings(history)
     if reuse:  # a run trained outside this command (maybe resumed): its own epochs are its time
         timings["gru"] = run_timings["total_seconds"]
-    (BUILD / f"timings-{name}.json").write_text(json.dumps(timings))
+    saved.write_text(json.dumps(timings))
     wall = timings.get("gru", 0.0)
     rows.append({"model": "GRU", **scores(bench, data, run, name, "gru"), "config": cfg, "history": history, **run_timings,
                  "wall_seconds": round(wall, 1)})
