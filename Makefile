@@ -101,7 +101,8 @@ WRK_INSTALL = command -v wrk >/dev/null || { echo "installing wrk (Debian packag
 # bench-accuracy trains its own (MovieLens from ../shared/data, else downloaded; takes long on CPU).
 bench: bench-accuracy bench-serve
 
-# AMP=1: the GRU runs train with bf16 autocast (CUDA, or a CPU with native bf16; 1.7x faster on ML-1M here)
+# AMP=1: the ML-1M GRU runs train with bf16 autocast (CUDA, or a CPU with native bf16; 1.7x faster on ML-1M here);
+# ML-100k stays fp32, as its preset was measured
 bench-accuracy: setup
 	$(PY) -m trainer.bench_accuracy $(if $(AMP),--amp)
 

@@ -96,3 +96,12 @@ def test_amp_reaches_the_gru_training_with_the_preset_and_epoch_cap(monkeypatch,
     train = next(c for c in calls if c[0] == "train")
     assert train[train.index("--preset") + 1] == "ml-1m" and "--amp" in train and train[train.index("--epochs") + 1] == "2"
     assert "--amp" not in bench_accuracy.gru_flags("ml-1m", None, False)
+
+
+def test_amp_skips_benches_measured_in_fp32_so_the_ml_1m_command_reproduces_the_ml_100k_section(capsys):
+    from trainer.bench_accuracy import bench_amp
+
+    assert bench_amp("ml-1m", BENCHES["ml-1m"], True) is True
+    assert bench_amp("ml-100k", BENCHES["ml-100k"], True) is False
+    assert "ml-100k: training in fp32" in capsys.readouterr().out
+    assert bench_amp("ml-100k", BENCHES["ml-100k"], False) is False and bench_amp("ml-1m", BENCHES["ml-1m"], False) is False
