@@ -116,7 +116,7 @@ scaling the output layer's bias by 0.75 / 0.5 / 0 gave 0.0862 / 0.0907 / 0.1076,
 0.0890 / 0.1071 against 0.0869 / 0.0912 / 0.1078, so the new releases' lead is not in the bias; subtracting 0.25 /
 0.5 of the mean final state over the training users' windows (the state every user shares) 0.0830 / 0.0901 / 0.1070
 and 0.0777 / 0.0898 / 0.1038; and reading the last 75, 100, 150 or 400 movies at evaluation instead of 50 matched 50
-to the fourth decimal (the 192 test users with 150+ movies share 19.94 of their 20 top movies between 50 and 400;
+to the fourth decimal (the 192 users with 150+ movies of history share 19.94 of their 20 top movies between 50 and 400;
 seeds 1 and 5): the trained GRU forgets what lies more than ~50 movies back, so a longer input cannot bring
 a heavy rater's older taste into the scores.
 """
