@@ -119,6 +119,9 @@ and 0.0777 / 0.0898 / 0.1038; and reading the last 75, 100, 150 or 400 movies at
 to the fourth decimal (the 192 users with 150+ movies of history share 19.94 of their 20 top movies between 50 and 400;
 seeds 1 and 5): the trained GRU forgets what lies more than ~50 movies back, so a longer input cannot bring
 a heavy rater's older taste into the scores.
+Nor does training on more of it: each epoch, every training window a random 50 of the user's last 100 movies
+(reordered; build/proto3/subset.py, seeds 1-10) 0.0810 / 0.0818, below v3 on both periods, as every other way
+of adding older movies to training has been here.
 """
 
 from __future__ import annotations
