@@ -111,7 +111,7 @@ users' last training windows (the newest), while they spend the test period on o
 movies' median popularity rank 101-353), which their neighbours' whole histories hold.
 By release year: their histories' median years are 1989 / 1994 / 1992 (the last 50 movies: 1992.5 / 1995 / 1992)
 and sknn's top 20 for them 1986 / 1993 / 1989.5, while v3's (seed 1) is 1996 / 1997 / 1996 for all three. Three
-offline probes of that on v3's seeds 1-10 (build/proto3, none kept; validation / test map@20, test precision@20):
+offline probes of that on v3's seeds 1-10 (prototypes, none kept; validation / test map@20, test precision@20):
 scaling the output layer's bias by 0.75 / 0.5 / 0 gave 0.0862 / 0.0907 / 0.1076, 0.0849 / 0.0904 / 0.1077, 0.0822 /
 0.0890 / 0.1071 against 0.0869 / 0.0912 / 0.1078, so the new releases' lead is not in the bias; subtracting 0.25 /
 0.5 of the mean final state over the training users' windows (the state every user shares) 0.0830 / 0.0901 / 0.1070
@@ -120,7 +120,7 @@ to the fourth decimal (the 192 users with 150+ movies of history share 19.94 of 
 seeds 1 and 5): the trained GRU forgets what lies more than ~50 movies back, so a longer input cannot bring
 a heavy rater's older taste into the scores.
 Nor does training on more of it: each epoch, every training window a random 50 of the user's last 100 movies
-(reordered; build/proto3/subset.py, seeds 1-10) 0.0810 / 0.0818, below v3 on both periods, as every other way
+(reordered; a prototype, seeds 1-10) 0.0810 / 0.0818, below v3 on both periods, as every other way
 of adding older movies to training has been here.
 """
 
