@@ -105,3 +105,23 @@ def test_amp_skips_benches_measured_in_fp32_so_the_ml_1m_command_reproduces_the_
     assert bench_amp("ml-100k", BENCHES["ml-100k"], True) is False
     assert "ml-100k: training in fp32" in capsys.readouterr().out
     assert bench_amp("ml-100k", BENCHES["ml-100k"], False) is False and bench_amp("ml-1m", BENCHES["ml-1m"], False) is False
+
+
+def test_seed_table_shows_every_metric_of_the_main_table_not_only_the_compared_ones(monkeypatch, tmp_path):
+    from trainer import bench_accuracy
+
+    bench = {"seeds": [1, 2], "metrics": ["map@20", "precision@20"], "compare": ["map@20"], "min_count": 1, "max_len": 50}
+    runs = [{"seed": s, "test": {"map@20": 0.09, "precision@20": p}, "val": {"map@20": 0.08, "precision@20": 0.1}}
+            for s, p in ((1, 0.10), (2, 0.11))]
+    swept = []
+    monkeypatch.setattr(bench_accuracy, "BUILD", tmp_path)
+    monkeypatch.setattr(bench_accuracy, "sweep", lambda data, out, seeds, flags: swept.append(seeds) or {"runs": runs})
+    rows = [{"model": "sknn", "test": {"map@20": 0.08, "precision@20": 0.1123}, "val": {"map@20": 0.05, "precision@20": 0.08}},
+            {"model": "GRU"}]
+    lines = bench_accuracy.seed_lines("toy", bench, tmp_path / "data", rows, None, reuse=True)
+    assert swept == [[1, 2]]
+    body = [line for line in lines if line.startswith("| test |") or line.startswith("| validation |")]
+    assert [line.split(" | ")[:2] for line in body] == [["| test", "map@20"], ["| test", "precision@20"],
+                                                         ["| validation", "map@20"], ["| validation", "precision@20"]]
+    # the metric the seeds lose is in the table, with its count
+    assert body[1].endswith("| 0.1123 (GRU above on 0 of 2) |")
