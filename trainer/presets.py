@@ -178,14 +178,14 @@ PRESETS: dict[str, dict[str, Any]] = {
     # 0.3094 / 0.1767 and 0.3081 / 0.1756. The three distilled seeds average 0.3065 / 0.1763 (v4's seven runs
     # 0.3043 / 0.1744). It needs three teacher runs first, so the preset does not include it; the recipe
     # `ml-1m-distilled` (trainer/recipes.py) trains the teachers, their ensemble and the student in one command.
-    # bf16 autocast on this CPU (`--amp`; AVX512-BF16, 1.5-1.8x faster: 95-104 s per epoch), seeds 42, 1, 2, 3, 4, 5:
-    # validation ndcg@10 0.1771 / 0.1796 / 0.1788 / 0.1802 / 0.1748 / 0.1779 (mean 0.1781, the seven fp32 runs' 0.1770), test
-    # 0.3098 / 0.1774, 0.3078 / 0.1753, 0.3071 / 0.1751, 0.3035 / 0.1751, 0.3030 / 0.1712, 0.3028 / 0.1741 (mean 0.3057 /
-    # 0.1747: seeds 4 and 5 and the mean fall under the 0.175 goal), best epochs 34 / 31 / 29 / 34 / 23 / 25 (seed 3
-    # interrupted after 34, resumed: early stop after 39). Against fp32 at the same seeds (42 on this CPU, 1-5 on the H200)
-    # +0.0051 / +0.0022 / -0.0019 / -0.0016 / -0.0044 / -0.0016 test ndcg@10 (-0.0004): no worse, within the spread. On CUDA bf16 cost accuracy (above), so
-    # precision stays a flag (`--amp`), not part of the preset; BENCHMARKS.md's ML-1M table is
-    # `make bench-accuracy AMP=1`.
+    # bf16 autocast on this CPU (`--amp`; AVX512-BF16, 1.5-1.8x faster: 95-104 s per epoch), seeds 42, 1, 2, 3,
+    # 4, 5: validation ndcg@10 0.1771 / 0.1796 / 0.1788 / 0.1802 / 0.1748 / 0.1779 (mean 0.1781, the seven fp32
+    # runs' 0.1770), test 0.3098 / 0.1774, 0.3078 / 0.1753, 0.3071 / 0.1751, 0.3035 / 0.1751, 0.3030 / 0.1712,
+    # 0.3028 / 0.1741 (mean 0.3057 / 0.1747: seeds 4 and 5 and the mean fall under the 0.175 goal), best epochs
+    # 34 / 31 / 29 / 34 / 23 / 25 (seed 3 interrupted after 34, resumed: early stop after 39). Against fp32 at
+    # the same seeds (42 on this CPU, 1-5 on the H200) +0.0051 / +0.0022 / -0.0019 / -0.0016 / -0.0044 / -0.0016
+    # test ndcg@10 (-0.0004): no worse, within the spread. On CUDA bf16 cost accuracy (above), so precision
+    # stays a flag (`--amp`), not part of the preset; BENCHMARKS.md's ML-1M table is `make bench-accuracy AMP=1`.
     "ml-1m": {"epochs": 200, "batch_size": 64, "lr": 2e-3, "weight_decay": 0.0, "min_count": 1, "max_len": 50,
               "windows": "all", "patience": 5, "lr_schedule": "plateau", "lr_decay": 0.5, "lr_patience": 1,
               "label_smoothing": 0.1,
