@@ -24,6 +24,25 @@ def test_all_windows_make_every_event_a_target_exactly_once():
         training_sequences([history], vocab, 5, windows="some")
 
 
+def test_user_weight_repeats_each_users_windows_by_their_history_length():
+    vocab = Vocab(list(range(100, 400)), [1] * 300)
+    histories = [[100 + i for i in range(n)] for n in (3, 10, 40, 90, 250)]
+    plain = training_sequences(histories, vocab, max_len=10)
+    unweighted = training_sequences(histories, vocab, 10, user_weight=0.0)
+    assert len(plain) == 5 and [w.tolist() for w in unweighted] == [w.tolist() for w in plain]
+    weighted = training_sequences(histories, vocab, max_len=10, user_weight=0.5)
+    # round((n / 10) ** 0.5), at least 1: 3 -> 1, 10 -> 1, 40 -> 2, 90 -> 3, 250 -> 5; copies side by side, same window
+    expected = [w for w, r in zip(plain, (1, 1, 2, 3, 5)) for _ in range(r)]
+    assert len(weighted) == 12 and all(torch.equal(a, b) for a, b in zip(weighted, expected))
+    # windows "all": every window of a user repeats as often (250 movies: 25 windows, each 5 times)
+    all_windows = training_sequences(histories[-1:], vocab, max_len=10, windows="all", user_weight=0.5)
+    assert len(all_windows) == 5 * len(training_sequences(histories[-1:], vocab, max_len=10, windows="all"))
+    # unknown movies do not count: only in-vocabulary ones make a history heavy
+    assert len(training_sequences([[1] * 400 + [100]], vocab, 10, user_weight=1.0)) == 1
+    with pytest.raises(ValueError, match="user_weight must be >= 0"):
+        training_sequences(histories, vocab, 10, user_weight=-1.0)
+
+
 def test_batches_pad_inputs_and_ignore_padded_targets():
     seqs = [torch.tensor([0, 1, 2, 3]), torch.tensor([0, 4]), torch.tensor([0, 5, 6])]
     batches = epoch_batches(seqs, batch_size=8, rng=np.random.default_rng(0))

@@ -254,7 +254,8 @@ def test_plateau_schedule_decays_lr_only_after_flat_epochs(tiny_data, tmp_path):
 @pytest.mark.parametrize("flag, value, message", [
     ("--lr-schedule", "step", "invalid choice"), ("--lr-decay", "1.5", "--lr-decay must be in (0, 1)"),
     ("--lr-patience", "-1", "--lr-patience must be >= 0"), ("--clip-norm", "-1", "--clip-norm must be >= 0"),
-    ("--shuffle-window", "-2", "--shuffle-window must be >= 0")])
+    ("--shuffle-window", "-2", "--shuffle-window must be >= 0"), ("--user-weight", "-0.5", "--user-weight must be in [0, 2]"),
+    ("--user-weight", "50", "--user-weight must be in [0, 2]")])
 def test_bad_schedule_flags_are_cli_errors(tiny_data, tmp_path, flag, value, message):
     res = run_cli("train", "--data", str(tiny_data), "--out", str(tmp_path / "r"), flag, value)
     assert res.returncode == 2 and message in res.stderr, res.stderr

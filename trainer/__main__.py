@@ -68,6 +68,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="what each training position learns: the next movie (default), or every movie still "
                         "ahead in its window as one soft target (with --shuffle-window: the expectation of the "
                         "reshuffled next movie)")
+    p.add_argument("--user-weight", type=float, default=None, metavar="P",
+                   help="use each training window of a user with n training movies round((n / --max-len) ** P) "
+                        "times an epoch, so heavy raters weigh more (default 0: every window once)")
     p.add_argument("--lr-schedule", choices=["constant", "plateau", "cosine"], default=None,
                    help="plateau: multiply lr by --lr-decay after --lr-patience+1 epochs without a better "
                         "validation metric; cosine: anneal to lr/100 over --epochs")

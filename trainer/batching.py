@@ -13,22 +13,29 @@ from .vocab import Vocab
 IGNORE_INDEX = -100  # cross-entropy skips padded target positions
 
 
-def training_sequences(movies: list[list[int]], vocab: Vocab, max_len: int, windows: str = "last") -> list[torch.Tensor]:
+def training_sequences(movies: list[list[int]], vocab: Vocab, max_len: int, windows: str = "last",
+                       user_weight: float = 0.0) -> list[torch.Tensor]:
     """Index sequences (start token + in-vocab movies) whose input part is at most `max_len` long.
 
     `windows="last"` keeps each user's LAST `max_len` positions (the notebook); `"all"` cuts the
     whole history into consecutive windows (overlapping by one token, so every event is a target
     exactly once). A window that starts mid-history has no start token, exactly like a served
     history longer than `max_len`. Users with nothing to predict are left out.
+
+    With `user_weight` > 0, each window of a user with n in-vocabulary movies is listed round((n /
+    max_len) ** user_weight) times (at least once), copies side by side, so an epoch weighs that user more.
     """
     if windows not in WINDOWS:
         raise ValueError(f"windows must be one of {WINDOWS}, got {windows!r}")
+    if user_weight < 0:
+        raise ValueError(f"user_weight must be >= 0 (0 = every window once), got {user_weight}")
     seqs = []
     for seq in movies:
         idx = [START_INDEX] + vocab.encode(seq)
+        copies = max(1, round(((len(idx) - 1) / max_len) ** user_weight)) if user_weight else 1
         end = len(idx)
         while end >= 2:
-            seqs.append(torch.tensor(idx[max(0, end - max_len - 1) : end], dtype=torch.long))
+            seqs.extend([torch.tensor(idx[max(0, end - max_len - 1) : end], dtype=torch.long)] * copies)
             if windows == "last":
                 break
             end -= max_len

@@ -66,6 +66,10 @@ class TrainConfig:
     # order (MovieLens: the order in which a user rated, many at the same second).
     shuffle_window: int = 0
     target: str = "next"  # "rest": every movie still ahead in the window, one soft target (losses.py)
+    # Each training window of a user with n (in-vocabulary) training movies is used round((n / max_len) **
+    # user_weight) times an epoch, at least once; 0 = once. With windows "last" every user has one window
+    # whatever they rated, so heavy raters count as much as a user with max_len movies unless this is > 0.
+    user_weight: float = 0.0
     patience: int = 5  # epochs without a better validation MAP@20 before stopping
     eval_k: int = 20
     device: str = "auto"
@@ -107,6 +111,9 @@ class TrainConfig:
             # reordered window has other prefixes, so they would teach the wrong positions.
             raise ConfigError(f"--shuffle-window {self.shuffle_window} cannot be combined with --distill: the "
                               "teachers' soft targets are computed for the logged order")
+        if not 0.0 <= self.user_weight <= 2.0:
+            # beyond 2 a heavy rater's copies would swamp an epoch (a 700-movie user: 196 at 2)
+            raise ConfigError(f"--user-weight must be in [0, 2] (0 = every window once), got {self.user_weight}")
         if self.target not in TARGETS:
             raise ConfigError(f"--target must be {' or '.join(TARGETS)}, got {self.target!r}")
         if self.target != "next" and self.distill:

@@ -21,6 +21,8 @@ def loss_text(cfg: dict[str, Any]) -> str:
         "shuffle_window", 0) > 1 else []
     parts += ["each position trained on every movie still ahead in its window (target rest)"] if cfg.get(
         "target", "next") == "rest" else []
+    parts += [f"each user's training window used round((n / max len) ** {cfg['user_weight']}) times an epoch for "
+              "n training movies (user weight)"] if cfg.get("user_weight") else []
     if cfg.get("distill"):
         teachers = ", ".join(Path(t).name for t in cfg["distill"])
         parts.append(f"distilled from {teachers} (weight {cfg['distill_weight']}, top {cfg['distill_k']})")

@@ -101,7 +101,7 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
         vocab.save(out_dir / VOCAB_FILE)
     cfg.model.vocab_size = vocab.size
     write_text_atomic(out_dir / CONFIG_FILE, json.dumps(cfg.to_dict(), indent=2) + "\n")
-    seqs = training_sequences(splits["train"].movies, vocab, cfg.max_len, cfg.windows)
+    seqs = training_sequences(splits["train"].movies, vocab, cfg.max_len, cfg.windows, cfg.user_weight)
     val_cases = build_cases(history_for(splits, "validate"), splits["validate"], vocab, cfg.max_len)
     if not val_cases.users:
         raise RunDirError(f"{cfg.data}/validate.pkl: no user has a validation target; early stopping needs some")
