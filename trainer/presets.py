@@ -134,7 +134,10 @@ and precision@10 / @20 and recall@20 dipped (0.1265 / 0.1068 / 0.2055 vs 0.1282 
 test precision@20 gap to sknn (0.1123) stays. The gain is the weighting, not the longer epoch: the same
 1,047 windows with the extra copies given to random users (a prototype control, seeds 1-10) scored 0.0872 /
 0.0920, v3's level. Power 1 (round(n / 50), at most 8: 1,668 windows; a prototype, seeds 1-10) went further
-on test (0.0995, precision@1 0.2043) but lost validation (0.0849; precision@20 0.1030 on test), so 0.5.
+on test (0.0995, precision@1 0.2043) but lost validation (0.0849; precision@20 0.1030 on test). With the flag
+(`seed_sweep ... -- --preset ml-100k --user-weight P`, seeds 1-10): 0.25 0.0885 / 0.0914 (test precision@20
+0.1091), 0.75 0.0891 / 0.1009 (0.1059), against 0.5's 0.0892 / 0.0993 (0.1074): 0.5 keeps the validation lead,
+by a hair over 0.75, and none reaches sknn's test precision@20.
 """
 
 from __future__ import annotations
