@@ -9,7 +9,7 @@ seeds 1-5 (validation / test map@20; `python -m trainer.seed_sweep --data DIR --
 with FLAGS `--preset ml-100k` for the preset's figures). The `ml-100k` preset's first form (v1) was
 the best validation mean, and its test mean was the best too: dropout 0.5 with batch 64, 0.0680 /
 0.0775, against the defaults' 0.0585 / 0.0739. v2 adds reordered windows (the paragraph "v2:" below); every
-figure before that paragraph is v1's (now `--preset ml-100k --shuffle-window 0`). On the way:
+figure before that paragraph is v1's (now `--preset ml-100k --shuffle-window 0 --target next --lr 1e-3 --user-weight 0`). On the way:
 dropout 0.3 0.0620 / 0.0728; dropout 0.5 0.0651 / 0.0765;
 dropout 0.7 0.0667 / 0.0734; batch 64 0.0620 / 0.0753; dropout 0.5 with batch 32 0.0648 / 0.0749;
 dropout 0.6 with batch 64 0.0665 / 0.0767; lr 2e-3 with the plateau schedule 0.0596 / 0.0735; emb
