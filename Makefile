@@ -10,7 +10,7 @@ RUN ?= runs/latest
 EPOCHS ?=
 ML_METRICS := ml_metrics==0.1.4
 
-.PHONY: setup test data train evaluate baselines archive serve stop request request-session demo bench bench-accuracy bench-serve bench-serve-sessions bench-serve-sweep bench-serve-sessions-sweep bench-session-resend bench-cuda clean
+.PHONY: setup test data train evaluate baselines archive serve stop request request-session demo bench bench-accuracy bench-serve bench-serve-sessions bench-serve-sweep bench-serve-sessions-sweep bench-session-resend bench-cuda profile-serve clean
 
 setup: $(STAMP)
 
@@ -128,6 +128,12 @@ bench-serve-sessions: setup
 bench-serve-sessions-sweep: setup
 	@$(WRK_INSTALL)
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer.bench_serve --run $(RUN) --sessions-sweep --seconds 10
+
+# Which code takes the model workers' CPU under the two serving loads (py-spy, from `make setup`).
+profile-serve: setup
+	@$(WRK_INSTALL)
+	@test -f $(RUN)/model.pt || { echo "error: $(RUN)/model.pt not found; run 'make train' (or pass RUN=...)"; exit 1; }
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer.bench_profile --run $(RUN)
 
 # Lost session requests (a TorchServe 0.12 race at a session's idle timeout) and recovery by resending.
 bench-session-resend: setup
