@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from trainer.bench_profile import table
+from trainer.bench_profile import summary, table
 from trainer.profile_buckets import BUCKETS, breakdown, classify, parse_raw
 
 HANDLER = Path(__file__).resolve().parents[1] / "handler"
@@ -94,3 +94,12 @@ def test_table_has_a_column_per_profile_and_a_row_per_bucket_that_any_has() -> N
     assert f"| {MODEL} | 225 (75%) |  |" in lines
     assert f"| {TS_WORKER} | 75 (25%) | 300 (100%) |" in lines
     assert not any(line.startswith(f"| {STORE} ") for line in lines)
+
+
+def test_summary_says_what_sessrec_adds_to_the_noop_and_the_models_part() -> None:
+    def row(model: str, workers: float, buckets: dict[str, float]) -> dict:
+        return {"workload": "150 ids", "model": model, "cpu_us_per_req": {"frontend": 150.0, "workers": workers},
+                "buckets": {b: {"share": s, "us_per_req": workers * s} for b, s in buckets.items()}}
+    lines = summary([row("sessrec", 400.0, {MODEL: 0.5, TS_WORKER: 0.5}), row("noop", 100.0, {TS_WORKER: 1.0})])
+    assert lines == ["- 150 ids: sessrec's workers take 300 us per request more than the no-op's; "
+                     "the TorchScript model is 200 of them (67%)."]

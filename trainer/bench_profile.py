@@ -109,6 +109,17 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def summary(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per workload: what sessrec's workers add to the no-op's, and the model's part of it."""
+    lines = []
+    for ours, floor in zip(rows[::2], rows[1::2]):
+        extra = ours["cpu_us_per_req"]["workers"] - floor["cpu_us_per_req"]["workers"]
+        model = ours["buckets"].get(BUCKETS[0], {"us_per_req": 0.0})["us_per_req"]
+        lines.append(f"- {ours['workload']}: sessrec's workers take {extra:.0f} us per request more than the "
+                     f"no-op's; the TorchScript model is {model:.0f} of them ({model / max(extra, 1e-9):.0%}).")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--run", type=Path, default=Path("runs/latest"))
@@ -143,7 +154,8 @@ def main(argv: list[str] | None = None) -> None:
         "(trainer/profile_buckets.py: time in torch or json counts for the project line that called it); a "
         "bucket's us/req is its share of the samples times the workers' CPU per request over the same load. "
         "Sampling takes CPU too, so req/s here is below the throughput sections'. "
-        f"Raw stacks: build/bench/profile/. Command: `make profile-serve RUN={args.run}`.", "", *table(rows)]))
+        f"Raw stacks: build/bench/profile/. Command: `make profile-serve RUN={args.run}`.", "", *table(rows), "",
+        *summary(rows)]))
 
 
 if __name__ == "__main__":
