@@ -48,7 +48,7 @@ BENCHES: dict[str, dict[str, Any]] = {
         "shared": ("ml-100k/interactions.tsv", []), "dataset": "ml-100k",
         "prepare": ["--split", "temporal"], "min_count": 5, "max_len": 150,
         "metrics": ["map@20", "precision@1", "precision@5", "precision@10", "precision@20", "recall@20"],
-        "compare": ["map@20", "precision@10", "recall@20"], "breakdown": ["map@20", "precision@20"],
+        "compare": ["map@20", "precision@10", "precision@20", "recall@20"], "breakdown": ["map@20", "precision@20"],
         # ~70-80 users per period, a few of them with hundreds of movies: which model leads can flip
         # from one period to the next, so the validation period is shown beside the test period.
         "validation_table": True,
