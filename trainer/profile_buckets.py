@@ -25,7 +25,7 @@ BUCKETS = (
     "session store (session_store.py)",
     "session bookkeeping (session_flow.py)",
     "answers as JSON text (postprocess)",
-    "sessrec handler, other",
+    "handler, other lines",
     "TorchServe metrics and logging",
     "TorchServe worker (socket protocol, base handler)",
     "other",
