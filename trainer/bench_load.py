@@ -75,7 +75,8 @@ def alternate(one: Callable[[str, int], dict[str, Any]], models: tuple[str, str]
               repeats: int) -> list[dict[str, Any]]:
     """Measure the floor and sessrec `repeats` times, alternating, after a 3 s warm-up of each.
 
-    This VM's speed drifts by about 10% between runs of the same thing, so a single pair can mislead:
+    This VM's speed drifts between runs of the same thing (by 10% usually, at times 25% between back-to-back
+    runs of sessrec), so a single pair can mislead:
     each model's row is its median run (by req/s), `runs` lists every run, and the ratio is the
     median of the ratios of runs taken back to back."""
     for model in models:

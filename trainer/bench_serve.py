@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run", type=Path, default=Path("runs/latest"))
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, nargs="+", default=[32])
-    parser.add_argument("--repeats", type=int, default=3, help="alternating runs per model; rows are medians")
+    parser.add_argument("--repeats", type=int, default=5, help="alternating runs per model; rows are medians")
     parser.add_argument("--sweep", action="store_true", help="also measure variants of the serving knobs")
     parser.add_argument("--sessions", action="store_true", help="also measure one-event requests in open sessions")
     parser.add_argument("--sessions-sweep", action="store_true",
@@ -141,7 +141,8 @@ def main(argv: list[str] | None = None) -> None:
         f"Measured on {machine}: TorchServe 0.12.0 serving sessrec and a no-op archive ({knobs}) with the repo's "
         f"config.properties; wrk on the same machine (2 threads, {args.seconds} s after a 3 s warm-up), bodies of "
         f"random real movie ids, k=20. {args.repeats} runs per model, alternating no-op and sessrec: each row is "
-        "the median run, the ratio the median of back-to-back ratios (run-to-run drift here is ~10%). "
+        "the median run, the ratio the median of back-to-back ratios (this VM's speed drifts between runs: the last "
+        "column lists every run). "
         f"Model: `{args.run}` ({vocab.size - 1} movies, hidden {run_cfg['model']['hidden_dim']}, max len "
         f"{run_cfg['max_len']}: a history's last {run_cfg['max_len']} ids go through the GRU, all are masked).",
         f"Paced rows: sessrec alone at 80% of the peak measured just before, {PACED_CONNECTIONS} connections each "
