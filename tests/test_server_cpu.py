@@ -8,7 +8,7 @@ import sys
 import time
 
 from trainer.bench_serve import table
-from trainer.server_cpu import cpu_per_request, session_cpu, with_cpu
+from trainer.server_cpu import cpu_per_request, session_cpu, session_processes, with_cpu
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -29,6 +29,8 @@ def test_session_cpu_sums_the_session_by_role(tmp_path):
     _fake_process(tmp_path, 104, "java", 7, 50 * TICK, 0, "java another-server")  # another session
     (tmp_path / "self").mkdir()  # non-pid entries are skipped
     assert session_cpu(42, tmp_path) == {"frontend": 4.0, "workers": 3.0, "other": 0.5}
+    # the same walk gives `make profile-serve` the workers to sample
+    assert sorted(pid for pid, role, _ in session_processes(42, tmp_path) if role == "workers") == [101, 102]
     before = {"frontend": 1.0, "workers": 2.0, "other": 0.0}
     assert cpu_per_request(before, session_cpu(42, tmp_path), 1000) == {"frontend": 3000.0, "workers": 1000.0}
 

@@ -27,24 +27,11 @@ from typing import Any, Callable
 from .archive import HANDLER_DIR, REPO, SESSIONS_CONFIG
 from .bench_load import bodies, run_wrk
 from .bench_server import bench_server
-from .bench_sessions import OPENING, SESSION_LUA, events_per_session
+from .bench_sessions import session_load
 from .benchmarks_md import replace_section
 from .profile_buckets import BUCKETS, breakdown, parse_raw
-from .server_cpu import with_cpu
+from .server_cpu import session_processes, with_cpu
 from .vocab import Vocab
-
-
-def server_workers(session_id: int) -> list[int]:
-    """Pids of the TorchServe model workers in the server's session (every archive's)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and os.getsid(int(entry.name)) == session_id \
-                    and b"model_service_worker" in (entry / "cmdline").read_bytes():
-                pids.append(int(entry.name))
-        except OSError:  # exited meanwhile
-            continue
-    return pids
 
 
 def profile_load(server: int, load: Callable[[int], dict[str, Any]], seconds: int, out_dir: Path,
@@ -58,7 +45,7 @@ def profile_load(server: int, load: Callable[[int], dict[str, Any]], seconds: in
     thread.start()
     time.sleep(2)
     files, procs = [], []
-    for pid in server_workers(server):
+    for pid in (pid for pid, role, _ in session_processes(server) if role == "workers"):
         files.append(out_dir / f"worker-{pid}.txt")
         procs.append(subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate",
                                        str(rate), "--format", "raw", "--nonblocking", "--output", str(files[-1])],
@@ -134,9 +121,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"error: {args.run}/model.pt not found; train a run first (make train) or pass --run")
     vocab = Vocab.load(args.run / "vocab.json")
     histories = bodies(vocab, [150] * 64)
-    events = bodies(vocab, [1] * 64, seed=6)
-    script = SESSION_LUA % (json.dumps(bodies(vocab, [OPENING], seed=5)[0]),
-                            ",".join(str(json.loads(e)["movies"][0]) for e in events), events_per_session(args.run))
+    events, script = session_load(args.run, vocab)
     out_dir = REPO / "build" / "bench" / "profile"
     shutil.rmtree(out_dir, ignore_errors=True)
     rows = profile_archive(args.run, "sessrec", HANDLER_DIR / "model-config.yaml", "150 ids",
@@ -150,8 +135,9 @@ def main(argv: list[str] | None = None) -> None:
         f"Measured on {machine}: py-spy {args.rate} samples/s on every TorchServe model worker for {args.seconds} s "
         "while wrk (32 connections) drives one archive with the loads of \"Serving throughput\" (stateless "
         "requests of 150 ids) and \"Stateful sessions\" (one-movie requests in open sessions): sessrec's archive, "
-        "then the no-op beside it, each with the repo's config for its kind. Each sample counts for the innermost frame a bucket rule knows "
-        "(trainer/profile_buckets.py: time in torch or json counts for the project line that called it); a "
+        "then the no-op beside it, each with the repo's config for its kind. Each sample counts for the innermost "
+        "frame a bucket rule knows (trainer/profile_buckets.py: time in torch or json counts for the project line "
+        "that called it); a "
         "bucket's us/req is its share of the samples times the workers' CPU per request over the same load. "
         "Sampling takes CPU too, so req/s here is below the throughput sections'. "
         f"Raw stacks: build/bench/profile/. Command: `make profile-serve RUN={args.run}`.", "", *table(rows), "",

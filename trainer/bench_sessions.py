@@ -53,14 +53,20 @@ def events_per_session(run: Path) -> int:
     return max(1, min(100, max_len - 1 - OPENING))
 
 
+def session_load(run: Path, vocab: Vocab) -> tuple[list[str], str]:
+    """The sessions workload: one-movie bodies and the wrk script that streams them through sessions
+    (opened with `OPENING` movies, reopened every `events_per_session` events)."""
+    opening = bodies(vocab, [OPENING], seed=5)[0]
+    events = bodies(vocab, [1] * 64, seed=6)
+    ids = [json.loads(e)["movies"][0] for e in events]
+    return events, SESSION_LUA % (json.dumps(opening), ",".join(map(str, ids)), events_per_session(run))
+
+
 def measure_sessions(run: Path, vocab: Vocab, connections: int, seconds: int,
                      model_config: Path = SESSIONS_CONFIG, repeats: int = 1) -> list[dict[str, Any]]:
     """One-event requests on open sessions (sessions archive) vs the no-op floor, same connections."""
-    opening = bodies(vocab, [OPENING], seed=5)[0]
-    events = bodies(vocab, [1] * 64, seed=6)
+    events, script = session_load(run, vocab)
     per_session = events_per_session(run)
-    ids = [json.loads(e)["movies"][0] for e in events]
-    script = SESSION_LUA % (json.dumps(opening), ",".join(map(str, ids)), per_session)
     results = []
     with bench_server(run, "sessrec_sessions", model_config) as (addr, work, server):
         # Both archives run with the sessions config and get the same session protocol.

@@ -10,23 +10,22 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 ROLES = ("frontend", "workers")
 
 
-def session_cpu(session_id: int, proc_root: Path = Path("/proc")) -> dict[str, float]:
-    """CPU seconds (user + system) used so far by the live processes of one session, by role.
+def session_processes(session_id: int, proc_root: Path = Path("/proc")) -> Iterator[tuple[int, str, float]]:
+    """The live processes of one session: (pid, role, CPU seconds used so far, user + system).
 
     Args:
         session_id: the session (`setsid`) the server was started in: its launcher's pid when started
             with `start_new_session=True`, as `server.start_detached` does; its children inherit it.
         proc_root: the proc filesystem (a directory of fake entries in tests).
 
-    Returns:
-        `{"frontend": java's seconds, "workers": TorchServe model workers', "other": the rest}`.
+    Yields:
+        role: "frontend" (java), "workers" (TorchServe model workers) or "other".
     """
-    out = {"frontend": 0.0, "workers": 0.0, "other": 0.0}
     tick = os.sysconf("SC_CLK_TCK")
     for entry in proc_root.iterdir():
         if not entry.name.isdigit():
@@ -41,7 +40,15 @@ def session_cpu(session_id: int, proc_root: Path = Path("/proc")) -> dict[str, f
         if int(fields[3]) != session_id:  # field 6 of stat, the session id
             continue
         role = "frontend" if comm == "java" else "workers" if b"model_service_worker" in cmdline else "other"
-        out[role] += (int(fields[11]) + int(fields[12])) / tick  # fields 14 and 15: utime, stime
+        yield int(entry.name), role, (int(fields[11]) + int(fields[12])) / tick  # fields 14 and 15: utime, stime
+
+
+def session_cpu(session_id: int, proc_root: Path = Path("/proc")) -> dict[str, float]:
+    """CPU seconds used so far by the live processes of one session (`session_processes`), by role:
+    `{"frontend": java's seconds, "workers": TorchServe model workers', "other": the rest}`."""
+    out = {"frontend": 0.0, "workers": 0.0, "other": 0.0}
+    for _, role, seconds in session_processes(session_id, proc_root):
+        out[role] += seconds
     return out
 
 
