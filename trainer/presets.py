@@ -138,6 +138,15 @@ on test (0.0995, precision@1 0.2043) but lost validation (0.0849; precision@20 0
 (`seed_sweep ... -- --preset ml-100k --user-weight P`, seeds 1-10): 0.25 0.0885 / 0.0914 (test precision@20
 0.1091), 0.75 0.0891 / 0.1009 (0.1059), against 0.5's 0.0892 / 0.0993 (0.1074): 0.5 keeps the validation lead,
 by a hair over 0.75, and none reaches sknn's test precision@20.
+On top of v4 (seeds 1-10; validation / test map@20, test precision@20; against 0.0892 / 0.0993 / 0.1074), none kept:
+prototypes of training changes: the rest target smoothed toward the training popularity distribution (share 0.1 /
+0.3; the canon heavy test raters spend the period on) 0.0878 / 0.0946 / 0.1063 and 0.0866 / 0.0860 / 0.1046; a
+share of each reordered window's movies (0.2 / 0.4) dropped from the input and asked for at every position, a
+denoising set target, 0.0844 / 0.0913 / 0.1058 and 0.0821 / 0.0903 / 0.1065. Offline, on the v4 runs themselves:
+lambda * log(training count) added to the log-probabilities, lambda 0.1 0.0874 / 0.0927 / 0.1061 (0.5: 0.0832 /
+0.0813 / 0.1048; -0.2: 0.0899 / 0.1072 / 0.1054); the next-movie probabilities averaged over 8 or 32 random
+orders of the input window 0.0883 / 0.0994 / 0.1067 and 0.0893 / 0.0998 / 0.1070; the ensembles of seeds 1-5 and
+1-10 0.0916 / 0.1099 / 0.1101 and 0.0904 / 0.1112 / 0.1080. So even ten v4 GRUs averaged stay under sknn's 0.1123.
 """
 
 from __future__ import annotations
