@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import subprocess
 import threading
@@ -28,7 +26,7 @@ from .archive import HANDLER_DIR, REPO, SESSIONS_CONFIG
 from .bench_load import bodies, run_wrk
 from .bench_server import bench_server
 from .bench_sessions import session_load
-from .benchmarks_md import replace_section
+from .benchmarks_md import measured_on, replace_section
 from .profile_buckets import BUCKETS, breakdown, parse_raw
 from .server_cpu import session_processes, with_cpu
 from .vocab import Vocab
@@ -86,8 +84,8 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
     head = "| | " + " | ".join(f"{r['workload']}: {r['model']}" for r in rows) + " |"
     lines = [head, "|---" * (len(rows) + 1) + "|",
              "| req/s while sampled | " + " | ".join(f"{r['req_per_s']:,.0f}" for r in rows) + " |",
-             "| server CPU us/req: frontend / workers | "
-             + " | ".join(f"{r['cpu_us_per_req']['frontend']:.0f} / {r['cpu_us_per_req']['workers']:.0f}" for r in rows) + " |"]
+             "| server CPU us/req: frontend / workers | " + " | ".join(
+                 f"{r['cpu_us_per_req']['frontend']:.0f} / {r['cpu_us_per_req']['workers']:.0f}" for r in rows) + " |"]
     for bucket in BUCKETS:
         if any(bucket in r["buckets"] for r in rows):
             cells = [f"{r['buckets'][bucket]['us_per_req']:.0f} ({r['buckets'][bucket]['share']:.0%})"
@@ -125,20 +123,21 @@ def main(argv: list[str] | None = None) -> None:
     out_dir = REPO / "build" / "bench" / "profile"
     shutil.rmtree(out_dir, ignore_errors=True)
     rows = profile_archive(args.run, "sessrec", HANDLER_DIR / "model-config.yaml", "150 ids",
-                           lambda url, work, secs: run_wrk(url, histories, work, 32, secs), args.seconds, out_dir, args.rate)
+                           lambda url, work, secs: run_wrk(url, histories, work, 32, secs),
+                           args.seconds, out_dir, args.rate)
     rows += profile_archive(args.run, "sessrec_sessions", SESSIONS_CONFIG, "1-event sessions",
                             lambda url, work, secs: run_wrk(url, events, work, 32, secs, script, threads=32),
                             args.seconds, out_dir, args.rate)
     (REPO / "build" / "bench" / "profile.json").write_text(json.dumps(rows, indent=2) + "\n")
-    machine = f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores, {time.strftime('%Y-%m-%d')}"
+    machine = measured_on()
     replace_section(args.out, "Where the workers' time goes", "\n".join([
         f"Measured on {machine}: py-spy {args.rate} samples/s on every TorchServe model worker for {args.seconds} s "
         "while wrk (32 connections) drives one archive with the loads of \"Serving throughput\" (stateless "
         "requests of 150 ids) and \"Stateful sessions\" (one-movie requests in open sessions): sessrec's archive, "
         "then the no-op beside it, each with the repo's config for its kind. Each sample counts for the innermost "
         "frame a bucket rule knows (trainer/profile_buckets.py: time in torch or json counts for the project line "
-        "that called it); a "
-        "bucket's us/req is its share of the samples times the workers' CPU per request over the same load. "
+        "that called it); a bucket's us/req is its share of the samples times the workers' CPU per request over "
+        "the same load. "
         "Sampling takes CPU too, so req/s here is below the throughput sections'. "
         f"Raw stacks: build/bench/profile/. Command: `make profile-serve RUN={args.run}`.", "", *table(rows), "",
         *summary(rows)]))

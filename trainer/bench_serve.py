@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import re
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +21,7 @@ import yaml
 from .archive import HANDLER_DIR, REPO, SESSIONS_CONFIG
 from .bench_load import PACED_CONNECTIONS, alternate, bodies, run_paced, run_wrk
 from .bench_server import bench_server, merged_config
-from .benchmarks_md import replace_section
+from .benchmarks_md import measured_on, replace_section
 from .server import http
 from .server_cpu import with_cpu
 from .vocab import VOCAB_FILE, Vocab
@@ -117,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     vocab = Vocab.load(args.run / VOCAB_FILE)
     rng = np.random.default_rng(1)
     workloads = {"150 ids": bodies(vocab, [150] * 64), "mixed 1-150 ids": bodies(vocab, list(rng.integers(1, 151, 64)))}
-    machine = f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores, {time.strftime('%Y-%m-%d')}"
+    machine = measured_on()
     cfg = (HANDLER_DIR / "model-config.yaml").read_text()
     knobs = ", ".join(f"{k}={v}" for k, v in re.findall(r"^\s*(minWorkers|batchSize|maxBatchDelay|threads): (\d+)", cfg, re.M))
     if args.repeats < 1:

@@ -14,8 +14,6 @@ Writes the "Lost session requests" section of BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import random
 import threading
 import time
@@ -26,7 +24,7 @@ import yaml
 
 from .archive import REPO, SESSIONS_CONFIG
 from .bench_server import bench_server
-from .benchmarks_md import replace_section
+from .benchmarks_md import measured_on, replace_section
 from .session_client import Post, poster, stream_session
 from .vocab import VOCAB_FILE, Vocab
 
@@ -80,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
                 sent = c["answered"] + c["lost"]
                 rows.append(f"| {label} | {client} | {sent:,} | {c['timeouts']:,} | {c['lost']:,} "
                             f"({c['lost'] / max(sent, 1):.2%}) | {c['checked']:,} | {c['wrong']:,} |")
-    machine = f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores, {time.strftime('%Y-%m-%d')}"
+    machine = measured_on()
     body = (f"Measured on {machine}: TorchServe 0.12.0, the sessions archive of `{args.run}` with "
             f"handler/model-config-sessions.yaml (sequenceMaxIdleMSec {idle:g}). {args.clients} clients on loopback, "
             f"{args.seconds:g} s per row; each streams sessions of 5 opening movies and 20 one-movie requests, "

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import re
+import time
 from pathlib import Path
 
 HEADER = "# sessrec benchmarks\n\nEach section is rewritten by the command named in it; numbers are measured, never typed in.\n"
+
+
+def measured_on() -> str:
+    """What a serving section was measured on: architecture, usable cores, today's date."""
+    return f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores, {time.strftime('%Y-%m-%d')}"
 
 
 def replace_section(path: Path, title: str, body: str) -> None:
