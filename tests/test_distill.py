@@ -77,6 +77,21 @@ def test_soft_targets_are_the_top_movies_the_ensemble_serves(tiny_data, tiny_run
         assert torch.allclose(probs.float(), torch.softmax(top.values, 1), atol=2e-3)
 
 
+def test_copies_of_a_heavy_users_window_are_run_once_and_share_their_targets(tiny_data, tiny_run):
+    vocab = Vocab.load(tiny_run / "vocab.json")
+    seqs = training_sequences(load_data_dir(tiny_data)["train"].movies, vocab, 5, "last", user_weight=1.0)
+    distinct = list({id(s): s for s in seqs}.values())
+    assert len(distinct) < len(seqs)  # the data has users with several copies
+    soft = soft_targets([str(tiny_run)], seqs, vocab, k=5, device=torch.device("cpu"), batch_size=7)
+    alone = dict(zip(map(id, distinct), soft_targets([str(tiny_run)], distinct, vocab, k=5,
+                                                     device=torch.device("cpu"), batch_size=7)))
+    for seq, (idx, probs) in zip(seqs, soft):
+        want_idx, want_probs = alone[id(seq)]
+        assert torch.equal(idx, want_idx) and torch.equal(probs, want_probs)
+    copies = [i for i in range(1, len(seqs)) if seqs[i] is seqs[i - 1]]
+    assert copies and all(soft[i][0] is soft[i - 1][0] for i in copies)
+
+
 def _top10_agreement(teacher_run, student_run, data):
     """Mean share of the teacher's top 10 next movies that the student also ranks in its top 10,
     over validation histories: what the ranking sees of the teacher."""

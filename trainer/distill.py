@@ -53,7 +53,8 @@ def soft_targets(paths: list[str], seqs: list[torch.Tensor], vocab: Vocab, k: in
 
     Returns:
         For each sequence, `(indices IntTensor[T, k], probabilities HalfTensor[T, k])`, T its
-        number of targets; each row's probabilities sum to 1.
+        number of targets; each row's probabilities sum to 1. Copies of one sequence (the same
+        tensor, listed again by `--user-weight`) share one pair.
 
     Raises:
         RunDirError: a teacher run has no best checkpoint or another vocabulary.
@@ -68,7 +69,10 @@ def soft_targets(paths: list[str], seqs: list[torch.Tensor], vocab: Vocab, k: in
     k = min(k, vocab.size)
     started = time.perf_counter()
     out: SoftTargets = [(torch.empty(0), torch.empty(0))] * len(seqs)
-    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))  # similar lengths, little padding
+    # `--user-weight` lists a heavy user's window several times as one tensor: the teachers see it
+    # once and its copies share the result (time and memory both scale with the distinct windows).
+    first = {id(s): i for i, s in reversed(list(enumerate(seqs)))}
+    order = sorted(first.values(), key=lambda i: len(seqs[i]))  # similar lengths, little padding
     with torch.inference_mode():
         for b in range(0, len(order), batch_size):
             ids = order[b : b + batch_size]
@@ -79,7 +83,9 @@ def soft_targets(paths: list[str], seqs: list[torch.Tensor], vocab: Vocab, k: in
             for j, i in enumerate(ids):
                 n = len(seqs[i]) - 1
                 out[i] = (top.indices[j, :n].to(torch.int32).cpu(), probs[j, :n].half().cpu())
-    positions = sum(len(s) - 1 for s in seqs)
+    for i, s in enumerate(seqs):
+        out[i] = out[first[id(s)]]
+    positions = sum(len(seqs[i]) - 1 for i in first.values())
     print(f"soft targets from {len(members)} teachers: {positions:,} positions x top {k} "
           f"({positions * k * 6 / 2**20:,.0f} MB) in {time.perf_counter() - started:.0f} s")
     return out
