@@ -159,6 +159,9 @@ class SessionStore:
                     change += version == 1
                     s.version, s.touched = version, now
                     continue
+                # One UPDATE per session, not one per batch: measured in-process at 16 sessions a batch,
+                # 15 us per session this way, 23 as one `UPDATE ... FROM (VALUES ...) RETURNING`, 15 as
+                # a version SELECT then `executemany`. Writing the row is the cost, not the statements.
                 if self.db.execute("UPDATE sessions SET touched = ?, version = version + 1, length = ?, step = ?, "
                                    "state = ?, events = ?, seen = ?, last = ? WHERE sid = ? AND version = ?",
                                    (now, s.length, s.step, *blobs, sid, s.version)).rowcount == 0:
