@@ -103,10 +103,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, nargs="+", default=[32])
     parser.add_argument("--repeats", type=int, default=5, help="alternating runs per model; rows are medians")
+    parser.add_argument("--sweep-repeats", type=int, default=3,
+                        help="alternating runs per model for each variant of --sweep and --sessions-sweep")
     parser.add_argument("--sweep", action="store_true", help="also measure variants of the serving knobs")
     parser.add_argument("--sessions", action="store_true", help="also measure one-event requests in open sessions")
     parser.add_argument("--sessions-sweep", action="store_true",
-                        help="only measure variants of the sessions archive's knobs (one run per model each)")
+                        help="only measure variants of the sessions archive's knobs "
+                             "(--sweep-repeats runs per model each)")
     parser.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -117,16 +120,18 @@ def main(argv: list[str] | None = None) -> None:
     machine = measured_on()
     cfg = (HANDLER_DIR / "model-config.yaml").read_text()
     knobs = ", ".join(f"{k}={v}" for k, v in re.findall(r"^\s*(minWorkers|batchSize|maxBatchDelay|threads): (\d+)", cfg, re.M))
-    if args.repeats < 1:
-        raise SystemExit(f"error: --repeats must be at least 1, got {args.repeats}")
+    for flag, value in (("--repeats", args.repeats), ("--sweep-repeats", args.sweep_repeats)):
+        if value < 1:
+            raise SystemExit(f"error: {flag} must be at least 1, got {value}")
     out_dir = REPO / "build" / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
     if args.sessions_sweep:
         from .bench_sessions import sessions_sweep
-        rows = sessions_sweep(args.run, vocab, args.connections[0], args.seconds, SESSIONS_SWEEP)
+        rows = sessions_sweep(args.run, vocab, args.connections[0], args.seconds, SESSIONS_SWEEP, args.sweep_repeats)
         (out_dir / "serve_sessions_sweep.json").write_text(json.dumps(rows, indent=2) + "\n")
         replace_section(args.out, "Session knobs", "\n".join([
-            f"Measured on {machine}; the sessions method above, one run per model, each row a variant of "
+            f"Measured on {machine}; the sessions method above ({args.seconds} s, medians of {args.sweep_repeats} "
+            "alternating runs per model), each row a variant of "
             "handler/model-config-sessions.yaml (no-op archive with the same knobs beside it). Command: "
             "`make bench-serve-sessions-sweep RUN=...`.", "", *table(rows, with_knobs=True)]))
         return
@@ -165,10 +170,11 @@ def main(argv: list[str] | None = None) -> None:
             "Server CPU as above. Command: `make bench-serve-sessions RUN=...`.", "", *table(sess)]))
     if args.sweep:
         sweep = [r for overrides in SWEEP for r in measure(args.run, overrides, {"150 ids": workloads["150 ids"]},
-                                                           args.connections, args.seconds)]
+                                                           args.connections, args.seconds, repeats=args.sweep_repeats)]
         (out_dir / "serve_sweep.json").write_text(json.dumps(sweep, indent=2) + "\n")
         replace_section(args.out, "Serving knobs", "\n".join([
-            f"Measured on {machine}; same method as above but one run per model, 150-id bodies, each row a variant of "
+            f"Measured on {machine}; same method as above ({args.seconds} s, medians of {args.sweep_repeats} "
+            "alternating runs per model), 150-id bodies, each row a variant of "
             "handler/model-config.yaml (no-op archive with the same knobs beside it). Command: "
             "`make bench-serve-sweep RUN=...`.", "", *table(sweep, with_knobs=True)]))
 
