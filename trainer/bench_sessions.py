@@ -82,13 +82,15 @@ def measure_sessions(run: Path, vocab: Vocab, connections: int, seconds: int,
 
 def sessions_sweep(run: Path, vocab: Vocab, connections: int, seconds: int,
                    variants: list[dict[str, Any]], repeats: int = 1) -> list[dict[str, Any]]:
-    """`measure_sessions` once per variant of the sessions config (overrides merged into it)."""
+    """`measure_sessions` (`repeats` runs per model) once per variant of the sessions config (overrides
+    merged into it)."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="sessrec-knobs-") as tmp:
         for i, overrides in enumerate(variants):
             config = merged_config(overrides, Path(tmp) / f"model-config-{i}.yaml", base=SESSIONS_CONFIG)
             try:
-                rows += [{**r, "overrides": overrides} for r in measure_sessions(run, vocab, connections, seconds, config, repeats)]
+                rows += [{**r, "overrides": overrides}
+                         for r in measure_sessions(run, vocab, connections, seconds, config, repeats)]
             except SessrecError as err:  # one variant's server failing to start should not lose the others
                 print(f"variant {overrides}: {err}", file=sys.stderr, flush=True)
     return rows

@@ -71,8 +71,8 @@ def soft_targets(paths: list[str], seqs: list[torch.Tensor], vocab: Vocab, k: in
     out: SoftTargets = [(torch.empty(0), torch.empty(0))] * len(seqs)
     # `--user-weight` lists a heavy user's window several times as one tensor: the teachers see it
     # once and its copies share the result (time and memory both scale with the distinct windows).
-    first = {id(s): i for i, s in reversed(list(enumerate(seqs)))}
-    order = sorted(first.values(), key=lambda i: len(seqs[i]))  # similar lengths, little padding
+    one = {id(s): i for i, s in enumerate(seqs)}  # an index per distinct tensor
+    order = sorted(one.values(), key=lambda i: len(seqs[i]))  # similar lengths, little padding
     with torch.inference_mode():
         for b in range(0, len(order), batch_size):
             ids = order[b : b + batch_size]
@@ -84,8 +84,8 @@ def soft_targets(paths: list[str], seqs: list[torch.Tensor], vocab: Vocab, k: in
                 n = len(seqs[i]) - 1
                 out[i] = (top.indices[j, :n].to(torch.int32).cpu(), probs[j, :n].half().cpu())
     for i, s in enumerate(seqs):
-        out[i] = out[first[id(s)]]
-    positions = sum(len(seqs[i]) - 1 for i in first.values())
+        out[i] = out[one[id(s)]]
+    positions = sum(len(seqs[i]) - 1 for i in one.values())
     print(f"soft targets from {len(members)} teachers: {positions:,} positions x top {k} "
           f"({positions * k * 6 / 2**20:,.0f} MB) in {time.perf_counter() - started:.0f} s")
     return out
