@@ -82,6 +82,32 @@ def test_model_registration_api_is_off(server):
     assert status >= 400
 
 
+def test_logs_keep_requests_metrics_and_lifecycle_without_per_request_chatter(server):
+    """The repo's log4j2.xml (named by config.properties): every request in access_log.log and the
+    metrics files, TorchServe's own lines once each in ts_log.log, none of its per-request lines."""
+    logs = server.workdir / "logs"
+
+    def text(name):
+        path = logs / name
+        return path.read_text() if path.exists() else ""
+
+    before = text("access_log.log").count("POST /predictions/sessrec ")
+    for movies in ([1, 2, 3], [4, 5], [6]):
+        assert server.predict({"movies": movies})[0] == 200
+    deadline = time.monotonic() + 20
+    while text("access_log.log").count("POST /predictions/sessrec ") < before + 3:  # logging is asynchronous
+        assert time.monotonic() < deadline, f"the 3 requests never reached {logs / 'access_log.log'}"
+        time.sleep(0.2)
+    ts_log = text("ts_log.log")
+    assert ts_log.count("Inference API bind to") == 1, "TorchServe's own lines are written once"
+    for chatter in ("Backend response time", "Looping backend response at", "Sending response for jobId",
+                    "result=[METRICS]", "Flushing req.cmd PREDICT", "Requests2XX", "POST /predictions"):
+        assert chatter not in ts_log, f"{chatter!r} in ts_log.log"
+    assert "Requests2XX" in text("ts_metrics.log") and "HandlerTime" in text("model_metrics.log")
+    model_log = text("model_log.log")
+    assert "sessrec handler:" in model_log and "Backend received inference at" not in model_log
+
+
 def test_sessions_over_http_equal_stateless_answers(server, tiny_data):
     splits = load_data_dir(tiny_data)
     histories = [h for h in history_for(splits, "test").values() if len(h) >= 4][:40]

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -51,6 +52,8 @@ def torchserve(model_store: Path, workdir: Path, models: tuple[str, ...] = ("ses
     config += f"\ngrpc_inference_port={free_port()}\ngrpc_management_port={free_port()}\n"
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.properties").write_text(config)
+    # config.properties names log4j2.xml relative to the start directory, as the repo root is for users
+    shutil.copy(REPO / "log4j2.xml", workdir / "log4j2.xml")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
            "LOG_LOCATION": str(workdir / "logs"), "METRICS_LOCATION": str(workdir / "logs"),
            "TMPDIR": str(workdir)}  # the shared session store's file lands here, removed with the test's files

@@ -50,6 +50,8 @@ def bench_server(run: Path, name: str, model_config: Path) -> Iterator[tuple[dic
     subprocess.run([find_tool("torch-model-archiver"), "--model-name", "noop", "--version", "1.0", "--handler",
                     str(HANDLER_DIR / "noop_handler.py"), "--config-file", str(model_config), "--export-path",
                     str(store), "--force"], check=True, env=env)
+    # config.properties names log4j2.xml relative to the start directory (the repo root for users)
+    shutil.copy(REPO / "log4j2.xml", work / "log4j2.xml")
     addr = addresses(REPO / "config.properties")
     ensure_free(addr)
     proc = start_detached(["--start", "--foreground", "--ncs", "--ts-config", str(REPO / "config.properties"),
