@@ -141,10 +141,10 @@ def main(argv: list[str] | None = None) -> None:
     run_cfg = json.loads((args.run / "config.json").read_text())
     replace_section(args.out, "Serving throughput", "\n".join([
         f"Measured on {machine}: TorchServe 0.12.0 serving sessrec and a no-op archive ({knobs}) with the repo's "
-        f"config.properties; wrk on the same machine (2 threads, {args.seconds} s after a 3 s warm-up), bodies of "
-        f"random real movie ids, k=20. {args.repeats} runs per model, alternating no-op and sessrec: each row is "
-        "the median run, the ratio the median of back-to-back ratios (this VM's speed drifts between runs: the last "
-        "column lists every run). "
+        f"config.properties and log4j2.xml; wrk on the same machine (2 threads, {args.seconds} s after a 3 s "
+        f"warm-up), bodies of random real movie ids, k=20. {args.repeats} runs per model, alternating no-op and "
+        "sessrec: each row is the median run, the ratio the median of back-to-back ratios (this VM's speed drifts "
+        "between runs: the last column lists every run). "
         f"Model: `{args.run}` ({vocab.size - 1} movies, hidden {run_cfg['model']['hidden_dim']}, max len "
         f"{run_cfg['max_len']}: a history's last {run_cfg['max_len']} ids go through the GRU, all are masked).",
         f"Paced rows: sessrec alone at 80% of the peak measured just before, {PACED_CONNECTIONS} connections each "
