@@ -10,7 +10,7 @@ RUN ?= runs/latest
 EPOCHS ?=
 ML_METRICS := ml_metrics==0.1.4
 
-.PHONY: setup test data train evaluate baselines archive serve stop request request-session demo bench bench-accuracy bench-serve bench-serve-sessions bench-serve-sweep bench-serve-sessions-sweep bench-session-resend bench-cuda profile-serve clean
+.PHONY: setup test data train evaluate baselines archive serve stop request request-session demo bench bench-accuracy bench-serve bench-serve-sessions bench-serve-sweep bench-serve-sessions-sweep bench-session-resend bench-cuda profile-serve bench-gru-kernels clean
 
 setup: $(STAMP)
 
@@ -99,7 +99,7 @@ WRK_INSTALL = command -v wrk >/dev/null || { echo "installing wrk (Debian packag
 
 # Benchmarks write BENCHMARKS.md sections and build/bench/*.json. bench-serve needs a trained RUN;
 # bench-accuracy trains its own (MovieLens from ../shared/data, else downloaded; takes long on CPU).
-bench: bench-accuracy bench-serve
+bench: bench-accuracy bench-serve bench-gru-kernels
 
 # AMP=1: the ML-1M GRU runs train with bf16 autocast (CUDA, or a CPU with native bf16; 1.7x faster on ML-1M here);
 # ML-100k stays fp32, as its preset was measured
@@ -134,6 +134,12 @@ profile-serve: setup
 	@$(WRK_INSTALL)
 	@test -f $(RUN)/model.pt || { echo "error: $(RUN)/model.pt not found; run 'make train' (or pass RUN=...)"; exit 1; }
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer.bench_profile --run $(RUN)
+
+# The served GRU on one core (as a worker runs it): predict_next by batch size, and its recurrent matmul
+# three ways (MKL fp32, oneDNN prepacked, bf16), each checked against the fp32 product. About 20 s.
+bench-gru-kernels: setup
+	@test -f $(RUN)/model.pt || { echo "error: $(RUN)/model.pt not found; run 'make train' (or pass RUN=...)"; exit 1; }
+	$(PY) -m trainer.bench_gru_kernels --run $(RUN)
 
 # Lost session requests (a TorchServe 0.12 race at a session's idle timeout) and recovery by resending.
 bench-session-resend: setup
