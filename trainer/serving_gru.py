@@ -21,7 +21,7 @@ the step's small kernels, and not kept (2026-12-01, `runs/demo`, interleaved in 
 weight hoisted out of the step loop and `narrow` for the gate slices, 3% faster at 16 rows and
 inside the noise (ratios 0.88-1.03); TorchScript's CPU fuser, which would merge the gate kernels,
 fails with "LLVM Backend not found" in the CPU wheel; turning the graph executor's optimisation off,
-no change (median ratio 1.00).
+no clear change (median ratios 0.93-1.00, each inside its run-to-run spread).
 """
 
 from __future__ import annotations
