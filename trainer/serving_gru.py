@@ -15,7 +15,7 @@ of them is tanh, which costs 3x a sigmoid on CPU here (6.6 vs 2.3 us for 16 x 12
 still take and return h: `encode`, `step`, `scores` and `predict_next` keep SessionGRU's serving
 interface, and `export.save_scripted` checks each against the eager model before writing.
 
-At the handler's batch of 16 the recurrent matmul is about half of a step and runs fastest as plain
+At the handler's batch of 16 the recurrent matmuls are 53-63% of predict_next (two runs) and run fastest as plain
 MKL fp32 (`make bench-gru-kernels`: oneDNN prepacked and bf16 are slower here). Tried for the rest,
 the step's small kernels, and not kept (2026-12-01, `runs/demo`, interleaved in one process): the
 weight hoisted out of the step loop and `narrow` for the gate slices, 3% faster at 16 rows and
