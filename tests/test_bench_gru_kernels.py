@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import shutil
 
 import pytest
 import torch
 
 from trainer.baselines import build_baseline
-from trainer.bench_gru_kernels import load_served, matmul_variants, measure, render
+from trainer.bench_gru_kernels import load_served, main, matmul_variants, measure, render
+from trainer.errors import RunDirError
 from trainer.export import save_scripted
 
 MKL = "MKL fp32 (torch.addmm, what the model runs)"
@@ -40,10 +42,19 @@ def test_measure_and_render_a_trained_run(tiny_run):
     assert "40 recurrent matmuls" in text
 
 
-def test_refuses_a_model_without_a_gru(tmp_path):
-    pop = build_baseline("pop", [[1, 2, 3], [2, 3]], vocab_size=5)
-    save_scripted(pop, tmp_path / "model.pt", [[1, 2]])
-    with pytest.raises(ValueError, match="w_hh"):
-        load_served(tmp_path)
-    with pytest.raises(FileNotFoundError, match="model.pt"):
+def test_refuses_a_run_without_a_gru(tiny_run, tmp_path):
+    run = tmp_path / "pop"
+    shutil.copytree(tiny_run, run)
+    save_scripted(build_baseline("pop", [[1, 2, 3], [2, 3]], vocab_size=5), run / "model.pt", [[1, 2]])
+    with pytest.raises(RunDirError, match="w_hh"):
+        load_served(run)
+    with pytest.raises(RunDirError, match="model.pt"):
         load_served(tmp_path / "missing")
+
+
+def test_cli_names_a_bad_run_and_bad_settings(tmp_path):
+    with pytest.raises(SystemExit, match="no exported model"):
+        main(["--run", str(tmp_path), "--md", str(tmp_path / "B.md")])
+    with pytest.raises(SystemExit, match="--repeats must be at least 1"):
+        main(["--run", str(tmp_path), "--repeats", "0", "--md", str(tmp_path / "B.md")])
+    assert not (tmp_path / "B.md").exists()  # nothing written for a refused run

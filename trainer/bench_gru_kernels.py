@@ -13,10 +13,8 @@ drifts between seconds.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
-import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,6 +23,9 @@ import yaml
 
 from .archive import HANDLER_DIR, REPO
 from .benchmarks_md import measured_on, replace_section
+from .errors import RunDirError, SessrecError
+from .evaluate import load_exported
+from .export import MODEL_FILE
 
 TITLE = "The served GRU on one core"
 BATCHES = (1, 4, 8, 16, 32)
@@ -58,23 +59,20 @@ def cpu_name() -> tuple[str, bool]:
         info = Path("/proc/cpuinfo").read_text()
     except OSError:
         return "unknown CPU", False
-    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "unknown CPU")
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    lines = info.splitlines()
+    first = lambda key: next((line.split(":", 1)[1] for line in lines if line.startswith(key)), "")  # noqa: E731
+    name, flags = first("model name").strip() or "unknown CPU", first("flags").split()
     return name, "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def load_served(run: Path) -> torch.jit.ScriptModule:
-    """The run's exported model, as the handler loads it; a GRU's (it has the recurrent weights `w_hh`)."""
-    path = Path(run) / "model.pt"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: train (or export) a GRU run first")
-    with warnings.catch_warnings():  # TorchScript's deprecation notice on load, nothing else
-        warnings.filterwarnings("ignore", message=r"`torch\.jit\.load` is deprecated", category=DeprecationWarning)
-        model = torch.jit.load(str(path), map_location="cpu")
+def load_served(run: Path) -> tuple[torch.jit.ScriptModule, int]:
+    """The run's exported model as evaluation and the handler load it, and its max len; only a
+    single GRU's export has the recurrent weights `w_hh` this times."""
+    model, _, cfg = load_exported(run)
     if not hasattr(model, "w_hh"):
-        raise ValueError(f"{path} is not a single GRU's export (no recurrent weights w_hh); "
-                         "a baseline or an ensemble has no one GRU step to time")
-    return model.eval()
+        raise RunDirError(f"{Path(run) / MODEL_FILE} is not a single GRU's export (no recurrent weights w_hh); "
+                          "a baseline or an ensemble has no one GRU step to time")
+    return model, cfg.max_len
 
 
 def max_rel_diff(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -87,7 +85,8 @@ def matmul_variants(w: torch.Tensor, bias: torch.Tensor, batch: int, seed: int =
     largest relative difference from MKL fp32's product; g is a state in (0, 1), as the model carries."""
     g = torch.rand(batch, w.shape[0], generator=torch.Generator().manual_seed(seed))
     ref = torch.addmm(bias, g, w)
-    out: dict[str, dict[str, Any]] = {"MKL fp32 (torch.addmm, what the model runs)": {"fn": lambda: torch.addmm(bias, g, w)}}
+    out: dict[str, dict[str, Any]] = {
+        "MKL fp32 (torch.addmm, what the model runs)": {"fn": lambda: torch.addmm(bias, g, w)}}
     if torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_reorder_linear_weight"):
         packed = torch.ops.mkldnn._reorder_linear_weight(w.T.contiguous(), batch)
         out["oneDNN fp32, weight prepacked"] = {
@@ -102,13 +101,12 @@ def matmul_variants(w: torch.Tensor, bias: torch.Tensor, batch: int, seed: int =
 def measure(run: Path, batches: tuple[int, ...] = BATCHES, batch: int = 16, repeats: int = 7,
             seconds: float = 0.3) -> dict[str, Any]:
     """Time the run's served model on one thread; see the module docstring."""
-    model = load_served(run)
+    model, steps = load_served(run)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         w_hh, b_hh = model.w_hh[0], model.b_hh[0]
-        hidden, vocab = int(w_hh.shape[0]), int(model.vocab_size)
-        steps = int(json.loads((Path(run) / "config.json").read_text())["max_len"])
+        layers, hidden, vocab = int(model.w_hh.shape[0]), int(w_hh.shape[0]), int(model.vocab_size)
         batches = tuple(sorted(set(batches) | {batch}))
         gen = torch.Generator().manual_seed(1)
         with torch.inference_mode():
@@ -116,14 +114,15 @@ def measure(run: Path, batches: tuple[int, ...] = BATCHES, batch: int = 16, repe
             batch_us = rounds({str(b): (lambda m=inputs[b]: model.predict_next(*m)) for b in batches}, repeats, seconds)
             variants = matmul_variants(w_hh, b_hh, batch)
             kernel_us = rounds({name: v["fn"] for name, v in variants.items()}, repeats, seconds)
-            state = torch.rand(int(model.w_hh.shape[0]), batch, hidden) * 2 - 1
+            state = torch.rand(layers, batch, hidden) * 2 - 1
             scores_us = rounds({"scores": lambda: model.scores(state)}, repeats, seconds)["scores"]
     finally:
         torch.set_num_threads(threads)
     name, native_bf16 = cpu_name()
-    return {"run": str(run), "hidden": hidden, "layers": int(model.w_hh.shape[0]), "vocab": vocab, "steps": steps,
+    return {"run": str(run), "hidden": hidden, "layers": layers, "vocab": vocab, "steps": steps,
             "batch": batch, "repeats": repeats, "cpu": name, "native_bf16": native_bf16,
-            "batches": {int(b): us for b, us in batch_us.items()}, "predict_us": batch_us[str(batch)], "scores_us": scores_us,
+            "batches": {int(b): us for b, us in batch_us.items()}, "predict_us": batch_us[str(batch)],
+            "scores_us": scores_us,
             "kernels": {n: {"us": kernel_us[n], "rel_diff": v["rel_diff"]} for n, v in variants.items()}}
 
 
@@ -135,9 +134,9 @@ def render(r: dict[str, Any]) -> str:
     lines = [
         f"Measured on {measured_on()} ({r['cpu']}; native bf16: {'yes' if r['native_bf16'] else 'no'}), torch "
         f"{torch.__version__}, one torch thread (as each model worker runs, handler threads 1): `{r['run']}`'s "
-        f"exported model.pt ({r['layers']} layer{'s' if r['layers'] > 1 else ''}, hidden {h}, {r['vocab'] - 1} movies), histories of {t} random "
-        f"movies (its max len: the GRU steps a 150-id request costs). Medians of {r['repeats']} rounds that alternate "
-        f"the variants. Command: `make bench-gru-kernels RUN=...`.",
+        f"exported model.pt ({r['layers']} layer{'s' if r['layers'] > 1 else ''}, hidden {h}, {r['vocab'] - 1} movies), "
+        f"histories of {t} random movies (its max len: the GRU steps a 150-id request costs). Medians of "
+        f"{r['repeats']} rounds that alternate the variants. Command: `make bench-gru-kernels RUN=...`.",
         "",
         "| histories per call | predict_next us per call | us per history |",
         "|---|---|---|",
@@ -151,7 +150,8 @@ def render(r: dict[str, Any]) -> str:
         "| matmul | us | GFLOP/s | largest difference from fp32, relative |",
         "|---|---|---|---|",
     ]
-    lines += [f"| {n} | {k['us']:.1f} | {flop / k['us'] / 1e3:.0f} | {k['rel_diff']:.1e} |" for n, k in r["kernels"].items()]
+    lines += [f"| {n} | {k['us']:.1f} | {flop / k['us'] / 1e3:.0f} | {k['rel_diff']:.1e} |"
+              for n, k in r["kernels"].items()]
     mm = r["layers"] * t  # one recurrent matmul per step per layer
     lines += [
         "",
@@ -173,8 +173,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=0.3, help="timing per variant per round")
     parser.add_argument("--md", type=Path, default=REPO / "BENCHMARKS.md")
     args = parser.parse_args(argv)
+    if args.repeats < 1 or not args.seconds > 0:
+        raise SystemExit(f"error: --repeats must be at least 1 and --seconds above 0, got {args.repeats}, {args.seconds}")
     batch = int(yaml.safe_load((HANDLER_DIR / "model-config.yaml").read_text())["batchSize"])
-    result = measure(args.run, batch=batch, repeats=args.repeats, seconds=args.seconds)
+    try:
+        result = measure(args.run, batch=batch, repeats=args.repeats, seconds=args.seconds)
+    except SessrecError as exc:
+        raise SystemExit(f"error: {exc}") from None
     body = render(result)
     replace_section(args.md, TITLE, body)
     print(body)
