@@ -26,6 +26,7 @@ from .benchmarks_md import measured_on, replace_section
 from .errors import RunDirError, SessrecError
 from .evaluate import load_exported
 from .export import MODEL_FILE
+from .train import bf16_native
 
 TITLE = "The served GRU on one core"
 BATCHES = (1, 4, 8, 16, 32)
@@ -53,16 +54,13 @@ def rounds(fns: dict[str, Callable[[], Any]], repeats: int, seconds: float) -> d
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def cpu_name() -> tuple[str, bool]:
-    """The CPU's model name and whether it has native bf16 (AVX512-BF16 or AMX), from /proc/cpuinfo."""
+def cpu_name() -> str:
+    """The CPU's model name, from /proc/cpuinfo."""
     try:
-        info = Path("/proc/cpuinfo").read_text()
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
-        return "unknown CPU", False
-    lines = info.splitlines()
-    first = lambda key: next((line.split(":", 1)[1] for line in lines if line.startswith(key)), "")  # noqa: E731
-    name, flags = first("model name").strip() or "unknown CPU", first("flags").split()
-    return name, "avx512_bf16" in flags or "amx_bf16" in flags
+        return "unknown CPU"
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "unknown CPU")
 
 
 def load_served(run: Path) -> tuple[torch.jit.ScriptModule, int]:
@@ -118,9 +116,9 @@ def measure(run: Path, batches: tuple[int, ...] = BATCHES, batch: int = 16, repe
             scores_us = rounds({"scores": lambda: model.scores(state)}, repeats, seconds)["scores"]
     finally:
         torch.set_num_threads(threads)
-    name, native_bf16 = cpu_name()
     return {"run": str(run), "hidden": hidden, "layers": layers, "vocab": vocab, "steps": steps,
-            "batch": batch, "repeats": repeats, "cpu": name, "native_bf16": native_bf16,
+            "batch": batch, "repeats": repeats, "cpu": cpu_name(),
+            "native_bf16": bf16_native(torch.device("cpu")),
             "batches": {int(b): us for b, us in batch_us.items()}, "predict_us": batch_us[str(batch)],
             "scores_us": scores_us,
             "kernels": {n: {"us": kernel_us[n], "rel_diff": v["rel_diff"]} for n, v in variants.items()}}
