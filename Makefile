@@ -94,6 +94,8 @@ demo: setup
 	@$(MAKE) --no-print-directory serve && { $(MAKE) --no-print-directory request && $(MAKE) --no-print-directory request-session; rc=$$?; $(MAKE) --no-print-directory stop; exit $$rc; } \
 		|| { $(MAKE) --no-print-directory stop; exit 1; }
 
+# Benchmarks of a trained run stop early, naming the missing file, when RUN has no exported model.
+NEED_MODEL = test -f $(RUN)/model.pt || { echo "error: $(RUN)/model.pt not found; run 'make train' (or pass RUN=...)"; exit 1; }
 WRK_INSTALL = command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; \
 	apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }; }
 
@@ -118,7 +120,7 @@ bench-cuda: setup
 
 bench-serve: setup
 	@$(WRK_INSTALL)
-	@test -f $(RUN)/model.pt || { echo "error: $(RUN)/model.pt not found; run 'make train' (or pass RUN=...)"; exit 1; }
+	@$(NEED_MODEL)
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer.bench_serve --run $(RUN)
 
 bench-serve-sessions: setup
@@ -132,18 +134,18 @@ bench-serve-sessions-sweep: setup
 # Which code takes the model workers' CPU under the two serving loads (py-spy, from `make setup`).
 profile-serve: setup
 	@$(WRK_INSTALL)
-	@test -f $(RUN)/model.pt || { echo "error: $(RUN)/model.pt not found; run 'make train' (or pass RUN=...)"; exit 1; }
+	@$(NEED_MODEL)
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer.bench_profile --run $(RUN)
 
 # The served GRU on one core (as a worker runs it): predict_next by batch size, and its recurrent matmul
 # three ways (MKL fp32, oneDNN prepacked, bf16), each checked against the fp32 product. About 20 s.
 bench-gru-kernels: setup
-	@test -f $(RUN)/model.pt || { echo "error: $(RUN)/model.pt not found; run 'make train' (or pass RUN=...)"; exit 1; }
+	@$(NEED_MODEL)
 	$(PY) -m trainer.bench_gru_kernels --run $(RUN)
 
 # Lost session requests (a TorchServe 0.12 race at a session's idle timeout) and recovery by resending.
 bench-session-resend: setup
-	@test -f $(RUN)/model.pt || { echo "error: $(RUN)/model.pt not found; run 'make train' (or pass RUN=...)"; exit 1; }
+	@$(NEED_MODEL)
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer.bench_session_resend --run $(RUN)
 
 bench-serve-sweep: setup
