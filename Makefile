@@ -125,10 +125,12 @@ bench-serve: setup
 
 bench-serve-sessions: setup
 	@$(WRK_INSTALL)
+	@$(NEED_MODEL)
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer.bench_serve --run $(RUN) --sessions
 
 bench-serve-sessions-sweep: setup
 	@$(WRK_INSTALL)
+	@$(NEED_MODEL)
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer.bench_serve --run $(RUN) --sessions-sweep --seconds 10
 
 # Which code takes the model workers' CPU under the two serving loads (py-spy, from `make setup`).
@@ -150,6 +152,7 @@ bench-session-resend: setup
 
 bench-serve-sweep: setup
 	@$(WRK_INSTALL)
+	@$(NEED_MODEL)
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer.bench_serve --run $(RUN) --sweep --seconds 10
 
 clean:

@@ -22,9 +22,10 @@ from .archive import HANDLER_DIR, REPO, SESSIONS_CONFIG
 from .bench_load import PACED_CONNECTIONS, alternate, bodies, run_paced, run_wrk
 from .bench_server import bench_server, merged_config
 from .benchmarks_md import measured_on, replace_section
+from .errors import SessrecError
+from .evaluate import load_exported
 from .server import http
 from .server_cpu import with_cpu
-from .vocab import VOCAB_FILE, Vocab
 
 CPU_NOTE = ("Server CPU: the CPU time of TorchServe's Java frontend and of all its Python model workers over a run "
             "(from /proc), per request. Both archives share the frontend; the no-op's workers figure is TorchServe's "
@@ -112,17 +113,20 @@ def main(argv: list[str] | None = None) -> None:
                              "(--sweep-repeats runs per model each)")
     parser.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
     args = parser.parse_args(argv)
+    for flag, value in (("--repeats", args.repeats), ("--sweep-repeats", args.sweep_repeats)):
+        if value < 1:
+            raise SystemExit(f"error: {flag} must be at least 1, got {value}")
+    try:  # before any server starts: an unfinished or missing run is the user's error, not a traceback
+        _, vocab, _ = load_exported(args.run)
+    except SessrecError as exc:
+        raise SystemExit(f"error: {exc}") from None
     if shutil.which("wrk") is None:
         raise SystemExit("error: wrk not found (Debian: apt-get install wrk); `make bench-serve` installs it")
-    vocab = Vocab.load(args.run / VOCAB_FILE)
     rng = np.random.default_rng(1)
     workloads = {"150 ids": bodies(vocab, [150] * 64), "mixed 1-150 ids": bodies(vocab, list(rng.integers(1, 151, 64)))}
     machine = measured_on()
     cfg = (HANDLER_DIR / "model-config.yaml").read_text()
     knobs = ", ".join(f"{k}={v}" for k, v in re.findall(r"^\s*(minWorkers|batchSize|maxBatchDelay|threads): (\d+)", cfg, re.M))
-    for flag, value in (("--repeats", args.repeats), ("--sweep-repeats", args.sweep_repeats)):
-        if value < 1:
-            raise SystemExit(f"error: {flag} must be at least 1, got {value}")
     out_dir = REPO / "build" / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
     if args.sessions_sweep:

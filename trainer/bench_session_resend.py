@@ -25,8 +25,9 @@ import yaml
 from .archive import REPO, SESSIONS_CONFIG
 from .bench_server import bench_server
 from .benchmarks_md import measured_on, replace_section
+from .errors import SessrecError
+from .evaluate import load_exported
 from .session_client import Post, poster, stream_session
-from .vocab import VOCAB_FILE, Vocab
 
 
 def run_phase(post: Post, ids: list[int], think_ms: tuple[float, float], seconds: float, clients: int,
@@ -65,7 +66,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
     args = parser.parse_args(argv)
     idle = float(yaml.safe_load(SESSIONS_CONFIG.read_text())["sequenceMaxIdleMSec"])
-    ids = Vocab.load(args.run / VOCAB_FILE).movies
+    if args.seconds <= 0 or args.clients < 1 or args.timeout <= 0:
+        raise SystemExit(f"error: --seconds and --timeout must be above 0 and --clients at least 1, got "
+                         f"{args.seconds:g}, {args.timeout:g}, {args.clients}")
+    try:  # before the server starts: an unfinished or missing run is the user's error, not a traceback
+        _, vocab, _ = load_exported(args.run)
+    except SessrecError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    ids = vocab.movies
     phases = [(f"{0.75 * idle:g}-{1.25 * idle:g} ms (around the idle time)", (0.75 * idle, 1.25 * idle)),
               (f"{2 * idle:g}-{3 * idle:g} ms (past it)", (2 * idle, 3 * idle))]
     rows = []
