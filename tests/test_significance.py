@@ -226,3 +226,12 @@ def test_cpu_steps_adds_runs_unpaired_once_the_first_rows_run_is_gone(tiny_data,
     assert rows[1]["test"] == rows[0]["test"]
     [line] = [line for line in md.read_text().splitlines() if line.startswith("| later")]
     assert line.endswith("|  |  |")
+
+
+def test_cpu_steps_cli_names_an_unfinished_run(tiny_data, tmp_path):
+    from trainer.bench_cpu_steps import main
+
+    out = tmp_path / "B.md"
+    with pytest.raises(SystemExit, match=r"unfinished/model\.pt: no exported model"):
+        main(["--data", str(tiny_data), str(tmp_path / "unfinished"), "--out", str(out)])
+    assert not out.exists()

@@ -25,6 +25,7 @@ from .archive import REPO
 from .benchmarks_md import replace_section
 from .checkpoint import best_val, history_timings, read_history
 from .config import TrainConfig
+from .errors import SessrecError
 from .evaluate import run_cases
 from .evaluation import evaluate_scorer, per_user_metrics
 from .export import ENSEMBLE_FILE, ensemble_members
@@ -146,31 +147,34 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--load", type=Path, help="render from a saved JSON instead of measuring")
     parser.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
     args = parser.parse_args(argv)
-    if args.load and args.runs:
-        # Add runs to a saved table; the saved rows are kept as they are. With the saved first row's
-        # run directory given first, the new rows are paired with it (bootstrap); without it (that run
-        # is gone), they are appended unpaired, their comparison columns left empty.
-        results = json.loads(args.load.read_text())
-        if not args.data:
-            parser.error("to add runs give --data (and, to pair them with it, the first row's run first)")
-        first = results["rows"][0]["run"]
-        if first in [run.name for run in args.runs[1:]]:
-            parser.error(f"the first row's run ({first}) goes first, to pair the new runs with it")
-        if args.runs[0].name == first:
-            if len(args.runs) < 2:
-                parser.error("give at least one run to add after the first row's run")
-            _merge(results["rows"], measure(args.data, args.runs)["rows"][1:])
+    try:  # a run that is missing or unfinished is named in a CLI error, not a traceback
+        if args.load and args.runs:
+            # Add runs to a saved table; the saved rows are kept as they are. With the saved first row's
+            # run directory given first, the new rows are paired with it (bootstrap); without it (that run
+            # is gone), they are appended unpaired, their comparison columns left empty.
+            results = json.loads(args.load.read_text())
+            if not args.data:
+                parser.error("to add runs give --data (and, to pair them with it, the first row's run first)")
+            first = results["rows"][0]["run"]
+            if first in [run.name for run in args.runs[1:]]:
+                parser.error(f"the first row's run ({first}) goes first, to pair the new runs with it")
+            if args.runs[0].name == first:
+                if len(args.runs) < 2:
+                    parser.error("give at least one run to add after the first row's run")
+                _merge(results["rows"], measure(args.data, args.runs)["rows"][1:])
+            else:
+                new = measure(args.data, args.runs)["rows"]
+                for row in new:
+                    row.pop("vs_first", None)
+                _merge(results["rows"], new)
+        elif args.load:
+            results = json.loads(args.load.read_text())
+        elif args.runs and args.data:
+            results = measure(args.data, args.runs)
         else:
-            new = measure(args.data, args.runs)["rows"]
-            for row in new:
-                row.pop("vs_first", None)
-            _merge(results["rows"], new)
-    elif args.load:
-        results = json.loads(args.load.read_text())
-    elif args.runs and args.data:
-        results = measure(args.data, args.runs)
-    else:
-        parser.error("give --load JSON, or --data DIR and at least one run directory")
+            parser.error("give --load JSON, or --data DIR and at least one run directory")
+    except SessrecError as exc:
+        raise SystemExit(f"error: {exc}") from None
     if args.save:
         args.save.write_text(json.dumps(results, indent=1) + "\n")
     replace_section(args.out, TITLE, render(results))
