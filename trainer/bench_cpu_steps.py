@@ -25,7 +25,7 @@ from .archive import REPO
 from .benchmarks_md import replace_section
 from .checkpoint import best_val, history_timings, read_history
 from .config import TrainConfig
-from .errors import SessrecError
+from .errors import as_cli_error
 from .evaluate import run_cases
 from .evaluation import evaluate_scorer, per_user_metrics
 from .export import ENSEMBLE_FILE, ensemble_members
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--load", type=Path, help="render from a saved JSON instead of measuring")
     parser.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
     args = parser.parse_args(argv)
-    try:  # a run that is missing or unfinished is named in a CLI error, not a traceback
+    with as_cli_error():  # a missing or unfinished run
         if args.load and args.runs:
             # Add runs to a saved table; the saved rows are kept as they are. With the saved first row's
             # run directory given first, the new rows are paired with it (bootstrap); without it (that run
@@ -173,8 +173,6 @@ def main(argv: list[str] | None = None) -> None:
             results = measure(args.data, args.runs)
         else:
             parser.error("give --load JSON, or --data DIR and at least one run directory")
-    except SessrecError as exc:
-        raise SystemExit(f"error: {exc}") from None
     if args.save:
         args.save.write_text(json.dumps(results, indent=1) + "\n")
     replace_section(args.out, TITLE, render(results))

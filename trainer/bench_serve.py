@@ -22,7 +22,7 @@ from .archive import HANDLER_DIR, REPO, SESSIONS_CONFIG
 from .bench_load import PACED_CONNECTIONS, alternate, bodies, run_paced, run_wrk
 from .bench_server import bench_server, merged_config
 from .benchmarks_md import measured_on, replace_section
-from .errors import SessrecError
+from .errors import as_cli_error
 from .evaluate import load_exported
 from .server import http
 from .server_cpu import with_cpu
@@ -116,10 +116,8 @@ def main(argv: list[str] | None = None) -> None:
     for flag, value in (("--repeats", args.repeats), ("--sweep-repeats", args.sweep_repeats)):
         if value < 1:
             raise SystemExit(f"error: {flag} must be at least 1, got {value}")
-    try:  # before any server starts: an unfinished or missing run is the user's error, not a traceback
+    with as_cli_error():  # before any server starts
         _, vocab, _ = load_exported(args.run)
-    except SessrecError as exc:
-        raise SystemExit(f"error: {exc}") from None
     if shutil.which("wrk") is None:
         raise SystemExit("error: wrk not found (Debian: apt-get install wrk); `make bench-serve` installs it")
     rng = np.random.default_rng(1)

@@ -25,7 +25,7 @@ import yaml
 from .archive import REPO, SESSIONS_CONFIG
 from .bench_server import bench_server
 from .benchmarks_md import measured_on, replace_section
-from .errors import SessrecError
+from .errors import as_cli_error
 from .evaluate import load_exported
 from .session_client import Post, poster, stream_session
 
@@ -69,10 +69,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.seconds <= 0 or args.clients < 1 or args.timeout <= 0:
         raise SystemExit(f"error: --seconds and --timeout must be above 0 and --clients at least 1, got "
                          f"{args.seconds:g}, {args.timeout:g}, {args.clients}")
-    try:  # before the server starts: an unfinished or missing run is the user's error, not a traceback
+    with as_cli_error():  # before the server starts
         _, vocab, _ = load_exported(args.run)
-    except SessrecError as exc:
-        raise SystemExit(f"error: {exc}") from None
     ids = vocab.movies
     phases = [(f"{0.75 * idle:g}-{1.25 * idle:g} ms (around the idle time)", (0.75 * idle, 1.25 * idle)),
               (f"{2 * idle:g}-{3 * idle:g} ms (past it)", (2 * idle, 3 * idle))]

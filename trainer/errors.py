@@ -1,4 +1,10 @@
-"""Specific exceptions: the CLI turns each into one error line naming the problem and exit code 2."""
+"""Specific exceptions: `python -m trainer` turns each into one error line naming the problem and exit
+code 2; the benchmark scripts do the same through `as_cli_error` (exit status 1)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
 
 
 class SessrecError(Exception):
@@ -15,3 +21,13 @@ class RunDirError(SessrecError):
 
 class ConfigError(SessrecError):
     """A hyperparameter or option has an invalid value."""
+
+
+@contextlib.contextmanager
+def as_cli_error() -> Iterator[None]:
+    """For a benchmark script's main(): a SessrecError inside ends the process with its one
+    `error: ...` line (exit status 1), not a traceback."""
+    try:
+        yield
+    except SessrecError as exc:
+        raise SystemExit(f"error: {exc}") from None
