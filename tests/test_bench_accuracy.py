@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trainer.bench_accuracy import BENCHES, validation_lines
+import pytest
+
+from trainer.bench_accuracy import BENCHES
+from trainer.bench_accuracy_md import validation_lines
 
 
 def test_validation_table_rows_carry_each_runs_values_and_bold_the_leader_per_column():
@@ -125,3 +128,29 @@ def test_seed_table_shows_every_metric_of_the_main_table_not_only_the_compared_o
                                                          ["| validation", "map@20"], ["| validation", "precision@20"]]
     # the metric the seeds lose is in the table, with its count
     assert body[1].endswith("| 0.1123 (GRU above on 0 of 2) |")
+
+
+def test_section_states_the_protocol_and_compares_the_gru_with_each_baseline_on_the_same_users():
+    from trainer.bench_accuracy_md import section
+    from trainer.config import TrainConfig
+
+    bench = {**BENCHES["ml-1m"], "metrics": ["hr@10", "ndcg@10"], "compare": ["hr@10"]}
+    cfg = TrainConfig().to_dict()
+    gru = {"model": "GRU", "test": {"users": 4, "hr@10": 0.31, "ndcg@10": 0.18}, "config": cfg, "best_epoch": 3,
+           "epochs_run": 3 + cfg["patience"], "seconds_per_epoch": 2.0, "median_seconds_per_epoch": 1.5,
+           "time_to_best_seconds": 6.0, "wall_seconds": 12.0}
+    rows = [{"model": "pop", "test": {"users": 4, "hr@10": 0.05, "ndcg@10": 0.02}, "fit_seconds": 1.0}, gru]
+    users = [1, 2, 3, 4]
+    per_user = {"pop": {"users": users, "metrics": {"hr@10": [0.0, 0.0, 0.0, 0.0]}},
+                "GRU": {"users": users, "metrics": {"hr@10": [1.0, 1.0, 1.0, 1.0]}}}
+    meta = {"users": 10, "items": 20, "events_kept": 300}
+    text = section("ml-1m", bench, meta, rows, [], per_user)
+    assert "10 users, 20 items, 300 events; 4 test users" in text
+    assert f"best epoch 3 of {3 + cfg['patience']}" in text and "hr@10 0.31000 (met: goal >= 0.3)" in text
+    lines = text.splitlines()
+    assert "| pop | 0.0500 | 0.0200 | 1 s |" in lines and "| GRU | 0.3100 | 0.1800 | 12 s |" in lines
+    assert any(line.startswith("| SASRec + cross-entropy") and "0.3152 | 0.1821" in line for line in lines)
+    assert "| pop | +1.0000 [+1.0000, +1.0000] | yes |" in lines  # GRU hits every user pop misses
+    per_user["pop"]["users"] = [1, 2, 3, 5]
+    with pytest.raises(SystemExit, match="pop was scored on other users than the GRU"):
+        section("ml-1m", bench, meta, rows, [], per_user)

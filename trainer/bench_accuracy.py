@@ -17,22 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from .archive import REPO
+from .bench_accuracy_md import curves_file, section
 from .benchmarks_md import replace_section
-from .breakdown import breakdown_lines
 from .checkpoint import history_timings, read_history
 from .plots import plot_benchmark_curves
 from .presets import PRESETS
-from .run_text import goal_text, loss_text, lr_schedule_text, stopped_text
 from .seed_spread import seed_spread_lines
 from .seed_sweep import sweep
-from .significance import paired_bootstrap
 
 SHARED = REPO.parent / "shared" / "data"
 BUILD = REPO / "build" / "bench"
-LITERATURE = [  # ML-1M leave-one-out, full ranking, items with < 5 interactions removed
-    ("SASRec + cross-entropy (Klenitskiy & Vasilev, RecSys 2023)", {"hr@10": 0.3152, "ndcg@10": 0.1821}),
-    ("best GRU4Rec (Klenitskiy & Vasilev 2023; Time-to-Split grid, RecSys 2025)", {"hr@10": 0.2887, "ndcg@10": 0.1679}),
-]
 BENCHES: dict[str, dict[str, Any]] = {
     "ml-1m": {
         "title": "MovieLens-1M, leave-one-out, full ranking",
@@ -61,11 +55,6 @@ BENCHES: dict[str, dict[str, Any]] = {
                     "validate); vocabulary: movies with >= 5 training events; full catalog ranked; history masked",
     },
 }
-
-
-def curves_file(name: str) -> str:
-    """The figure of a data set's GRU validation curves, relative to the repository."""
-    return f"docs/accuracy_curves-{name}.png"
 
 
 def cli(*args: str) -> str:
@@ -102,26 +91,6 @@ def scores(bench: dict[str, Any], data: Path, run: Path, name: str, model: str) 
     if bench.get("validation_table"):
         out["val"] = json.loads(cli("evaluate", "--data", str(data), "--run", str(run), "--split", "validate"))
     return out
-
-
-def differences(name: str, bench: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
-    """Table lines: GRU minus each baseline on the same test users, with paired bootstrap intervals."""
-    gru = json.loads(per_user_file(name, "gru").read_text())
-    lines = ["", f"GRU minus each baseline on the same {len(gru['users']):,} test users: mean difference and 95% "
-             "interval of a paired bootstrap over users (10,000 resamples, seed 0; `trainer/significance.py`).", "",
-             "| GRU minus | " + " | ".join(bench["compare"]) + " | all intervals above 0? |",
-             "|---|" + "---|" * (len(bench["compare"]) + 1)]
-    for r in rows[:-1]:
-        base = json.loads(per_user_file(name, r["model"]).read_text())
-        if base["users"] != gru["users"]:
-            raise SystemExit(f"{name}: {r['model']} was scored on other users than the GRU")
-        cells, better = [], True
-        for metric in bench["compare"]:
-            d = paired_bootstrap(gru["metrics"][metric], base["metrics"][metric])
-            cells.append(f"{d.mean:+.4f} [{d.low:+.4f}, {d.high:+.4f}]")
-            better = better and d.significant and d.mean > 0
-        lines.append(f"| {r['model']} | " + " | ".join(cells) + f" | {'yes' if better else 'no'} |")
-    return lines
 
 
 def bench_amp(name: str, bench: dict[str, Any], amp: bool) -> bool:
@@ -194,67 +163,6 @@ def seed_lines(name: str, bench: dict[str, Any], data: Path, rows: list[dict[str
     return seed_spread_lines(summary, rows[:-1], bench["metrics"], command)
 
 
-def section(name: str, bench: dict[str, Any], data: Path, rows: list[dict[str, Any]], seeds: list[str]) -> str:
-    meta = json.loads((data / "meta.json").read_text())
-    gru = rows[-1]
-    cfg = gru["config"]
-    m = cfg["model"]
-    lines = [
-        f"Protocol: {bench['protocol']}. {meta['users']:,} users, {meta['items']:,} items, "
-        f"{meta['events_kept']:,} events; {rows[0]['test']['users']:,} test users. Ties: lower index (more popular) first. "
-        f"Baselines: fit on the training split; vocabulary: movies with >= {bench['min_count']} training events "
-        f"(GRU: {cfg['min_count']}); input: the last {bench['max_len']} movies of a history (GRU: {cfg['max_len']}).",
-        f"GRU ({'`--preset ' + name + '`' if name in PRESETS else 'default configuration'}): emb {m['emb_dim']}, hidden {m['hidden_dim']}, layers {m['layers']}, emb dropout "
-        f"{m['emb_dropout']}, dropout {m['dropout']}, tied {m['tied']}, batch {cfg['batch_size']}, lr {cfg['lr']}, "
-        f"weight decay {cfg['weight_decay']}{loss_text(cfg)}, {lr_schedule_text(cfg)}, max len {cfg['max_len']}, windows {cfg['windows']}, "
-        f"seed {cfg['seed']}{', bf16 autocast' if cfg.get('amp') else ''}; "
-        f"early stopping on validation map@20 (patience {cfg['patience']}): best epoch {gru['best_epoch']} of "
-        f"{gru['epochs_run']}{stopped_text(gru, cfg)}, {gru['seconds_per_epoch']} s per training epoch (median {gru['median_seconds_per_epoch']} s), "
-        f"{gru['time_to_best_seconds']:.0f} s to the best epoch (with validation) on 2 CPU cores (the mean and the "
-        "time to best include epochs slowed by other work on the machine; the median is the speed of an idle one)."
-        + goal_text(bench, gru),
-        f"Command: `make bench-accuracy{' AMP=1' if cfg.get('amp') else ''}` (this section: `python -m "
-        f"trainer.bench_accuracy --only {name}{' --amp' if cfg.get('amp') else ''}`). "
-        f"Validation curves of the GRU run: [{curves_file(name)}]({curves_file(name)}).", "",
-        "| model | " + " | ".join(bench["metrics"]) + " | fit / train time |",
-        "|---|" + "---|" * (len(bench["metrics"]) + 1)]
-    for r in rows:
-        seconds = r["fit_seconds"] if "fit_seconds" in r else r["wall_seconds"]
-        t = f"{seconds:.0f} s" if seconds else "not recorded"
-        lines.append(f"| {r['model']} | " + " | ".join(f"{r['test'][k]:.4f}" for k in bench["metrics"]) + f" | {t} |")
-    if name == "ml-1m":
-        for label, vals in LITERATURE:
-            lines.append(f"| {label} | " + " | ".join(f"{vals[k]:.4f}" if k in vals else "" for k in bench["metrics"]) + " | |")
-    return "\n".join(lines + seeds + validation_lines(bench, rows) + differences(name, bench, rows)
-                     + target_count_lines(name, bench, rows))
-
-
-def validation_lines(bench: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
-    """The same models on the validation period, for benches whose test period is small."""
-    if not bench.get("validation_table"):
-        return []
-    best = {k: max(round(r["val"][k], 4) for r in rows) for k in bench["metrics"]}  # as shown: ties share the bold
-    lines = ["", f"The same runs on the validation period ({rows[0]['val']['users']:,} users; history: the training "
-             "period). The GRU's best epoch and its preset were chosen on this period, so its row here is optimistic; "
-             "the baselines were not tuned on it. The best of each column in bold.", "",
-             "| model | " + " | ".join(bench["metrics"]) + " |", "|---|" + "---|" * len(bench["metrics"])]
-    for r in rows:
-        cells = [f"**{r['val'][k]:.4f}**" if round(r["val"][k], 4) == best[k] else f"{r['val'][k]:.4f}"
-                 for k in bench["metrics"]]
-        lines.append(f"| {r['model']} | " + " | ".join(cells) + " |")
-    return lines
-
-
-def target_count_lines(name: str, bench: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
-    """Where each model wins: the breakdown metrics by the size of the users' test sets."""
-    if not bench.get("breakdown"):
-        return []
-    per_user = {r["model"]: json.loads(per_user_file(name, r["model"]).read_text()) for r in rows}
-    return ["", "The same test users grouped by how many distinct movies they watched in the test period (each "
-            "group's mean; the best of each column in bold; `trainer/breakdown.py`):", "",
-            *breakdown_lines(per_user, bench["breakdown"])]
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", choices=sorted(BENCHES), nargs="*", default=sorted(BENCHES))
@@ -274,7 +182,9 @@ def main(argv: list[str] | None = None) -> None:
         rows = run_models(name, bench, data, args.epochs, args.reuse, amp)
         (BUILD / f"accuracy-{name}.json").write_text(json.dumps(rows, indent=2) + "\n")
         seeds = seed_lines(name, bench, data, rows, args.epochs, args.reuse, amp)
-        replace_section(REPO / "BENCHMARKS.md", bench["title"], section(name, bench, data, rows, seeds))
+        meta = json.loads((data / "meta.json").read_text())
+        per_user = {r["model"]: json.loads(per_user_file(name, r["model"]).read_text()) for r in rows}
+        replace_section(REPO / "BENCHMARKS.md", bench["title"], section(name, bench, meta, rows, seeds, per_user))
         # One figure per section, rewritten with it: `--only` never drops another data set's curves.
         plot_benchmark_curves({name: rows[-1]["history"]}, REPO / curves_file(name))
         print(json.dumps({r["model"]: {k: round(r["test"][k], 4) for k in bench["metrics"]} for r in rows}), flush=True)
