@@ -138,6 +138,35 @@ def _merge(rows: list[dict[str, Any]], new: list[dict[str, Any]]) -> None:
             rows.append(row)
 
 
+def _results(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """The table's figures as the arguments ask: measured, loaded, or loaded with runs added."""
+    if args.load and args.runs:
+        # Add runs to a saved table; the saved rows are kept as they are. With the saved first row's
+        # run directory given first, the new rows are paired with it (bootstrap); without it (that run
+        # is gone), they are appended unpaired, their comparison columns left empty.
+        results = json.loads(args.load.read_text())
+        if not args.data:
+            parser.error("to add runs give --data (and, to pair them with it, the first row's run first)")
+        first = results["rows"][0]["run"]
+        if first in [run.name for run in args.runs[1:]]:
+            parser.error(f"the first row's run ({first}) goes first, to pair the new runs with it")
+        if args.runs[0].name == first:
+            if len(args.runs) < 2:
+                parser.error("give at least one run to add after the first row's run")
+            _merge(results["rows"], measure(args.data, args.runs)["rows"][1:])
+        else:
+            new = measure(args.data, args.runs)["rows"]
+            for row in new:
+                row.pop("vs_first", None)
+            _merge(results["rows"], new)
+        return results
+    if args.load:
+        return json.loads(args.load.read_text())
+    if not (args.runs and args.data):
+        parser.error("give --load JSON, or --data DIR and at least one run directory")
+    return measure(args.data, args.runs)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m trainer.bench_cpu_steps", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -148,31 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
     args = parser.parse_args(argv)
     with as_cli_error():  # a missing or unfinished run
-        if args.load and args.runs:
-            # Add runs to a saved table; the saved rows are kept as they are. With the saved first row's
-            # run directory given first, the new rows are paired with it (bootstrap); without it (that run
-            # is gone), they are appended unpaired, their comparison columns left empty.
-            results = json.loads(args.load.read_text())
-            if not args.data:
-                parser.error("to add runs give --data (and, to pair them with it, the first row's run first)")
-            first = results["rows"][0]["run"]
-            if first in [run.name for run in args.runs[1:]]:
-                parser.error(f"the first row's run ({first}) goes first, to pair the new runs with it")
-            if args.runs[0].name == first:
-                if len(args.runs) < 2:
-                    parser.error("give at least one run to add after the first row's run")
-                _merge(results["rows"], measure(args.data, args.runs)["rows"][1:])
-            else:
-                new = measure(args.data, args.runs)["rows"]
-                for row in new:
-                    row.pop("vs_first", None)
-                _merge(results["rows"], new)
-        elif args.load:
-            results = json.loads(args.load.read_text())
-        elif args.runs and args.data:
-            results = measure(args.data, args.runs)
-        else:
-            parser.error("give --load JSON, or --data DIR and at least one run directory")
+        results = _results(args, parser)
     if args.save:
         args.save.write_text(json.dumps(results, indent=1) + "\n")
     replace_section(args.out, TITLE, render(results))
