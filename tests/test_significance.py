@@ -45,27 +45,22 @@ def test_bad_inputs_are_refused(a, b, message):
         paired_bootstrap(a, b)
 
 
-def test_benchmark_table_says_yes_only_where_every_interval_is_above_zero(tmp_path, monkeypatch):
-    import json
+def test_benchmark_table_says_yes_only_where_every_interval_is_above_zero():
+    from trainer.bench_accuracy_md import differences
 
-    from trainer import bench_accuracy
-
-    monkeypatch.setattr(bench_accuracy, "BUILD", tmp_path)
     rng = np.random.default_rng(3)
     users = list(range(500))
     base = rng.random(500)
-    runs = {"gru": base + 0.05, "weak": base, "close": base + 0.05 + rng.normal(0, 0.3, 500)}
-    for model, values in runs.items():
-        path = bench_accuracy.per_user_file("toy", model)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"users": users, "metrics": {"m": values.tolist(), "n": values.tolist()}}))
-    lines = bench_accuracy.differences("toy", {"compare": ["m", "n"]}, [{"model": "weak"}, {"model": "close"}, {"model": "GRU"}])
+    runs = {"GRU": base + 0.05, "weak": base, "close": base + 0.05 + rng.normal(0, 0.3, 500)}
+    per_user = {model: {"users": users, "metrics": {"m": values.tolist(), "n": values.tolist()}}
+                for model, values in runs.items()}
+    lines = differences("toy", {"compare": ["m", "n"]}, [{"model": "weak"}, {"model": "close"}, {"model": "GRU"}], per_user)
     table = {line.split(" | ")[0].strip("| "): line for line in lines if line.startswith("| weak") or line.startswith("| close")}
     assert table["weak"].endswith("| yes |") and "+0.0500 [+0.0500, +0.0500]" in table["weak"]
     assert table["close"].endswith("| no |")
-    bench_accuracy.per_user_file("toy", "close").write_text(json.dumps({"users": users[1:], "metrics": {}}))
+    per_user["close"] = {"users": users[1:], "metrics": {}}
     with pytest.raises(SystemExit, match="other users"):
-        bench_accuracy.differences("toy", {"compare": ["m"]}, [{"model": "close"}, {"model": "GRU"}])
+        differences("toy", {"compare": ["m"]}, [{"model": "close"}, {"model": "GRU"}], per_user)
 
 
 def test_cpu_steps_table_states_each_change_and_how_the_run_ended():
