@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from trainer.bench_profile import summary, table
+from trainer.bench_profile import main, summary, table
 from trainer.profile_buckets import BUCKETS, breakdown, classify, parse_raw
 
 HANDLER = Path(__file__).resolve().parents[1] / "handler"
@@ -103,3 +103,10 @@ def test_summary_says_what_sessrec_adds_to_the_noop_and_the_models_part() -> Non
     lines = summary([row("sessrec", 400.0, {MODEL: 0.5, TS_WORKER: 0.5}), row("noop", 100.0, {TS_WORKER: 1.0})])
     assert lines == ["- 150 ids: sessrec's workers take 300 us per request more than the no-op's; "
                      "the TorchScript model is 200 of them (67%)."]
+
+
+def test_profile_cli_names_an_unfinished_run_before_any_server_starts(tmp_path):
+    (tmp_path / "vocab.json").write_text('{"movies": [1, 2]}')  # a run that never exported a model
+    with pytest.raises(SystemExit, match=r"model\.pt: no exported model"):
+        main(["--run", str(tmp_path), "--out", str(tmp_path / "B.md")])
+    assert not (tmp_path / "B.md").exists()

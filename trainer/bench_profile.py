@@ -27,9 +27,10 @@ from .bench_load import bodies, run_wrk
 from .bench_server import bench_server
 from .bench_sessions import session_load
 from .benchmarks_md import measured_on, replace_section
+from .errors import as_cli_error
+from .evaluate import load_exported
 from .profile_buckets import BUCKETS, breakdown, parse_raw
 from .server_cpu import session_processes, with_cpu
-from .vocab import Vocab
 
 
 def profile_load(server: int, load: Callable[[int], dict[str, Any]], seconds: int, out_dir: Path,
@@ -112,12 +113,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
     parser.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
     args = parser.parse_args(argv)
+    with as_cli_error():  # before any server starts
+        _, vocab, _ = load_exported(args.run)
     for tool in ("wrk", "py-spy"):
         if shutil.which(tool) is None:
             raise SystemExit(f"error: {tool} not found; `make profile-serve` installs it")
-    if not (args.run / "model.pt").is_file():
-        raise SystemExit(f"error: {args.run}/model.pt not found; train a run first (make train) or pass --run")
-    vocab = Vocab.load(args.run / "vocab.json")
     histories = bodies(vocab, [150] * 64)
     events, script = session_load(args.run, vocab)
     out_dir = REPO / "build" / "bench" / "profile"
