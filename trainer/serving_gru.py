@@ -26,9 +26,8 @@ no change. What fusing could win at most (2026-12-01, a prototype, not kept): th
 one C++ op (MKL addmm plus one loop for all the gate arithmetic; same numbers within 1e-6) took
 `encode` at 16 histories of 50 movies from 2,188 / 2,904 us to 1,578 / 1,896 (two runs), so the
 matmuls are nearly all that remains; 28-35% of the model's 167 us per served request (BENCHMARKS.md,
-"Where the workers' time goes") is about 50 us, short of the ~70 that would
-bring `make bench-serve` to half the no-op's rate, at the price of a compiled library that every
-loader of model.pt would need. MKL's packed-weight GEMM: 22.8 us against addmm's 23.1 at 16 rows.
+"Where the workers' time goes") is about 50 us, short of the ~70 that would bring `make bench-serve`
+to half the no-op's rate, at the price of a compiled library that every loader of model.pt would need. MKL's packed-weight GEMM: 22.8 us against addmm's 23.1 at 16 rows.
 """
 
 from __future__ import annotations
