@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
         if value < 1:
             raise SystemExit(f"error: {flag} must be at least 1, got {value}")
     with as_cli_error():  # before any server starts
-        _, vocab, _ = load_exported(args.run)
+        _, vocab, run_cfg = load_exported(args.run)
     if shutil.which("wrk") is None:
         raise SystemExit("error: wrk not found (Debian: apt-get install wrk); `make bench-serve` installs it")
     rng = np.random.default_rng(1)
@@ -140,15 +140,14 @@ def main(argv: list[str] | None = None) -> None:
     results = measure(args.run, {}, workloads, args.connections, args.seconds, paced_fraction=0.8,
                       repeats=args.repeats)
     (out_dir / "serve.json").write_text(json.dumps(results, indent=2) + "\n")
-    run_cfg = json.loads((args.run / "config.json").read_text())
     replace_section(args.out, "Serving throughput", "\n".join([
         f"Measured on {machine}: TorchServe 0.12.0 serving sessrec and a no-op archive ({knobs}) with the repo's "
         f"config.properties and log4j2.xml; wrk on the same machine (2 threads, {args.seconds} s after a 3 s "
         f"warm-up), bodies of random real movie ids, k=20. {args.repeats} runs per model, alternating no-op and "
         "sessrec: each row is the median run, the ratio the median of back-to-back ratios (this VM's speed drifts "
         "between runs: the last column lists every run). "
-        f"Model: `{args.run}` ({vocab.size - 1} movies, hidden {run_cfg['model']['hidden_dim']}, max len "
-        f"{run_cfg['max_len']}: a history's last {run_cfg['max_len']} ids go through the GRU, all are masked).",
+        f"Model: `{args.run}` ({vocab.size - 1} movies, hidden {run_cfg.model.hidden_dim}, max len "
+        f"{run_cfg.max_len}: a history's last {run_cfg.max_len} ids go through the GRU, all are masked).",
         f"Paced rows: sessrec alone at 80% of the peak measured just before, {PACED_CONNECTIONS} connections each "
         "waiting an exponential think time between requests (close to open-loop arrivals; wrk2 is not packaged), "
         "so their p99 is the latency under a sustainable load rather than in a saturated queue.",
@@ -167,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
             f"session: opened with {OPENING} movies, then 1 movie per request (naming the step it follows, "
             "`after`, as README's client does), closed and reopened every "
             f"{sess[0]['events_per_session']} events (as many as keep the session within the model's max len "
-            f"{run_cfg['max_len']}, so a request costs one GRU step). The no-op floor is the no-op archive with "
+            f"{run_cfg.max_len}, so a request costs one GRU step). The no-op floor is the no-op archive with "
             f"the same sessions config and the same session protocol (it only echoes the session id). Medians of {args.repeats} alternating runs, as above. "
             "Server CPU as above. Command: `make bench-serve-sessions RUN=...`.", "", *table(sess)]))
     if args.sweep:
