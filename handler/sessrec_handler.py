@@ -130,8 +130,7 @@ class SessrecHandler(BaseHandler):
                 out["raw"], out["after"] = req.movies, req.after
                 known = len(out["new"])
             # Usually every id is known: then no second pass over the history.
-            out["unknown"] = [] if known == len(req.movies) else list(
-                dict.fromkeys(m for m in req.movies if m not in self.index_of))
+            out["unknown"] = [] if known == len(req.movies) else recommend.unknown_ids(req.movies, self.index_of)
             rows.append(out)
         if self.flow is not None:
             self.flow.attach(rows)
@@ -150,10 +149,7 @@ class SessrecHandler(BaseHandler):
         indices, values = recommend.recommend(scores, [r["seen"] + r["exclude"] for r in good],
                                               max(r["k"] for r in good))
         for r, idx, val in zip(good, indices.tolist(), values.tolist()):
-            # Empty slots (NO_ITEM: fewer unmasked movies than k) come last; answers leave them out.
-            kept = idx[: r["k"]]
-            n = kept.index(recommend.NO_ITEM) if recommend.NO_ITEM in kept else len(kept)
-            r["movies"], r["scores"] = [self.raw_ids[i - 1] for i in kept[:n]], val[:n]
+            r["movies"], r["scores"] = recommend.to_raw(idx, val, r["k"], self.raw_ids)
         return rows
 
     def postprocess(self, rows: list[dict[str, Any]]) -> list[str]:

@@ -143,3 +143,20 @@ def top_k(masked: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
 def recommend(scores: torch.Tensor, seen: Sequence[Sequence[int]], k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """`mask_seen` then `top_k`: what evaluation scores and what the handler returns."""
     return top_k(mask_seen(scores, seen), k)
+
+
+def unknown_ids(raw_ids: Iterable[int], index_of: Mapping[int, int]) -> list[int]:
+    """The ids of a history that are not in the vocabulary, each once, in first-seen order."""
+    return list(dict.fromkeys(m for m in raw_ids if m not in index_of))
+
+
+def to_raw(indices: list[int], values: list[float], k: int, raw_ids: Sequence[int]) -> tuple[list[int], list[float]]:
+    """One ranked row as an answer: its first `k` slots as raw movie ids and their scores.
+
+    Empty slots (`NO_ITEM`: fewer unmasked movies than k) come last in a row and are left out, so
+    an answer may hold fewer than k movies. `raw_ids[i - 1]` is index i's raw id (index 0 is the
+    start token, never ranked).
+    """
+    kept = indices[:k]
+    n = kept.index(NO_ITEM) if NO_ITEM in kept else len(kept)
+    return [raw_ids[i - 1] for i in kept[:n]], values[:n]
