@@ -10,7 +10,7 @@ RUN ?= runs/latest
 EPOCHS ?=
 ML_METRICS := ml_metrics==0.1.4
 
-.PHONY: setup test data train evaluate baselines archive serve stop request request-session demo bench bench-accuracy bench-serve bench-serve-sessions bench-serve-sweep bench-serve-sessions-sweep bench-session-resend bench-cuda profile-serve bench-gru-kernels clean
+.PHONY: setup test data train evaluate recommend baselines archive serve stop request request-session demo bench bench-accuracy bench-serve bench-serve-sessions bench-serve-sweep bench-serve-sessions-sweep bench-session-resend bench-cuda profile-serve bench-gru-kernels clean
 
 setup: $(STAMP)
 
@@ -49,6 +49,10 @@ train: setup
 evaluate: setup
 	$(PY) -m trainer evaluate --data $(DATA) --run $(RUN) --split test
 
+# The answer `make request` will get from the server, computed offline from RUN (same k: 10)
+recommend: setup
+	$(PY) -m trainer recommend --run $(RUN) --data $(DATA) --k 10
+
 baselines: setup
 	@if [ "$(DATA)" = "data/synthetic" ] && [ ! -f $(DATA)/train.pkl ]; then $(MAKE) --no-print-directory data; fi
 	for b in pop sr sknn; do rm -rf runs/$$b; $(PY) -m trainer baseline --name $$b --data $(DATA) --out runs/$$b || exit 1; \
@@ -83,13 +87,14 @@ request: setup
 request-session: setup
 	$(PY) -m trainer request --data $(DATA) --session
 
-# The whole job on built-in data: data, a short training run, test metrics, archive, serve,
-# one real request, the same history streamed as a session, stop (also when a step fails).
+# The whole job on built-in data: data, a short training run, test metrics, one answer offline, archive,
+# serve, the same request to the server, the same history streamed as a session, stop (also when a step fails).
 demo: setup
 	@if [ ! -f $(DATA)/train.pkl ]; then $(MAKE) --no-print-directory data; fi
 	rm -rf runs/demo
 	$(PY) -m trainer train --data $(DATA) --out runs/demo --epochs $(or $(EPOCHS),30)
 	$(PY) -m trainer evaluate --data $(DATA) --run runs/demo --split test
+	@$(MAKE) --no-print-directory recommend RUN=runs/demo
 	@$(MAKE) --no-print-directory archive RUN=runs/demo
 	@$(MAKE) --no-print-directory serve && { $(MAKE) --no-print-directory request && $(MAKE) --no-print-directory request-session; rc=$$?; $(MAKE) --no-print-directory stop; exit $$rc; } \
 		|| { $(MAKE) --no-print-directory stop; exit 1; }

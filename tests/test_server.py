@@ -61,6 +61,20 @@ def test_http_top_k_equals_offline_top_k(server, tiny_data, tiny_run):
     assert exact >= 0.99 * len(responses)
 
 
+def test_recommend_cli_prints_what_the_server_answers(server, tiny_data, tiny_run):
+    splits = load_data_dir(tiny_data)
+    user = splits["test"].users[5]
+    history = history_for(splits, "test")[user]
+    excluded = [history[0] + 100000, *load_exported(tiny_run)[1].movies[:3]]
+    status, served = server.predict({"movies": history + [987654], "k": 12, "exclude": excluded})
+    args = ["--movies", *map(str, history + [987654]), "--k", "12", "--exclude", *map(str, excluded)]
+    done = run_cli("recommend", "--run", str(tiny_run), *args)
+    assert status == 200 and done.returncode == 0, done.stderr
+    offline = json.loads(done.stdout)
+    assert offline["movies"] == served["movies"] and offline["unknown"] == served["unknown"] == [987654]
+    assert offline["scores"] == pytest.approx(served["scores"], abs=1e-5)
+
+
 def test_bad_requests_over_http_and_server_stays_healthy(server):
     pids = worker_pids(server)
     cases = [b"{broken", b"[]", b'{"movies": [1, "x"]}', b'{"movies": [1], "k": 0}', b'{"movies": ' + b"[" * 5000 + b"]" * 5000 + b"}",

@@ -1,4 +1,5 @@
-"""Command line: `python -m trainer {prepare,train,evaluate,export,ensemble,recipe,baseline,archive,serve,stop,request} ...`."""
+"""Command line: `python -m trainer COMMAND ...`, COMMAND one of prepare, train, evaluate, export, ensemble,
+recipe, baseline, archive, serve, stop, request, recommend."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import textwrap
 from dataclasses import fields
 from pathlib import Path
 
-from .cli_serving import SERVING_COMMANDS, add_serving, run_serving  # archive, serve, stop, request
+from .cli_serving import SERVING_COMMANDS, add_serving, run_serving  # archive, serve, stop, request, recommend
 from .config import TARGETS, WINDOWS, ModelConfig, TrainConfig
 from .errors import ConfigError, SessrecError
 from .presets import PRESETS

@@ -1,4 +1,4 @@
-"""The serving half of the command line: `archive`, `serve`, `stop`, `request`."""
+"""The serving half of the command line: `archive`, `serve`, `stop`, `request`, and `recommend` (offline)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .errors import SessrecError
 
-SERVING_COMMANDS = ("archive", "serve", "stop", "request")
+SERVING_COMMANDS = ("archive", "serve", "stop", "request", "recommend")
 STATELESS_URL = "http://127.0.0.1:8080/predictions/sessrec"
 SESSIONS_URL = "http://127.0.0.1:8080/predictions/sessrec_sessions"
 
@@ -43,20 +43,25 @@ def _add_server(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--check-url", default=STATELESS_URL, help="with --session: the stateless model to check against")
 
 
-def _history(args: argparse.Namespace) -> list[int]:
+def history_from_args(args: argparse.Namespace) -> list[int]:
+    """`--movies`, or the train+validate history of `--user` (default: the first test user) in `--data`."""
+    from .errors import DataError
     from .splits import history_for, load_data_dir
 
     if args.data is None:
         return args.movies or []
     splits = load_data_dir(args.data)
     user = args.user if args.user is not None else splits["test"].users[0]
-    return history_for(splits, "test").get(user, [])
+    histories = history_for(splits, "test")
+    if user not in histories:
+        raise DataError(f"{args.data}: user {user} has no training or validation events")
+    return histories[user]
 
 
 def _request(args: argparse.Namespace) -> None:
     from .server import http
 
-    movies = _history(args)
+    movies = history_from_args(args)
     if args.session:
         return _request_session(args, movies)
     url = args.url or STATELESS_URL
@@ -113,9 +118,32 @@ def _request_session(args: argparse.Namespace, movies: list[int]) -> None:
     print(f"the session's last answer equals the stateless answer ({counts['timeouts']} requests resent)")
 
 
+def _add_recommend(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("recommend", help="a run's answer for one history without a server (what the handler answers)")
+    p.add_argument("--run", type=Path, required=True)
+    p.add_argument("--movies", type=int, nargs="*", help="watch history, oldest first")
+    p.add_argument("--data", type=Path, help="take the history (train+validate) of --user from this data dir")
+    p.add_argument("--user", type=int, help="user id in --data (default: the first test user)")
+    p.add_argument("--k", type=int, default=20, help="list length (default: the handler's default_k)")
+    p.add_argument("--exclude", type=int, nargs="*", default=[], help="movie ids never to recommend")
+
+
+def _recommend(args: argparse.Namespace) -> None:
+    """Print the answer as the HTTP answer's JSON object."""
+    from dataclasses import asdict
+
+    from .recommender import Recommender
+
+    if args.movies is not None and args.data is not None:
+        raise SessrecError("give --movies or --data (with --user), not both")
+    answer = Recommender.from_run(args.run).recommend(history_from_args(args), args.k, args.exclude)
+    print(json.dumps(asdict(answer)))
+
+
 def add_serving(sub: argparse._SubParsersAction) -> None:
     _add_archive(sub)
     _add_server(sub)
+    _add_recommend(sub)
 
 
 def run_serving(args: argparse.Namespace) -> None:
@@ -136,3 +164,5 @@ def run_serving(args: argparse.Namespace) -> None:
         stop(Path.cwd())
     elif args.command == "request":
         _request(args)
+    elif args.command == "recommend":
+        _recommend(args)

@@ -1,0 +1,97 @@
+"""Offline recommendations (`Recommender`, `python -m trainer recommend`) against the served handler."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+from handler_harness import Harness, extract_archive
+from trainer.errors import ConfigError, DataError, RunDirError
+from trainer.recommender import Recommendation, Recommender
+from trainer.splits import history_for, load_data_dir
+
+
+@pytest.fixture(scope="module")
+def rec(tiny_run):
+    return Recommender.from_run(tiny_run)
+
+
+@pytest.fixture(scope="module")
+def harness(tiny_run, tmp_path_factory):
+    return Harness(extract_archive(tiny_run, tmp_path_factory.mktemp("mar")))
+
+
+def random_requests(movies: list[int], n: int, seed: int) -> list[dict]:
+    """Histories of 0-120 movies (some unknown ids, repeats), exclusions, and k up to past the catalog."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        history = [rng.choice(movies) if rng.random() > 0.05 else rng.randint(10**6, 10**6 + 9)
+                   for _ in range(rng.randint(0, 120))]
+        out.append({"movies": history, "exclude": rng.sample(movies, rng.randint(0, 5)),
+                    "k": rng.choice([1, 5, 20, 60, len(movies)])})
+    return out
+
+
+def test_answers_equal_the_served_ones(rec, harness):
+    requests = random_requests(rec.raw_ids, 48, seed=0)
+    served = harness.call(requests)  # one batch of 48, as TorchServe would hand the handler
+    for req, (status, body) in zip(requests, served):
+        assert status == 200
+        ans = rec.recommend(req["movies"], req["k"], req["exclude"])
+        assert ans.movies == body["movies"] and ans.unknown == body["unknown"]
+        assert ans.scores == pytest.approx(body["scores"], abs=1e-5)  # other batch, other summation order
+        assert not set(ans.movies) & (set(req["movies"]) | set(req["exclude"]))
+    # k past what is left: fewer movies, no placeholder
+    everything = rec.recommend(rec.raw_ids[:-3], k=10)
+    assert sorted(everything.movies) == sorted(rec.raw_ids[-3:]) and len(everything.scores) == 3
+
+
+def test_batches_in_chunks_keep_input_order(rec):
+    requests = random_requests(rec.raw_ids, 7, seed=1)
+    histories, excludes = [r["movies"] for r in requests], [r["exclude"] for r in requests]
+    whole = rec.recommend_batch(histories, 15, excludes)
+    chunked = rec.recommend_batch(histories, 15, excludes, batch_size=3)
+    for a, b, h, e in zip(whole, chunked, histories, excludes):
+        assert a.movies == b.movies == rec.recommend(h, 15, e).movies
+        assert a.scores == pytest.approx(b.scores, abs=1e-5)
+    # numpy and tuple inputs are histories too
+    assert rec.recommend(np.array(histories[0], dtype=np.int64), 15, tuple(excludes[0])).movies == whole[0].movies
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda r: r.recommend([1, 2], k=0), ConfigError, "k must be a positive int, got 0"),
+    (lambda r: r.recommend([1, 2], k=True), ConfigError, "k must be a positive int, got True"),
+    (lambda r: r.recommend_batch([[1]], batch_size=0), ConfigError, "batch_size must be a positive int"),
+    (lambda r: r.recommend_batch([[1], [2]], excludes=[[3]]), ConfigError, "excludes has 1 entries for 2 histories"),
+    (lambda r: r.recommend([1, "12"]), DataError, r"histories\[0\]\[1\] must be an int movie id, got '12'"),
+    (lambda r: r.recommend([1, 2.0]), DataError, r"histories\[0\]\[1\] must be an int movie id, got 2.0"),
+    (lambda r: r.recommend([False]), DataError, r"histories\[0\]\[0\] must be an int movie id, got False"),
+    (lambda r: r.recommend("1 2 3"), DataError, r"histories\[0\] must be a sequence of int movie ids, got str"),
+    (lambda r: r.recommend([1], exclude=5), DataError, r"excludes\[0\] must be a sequence of int movie ids, got int"),
+])
+def test_bad_input_is_named(rec, call, error, match):
+    with pytest.raises(error, match=match):
+        call(rec)
+
+
+def test_missing_run_is_named(tmp_path):
+    with pytest.raises(RunDirError, match="no exported model"):
+        Recommender.from_run(tmp_path)
+
+
+def test_cli_prints_the_answer_of_a_data_users_history(rec, tiny_run, tiny_data):
+    splits = load_data_dir(tiny_data)
+    user = splits["test"].users[2]
+    res = run_cli("recommend", "--run", str(tiny_run), "--data", str(tiny_data), "--user", str(user), "--k", "7")
+    assert res.returncode == 0, res.stderr
+    expected = rec.recommend(history_for(splits, "test")[user], 7)
+    assert Recommendation(**json.loads(res.stdout)) == expected and len(expected.movies) == 7
+
+    res = run_cli("recommend", "--run", str(tiny_run), "--data", str(tiny_data), "--user", "987654321")
+    assert res.returncode == 2 and "user 987654321 has no training or validation events" in res.stderr
+    assert res.stdout == ""

@@ -1,0 +1,106 @@
+"""Recommendations from a finished run without a server: what the handler would answer, in Python.
+
+For a notebook (`Recommender.from_run("runs/latest").recommend([1, 2, 3])`) and for
+`python -m trainer recommend`. It reads the run's exported model.pt, as `evaluate` and the archive
+do, and goes through recommend.py's encoding, masking, top-k and decoding, the code the handler
+ships: for the same history, k and exclusions it returns the served movies, in the served order.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from .errors import ConfigError, DataError
+from .recommend import encode_history, pad_batch, recommend, to_raw, unknown_ids
+
+DEFAULT_K = 20  # the handler's default_k (handler/model-config.yaml)
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One answer, as the HTTP answer's JSON: movies best first, their scores, and the history's
+    ids that are not in the run's vocabulary (ignored)."""
+
+    movies: list[int]
+    scores: list[float]
+    unknown: list[int]
+
+
+def _ids(values: Sequence[Any], what: str) -> list[int]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) and not hasattr(values, "tolist"):
+        raise DataError(f"{what} must be a sequence of int movie ids, got {type(values).__name__}")
+    out = []
+    for i, v in enumerate(values.tolist() if hasattr(values, "tolist") else values):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise DataError(f"{what}[{i}] must be an int movie id, got {v!r}")
+        out.append(int(v))
+    return out
+
+
+class Recommender:
+    """A run's exported model with the serving path around it.
+
+    Args:
+        model: the TorchScript model (`predict_next(movies, lens)`).
+        raw_ids: the vocabulary's raw movie ids in index order (index i is raw_ids[i - 1]).
+        max_len: the longest input the model reads (the run's max_len; all ids are still masked).
+        device: where the model scores; masking and top-k run on CPU, as in serving.
+    """
+
+    def __init__(self, model: torch.jit.ScriptModule, raw_ids: Sequence[int], max_len: int,
+                 device: str = "cpu") -> None:
+        self.model = model.to(device).eval()
+        self.raw_ids = list(raw_ids)
+        self.index_of = {m: i + 1 for i, m in enumerate(self.raw_ids)}
+        self.max_len = max_len
+        self.device = device
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path, device: str = "cpu") -> "Recommender":
+        """Load a finished run (model.pt, vocab.json, config.json); RunDirError names what is missing."""
+        from .evaluate import load_exported
+
+        model, vocab, cfg = load_exported(Path(run_dir))
+        return cls(model, vocab.movies, cfg.max_len, device)
+
+    def recommend(self, movies: Sequence[int], k: int = DEFAULT_K, exclude: Sequence[int] = ()) -> Recommendation:
+        """The top `k` movies after the history `movies` (raw ids, oldest first), none of them in
+        the history or in `exclude`. Fewer than k come back when fewer movies are left."""
+        return self.recommend_batch([movies], k, [exclude])[0]
+
+    def recommend_batch(self, histories: Sequence[Sequence[int]], k: int = DEFAULT_K,
+                        excludes: Sequence[Sequence[int]] | None = None,
+                        batch_size: int = 256) -> list[Recommendation]:
+        """`recommend` for many histories at once (scored `batch_size` at a time), in input order.
+
+        Raises:
+            ConfigError: `k` or `batch_size` is not a positive int, or `excludes` has another length.
+            DataError: a history or exclusion is not a sequence of int ids (the message names it).
+        """
+        for name, value in (("k", k), ("batch_size", batch_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive int, got {value!r}")
+        excludes = [()] * len(histories) if excludes is None else excludes
+        if len(excludes) != len(histories):
+            raise ConfigError(f"excludes has {len(excludes)} entries for {len(histories)} histories")
+        raw = [_ids(h, f"histories[{i}]") for i, h in enumerate(histories)]
+        skip = [_ids(e, f"excludes[{i}]") for i, e in enumerate(excludes)]
+        answers: list[Recommendation] = []
+        with torch.inference_mode():
+            for start in range(0, len(raw), batch_size):
+                chunk = range(start, min(start + batch_size, len(raw)))
+                encoded = [encode_history(raw[i], self.index_of, self.max_len) for i in chunk]
+                movies, lens = pad_batch([inputs for inputs, _ in encoded])
+                scores = self.model.predict_next(movies.to(self.device), lens.to(self.device)).cpu()
+                masks = [seen + [self.index_of[m] for m in skip[i] if m in self.index_of]
+                         for (_, seen), i in zip(encoded, chunk)]
+                indices, values = recommend(scores, masks, k)
+                for i, idx, val in zip(chunk, indices.tolist(), values.tolist()):
+                    answers.append(Recommendation(*to_raw(idx, val, k, self.raw_ids),
+                                                  unknown_ids(raw[i], self.index_of)))
+        return answers
