@@ -136,8 +136,10 @@ def _recommend(args: argparse.Namespace) -> None:
 
     if args.movies is not None and args.data is not None:
         raise SessrecError("give --movies or --data (with --user), not both")
-    answer = Recommender.from_run(args.run).recommend(history_from_args(args), args.k, args.exclude)
-    print(json.dumps(asdict(answer)))
+    answer = asdict(Recommender.from_run(args.run).recommend(history_from_args(args), args.k, args.exclude))
+    # 9 significant digits, as the server writes them: each still reads back as the float32 score
+    answer["scores"] = [float(f"{s:.9g}") for s in answer["scores"]]
+    print(json.dumps(answer))
 
 
 def add_serving(sub: argparse._SubParsersAction) -> None:
