@@ -19,6 +19,6 @@ def test_cli_refuses_bad_settings_and_a_missing_run_before_the_server_starts(tmp
     out = tmp_path / "B.md"
     with pytest.raises(SystemExit, match="--clients at least 1, got 60, 2, 0"):
         main(["--run", str(tmp_path), "--clients", "0", "--out", str(out)])
-    with pytest.raises(SystemExit, match=r"model\.pt: no exported model"):
+    with pytest.raises(SystemExit, match=r"absent: no such run directory"):
         main(["--run", str(tmp_path / "absent"), "--out", str(out)])
     assert not out.exists()

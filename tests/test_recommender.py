@@ -82,6 +82,8 @@ def test_bad_input_is_named(rec, call, error, match):
 def test_missing_run_is_named(tmp_path):
     with pytest.raises(RunDirError, match="no exported model"):
         Recommender.from_run(tmp_path)
+    with pytest.raises(RunDirError, match="nowhere: no such run directory"):
+        Recommender.from_run(tmp_path / "nowhere")
 
 
 def test_cli_prints_the_answer_of_a_data_users_history(rec, tiny_run, tiny_data):

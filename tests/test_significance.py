@@ -227,6 +227,7 @@ def test_cpu_steps_cli_names_an_unfinished_run(tiny_data, tmp_path):
     from trainer.bench_cpu_steps import main
 
     out = tmp_path / "B.md"
+    (tmp_path / "unfinished").mkdir()
     with pytest.raises(SystemExit, match=r"unfinished/model\.pt: no exported model"):
         main(["--data", str(tiny_data), str(tmp_path / "unfinished"), "--out", str(out)])
     assert not out.exists()

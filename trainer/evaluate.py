@@ -22,6 +22,8 @@ def load_exported(run_dir: Path) -> tuple[torch.jit.ScriptModule, Vocab, TrainCo
     """The TorchScript model, vocabulary and config of a finished run."""
     run_dir = Path(run_dir)
     path = run_dir / MODEL_FILE
+    if not run_dir.is_dir():
+        raise RunDirError(f"{run_dir}: no such run directory (`python -m trainer train --out {run_dir}` makes one)")
     if not path.exists():
         raise RunDirError(f"{path}: no exported model; train the run to the end or run `python -m trainer export`")
     model = load_scripted(path)
