@@ -147,6 +147,12 @@ lambda * log(training count) added to the log-probabilities, lambda 0.1 0.0874 /
 0.0813 / 0.1048; -0.2: 0.0899 / 0.1072 / 0.1054); the next-movie probabilities averaged over 8 or 32 random
 orders of the input window 0.0883 / 0.0994 / 0.1067 and 0.0893 / 0.0998 / 0.1070; the ensembles of seeds 1-5 and
 1-10 0.0916 / 0.1099 / 0.1101 and 0.0904 / 0.1112 / 0.1080. So even ten v4 GRUs averaged stay under sknn's 0.1123.
+Two more on the v4 seeds (2026-12-02, prototypes in build/proto10, not kept): offline, the whole history read in
+windows of 50 from the end, each window's next-movie distribution weighted d^j (the v1 probe above, now on v4):
+d = 0.1 / 0.25 / 0.5 / 1 gave 0.0900 / 0.0998 / 0.1072, 0.0902 / 0.0996 / 0.1072, 0.0889 / 0.0997 / 0.1075 and
+0.0867 / 0.0975 / 0.1070 (d = 0 reproduces v4); and pretraining on every window of every history (`--windows
+all --user-weight 0`, best of at most 6 epochs: 0.0756 / 0.0728), then v4 from those weights: 0.0762 / 0.0856 /
+0.1055, best epoch 1-3. The older windows' neighbourhood signal does not reach the GRU's top 20 either way.
 """
 
 from __future__ import annotations
