@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .errors import SessrecError
+from .errors import DataError, SessrecError
 
 SERVING_COMMANDS = ("archive", "serve", "stop", "request", "recommend")
 STATELESS_URL = "http://127.0.0.1:8080/predictions/sessrec"
@@ -45,7 +45,6 @@ def _add_server(sub: argparse._SubParsersAction) -> None:
 
 def history_from_args(args: argparse.Namespace) -> list[int]:
     """`--movies`, or the train+validate history of `--user` (default: the first test user) in `--data`."""
-    from .errors import DataError
     from .splits import history_for, load_data_dir
 
     if args.data is None:

@@ -32,7 +32,7 @@ class Recommendation:
 
 
 def _ids(values: Sequence[Any], what: str) -> list[int]:
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) and not hasattr(values, "tolist"):
+    if isinstance(values, (str, bytes)) or not (isinstance(values, Sequence) or hasattr(values, "tolist")):
         raise DataError(f"{what} must be a sequence of int movie ids, got {type(values).__name__}")
     out = []
     for i, v in enumerate(values.tolist() if hasattr(values, "tolist") else values):
