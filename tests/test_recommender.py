@@ -38,7 +38,7 @@ def random_requests(movies: list[int], n: int, seed: int) -> list[dict]:
 
 
 def test_answers_equal_the_served_ones(rec, harness):
-    requests = random_requests(rec.raw_ids, 48, seed=0)
+    requests = random_requests(rec.vocab.movies, 48, seed=0)
     served = harness.call(requests)  # one batch of 48, as TorchServe would hand the handler
     for req, (status, body) in zip(requests, served):
         assert status == 200
@@ -47,12 +47,12 @@ def test_answers_equal_the_served_ones(rec, harness):
         assert ans.scores == pytest.approx(body["scores"], abs=1e-5)  # other batch, other summation order
         assert not set(ans.movies) & (set(req["movies"]) | set(req["exclude"]))
     # k past what is left: fewer movies, no placeholder
-    everything = rec.recommend(rec.raw_ids[:-3], k=10)
-    assert sorted(everything.movies) == sorted(rec.raw_ids[-3:]) and len(everything.scores) == 3
+    everything = rec.recommend(rec.vocab.movies[:-3], k=10)
+    assert sorted(everything.movies) == sorted(rec.vocab.movies[-3:]) and len(everything.scores) == 3
 
 
 def test_batches_in_chunks_keep_input_order(rec):
-    requests = random_requests(rec.raw_ids, 7, seed=1)
+    requests = random_requests(rec.vocab.movies, 7, seed=1)
     histories, excludes = [r["movies"] for r in requests], [r["exclude"] for r in requests]
     whole = rec.recommend_batch(histories, 15, excludes)
     chunked = rec.recommend_batch(histories, 15, excludes, batch_size=3)

@@ -17,6 +17,7 @@ import torch
 
 from .errors import ConfigError, DataError
 from .recommend import encode_history, pad_batch, recommend, to_raw, unknown_ids
+from .vocab import Vocab
 
 DEFAULT_K = 20  # the handler's default_k (handler/model-config.yaml)
 
@@ -47,16 +48,14 @@ class Recommender:
 
     Args:
         model: the TorchScript model (`predict_next(movies, lens)`).
-        raw_ids: the vocabulary's raw movie ids in index order (index i is raw_ids[i - 1]).
+        vocab: the run's vocabulary (raw id <-> index).
         max_len: the longest input the model reads (the run's max_len; all ids are still masked).
         device: where the model scores; masking and top-k run on CPU, as in serving.
     """
 
-    def __init__(self, model: torch.jit.ScriptModule, raw_ids: Sequence[int], max_len: int,
-                 device: str = "cpu") -> None:
+    def __init__(self, model: torch.jit.ScriptModule, vocab: Vocab, max_len: int, device: str = "cpu") -> None:
         self.model = model.to(device).eval()
-        self.raw_ids = list(raw_ids)
-        self.index_of = {m: i + 1 for i, m in enumerate(self.raw_ids)}
+        self.vocab = vocab
         self.max_len = max_len
         self.device = device
 
@@ -66,7 +65,7 @@ class Recommender:
         from .evaluate import load_exported
 
         model, vocab, cfg = load_exported(Path(run_dir))
-        return cls(model, vocab.movies, cfg.max_len, device)
+        return cls(model, vocab, cfg.max_len, device)
 
     def recommend(self, movies: Sequence[int], k: int = DEFAULT_K, exclude: Sequence[int] = ()) -> Recommendation:
         """The top `k` movies after the history `movies` (raw ids, oldest first), none of them in
@@ -94,13 +93,12 @@ class Recommender:
         with torch.inference_mode():
             for start in range(0, len(raw), batch_size):
                 chunk = range(start, min(start + batch_size, len(raw)))
-                encoded = [encode_history(raw[i], self.index_of, self.max_len) for i in chunk]
+                encoded = [encode_history(raw[i], self.vocab.index_of, self.max_len) for i in chunk]
                 movies, lens = pad_batch([inputs for inputs, _ in encoded])
                 scores = self.model.predict_next(movies.to(self.device), lens.to(self.device)).cpu()
-                masks = [seen + [self.index_of[m] for m in skip[i] if m in self.index_of]
-                         for (_, seen), i in zip(encoded, chunk)]
+                masks = [seen + self.vocab.encode(skip[i]) for (_, seen), i in zip(encoded, chunk)]
                 indices, values = recommend(scores, masks, k)
                 for i, idx, val in zip(chunk, indices.tolist(), values.tolist()):
-                    answers.append(Recommendation(*to_raw(idx, val, k, self.raw_ids),
-                                                  unknown_ids(raw[i], self.index_of)))
+                    answers.append(Recommendation(*to_raw(idx, val, k, self.vocab.movies),
+                                                  unknown_ids(raw[i], self.vocab.index_of)))
         return answers
