@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import tempfile
 from pathlib import Path
+from typing import BinaryIO, Iterator, TextIO
 
 
-def _write_temp(path: Path, data: bytes) -> Path:
+@contextlib.contextmanager
+def _temp_beside(path: Path) -> Iterator[tuple[BinaryIO, Path]]:
+    """An open temporary file in `path`'s directory, synced to disk on success and removed on failure."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         # mkstemp creates 0600; give the file the mode a plain open() would (TorchServe may run
@@ -16,13 +21,34 @@ def _write_temp(path: Path, data: bytes) -> Path:
         os.umask(umask)
         os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            yield fh, Path(tmp)
             fh.flush()
             os.fsync(fh.fileno())
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return Path(tmp)
+
+
+def _write_temp(path: Path, data: bytes) -> Path:
+    with _temp_beside(path) as (fh, tmp):
+        fh.write(data)
+    return tmp
+
+
+@contextlib.contextmanager
+def open_text_atomic(path: Path) -> Iterator[TextIO]:
+    """Stream text into `path`: it appears, whole, only when the block ends without an error; a
+    failure part-way leaves the old file (or none) in place. For outputs too large to hold in memory."""
+    path = Path(path)
+    with _temp_beside(path) as (fh, tmp):
+        text = io.TextIOWrapper(fh, encoding="utf-8", newline="\n")
+        yield text
+        text.flush()
+        text.detach()
+    try:
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_files_atomic(files: dict[Path, bytes]) -> None:

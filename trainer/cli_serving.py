@@ -118,27 +118,48 @@ def _request_session(args: argparse.Namespace, movies: list[int]) -> None:
 
 
 def _add_recommend(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("recommend", help="a run's answer for one history without a server (what the handler answers)")
+    p = sub.add_parser("recommend", help="a run's answers without a server (what the handler answers): one "
+                       "history, or a JSON Lines file of them (--input), or every user of --data (--all)")
     p.add_argument("--run", type=Path, required=True)
     p.add_argument("--movies", type=int, nargs="*", help="watch history, oldest first")
     p.add_argument("--data", type=Path, help="take the history (train+validate) of --user from this data dir")
     p.add_argument("--user", type=int, help="user id in --data (default: the first test user)")
-    p.add_argument("--k", type=int, default=20, help="list length (default: the handler's default_k)")
+    p.add_argument("--all", action="store_true", help="with --data: one answer line per user, by user id")
+    p.add_argument("--input", type=Path, help='JSON Lines, one {"movies": [...]} per line (optional "user", "k", '
+                   '"exclude"): one answer line each, in input order')
+    p.add_argument("--out", type=Path, help="with --input or --all: write the answer lines to this file "
+                   "(whole or not at all) instead of stdout")
+    p.add_argument("--k", type=int, default=20, help="list length (default: the handler's default_k; "
+                   "a line's own \"k\" wins)")
     p.add_argument("--exclude", type=int, nargs="*", default=[], help="movie ids never to recommend")
 
 
 def _recommend(args: argparse.Namespace) -> None:
-    """Print the answer as the HTTP answer's JSON object."""
-    from dataclasses import asdict
-
+    """Print the answer as the HTTP answer's JSON object, or write one per line for --input / --all."""
+    from .batch_recommend import answer_json, answer_lines, queries_from_data, read_queries, write_lines
     from .recommender import Recommender
 
-    if args.movies is not None and args.data is not None:
-        raise SessrecError("give --movies or --data (with --user), not both")
-    answer = asdict(Recommender.from_run(args.run).recommend(history_from_args(args), args.k, args.exclude))
-    # 9 significant digits, as the server writes them: each still reads back as the float32 score
-    answer["scores"] = [float(f"{s:.9g}") for s in answer["scores"]]
-    print(json.dumps(answer))
+    sources = [flag for flag, given in (("--movies", args.movies is not None), ("--data", args.data is not None),
+                                        ("--input", args.input is not None)) if given]
+    if len(sources) > 1:
+        raise SessrecError(f"give one of --movies, --data (with --user or --all) or --input, not {' and '.join(sources)}")
+    batch = args.input is not None or args.all
+    if args.all and (args.data is None or args.user is not None):
+        raise SessrecError("--all goes with --data and without --user")
+    if args.out is not None and not batch:
+        raise SessrecError("--out goes with --input or --all (a single answer prints to stdout)")
+    if batch and args.exclude:
+        raise SessrecError('--exclude is for one history; in --input give each line its own "exclude"')
+    if args.k < 1:
+        raise SessrecError(f"--k must be a positive int, got {args.k}")
+    recommender = Recommender.from_run(args.run)
+    if not batch:
+        print(answer_json(recommender.recommend(history_from_args(args), args.k, args.exclude)))
+        return
+    queries = read_queries(args.input, args.k) if args.input is not None else queries_from_data(args.data, args.k)
+    count = write_lines(answer_lines(recommender, queries), args.out)
+    if args.out is not None:
+        print(f"{count} answers -> {args.out}")
 
 
 def add_serving(sub: argparse._SubParsersAction) -> None:

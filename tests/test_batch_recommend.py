@@ -1,0 +1,163 @@
+"""Batch recommendations (`recommend --input FILE.jsonl` / `--data DIR --all`) against the served handler."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+from handler_harness import Harness, extract_archive
+from trainer.atomic import open_text_atomic
+from trainer.batch_recommend import Query, answer_lines, parse_query
+from trainer.errors import DataError
+from trainer.recommender import Recommender
+from trainer.splits import history_for, load_data_dir
+
+
+@pytest.fixture(scope="module")
+def rec(tiny_run):
+    return Recommender.from_run(tiny_run)
+
+
+def lines_of(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def random_lines(movies: list[int], n: int, seed: int) -> list[dict]:
+    """Request bodies with a `user` of any JSON type, some without k or exclude, unknown ids, repeats."""
+    rng = random.Random(seed)
+    users = [17, "anna", None, {"id": 3, "segment": "b"}, 2.5]
+    out = []
+    for i in range(n):
+        line = {"user": users[i % len(users)],
+                "movies": [rng.choice(movies) if rng.random() > 0.05 else 10**6 + rng.randint(0, 9)
+                           for _ in range(rng.randint(0, 80))]}
+        if rng.random() < 0.7:
+            line["k"] = rng.choice([1, 3, 20, len(movies)])
+        if rng.random() < 0.5:
+            line["exclude"] = rng.sample(movies, rng.randint(0, 4))
+        out.append(line)
+    return out
+
+
+def test_each_line_is_the_served_answer(rec, tiny_run, tmp_path):
+    bodies = random_lines(rec.vocab.movies, 40, seed=5)
+    src = tmp_path / "histories.jsonl"
+    # blank lines are skipped; the answers keep the input's order
+    src.write_text("\n".join(json.dumps(b) for b in bodies[:20]) + "\n\n" +
+                   "\n".join(json.dumps(b) for b in bodies[20:]) + "\n")
+    out = tmp_path / "recs.jsonl"
+    res = run_cli("recommend", "--run", str(tiny_run), "--input", str(src), "--out", str(out), "--k", "6")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == f"40 answers -> {out}"
+    harness = Harness(extract_archive(tiny_run, tmp_path / "mar"))
+    requests = [{key: b[key] for key in ("movies", "k", "exclude") if key in b} for b in bodies]
+    # the handler's default k is 20; the CLI's --k 6 stands in for a line without "k"
+    served = harness.call([{"k": 6, **r} for r in requests])
+    answers = lines_of(out)
+    assert len(answers) == len(bodies)
+    for body, answer, (status, expected) in zip(bodies, answers, served):
+        assert status == 200
+        assert list(answer) == ["user", "movies", "scores", "unknown"] and answer["user"] == body["user"]
+        assert answer["movies"] == expected["movies"] and answer["unknown"] == expected["unknown"]
+        assert answer["scores"] == pytest.approx(expected["scores"], abs=1e-5)
+        assert not set(answer["movies"]) & (set(body["movies"]) | set(body.get("exclude", [])))
+    assert not list(tmp_path.glob(".recs.jsonl.*"))  # no temporary file left beside the output
+
+
+def test_chunks_and_mixed_k_keep_the_single_answers(rec):
+    queries = [parse_query(json.dumps(b), f"x:{i}", 4) for i, b in enumerate(random_lines(rec.vocab.movies, 11, 8))]
+    whole = [json.loads(line) for line in answer_lines(rec, queries)]
+    chunked = [json.loads(line) for line in answer_lines(rec, queries, chunk=3)]
+    for q, a, b in zip(queries, whole, chunked, strict=True):
+        single = rec.recommend(q.movies, q.k, q.exclude)
+        assert a["movies"] == b["movies"] == single.movies and a["user"] == b["user"] == q.user
+        # written with 9 digits: each reads back as a float32 within the batch-to-batch rounding
+        assert np.allclose(np.float32(a["scores"]), np.float32(single.scores), atol=1e-5)
+
+
+def test_all_users_of_a_data_dir(rec, tiny_run, tiny_data, tmp_path):
+    res = run_cli("recommend", "--run", str(tiny_run), "--data", str(tiny_data), "--all", "--k", "5")
+    assert res.returncode == 0, res.stderr
+    answers = [json.loads(line) for line in res.stdout.splitlines()]
+    histories = history_for(load_data_dir(tiny_data), "test")
+    assert [a["user"] for a in answers] == sorted(histories)
+    for answer in answers[::37]:
+        expected = rec.recommend(histories[answer["user"]], 5)
+        assert answer["movies"] == expected.movies and len(answer["movies"]) == 5
+        assert not set(answer["movies"]) & set(histories[answer["user"]])
+
+
+def test_a_bad_line_is_named_and_the_old_output_survives(tiny_run, tmp_path):
+    out = tmp_path / "recs.jsonl"
+    out.write_text("yesterday's answers\n")
+    src = tmp_path / "in.jsonl"
+    # the bad line comes after more than one chunk's worth of good ones would be written
+    src.write_text('{"movies": [1, 2]}\n' * 1500 + '{"movies": [1, "2"]}\n')
+    res = run_cli("recommend", "--run", str(tiny_run), "--input", str(src), "--out", str(out))
+    assert res.returncode == 2
+    assert f"error: {src}:1501: 'movies'[1] must be an int movie id, got \"2\"" in res.stderr
+    assert out.read_text() == "yesterday's answers\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "recs.jsonl"]
+
+
+@pytest.mark.parametrize("line, match", [
+    ("{bad", "x:3: not valid JSON"),
+    ("[1, 2]", "x:3: expected a JSON object"),
+    ('{"movies": [1], "after": 2}', r"x:3: unknown field\(s\) \['after'\]"),
+    ('{"user": 1}', "x:3: 'movies' is required"),
+    ('{"movies": 5}', "x:3: 'movies' must be a list of int movie ids, got int"),
+    ('{"movies": [1, 2.5]}', r"x:3: 'movies'\[1\] must be an int movie id, got 2.5"),
+    ('{"movies": [true]}', r"x:3: 'movies'\[0\] must be an int movie id, got true"),
+    ('{"movies": [], "exclude": ["7"]}', r"x:3: 'exclude'\[0\] must be an int movie id, got \"7\""),
+    ('{"movies": [], "k": 0}', "x:3: 'k' must be a positive int, got 0"),
+    ('{"movies": [], "k": "5"}', "x:3: 'k' must be a positive int, got \"5\""),
+])
+def test_bad_lines_are_named(line, match):
+    with pytest.raises(DataError, match=match):
+        parse_query(line, "x:3", 20)
+
+
+def test_a_line_without_k_takes_the_default():
+    assert parse_query('{"movies": [4, 5]}', "x:1", 9) == Query(None, [4, 5], 9, [])
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--movies", "1", "--input", "IN"], "give one of --movies, --data .* not --movies and --input"),
+    (["--all"], "--all goes with --data and without --user"),
+    (["--data", "DATA", "--all", "--user", "3"], "--all goes with --data and without --user"),
+    (["--movies", "1", "--out", "OUT"], "--out goes with --input or --all"),
+    (["--input", "IN", "--exclude", "5"], "--exclude is for one history"),
+    (["--input", "IN", "--out", "DIR"], "--out .* is a directory"),
+    (["--input", "MISSING"], r"missing.jsonl: cannot read \(No such file"),
+    (["--movies", "1", "--k", "0"], "--k must be a positive int, got 0"),
+])
+def test_cli_flag_problems_are_named(tiny_run, tiny_data, tmp_path, args, match):
+    import re
+
+    (tmp_path / "in.jsonl").write_text('{"movies": [1]}\n')
+    names = {"IN": str(tmp_path / "in.jsonl"), "DATA": str(tiny_data), "OUT": str(tmp_path / "o.jsonl"),
+             "DIR": str(tmp_path), "MISSING": str(tmp_path / "missing.jsonl")}
+    res = run_cli("recommend", "--run", str(tiny_run), *[names.get(a, a) for a in args])
+    assert res.returncode == 2 and re.search(match, res.stderr), res.stderr
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_open_text_atomic_replaces_whole_or_not_at_all(tmp_path):
+    path = tmp_path / "out.txt"
+    path.write_text("old\n")
+    with pytest.raises(RuntimeError):
+        with open_text_atomic(path) as fh:
+            fh.write("half of the new\n")
+            raise RuntimeError("stop")
+    assert path.read_text() == "old\n" and os.listdir(tmp_path) == ["out.txt"]
+    with open_text_atomic(path) as fh:
+        fh.write("new\n")
+    assert path.read_text() == "new\n" and os.listdir(tmp_path) == ["out.txt"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # the mode a plain open() gives

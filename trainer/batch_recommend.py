@@ -1,0 +1,146 @@
+"""Recommendations for many histories in one command: JSON Lines in, one answer per line out.
+
+`python -m trainer recommend --run RUN --input histories.jsonl --out recs.jsonl` reads one object
+per line, `{"user": "anna", "movies": [601, 640, 254], "k": 10, "exclude": [50]}` (only `movies`
+is required; `user`, any JSON value, is copied to the answer so lines can be joined back), and
+writes `{"user": ..., "movies": [...], "scores": [...], "unknown": [...]}` per line, in input
+order. `--data DIR --all` does the same for every user of a data directory, with the history
+`evaluate` scores the test period from (train + validate).
+
+Answers come from `Recommender.recommend_batch`, so each line is what the handler would serve.
+The input is read and answered a chunk at a time (memory stays bounded for any file size), and
+`--out` appears whole or not at all: a bad line stops the job with its line number, and no
+partial file is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from .atomic import open_text_atomic
+from .errors import ConfigError, DataError
+from .recommender import Recommendation, Recommender
+
+FIELDS = ("user", "movies", "k", "exclude")
+CHUNK = 1024  # lines scored together: enough to keep the model's batches full, small in memory
+
+
+@dataclass(frozen=True)
+class Query:
+    """One line of input: `user` is echoed (None when the line has none)."""
+
+    user: Any
+    movies: list[int]
+    k: int
+    exclude: list[int]
+
+
+def answer_json(answer: Recommendation, user: Any = None, with_user: bool = False) -> str:
+    """The answer as the HTTP answer's JSON object (with `user` first when asked for)."""
+    body = {"user": user} if with_user else {}
+    body.update(asdict(answer))
+    # 9 significant digits, as the server writes them: each still reads back as the float32 score
+    body["scores"] = [float(f"{s:.9g}") for s in body["scores"]]
+    return json.dumps(body)
+
+
+def _id_list(value: Any, where: str) -> list[int]:
+    if not isinstance(value, list):
+        raise DataError(f"{where} must be a list of int movie ids, got {type(value).__name__}")
+    for i, v in enumerate(value):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise DataError(f"{where}[{i}] must be an int movie id, got {json.dumps(v)[:40]}")
+    return value
+
+
+def parse_query(line: str, where: str, default_k: int) -> Query:
+    """One input line; a DataError names `where` (FILE:LINE) and the problem."""
+    try:
+        body = json.loads(line)
+    except (ValueError, RecursionError) as exc:
+        raise DataError(f"{where}: not valid JSON ({exc})") from None
+    if not isinstance(body, dict):
+        raise DataError(f"{where}: expected a JSON object such as {{\"movies\": [1, 2, 3]}}, got {type(body).__name__}")
+    unknown = sorted(set(body) - set(FIELDS))
+    if unknown:
+        raise DataError(f"{where}: unknown field(s) {unknown}; allowed: {list(FIELDS)}")
+    if "movies" not in body:
+        raise DataError(f"{where}: 'movies' is required (the watch history, oldest first; may be [])")
+    k = body.get("k", default_k)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise DataError(f"{where}: 'k' must be a positive int, got {json.dumps(k)[:40]}")
+    return Query(body.get("user"), _id_list(body["movies"], f"{where}: 'movies'"), k,
+                 _id_list(body.get("exclude", []), f"{where}: 'exclude'"))
+
+
+def read_queries(path: Path, default_k: int) -> Iterator[Query]:
+    """The queries of a JSON Lines file, one per non-blank line, read lazily."""
+    path = Path(path)
+    try:
+        fh = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+    with fh:
+        try:
+            for number, line in enumerate(fh, 1):
+                if line.strip():
+                    yield parse_query(line, f"{path}:{number}", default_k)
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def queries_from_data(data_dir: Path, k: int) -> Iterator[Query]:
+    """Every user of a data directory with a train+validate history, by user id."""
+    from .splits import history_for, load_data_dir
+
+    histories = history_for(load_data_dir(Path(data_dir)), "test")
+    for user in sorted(histories):
+        yield Query(user, histories[user], k, [])
+
+
+def _chunks(queries: Iterable[Query], size: int) -> Iterator[list[Query]]:
+    chunk: list[Query] = []
+    for query in queries:
+        chunk.append(query)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def answer_lines(recommender: Recommender, queries: Iterable[Query], chunk: int = CHUNK) -> Iterator[str]:
+    """One JSON answer per query, in input order, scored `chunk` queries at a time."""
+    for part in _chunks(queries, chunk):
+        answers: list[Recommendation | None] = [None] * len(part)
+        # one recommend_batch call per distinct k: each answer is then exactly the single request's
+        for k in sorted({q.k for q in part}):
+            rows = [i for i, q in enumerate(part) if q.k == k]
+            got = recommender.recommend_batch([part[i].movies for i in rows], k, [part[i].exclude for i in rows])
+            for i, answer in zip(rows, got):
+                answers[i] = answer
+        for query, answer in zip(part, answers):
+            yield answer_json(answer, query.user, with_user=True)
+
+
+def write_lines(lines: Iterable[str], out: Path | None) -> int:
+    """Write `lines` to `out` atomically (stdout when None); returns how many were written."""
+    count = 0
+    if out is None:
+        for line in lines:
+            print(line)
+            count += 1
+        return count
+    out = Path(out)
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a directory; name the file to write")
+    if not out.parent.is_dir():
+        raise ConfigError(f"--out {out}: no such directory {out.parent}")
+    with open_text_atomic(out) as fh:
+        for line in lines:
+            fh.write(line + "\n")
+            count += 1
+    return count
