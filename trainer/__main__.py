@@ -205,7 +205,9 @@ def main(argv: list[str] | None = None) -> int:
             run_serving(args)
         elif args.command == "export":
             from .export import export_run
-            print(export_run(args.run))
+            from .run_lock import run_lock
+            with run_lock(args.run):
+                print(export_run(args.run))
     except SessrecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

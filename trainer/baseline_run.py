@@ -12,8 +12,9 @@ from .config import TrainConfig
 from .errors import ConfigError
 from .evaluation import build_cases, evaluate_scorer
 from .export import MODEL_FILE, save_scripted
+from .run_lock import claim_run_dir
 from .splits import history_for, load_data_dir
-from .train import CONFIG_FILE, VOCAB_FILE, prepare_run_dir
+from .train import CONFIG_FILE, VOCAB_FILE
 from .vocab import Vocab
 
 BASELINES = ("pop", "sr", "sknn")
@@ -27,16 +28,16 @@ def run_baseline(name: str, data_dir: Path, out_dir: Path, min_count: int = 5, m
     cfg.validate()
     out_dir = Path(out_dir)
     splits = load_data_dir(Path(data_dir))
-    prepare_run_dir(out_dir, resume=False)
-    vocab = Vocab.build(splits["train"].movies, min_count)
-    cfg.model.vocab_size = vocab.size
-    seqs = [vocab.encode(seq) for seq in splits["train"].movies]
-    model = build_baseline(name, [s for s in seqs if s], vocab.size).eval()
-    val_cases = build_cases(history_for(splits, "validate"), splits["validate"], vocab, max_len)
-    val = evaluate_scorer(model.predict_next, val_cases, cfg.eval_k)
-    save_scripted(model, out_dir / MODEL_FILE, [[0], [0] + list(range(1, min(vocab.size, max_len)))])
-    vocab.save(out_dir / VOCAB_FILE)
-    write_text_atomic(out_dir / CONFIG_FILE, json.dumps(cfg.to_dict(), indent=2) + "\n")
+    with claim_run_dir(out_dir, resume=False):
+        vocab = Vocab.build(splits["train"].movies, min_count)
+        cfg.model.vocab_size = vocab.size
+        seqs = [vocab.encode(seq) for seq in splits["train"].movies]
+        model = build_baseline(name, [s for s in seqs if s], vocab.size).eval()
+        val_cases = build_cases(history_for(splits, "validate"), splits["validate"], vocab, max_len)
+        val = evaluate_scorer(model.predict_next, val_cases, cfg.eval_k)
+        save_scripted(model, out_dir / MODEL_FILE, [[0], [0] + list(range(1, min(vocab.size, max_len)))])
+        vocab.save(out_dir / VOCAB_FILE)
+        write_text_atomic(out_dir / CONFIG_FILE, json.dumps(cfg.to_dict(), indent=2) + "\n")
     summary = {"baseline": name, "val": val, "model": str(out_dir / MODEL_FILE)}
     print(json.dumps(summary))
     return summary

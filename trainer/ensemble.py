@@ -20,8 +20,9 @@ from torch import nn
 from .atomic import write_text_atomic
 from .errors import RunDirError
 from .export import ENSEMBLE_FILE, MODEL_FILE, check_inputs, load_best_model, save_scripted
+from .run_lock import claim_run_dir
 from .serving_gru import ServingGRU
-from .train import CONFIG_FILE, VOCAB_FILE, prepare_run_dir
+from .train import CONFIG_FILE, VOCAB_FILE
 
 
 class Ensemble(nn.Module):
@@ -96,16 +97,16 @@ def build_ensemble(runs: list[Path], out_dir: Path) -> Path:
             if a != b:
                 raise RunDirError(f"{run}: {key} {a} differs from {runs[0]}'s {b}; ensemble members must agree on it")
     out_dir = Path(out_dir)
-    prepare_run_dir(out_dir, resume=False)
-    eager = Ensemble([m for m, _, _ in members])
-    served = Ensemble([ServingGRU(m) for m, _, _ in members])
-    save_scripted(served, out_dir / MODEL_FILE, check_inputs(first_cfg["model"]["vocab_size"], first_cfg["max_len"]),
-                  reference=eager)
-    shutil.copyfile(runs[0] / VOCAB_FILE, out_dir / VOCAB_FILE)
-    # config.json carries what serving and evaluation read (vocabulary size, input window); the
-    # members' own configurations are in ensemble.json.
-    write_text_atomic(out_dir / CONFIG_FILE, json.dumps(first_cfg, indent=2) + "\n")
-    write_text_atomic(out_dir / ENSEMBLE_FILE, json.dumps(
-        {"members": [{"run": str(r), "from_ensemble": os.path.relpath(r.resolve(), out_dir.resolve()), "config": cfg}
-                     for r, (_, cfg, _) in zip(runs, members)]}, indent=2) + "\n")
+    with claim_run_dir(out_dir, resume=False):
+        eager = Ensemble([m for m, _, _ in members])
+        served = Ensemble([ServingGRU(m) for m, _, _ in members])
+        save_scripted(served, out_dir / MODEL_FILE, check_inputs(first_cfg["model"]["vocab_size"], first_cfg["max_len"]),
+                      reference=eager)
+        shutil.copyfile(runs[0] / VOCAB_FILE, out_dir / VOCAB_FILE)
+        # config.json carries what serving and evaluation read (vocabulary size, input window); the
+        # members' own configurations are in ensemble.json.
+        write_text_atomic(out_dir / CONFIG_FILE, json.dumps(first_cfg, indent=2) + "\n")
+        write_text_atomic(out_dir / ENSEMBLE_FILE, json.dumps(
+            {"members": [{"run": str(r), "from_ensemble": os.path.relpath(r.resolve(), out_dir.resolve()), "config": cfg}
+                         for r, (_, cfg, _) in zip(runs, members)]}, indent=2) + "\n")
     return out_dir / MODEL_FILE

@@ -25,6 +25,7 @@ from .losses import training_loss
 from .model import SessionGRU
 from .optim import WeightAverage, make_scheduler
 from .plots import plot_curves
+from .run_lock import claim_run_dir
 from .splits import history_for, load_data_dir
 from .thread_share import follow_share
 from .vocab import VOCAB_FILE, Vocab
@@ -83,7 +84,7 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
     Returns:
         Summary with the best epoch and its validation metrics.
     """
-    # ---- setup: validate, data, vocabulary, run directory ----
+    # ---- setup: validate, then claim the run directory ----
     cfg.validate()
     if cfg.distill:
         check_teachers(cfg.distill)
@@ -92,7 +93,14 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
         raise ConfigError(f"--amp: {device} has no native bf16 (a CPU needs AVX512-BF16 or AMX), so bf16 would be "
                           "emulated, slower than fp32; train (or resume) with --no-amp")
     out_dir = Path(out_dir)
-    prepare_run_dir(out_dir, resume)
+    with claim_run_dir(out_dir, resume):
+        return _train_locked(cfg, out_dir, device, resume, progress)
+
+
+def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume: bool,
+                  progress: bool | None) -> dict[str, Any]:
+    """`train` past its checks, with the run directory claimed for this process."""
+    # ---- data and vocabulary (a resumed run keeps its own) ----
     splits = load_data_dir(Path(cfg.data))
     if resume and (out_dir / VOCAB_FILE).exists():
         vocab = Vocab.load(out_dir / VOCAB_FILE)

@@ -1,0 +1,70 @@
+"""One writer per run directory.
+
+A second `train --resume` on a run whose first process is still going (the terminal closed, the
+job looked dead) would interleave two runs' checkpoints, history and export in one directory.
+So every command that writes a run directory holds an advisory lock on the directory itself
+(flock on its descriptor) while it writes: nothing is added to the directory, and the kernel
+drops the lock when the process ends, however it ends, so a killed run leaves no stale lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import sys
+from pathlib import Path
+from typing import Iterator
+
+from .errors import RunDirError
+
+_UNSUPPORTED = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold `run_dir` for this process for the block.
+
+    Raises:
+        RunDirError: `run_dir` is not a directory, or another process holds it.
+    """
+    run_dir = Path(run_dir)
+    try:
+        fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)
+    except (FileNotFoundError, NotADirectoryError):
+        raise RunDirError(f"{run_dir}: no such run directory") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunDirError(f"{run_dir}: another process is writing this run directory (a training still "
+                              "running?); wait for it to end, or stop it and then --resume") from None
+        except OSError as exc:
+            if exc.errno not in _UNSUPPORTED:
+                raise
+            # some network file systems refuse flock: go on unguarded, as before this lock existed
+            print(f"warning: {run_dir}: cannot lock ({exc.strerror}); make sure no other process writes this run",
+                  file=sys.stderr)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@contextlib.contextmanager
+def claim_run_dir(out_dir: Path, resume: bool) -> Iterator[None]:
+    """Lock the run directory and check it (under the lock, so two starts cannot both pass):
+    a new run needs an absent or empty directory; a resumed one its config.json.
+
+    Raises:
+        RunDirError: naming what is wrong with `out_dir`.
+    """
+    from .train import prepare_run_dir
+
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RunDirError(f"{out_dir}: exists and is not a directory; choose another --out")
+    prepare_run_dir(out_dir, resume)  # refuse a foreign directory before creating or locking anything
+    with run_lock(out_dir):
+        prepare_run_dir(out_dir, resume)
+        yield
