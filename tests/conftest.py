@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -29,6 +32,16 @@ def run_cli(*args: str, cwd: Path = REPO, timeout: float = 300) -> subprocess.Co
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run([sys.executable, "-m", "trainer", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+@contextlib.contextmanager
+def cli_error(capsys: pytest.CaptureFixture, pattern: str) -> Iterator[None]:
+    """The block ends a command the way every sessrec command reports a problem it names: one
+    `error: ...` line on stderr matching `pattern`, and exit status 2."""
+    with pytest.raises(SystemExit) as exc:
+        yield
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.startswith("error: ") and re.search(pattern, err), (exc.value.code, err)
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import cli_error
 from trainer.bench_accuracy import BENCHES
 from trainer.bench_accuracy_md import validation_lines
 
@@ -73,14 +74,14 @@ def _fake_cli(monkeypatch, tmp_path):
     return bench_accuracy, calls
 
 
-def test_reuse_fits_only_the_baselines_without_a_recorded_time_and_needs_the_gru_run(monkeypatch, tmp_path):
+def test_reuse_fits_only_the_baselines_without_a_recorded_time_and_needs_the_gru_run(monkeypatch, tmp_path, capsys):
     import json
 
     import pytest
 
     bench_accuracy, calls = _fake_cli(monkeypatch, tmp_path)
     (tmp_path / "timings-toy.json").write_text(json.dumps({"pop": 1.5}))
-    with pytest.raises(SystemExit, match="no GRU run in .*toy-gru"):
+    with cli_error(capsys, "no GRU run in .*toy-gru"):
         bench_accuracy.run_models("toy", {"min_count": 1, "max_len": 50}, tmp_path / "data", None, reuse=True)
     assert calls == []  # refused before any work
 

@@ -8,6 +8,7 @@ import shutil
 import pytest
 import torch
 
+from conftest import cli_error
 from trainer.baselines import build_baseline
 from trainer.bench_gru_kernels import load_served, main, matmul_variants, measure, render
 from trainer.errors import RunDirError
@@ -52,9 +53,9 @@ def test_refuses_a_run_without_a_gru(tiny_run, tmp_path):
         load_served(tmp_path / "missing")
 
 
-def test_cli_names_a_bad_run_and_bad_settings(tmp_path):
-    with pytest.raises(SystemExit, match="no exported model"):
+def test_cli_names_a_bad_run_and_bad_settings(tmp_path, capsys):
+    with cli_error(capsys, "no exported model"):
         main(["--run", str(tmp_path), "--md", str(tmp_path / "B.md")])
-    with pytest.raises(SystemExit, match="--repeats must be at least 1"):
+    with cli_error(capsys, "--repeats must be at least 1"):
         main(["--run", str(tmp_path), "--repeats", "0", "--md", str(tmp_path / "B.md")])
     assert not (tmp_path / "B.md").exists()  # nothing written for a refused run

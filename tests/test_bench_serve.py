@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import cli_error
 from trainer.bench_load import alternate
 from trainer.bench_serve import main, table
 
@@ -53,11 +54,11 @@ def test_benchmark_sessions_stay_within_max_len_so_each_request_is_one_gru_step(
             assert 1 + OPENING + n <= max_len
 
 
-def test_cli_refuses_bad_settings_and_an_unfinished_run_before_any_server_starts(tmp_path):
+def test_cli_refuses_bad_settings_and_an_unfinished_run_before_any_server_starts(tmp_path, capsys):
     out = tmp_path / "B.md"
-    with pytest.raises(SystemExit, match="--sweep-repeats must be at least 1, got 0"):
+    with cli_error(capsys, "--sweep-repeats must be at least 1, got 0"):
         main(["--run", str(tmp_path), "--sweep-repeats", "0", "--out", str(out)])
     (tmp_path / "vocab.json").write_text('{"movies": [1, 2]}')  # a run that never exported a model
-    with pytest.raises(SystemExit, match=r"model\.pt: no exported model"):
+    with cli_error(capsys, r"model\.pt: no exported model"):
         main(["--run", str(tmp_path), "--out", str(out)])
     assert not out.exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import cli_error
 from trainer.bench_session_resend import main, run_phase
 
 
@@ -15,10 +16,10 @@ def test_a_phase_fails_loudly_when_a_client_gets_an_unexpected_answer():
         run_phase(refusing, list(range(1, 21)), (0.0, 0.0), seconds=5, clients=2, timeout=1.0, tries=1)
 
 
-def test_cli_refuses_bad_settings_and_a_missing_run_before_the_server_starts(tmp_path):
+def test_cli_refuses_bad_settings_and_a_missing_run_before_the_server_starts(tmp_path, capsys):
     out = tmp_path / "B.md"
-    with pytest.raises(SystemExit, match="--clients at least 1, got 60, 2, 0"):
+    with cli_error(capsys, "--clients at least 1, got 60, 2, 0"):
         main(["--run", str(tmp_path), "--clients", "0", "--out", str(out)])
-    with pytest.raises(SystemExit, match=r"absent: no such run directory"):
+    with cli_error(capsys, r"absent: no such run directory"):
         main(["--run", str(tmp_path / "absent"), "--out", str(out)])
     assert not out.exists()

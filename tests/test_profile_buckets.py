@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import cli_error
 from trainer.bench_profile import main, summary, table
 from trainer.profile_buckets import BUCKETS, breakdown, classify, parse_raw
 
@@ -105,8 +106,8 @@ def test_summary_says_what_sessrec_adds_to_the_noop_and_the_models_part() -> Non
                      "the TorchScript model is 200 of them (67%)."]
 
 
-def test_profile_cli_names_an_unfinished_run_before_any_server_starts(tmp_path):
+def test_profile_cli_names_an_unfinished_run_before_any_server_starts(tmp_path, capsys):
     (tmp_path / "vocab.json").write_text('{"movies": [1, 2]}')  # a run that never exported a model
-    with pytest.raises(SystemExit, match=r"model\.pt: no exported model"):
+    with cli_error(capsys, r"model\.pt: no exported model"):
         main(["--run", str(tmp_path), "--out", str(tmp_path / "B.md")])
     assert not (tmp_path / "B.md").exists()

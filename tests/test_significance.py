@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from conftest import cli_error
 from trainer.significance import paired_bootstrap
 
 
@@ -223,11 +224,11 @@ def test_cpu_steps_adds_runs_unpaired_once_the_first_rows_run_is_gone(tiny_data,
     assert line.endswith("|  |  |")
 
 
-def test_cpu_steps_cli_names_an_unfinished_run(tiny_data, tmp_path):
+def test_cpu_steps_cli_names_an_unfinished_run(tiny_data, tmp_path, capsys):
     from trainer.bench_cpu_steps import main
 
     out = tmp_path / "B.md"
     (tmp_path / "unfinished").mkdir()
-    with pytest.raises(SystemExit, match=r"unfinished/model\.pt: no exported model"):
+    with cli_error(capsys, r"unfinished/model\.pt: no exported model"):
         main(["--data", str(tiny_data), str(tmp_path / "unfinished"), "--out", str(out)])
     assert not out.exists()

@@ -20,6 +20,7 @@ from .archive import REPO
 from .bench_accuracy_md import curves_file, section
 from .benchmarks_md import replace_section
 from .checkpoint import history_timings, read_history
+from .errors import exit_with_error
 from .plots import plot_benchmark_curves
 from .presets import PRESETS
 from .seed_spread import seed_spread_lines
@@ -114,7 +115,7 @@ def run_models(name: str, bench: dict[str, Any], data: Path, epochs: int | None,
     a baseline without a recorded fit time is fit again, which takes seconds)."""
     run = BUILD / "runs" / f"{name}-gru"
     if reuse and not (run / "config.json").exists():  # before fitting anything
-        raise SystemExit(f"--reuse: no GRU run in {run}; train one there (or run without --reuse)")
+        exit_with_error(f"--reuse: no GRU run in {run}; train one there (or run without --reuse)")
     rows = []
     saved = BUILD / f"timings-{name}.json"
     timings = json.loads(saved.read_text()) if reuse and saved.exists() else {}

@@ -23,7 +23,7 @@ import yaml
 
 from .archive import HANDLER_DIR, REPO
 from .benchmarks_md import measured_on, replace_section
-from .errors import RunDirError, as_cli_error
+from .errors import RunDirError, as_cli_error, exit_with_error
 from .evaluate import load_exported
 from .export import MODEL_FILE
 from .train import bf16_native
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--md", type=Path, default=REPO / "BENCHMARKS.md")
     args = parser.parse_args(argv)
     if args.repeats < 1 or not args.seconds > 0:
-        raise SystemExit(f"error: --repeats must be at least 1 and --seconds above 0, got {args.repeats}, {args.seconds}")
+        exit_with_error(f"--repeats must be at least 1 and --seconds above 0, got {args.repeats}, {args.seconds}")
     batch = int(yaml.safe_load((HANDLER_DIR / "model-config.yaml").read_text())["batchSize"])
     with as_cli_error():
         result = measure(args.run, batch=batch, repeats=args.repeats, seconds=args.seconds)

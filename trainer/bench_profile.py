@@ -27,7 +27,7 @@ from .bench_load import bodies, run_wrk
 from .bench_server import bench_server
 from .bench_sessions import session_load
 from .benchmarks_md import measured_on, replace_section
-from .errors import as_cli_error
+from .errors import as_cli_error, exit_with_error
 from .evaluate import load_exported
 from .profile_buckets import BUCKETS, breakdown, parse_raw
 from .server_cpu import session_processes, with_cpu
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
         _, vocab, _ = load_exported(args.run)
     for tool in ("wrk", "py-spy"):
         if shutil.which(tool) is None:
-            raise SystemExit(f"error: {tool} not found; `make profile-serve` installs it")
+            exit_with_error(f"{tool} not found; `make profile-serve` installs it")
     histories = bodies(vocab, [150] * 64)
     events, script = session_load(args.run, vocab)
     out_dir = REPO / "build" / "bench" / "profile"

@@ -22,7 +22,7 @@ from .archive import HANDLER_DIR, REPO, SESSIONS_CONFIG
 from .bench_load import PACED_CONNECTIONS, alternate, bodies, run_paced, run_wrk
 from .bench_server import bench_server, merged_config
 from .benchmarks_md import measured_on, replace_section
-from .errors import as_cli_error
+from .errors import as_cli_error, exit_with_error
 from .evaluate import load_exported
 from .server import http
 from .server_cpu import with_cpu
@@ -115,11 +115,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     for flag, value in (("--repeats", args.repeats), ("--sweep-repeats", args.sweep_repeats)):
         if value < 1:
-            raise SystemExit(f"error: {flag} must be at least 1, got {value}")
+            exit_with_error(f"{flag} must be at least 1, got {value}")
     with as_cli_error():  # before any server starts
         _, vocab, run_cfg = load_exported(args.run)
     if shutil.which("wrk") is None:
-        raise SystemExit("error: wrk not found (Debian: apt-get install wrk); `make bench-serve` installs it")
+        exit_with_error("wrk not found (Debian: apt-get install wrk); `make bench-serve` installs it")
     rng = np.random.default_rng(1)
     workloads = {"150 ids": bodies(vocab, [150] * 64), "mixed 1-150 ids": bodies(vocab, list(rng.integers(1, 151, 64)))}
     machine = measured_on()

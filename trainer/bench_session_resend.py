@@ -25,7 +25,7 @@ import yaml
 from .archive import REPO, SESSIONS_CONFIG
 from .bench_server import bench_server
 from .benchmarks_md import measured_on, replace_section
-from .errors import as_cli_error
+from .errors import as_cli_error, exit_with_error
 from .evaluate import load_exported
 from .session_client import Post, poster, stream_session
 
@@ -67,8 +67,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     idle = float(yaml.safe_load(SESSIONS_CONFIG.read_text())["sequenceMaxIdleMSec"])
     if args.seconds <= 0 or args.clients < 1 or args.timeout <= 0:
-        raise SystemExit(f"error: --seconds and --timeout must be above 0 and --clients at least 1, got "
-                         f"{args.seconds:g}, {args.timeout:g}, {args.clients}")
+        exit_with_error(f"--seconds and --timeout must be above 0 and --clients at least 1, got "
+                        f"{args.seconds:g}, {args.timeout:g}, {args.clients}")
     with as_cli_error():  # before the server starts
         _, vocab, _ = load_exported(args.run)
     ids = vocab.movies
