@@ -100,7 +100,7 @@ def test_a_bad_line_is_named_and_the_old_output_survives(tiny_run, tmp_path):
     src.write_text('{"movies": [1, 2]}\n' * 1500 + '{"movies": [1, "2"]}\n')
     res = run_cli("recommend", "--run", str(tiny_run), "--input", str(src), "--out", str(out))
     assert res.returncode == 2
-    assert f"error: {src}:1501: 'movies'[1] must be an int movie id, got \"2\"" in res.stderr
+    assert f"error: {src}:1501: 'movies'[1] must be an int movie id, got '2'" in res.stderr
     assert out.read_text() == "yesterday's answers\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "recs.jsonl"]
 
@@ -110,10 +110,11 @@ def test_a_bad_line_is_named_and_the_old_output_survives(tiny_run, tmp_path):
     ("[1, 2]", "x:3: expected a JSON object"),
     ('{"movies": [1], "after": 2}', r"x:3: unknown field\(s\) \['after'\]"),
     ('{"user": 1}', "x:3: 'movies' is required"),
-    ('{"movies": 5}', "x:3: 'movies' must be a list of int movie ids, got int"),
+    ('{"movies": 5}', "x:3: 'movies' must be a sequence of int movie ids, got int"),
+    ('{"movies": "1 2"}', "x:3: 'movies' must be a sequence of int movie ids, got str"),
     ('{"movies": [1, 2.5]}', r"x:3: 'movies'\[1\] must be an int movie id, got 2.5"),
-    ('{"movies": [true]}', r"x:3: 'movies'\[0\] must be an int movie id, got true"),
-    ('{"movies": [], "exclude": ["7"]}', r"x:3: 'exclude'\[0\] must be an int movie id, got \"7\""),
+    ('{"movies": [true]}', r"x:3: 'movies'\[0\] must be an int movie id, got True"),
+    ('{"movies": [], "exclude": ["7"]}', r"x:3: 'exclude'\[0\] must be an int movie id, got '7'"),
     ('{"movies": [], "k": 0}', "x:3: 'k' must be a positive int, got 0"),
     ('{"movies": [], "k": "5"}', "x:3: 'k' must be a positive int, got \"5\""),
 ])

@@ -22,7 +22,7 @@ from typing import Any, Iterable, Iterator
 
 from .atomic import open_text_atomic
 from .errors import ConfigError, DataError
-from .recommender import Recommendation, Recommender
+from .recommender import Recommendation, Recommender, movie_ids
 
 FIELDS = ("user", "movies", "k", "exclude")
 CHUNK = 1024  # lines scored together: enough to keep the model's batches full, small in memory
@@ -47,15 +47,6 @@ def answer_json(answer: Recommendation, user: Any = None, with_user: bool = Fals
     return json.dumps(body)
 
 
-def _id_list(value: Any, where: str) -> list[int]:
-    if not isinstance(value, list):
-        raise DataError(f"{where} must be a list of int movie ids, got {type(value).__name__}")
-    for i, v in enumerate(value):
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise DataError(f"{where}[{i}] must be an int movie id, got {json.dumps(v)[:40]}")
-    return value
-
-
 def parse_query(line: str, where: str, default_k: int) -> Query:
     """One input line; a DataError names `where` (FILE:LINE) and the problem."""
     try:
@@ -72,8 +63,8 @@ def parse_query(line: str, where: str, default_k: int) -> Query:
     k = body.get("k", default_k)
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise DataError(f"{where}: 'k' must be a positive int, got {json.dumps(k)[:40]}")
-    return Query(body.get("user"), _id_list(body["movies"], f"{where}: 'movies'"), k,
-                 _id_list(body.get("exclude", []), f"{where}: 'exclude'"))
+    return Query(body.get("user"), movie_ids(body["movies"], f"{where}: 'movies'"), k,
+                 movie_ids(body.get("exclude", []), f"{where}: 'exclude'"))
 
 
 def read_queries(path: Path, default_k: int) -> Iterator[Query]:

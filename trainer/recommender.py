@@ -32,13 +32,15 @@ class Recommendation:
     unknown: list[int]
 
 
-def _ids(values: Sequence[Any], what: str) -> list[int]:
+def movie_ids(values: Sequence[Any], what: str) -> list[int]:
+    """`values` as a list of int movie ids (a list, tuple or numpy array of ints); a DataError names
+    `what` and the first bad value otherwise."""
     if isinstance(values, (str, bytes)) or not (isinstance(values, Sequence) or hasattr(values, "tolist")):
         raise DataError(f"{what} must be a sequence of int movie ids, got {type(values).__name__}")
     out = []
     for i, v in enumerate(values.tolist() if hasattr(values, "tolist") else values):
         if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-            raise DataError(f"{what}[{i}] must be an int movie id, got {v!r}")
+            raise DataError(f"{what}[{i}] must be an int movie id, got {repr(v)[:40]}")
         out.append(int(v))
     return out
 
@@ -87,8 +89,8 @@ class Recommender:
         excludes = [()] * len(histories) if excludes is None else excludes
         if len(excludes) != len(histories):
             raise ConfigError(f"excludes has {len(excludes)} entries for {len(histories)} histories")
-        raw = [_ids(h, f"histories[{i}]") for i, h in enumerate(histories)]
-        skip = [_ids(e, f"excludes[{i}]") for i, e in enumerate(excludes)]
+        raw = [movie_ids(h, f"histories[{i}]") for i, h in enumerate(histories)]
+        skip = [movie_ids(e, f"excludes[{i}]") for i, e in enumerate(excludes)]
         answers: list[Recommendation] = []
         with torch.inference_mode():
             for start in range(0, len(raw), batch_size):
