@@ -62,8 +62,6 @@ def claim_run_dir(out_dir: Path, resume: bool) -> Iterator[None]:
     from .train import prepare_run_dir
 
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise RunDirError(f"{out_dir}: exists and is not a directory; choose another --out")
     prepare_run_dir(out_dir, resume)  # refuse a foreign directory before creating or locking anything
     with run_lock(out_dir):
         prepare_run_dir(out_dir, resume)

@@ -56,6 +56,8 @@ def bf16_native(device: torch.device) -> bool:
 
 def prepare_run_dir(out_dir: Path, resume: bool) -> None:
     """Refuse to overwrite a run: a new run needs an absent or empty directory."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RunDirError(f"{out_dir}: exists and is not a directory; choose another --out")
     if resume:
         if not (out_dir / CONFIG_FILE).exists():
             raise RunDirError(f"{out_dir}: nothing to resume (no {CONFIG_FILE}); start without --resume")
