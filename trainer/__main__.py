@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .cli_serving import SERVING_COMMANDS, add_serving, run_serving  # archive, serve, stop, request, recommend
 from .config import TARGETS, WINDOWS, ModelConfig, TrainConfig
+from .config_file import read_config_file
 from .errors import ConfigError, SessrecError
 from .presets import PRESETS
 
@@ -50,6 +51,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     p.add_argument("--preset", choices=sorted(PRESETS), default=None,
                    help="start from a named, measured configuration (explicit flags override it)")
+    p.add_argument("--config", type=Path, default=None, metavar="FILE",
+                   help="settings from a JSON or YAML file, e.g. a finished run's config.json (over --preset, "
+                        "under explicit flags; its 'data' is ignored: the data is --data)")
     # Defaults come from TrainConfig; None means "not given", so --resume can tell what changed.
     for name, typ in [("epochs", int), ("batch_size", int), ("lr", float), ("lr_decay", float),
                       ("lr_patience", int), ("clip_norm", float), ("weight_decay", float),
@@ -136,8 +140,9 @@ def _add_baseline(sub: argparse._SubParsersAction) -> None:
 def _train_config(args: argparse.Namespace) -> TrainConfig:
     given = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if v is not None}
     model_names = {f.name for f in fields(ModelConfig)}
-    if args.resume and args.preset:
-        raise ConfigError("--preset cannot be combined with --resume; the run's config.json is used")
+    for option in ("preset", "config"):
+        if args.resume and getattr(args, option):
+            raise ConfigError(f"--{option} cannot be combined with --resume; the run's config.json is used")
     if args.resume:
         cfg = TrainConfig.load(args.out / "config.json")
         changed = sorted(k for k, v in given.items()
@@ -149,9 +154,11 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
         for k in RESUMABLE_FLAGS & given.keys():
             setattr(cfg, k, given[k])
         return cfg
+    # Layers, lowest first: the defaults, the preset, the config file, then the flags given (below).
     preset = PRESETS.get(args.preset or "", {})
-    cfg = TrainConfig.from_dict({**TrainConfig().to_dict(), **preset, "data": str(args.data),
-                                 "model": {**ModelConfig().__dict__, **preset.get("model", {})}})
+    from_file = read_config_file(args.config) if args.config else {"model": {}}
+    cfg = TrainConfig.from_dict({**TrainConfig().to_dict(), **preset, **from_file, "data": str(args.data),
+                                 "model": {**ModelConfig().__dict__, **preset.get("model", {}), **from_file["model"]}})
     for k, v in given.items():
         if k in model_names:
             setattr(cfg.model, k, v)
