@@ -1,5 +1,5 @@
-"""Command line: `python -m trainer COMMAND ...`, COMMAND one of prepare, train, evaluate, export, ensemble,
-recipe, baseline, archive, serve, stop, request, recommend."""
+"""Command line: `python -m trainer COMMAND ...`, COMMAND one of prepare, train, evaluate, compare, export,
+ensemble, recipe, baseline, archive, serve, stop, request, recommend."""
 
 from __future__ import annotations
 
@@ -137,6 +137,21 @@ def _add_baseline(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-len", type=int, default=150)
 
 
+def _add_compare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="runs side by side on one split: each later run minus the first, per metric, "
+                                       "with a paired bootstrap interval over the users")
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--runs", type=Path, nargs="+", required=True, help="two or more runs; the first is the reference")
+    p.add_argument("--split", choices=["test", "validate"], default="test")
+    p.add_argument("--metrics", nargs="+", default=None, help="default: every metric evaluate reports")
+    p.add_argument("--k", type=int, default=20, help="MAP cut-off, as evaluate's")
+    p.add_argument("--test-history", choices=["train+validate", "train"], default="train+validate")
+    p.add_argument("--resamples", type=int, default=10_000)
+    p.add_argument("--level", type=float, default=0.95, help="the intervals' coverage")
+    p.add_argument("--seed", type=int, default=0, help="the bootstrap's seed")
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON instead of a table")
+
+
 def _train_config(args: argparse.Namespace) -> TrainConfig:
     given = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if v is not None}
     model_names = {f.name for f in fields(ModelConfig)}
@@ -172,8 +187,8 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_prepare, _add_train, _add_evaluate, _add_export, _add_ensemble, _add_recipe, _add_baseline,
-                add_serving):
+    for add in (_add_prepare, _add_train, _add_evaluate, _add_compare, _add_export, _add_ensemble, _add_recipe,
+                _add_baseline, add_serving):
         add(sub)
     args = parser.parse_args(argv)
     try:
@@ -197,6 +212,11 @@ def main(argv: list[str] | None = None) -> int:
             from .evaluate import evaluate_run
             print(json.dumps(evaluate_run(args.data, args.run, args.split, args.k, args.test_history,
                                           per_user_file=args.per_user)))
+        elif args.command == "compare":
+            from .compare import compare_runs, comparison_table
+            result = compare_runs(args.data, args.runs, args.split, args.metrics, args.k, args.test_history,
+                                  args.resamples, args.level, args.seed)
+            print(json.dumps(result) if args.json else comparison_table(result))
         elif args.command == "ensemble":
             from .ensemble import build_ensemble
             print(build_ensemble(args.runs, args.out))

@@ -18,15 +18,21 @@ from .train import CONFIG_FILE, VOCAB_FILE
 from .vocab import Vocab
 
 
-def load_exported(run_dir: Path) -> tuple[torch.jit.ScriptModule, Vocab, TrainConfig]:
-    """The TorchScript model, vocabulary and config of a finished run."""
+def exported_model(run_dir: Path) -> Path:
+    """The path of a finished run's model.pt; RunDirError when the run or its export is missing."""
     run_dir = Path(run_dir)
     path = run_dir / MODEL_FILE
     if not run_dir.is_dir():
         raise RunDirError(f"{run_dir}: no such run directory (`python -m trainer train --out {run_dir}` makes one)")
     if not path.exists():
         raise RunDirError(f"{path}: no exported model; train the run to the end or run `python -m trainer export`")
-    model = load_scripted(path)
+    return path
+
+
+def load_exported(run_dir: Path) -> tuple[torch.jit.ScriptModule, Vocab, TrainConfig]:
+    """The TorchScript model, vocabulary and config of a finished run."""
+    run_dir = Path(run_dir)
+    model = load_scripted(exported_model(run_dir))
     vocab = Vocab.load(run_dir / VOCAB_FILE)
     cfg = TrainConfig.load(run_dir / CONFIG_FILE)
     if cfg.model.vocab_size != vocab.size:
@@ -60,14 +66,21 @@ def evaluate_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20
     Returns:
         Metric means plus `users`, `skipped_users` and `split`.
     """
+    result, per_user = score_run(data_dir, run_dir, split, k, test_history, device)
+    if per_user_file is not None:
+        Path(per_user_file).parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(Path(per_user_file), json.dumps(per_user) + "\n")
+    return result
+
+
+def score_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20,
+              test_history: str = "train+validate", device: str = "cpu") -> tuple[dict[str, Any], dict[str, Any]]:
+    """`evaluate_run`'s result and its per-user values (the `per_user_file` payload), for comparisons in process."""
     model, cases = run_cases(data_dir, run_dir, split, test_history)
     model = model.to(device)
     values: dict[str, torch.Tensor] = {}
     result = evaluate_scorer(lambda m, l: model.predict_next(m.to(device), l.to(device)), cases, k, per_user=values)
     result["split"] = split
-    if per_user_file is not None:
-        payload = {"run": str(run_dir), "split": split, "users": cases.users, "targets": cases.n_targets.tolist(),
-                   "metrics": {name: v.tolist() for name, v in values.items()}}
-        Path(per_user_file).parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(Path(per_user_file), json.dumps(payload) + "\n")
-    return result
+    per_user = {"run": str(run_dir), "split": split, "users": cases.users, "targets": cases.n_targets.tolist(),
+                "metrics": {name: v.tolist() for name, v in values.items()}}
+    return result, per_user

@@ -1,0 +1,89 @@
+"""`python -m trainer compare`: runs scored as `evaluate` scores them, differences with paired bootstrap intervals."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+from trainer.baseline_run import run_baseline
+from trainer.compare import compare_runs, comparison_table
+from trainer.errors import ConfigError, RunDirError
+
+
+@pytest.fixture(scope="module")
+def pop_run(tmp_path_factory, tiny_data):
+    run = tmp_path_factory.mktemp("compare") / "pop"
+    run_baseline("pop", tiny_data, run, min_count=2)
+    return run
+
+
+def test_compare_agrees_with_evaluate_and_an_independent_bootstrap(tiny_data, tiny_run, pop_run, tmp_path):
+    files = {}
+    for name, run in (("gru", tiny_run), ("pop", pop_run)):
+        files[name] = tmp_path / f"{name}.json"
+        res = run_cli("evaluate", "--data", str(tiny_data), "--run", str(run), "--split", "validate",
+                      "--per-user", str(files[name]))
+        assert res.returncode == 0, res.stderr
+        files[name] = (json.loads(res.stdout), json.loads(files[name].read_text()))
+    got = compare_runs(tiny_data, [tiny_run, pop_run], split="validate", resamples=2000, seed=5)
+    (gru_means, gru_users), (pop_means, pop_users) = files["gru"], files["pop"]
+    assert got["users"] == gru_means["users"] > 0 and got["metrics"] == list(gru_users["metrics"])
+    for run, means in zip(got["runs"], (gru_means, pop_means)):
+        assert run["means"] == {m: means[m] for m in got["metrics"]}
+    (diff,) = got["differences"]
+    assert (diff["run"], diff["minus"]) == (str(pop_run), str(tiny_run))
+    rng = np.random.default_rng(5)  # the interval recomputed here, not with significance.py
+    d = np.asarray(pop_users["metrics"]["map@20"]) - np.asarray(gru_users["metrics"]["map@20"])
+    means = d[rng.integers(0, d.size, size=(2000, d.size))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    assert diff["map@20"]["mean"] == pytest.approx(d.mean(), abs=1e-12)
+    assert (diff["map@20"]["low"], diff["map@20"]["high"]) == pytest.approx((low, high), abs=1e-12)
+    assert diff["map@20"]["significant"] == (low > 0 or high < 0)
+
+
+def test_a_run_against_itself_differs_by_nothing(tiny_data, tiny_run):
+    got = compare_runs(tiny_data, [tiny_run, tiny_run], metrics=["ndcg@10", "hr@10"], resamples=200)
+    assert got["metrics"] == ["ndcg@10", "hr@10"]
+    for metric in got["metrics"]:
+        assert got["differences"][0][metric] == {"mean": 0.0, "low": 0.0, "high": 0.0, "significant": False}
+
+
+def test_the_table_has_a_row_per_metric_and_marks_what_excludes_zero():
+    result = {"split": "test", "users": 1234, "metrics": ["map@20", "hr@10"], "resamples": 10_000, "level": 0.95,
+              "seed": 0, "runs": [{"run": "a", "means": {"map@20": 0.1, "hr@10": 0.5}},
+                                  {"run": "b", "means": {"map@20": 0.12, "hr@10": 0.49}}],
+              "differences": [{"run": "b", "minus": "a",
+                               "map@20": {"mean": 0.02, "low": 0.01, "high": 0.03, "significant": True},
+                               "hr@10": {"mean": -0.01, "low": -0.03, "high": 0.01, "significant": False}}]}
+    lines = comparison_table(result).splitlines()
+    assert lines[0].startswith("test split, 1,234 users; paired bootstrap over users (10,000 resamples, 95% interval")
+    assert lines[2] == "| metric | a | b | b - a |"
+    assert lines[4] == "| map@20 | 0.1000 | 0.1200 | +0.0200 [+0.0100, +0.0300] * |"
+    assert lines[5] == "| hr@10 | 0.5000 | 0.4900 | -0.0100 [-0.0300, +0.0100] |"
+
+
+def test_cli_prints_the_table_or_json(tiny_data, tiny_run, pop_run):
+    args = ["compare", "--data", str(tiny_data), "--runs", str(tiny_run), str(pop_run), "--metrics", "map@20",
+            "--resamples", "300"]
+    res = run_cli(*args)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[2] == f"| metric | {tiny_run} | {pop_run} | {pop_run} - {tiny_run} |"
+    assert res.stdout.splitlines()[4].startswith("| map@20 | ")
+    as_json = json.loads(run_cli(*args, "--json").stdout)
+    assert as_json == compare_runs(tiny_data, [tiny_run, pop_run], metrics=["map@20"], resamples=300)
+
+
+def test_bad_requests_are_named(tiny_data, tiny_run, tmp_path):
+    with pytest.raises(ConfigError, match="two or more runs"):
+        compare_runs(tiny_data, [tiny_run])
+    with pytest.raises(ConfigError, match="unknown metric ndcg@5; evaluate reports map@20, "):
+        compare_runs(tiny_data, [tiny_run, tiny_run], metrics=["ndcg@5"])
+    with pytest.raises(ConfigError, match="--level in"):
+        compare_runs(tiny_data, [tiny_run, tiny_run], level=95)
+    with pytest.raises(RunDirError, match="nowhere"):
+        compare_runs(tiny_data, [tiny_run, tmp_path / "nowhere"])
+    res = run_cli("compare", "--data", str(tiny_data), "--runs", str(tiny_run), str(tiny_run), "--metrics", "p@20")
+    assert res.returncode == 2 and res.stderr.startswith("error: unknown metric p@20")

@@ -1,0 +1,86 @@
+"""`python -m trainer compare`: is one run really better than another on these users?
+
+Every run is scored as `evaluate` scores it (its exported model.pt, the same split, history and k),
+and each later run is set against the first, user by user: the mean difference of every metric and a
+paired bootstrap interval over the users (significance.py). The users are the data's (every user
+with targets in the split), so all runs are scored on the same ones. A difference whose interval
+excludes 0 is marked; with many metrics, one interval in twenty misses by chance at 95%, so a single
+marked metric among many is weak evidence.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import ConfigError, DataError
+from .significance import paired_bootstrap
+
+
+def compare_runs(data: Path, runs: Sequence[Path], split: str = "test", metrics: Sequence[str] | None = None,
+                 k: int = 20, test_history: str = "train+validate", resamples: int = 10_000, level: float = 0.95,
+                 seed: int = 0) -> dict[str, Any]:
+    """Each run's metric means on `split`, and each later run minus the first with a paired bootstrap interval.
+
+    Args:
+        data: the data directory the runs are scored on.
+        runs: two or more finished run directories (GRU, baseline or ensemble); the first is the reference.
+        split, k, test_history: as `evaluate` takes them.
+        metrics: the metrics to compare (default: every metric `evaluate` reports).
+        resamples, level, seed: the bootstrap's resamples, interval coverage and seed.
+
+    Returns:
+        {"split", "users", "metrics", "resamples", "level", "seed", "runs": [{"run", "means"}],
+         "differences": [{"run", "minus", metric: {"mean", "low", "high", "significant"}}]}
+
+    Raises:
+        ConfigError: fewer than two runs, an unknown metric, or a bad resamples/level.
+        DataError: the split has no user with targets.
+    """
+    from .evaluate import exported_model, score_run
+
+    if len(runs) < 2:
+        raise ConfigError(f"compare needs two or more runs (the first is the reference), got {len(runs)}")
+    if resamples < 1 or not 0.0 < level < 1.0:
+        raise ConfigError(f"--resamples must be >= 1 and --level in (0, 1), got {resamples} and {level}")
+    for run in runs:  # a missing run is named before minutes go into scoring the others
+        exported_model(Path(run))
+    scored = [score_run(Path(data), Path(runs[0]), split, k, test_history)]
+    if not scored[0][1]["users"]:
+        raise DataError(f"{data}: no user has targets in the {split} split; there is nothing to compare")
+    known = list(scored[0][1]["metrics"])
+    chosen = list(metrics) if metrics else known
+    unknown = [m for m in chosen if m not in known]
+    if unknown:
+        raise ConfigError(f"unknown metric {', '.join(unknown)}; evaluate reports {', '.join(known)}")
+    scored += [score_run(Path(data), Path(run), split, k, test_history) for run in runs[1:]]
+    reference = scored[0][1]["metrics"]
+    differences = []
+    for run, (_, per_user) in zip(runs[1:], scored[1:]):
+        entry: dict[str, Any] = {"run": str(run), "minus": str(runs[0])}
+        for metric in chosen:
+            d = paired_bootstrap(per_user["metrics"][metric], reference[metric], resamples, level, seed)
+            entry[metric] = {"mean": d.mean, "low": d.low, "high": d.high, "significant": d.significant}
+        differences.append(entry)
+    return {"split": split, "users": len(scored[0][1]["users"]), "metrics": chosen, "resamples": resamples,
+            "level": level, "seed": seed,
+            "runs": [{"run": str(run), "means": {m: means[m] for m in chosen}} for run, (means, _) in zip(runs, scored)],
+            "differences": differences}
+
+
+def comparison_table(result: dict[str, Any]) -> str:
+    """The comparison as a Markdown table: one row per metric, each run's mean, then each later run
+    minus the first with its interval (`*`: the interval excludes 0)."""
+    runs = [r["run"] for r in result["runs"]]
+    head = [*runs, *(f"{d['run']} - {d['minus']}" for d in result["differences"])]
+    lines = [f"{result['split']} split, {result['users']:,} users; paired bootstrap over users "
+             f"({result['resamples']:,} resamples, {result['level']:.0%} interval, seed {result['seed']}; "
+             "* = the interval excludes 0)", "",
+             "| metric | " + " | ".join(head) + " |", "|---|" + "---|" * len(head)]
+    for metric in result["metrics"]:
+        cells = [f"{r['means'][metric]:.4f}" for r in result["runs"]]
+        for d in result["differences"]:
+            m = d[metric]
+            cells.append(f"{m['mean']:+.4f} [{m['low']:+.4f}, {m['high']:+.4f}]{' *' if m['significant'] else ''}")
+        lines.append(f"| {metric} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
