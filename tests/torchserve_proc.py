@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -14,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
-from trainer.server import http, start_detached, stop, wait_ready
+from trainer.server import copy_log_config, http, start_detached, stop, wait_ready
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -52,8 +51,7 @@ def torchserve(model_store: Path, workdir: Path, models: tuple[str, ...] = ("ses
     config += f"\ngrpc_inference_port={free_port()}\ngrpc_management_port={free_port()}\n"
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.properties").write_text(config)
-    # config.properties names log4j2.xml relative to the start directory, as the repo root is for users
-    shutil.copy(REPO / "log4j2.xml", workdir / "log4j2.xml")
+    copy_log_config(workdir)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
            "LOG_LOCATION": str(workdir / "logs"), "METRICS_LOCATION": str(workdir / "logs"),
            "TMPDIR": str(workdir)}  # the shared session store's file lands here, removed with the test's files

@@ -19,7 +19,7 @@ import yaml
 
 from .archive import HANDLER_DIR, REPO, build_archive
 from .errors import SessrecError
-from .server import addresses, ensure_free, start_detached, stop, wait_ready
+from .server import addresses, copy_log_config, ensure_free, start_detached, stop, wait_ready
 from .tools import find_tool
 
 
@@ -50,8 +50,7 @@ def bench_server(run: Path, name: str, model_config: Path) -> Iterator[tuple[dic
     subprocess.run([find_tool("torch-model-archiver"), "--model-name", "noop", "--version", "1.0", "--handler",
                     str(HANDLER_DIR / "noop_handler.py"), "--config-file", str(model_config), "--export-path",
                     str(store), "--force"], check=True, env=env)
-    # config.properties names log4j2.xml relative to the start directory (the repo root for users)
-    shutil.copy(REPO / "log4j2.xml", work / "log4j2.xml")
+    copy_log_config(work)
     addr = addresses(REPO / "config.properties")
     ensure_free(addr)
     proc = start_detached(["--start", "--foreground", "--ncs", "--ts-config", str(REPO / "config.properties"),

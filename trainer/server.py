@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import socket
 import subprocess
 import time
@@ -14,6 +15,12 @@ from typing import Any
 
 from .errors import SessrecError
 from .tools import find_tool
+
+
+def copy_log_config(start_dir: Path) -> None:
+    """Put the repo's log4j2.xml in `start_dir`: config.properties names it relative to the directory
+    TorchServe starts in, which is the repo root for users and a temporary one for tests and benchmarks."""
+    shutil.copy(Path(__file__).resolve().parents[1] / "log4j2.xml", Path(start_dir) / "log4j2.xml")
 
 
 def addresses(config: Path) -> dict[str, str]:
