@@ -155,3 +155,11 @@ def test_section_states_the_protocol_and_compares_the_gru_with_each_baseline_on_
     per_user["pop"]["users"] = [1, 2, 3, 5]
     with pytest.raises(SystemExit, match="pop was scored on other users than the GRU"):
         section("ml-1m", bench, meta, rows, [], per_user)
+
+
+def test_a_problem_a_trainer_command_names_ends_the_benchmark_with_its_line_and_status_2(tmp_path, capsys):
+    from trainer import bench_accuracy
+
+    with cli_error(capsys, rf"^error: python -m trainer evaluate --data {tmp_path} --run {tmp_path}/none: "
+                           rf"{tmp_path}/none: no such run directory"):
+        bench_accuracy.cli("evaluate", "--data", str(tmp_path), "--run", str(tmp_path / "none"))

@@ -60,7 +60,10 @@ BENCHES: dict[str, dict[str, Any]] = {
 
 def cli(*args: str) -> str:
     res = subprocess.run([sys.executable, "-m", "trainer", *args], cwd=REPO, capture_output=True, text=True)
-    if res.returncode != 0:
+    named = [line for line in res.stderr.splitlines() if line.startswith("error: ")]
+    if res.returncode == 2 and named:  # a problem the command named: its line, and the same status
+        exit_with_error(f"python -m trainer {' '.join(args)}: {named[-1].removeprefix('error: ')}")
+    if res.returncode != 0:  # a crash: the tail of its traceback
         raise SystemExit(f"python -m trainer {' '.join(args)} failed:\n{res.stderr[-2000:]}")
     return res.stdout
 
