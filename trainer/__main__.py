@@ -11,7 +11,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from .cli_serving import SERVING_COMMANDS, add_serving, run_serving  # archive, serve, stop, request, recommend
-from .config import TARGETS, WINDOWS, ModelConfig, TrainConfig
+from .config import PROTOCOLS, TARGETS, WINDOWS, ModelConfig, TrainConfig
 from .config_file import read_config_file
 from .errors import ConfigError, SessrecError
 from .presets import PRESETS
@@ -97,6 +97,13 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
                    help="history before test; 'train' reproduces the notebook, which skipped validation")
     p.add_argument("--per-user", type=Path, default=None,
                    help="also write every user's metrics to this JSON file (for paired comparisons)")
+    _add_protocol(p)
+
+
+def _add_protocol(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--protocol", choices=PROTOCOLS, default="set",
+                   help="set: the split's movies as one target set after the history (default); next: each movie "
+                        "of the split from everything before it, as a session is answered after each event")
 
 
 def _add_export(sub: argparse._SubParsersAction) -> None:
@@ -150,6 +157,7 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--level", type=float, default=0.95, help="the intervals' coverage")
     p.add_argument("--seed", type=int, default=0, help="the bootstrap's seed")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON instead of a table")
+    _add_protocol(p)
 
 
 def _train_config(args: argparse.Namespace) -> TrainConfig:
@@ -211,11 +219,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "evaluate":
             from .evaluate import evaluate_run
             print(json.dumps(evaluate_run(args.data, args.run, args.split, args.k, args.test_history,
-                                          per_user_file=args.per_user)))
+                                          per_user_file=args.per_user, protocol=args.protocol)))
         elif args.command == "compare":
             from .compare import compare_runs, comparison_table
             result = compare_runs(args.data, args.runs, args.split, args.metrics, args.k, args.test_history,
-                                  args.resamples, args.level, args.seed)
+                                  args.resamples, args.level, args.seed, args.protocol)
             print(json.dumps(result) if args.json else comparison_table(result))
         elif args.command == "ensemble":
             from .ensemble import build_ensemble

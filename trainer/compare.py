@@ -19,18 +19,18 @@ from .significance import paired_bootstrap
 
 def compare_runs(data: Path, runs: Sequence[Path], split: str = "test", metrics: Sequence[str] | None = None,
                  k: int = 20, test_history: str = "train+validate", resamples: int = 10_000, level: float = 0.95,
-                 seed: int = 0) -> dict[str, Any]:
+                 seed: int = 0, protocol: str = "set") -> dict[str, Any]:
     """Each run's metric means on `split`, and each later run minus the first with a paired bootstrap interval.
 
     Args:
         data: the data directory the runs are scored on.
         runs: two or more finished run directories (GRU, baseline or ensemble); the first is the reference.
-        split, k, test_history: as `evaluate` takes them.
+        split, k, test_history, protocol: as `evaluate` takes them.
         metrics: the metrics to compare (default: every metric `evaluate` reports).
         resamples, level, seed: the bootstrap's resamples, interval coverage and seed.
 
     Returns:
-        {"split", "users", "metrics", "resamples", "level", "seed", "runs": [{"run", "means"}],
+        {"split", "protocol", "users", "metrics", "resamples", "level", "seed", "runs": [{"run", "means"}],
          "differences": [{"run", "minus", metric: {"mean", "low", "high", "significant"}}]}
 
     Raises:
@@ -45,7 +45,7 @@ def compare_runs(data: Path, runs: Sequence[Path], split: str = "test", metrics:
         raise ConfigError(f"--resamples must be >= 1 and --level in (0, 1), got {resamples} and {level}")
     for run in runs:  # a missing run is named before minutes go into scoring the others
         exported_model(Path(run))
-    scored = [score_run(Path(data), Path(runs[0]), split, k, test_history)]
+    scored = [score_run(Path(data), Path(runs[0]), split, k, test_history, protocol=protocol)]
     if not scored[0][1]["users"]:
         raise DataError(f"{data}: no user has targets in the {split} split; there is nothing to compare")
     known = list(scored[0][1]["metrics"])
@@ -53,7 +53,7 @@ def compare_runs(data: Path, runs: Sequence[Path], split: str = "test", metrics:
     unknown = [m for m in chosen if m not in known]
     if unknown:
         raise ConfigError(f"unknown metric {', '.join(unknown)}; evaluate reports {', '.join(known)}")
-    scored += [score_run(Path(data), Path(run), split, k, test_history) for run in runs[1:]]
+    scored += [score_run(Path(data), Path(run), split, k, test_history, protocol=protocol) for run in runs[1:]]
     reference = scored[0][1]["metrics"]
     differences = []
     for run, (_, per_user) in zip(runs[1:], scored[1:]):
@@ -62,8 +62,8 @@ def compare_runs(data: Path, runs: Sequence[Path], split: str = "test", metrics:
             d = paired_bootstrap(per_user["metrics"][metric], reference[metric], resamples, level, seed)
             entry[metric] = {"mean": d.mean, "low": d.low, "high": d.high, "significant": d.significant}
         differences.append(entry)
-    return {"split": split, "users": len(scored[0][1]["users"]), "metrics": chosen, "resamples": resamples,
-            "level": level, "seed": seed,
+    return {"split": split, "protocol": protocol, "users": len(scored[0][1]["users"]), "metrics": chosen,
+            "resamples": resamples, "level": level, "seed": seed,
             "runs": [{"run": str(run), "means": {m: means[m] for m in chosen}} for run, (means, _) in zip(runs, scored)],
             "differences": differences}
 
@@ -73,7 +73,8 @@ def comparison_table(result: dict[str, Any]) -> str:
     minus the first with its interval (`*`: the interval excludes 0)."""
     runs = [r["run"] for r in result["runs"]]
     head = [*runs, *(f"{d['run']} - {d['minus']}" for d in result["differences"])]
-    lines = [f"{result['split']} split, {result['users']:,} users; paired bootstrap over users "
+    protocol = ", each movie from everything before it" if result.get("protocol") == "next" else ""
+    lines = [f"{result['split']} split{protocol}, {result['users']:,} users; paired bootstrap over users "
              f"({result['resamples']:,} resamples, {result['level']:.0%} interval, seed {result['seed']}; "
              "* = the interval excludes 0)", "",
              "| metric | " + " | ".join(head) + " |", "|---|" + "---|" * len(head)]

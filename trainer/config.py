@@ -17,6 +17,9 @@ from .errors import ConfigError, RunDirError
 WINDOWS = ("last", "all")
 #: What each training position learns: the "next" movie, or the "rest" of its window (losses.py).
 TARGETS = ("next", "rest")
+#: How evaluation scores a split's movies: "set", all of them as one target set after the history (the
+#: notebook's protocol); "next", each one from everything before it (evaluation.build_next_cases).
+PROTOCOLS = ("set", "next")
 
 
 @dataclass

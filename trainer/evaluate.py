@@ -9,9 +9,9 @@ from typing import Any
 import torch
 
 from .atomic import write_text_atomic
-from .config import TrainConfig
-from .errors import RunDirError
-from .evaluation import EvalCases, build_cases, evaluate_scorer
+from .config import PROTOCOLS, TrainConfig
+from .errors import ConfigError, RunDirError
+from .evaluation import EvalCases, build_cases, build_next_cases, evaluate_scorer
 from .export import MODEL_FILE, load_scripted
 from .splits import history_for, load_data_dir
 from .train import CONFIG_FILE, VOCAB_FILE
@@ -40,17 +40,20 @@ def load_exported(run_dir: Path) -> tuple[torch.jit.ScriptModule, Vocab, TrainCo
     return model, vocab, cfg
 
 
-def run_cases(data_dir: Path, run_dir: Path, split: str = "test",
-              test_history: str = "train+validate") -> tuple[torch.jit.ScriptModule, EvalCases]:
+def run_cases(data_dir: Path, run_dir: Path, split: str = "test", test_history: str = "train+validate",
+              protocol: str = "set") -> tuple[torch.jit.ScriptModule, EvalCases]:
     """A finished run's exported model and the evaluation cases of `split`, built with its vocabulary."""
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"--protocol must be {' or '.join(PROTOCOLS)}, got {protocol!r}")
     model, vocab, cfg = load_exported(run_dir)
     splits = load_data_dir(Path(data_dir))
-    return model, build_cases(history_for(splits, split, test_history), splits[split], vocab, cfg.max_len)
+    build = build_next_cases if protocol == "next" else build_cases
+    return model, build(history_for(splits, split, test_history), splits[split], vocab, cfg.max_len)
 
 
 def evaluate_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20,
                  test_history: str = "train+validate", device: str = "cpu",
-                 per_user_file: Path | None = None) -> dict[str, Any]:
+                 per_user_file: Path | None = None, protocol: str = "set") -> dict[str, Any]:
     """Full-catalog metrics of the exported model on `split` of `data_dir`.
 
     Args:
@@ -61,26 +64,30 @@ def evaluate_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20
         test_history: "train+validate" (default) or "train" (the notebook's protocol) for `test`.
         device: where the model scores (masking and top-k always run on CPU, as in serving).
         per_user_file: also write every user's metrics there as JSON (`{"users": [...], "targets":
-            [target-set sizes], "metrics": {name: [...]}}`, same order), for paired comparisons between runs.
+            [target-set sizes, or event counts], "metrics": {name: [...]}}`, same order), for paired
+            comparisons between runs.
+        protocol: "set" (the split's movies as one target set after the history) or "next" (each
+            movie of the split from everything before it; a user's metrics are the mean over their movies).
 
     Returns:
-        Metric means plus `users`, `skipped_users` and `split`.
+        Metric means over users plus `users`, `skipped_users`, `split` and `protocol`.
     """
-    result, per_user = score_run(data_dir, run_dir, split, k, test_history, device)
+    result, per_user = score_run(data_dir, run_dir, split, k, test_history, device, protocol)
     if per_user_file is not None:
         Path(per_user_file).parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(Path(per_user_file), json.dumps(per_user) + "\n")
     return result
 
 
-def score_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20,
-              test_history: str = "train+validate", device: str = "cpu") -> tuple[dict[str, Any], dict[str, Any]]:
+def score_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20, test_history: str = "train+validate",
+              device: str = "cpu", protocol: str = "set") -> tuple[dict[str, Any], dict[str, Any]]:
     """`evaluate_run`'s result and its per-user values (the `per_user_file` payload), for comparisons in process."""
-    model, cases = run_cases(data_dir, run_dir, split, test_history)
+    model, cases = run_cases(data_dir, run_dir, split, test_history, protocol)
     model = model.to(device)
     values: dict[str, torch.Tensor] = {}
     result = evaluate_scorer(lambda m, l: model.predict_next(m.to(device), l.to(device)), cases, k, per_user=values)
-    result["split"] = split
-    per_user = {"run": str(run_dir), "split": split, "users": cases.users, "targets": cases.n_targets.tolist(),
+    result["split"], result["protocol"] = split, protocol
+    per_user = {"run": str(run_dir), "split": split, "protocol": protocol, "users": cases.users,
+                "targets": cases.targets_per_user(),
                 "metrics": {name: v.tolist() for name, v in values.items()}}
     return result, per_user

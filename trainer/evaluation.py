@@ -21,7 +21,11 @@ Scorer = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 @dataclass
 class EvalCases:
-    """The users of one split that have targets, with model inputs and what to mask."""
+    """The users of one split that have targets, with model inputs and what to mask.
+
+    Each row (input, mask, targets) is one case; with `owner` None there is one case per user, else
+    `owner[i]` is the index in `users` of case i's user, and a user's metrics are their cases' mean.
+    """
 
     users: list[int]
     inputs: list[list[int]]
@@ -29,6 +33,13 @@ class EvalCases:
     targets: torch.Tensor  # LongTensor[N, M], TARGET_PAD-padded in-vocab target indices
     n_targets: torch.Tensor  # LongTensor[N], whole target-set sizes (OOV included)
     skipped_users: int
+    owner: torch.Tensor | None = None  # LongTensor[N]: each case's user, by index in `users`
+
+    def targets_per_user(self) -> list[int]:
+        """Each user's target count: their target set's size, or with `owner` their number of events."""
+        if self.owner is None:
+            return self.n_targets.tolist()
+        return torch.bincount(self.owner, minlength=len(self.users)).tolist()
 
 
 def build_cases(history: dict[int, list[int]], split: Split, vocab: Vocab, max_len: int) -> EvalCases:
@@ -57,6 +68,33 @@ def build_cases(history: dict[int, list[int]], split: Split, vocab: Vocab, max_l
     return EvalCases(users, inputs, seen, targets, torch.tensor(n_targets, dtype=torch.long), skipped)
 
 
+def build_next_cases(history: dict[int, list[int]], split: Split, vocab: Vocab, max_len: int) -> EvalCases:
+    """One case per movie of `split`: predicted from everything before it, the history and then the
+    split's earlier movies, as a session is answered after each event.
+
+    Each case's target is that one movie; the whole history so far is masked, as in serving, so a
+    movie the user saw before is a certain miss, and so is an out-of-vocabulary one.
+    """
+    users, inputs, seen, target_rows, owner = [], [], [], [], []
+    skipped = 0
+    for user, movies in zip(split.users, split.movies):
+        if not movies:
+            skipped += 1
+            continue
+        before = list(history.get(user, []))
+        for movie in movies:
+            inp, hist = encode_history(before, vocab.index_of, max_len)
+            inputs.append(inp)
+            seen.append(hist)
+            target_rows.append(vocab.encode([movie]) or [TARGET_PAD])
+            owner.append(len(users))
+            before.append(movie)
+        users.append(user)
+    targets = torch.tensor(target_rows, dtype=torch.long).reshape(len(target_rows), 1)
+    return EvalCases(users, inputs, seen, targets, torch.ones(len(target_rows), dtype=torch.long), skipped,
+                     torch.tensor(owner, dtype=torch.long))
+
+
 def rank_cases(scorer: Scorer, inputs: list[list[int]], seen: list[list[int]], k: int, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-k indices and scores for each input, in input order: `(LongTensor[N,k], FloatTensor[N,k])`.
 
@@ -77,7 +115,13 @@ def rank_cases(scorer: Scorer, inputs: list[list[int]], seen: list[list[int]], k
 def per_user_metrics(scorer: Scorer, cases: EvalCases, k: int = 20, batch_size: int = 256) -> dict[str, torch.Tensor]:
     """Every metric for every user of `cases`: name -> FloatTensor[N], in `cases.users` order."""
     ranked, _ = rank_cases(scorer, cases.inputs, cases.seen, max(k, 20), batch_size)
-    return ranking_metrics(ranked, cases.targets, cases.n_targets, k)
+    values = ranking_metrics(ranked, cases.targets, cases.n_targets, k)
+    if cases.owner is None:
+        return values
+    # Several cases per user: each user's mean, so users count alike however many events they have.
+    counts = torch.bincount(cases.owner, minlength=len(cases.users)).to(torch.float64)
+    return {name: torch.zeros(len(cases.users), dtype=torch.float64).index_add_(0, cases.owner, v.to(torch.float64))
+            / counts for name, v in values.items()}
 
 
 def evaluate_scorer(scorer: Scorer, cases: EvalCases, k: int = 20, batch_size: int = 256,
