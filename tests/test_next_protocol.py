@@ -14,6 +14,7 @@ from trainer.evaluate import evaluate_run
 from trainer.evaluation import build_cases, build_next_cases, evaluate_scorer
 from trainer.metrics import TARGET_PAD
 from trainer.prepare import prepare_log
+from trainer.recommend import encode_history
 from trainer.recommender import Recommender
 from trainer.splits import Split, history_for, load_data_dir
 from trainer.synthetic import synthetic_log
@@ -32,6 +33,17 @@ def test_cases_grow_the_history_one_movie_at_a_time_and_mask_it_all():
     # 10 was seen before its second showing (a certain miss, as served); 99 is not in the vocabulary
     assert cases.targets[:, 0].tolist() == [4, 1, TARGET_PAD, 5] and cases.n_targets.tolist() == [1, 1, 1, 1]
     assert cases.inputs[3] == [0] and cases.seen[3] == []
+
+
+@pytest.mark.parametrize("max_len", [2, 5, 40])
+def test_each_case_is_what_encode_history_makes_of_everything_before_its_movie(tiny_data, tiny_run, max_len):
+    splits = load_data_dir(tiny_data)
+    history, vocab = history_for(splits, "test"), Recommender.from_run(tiny_run).vocab
+    cases = build_next_cases(history, splits["test"], vocab, max_len)
+    expected = [encode_history(history.get(user, []) + movies[:j], vocab.index_of, max_len)
+                for user, movies in zip(splits["test"].users, splits["test"].movies) for j in range(len(movies))]
+    assert len(cases.inputs) == len(cases.seen) == len(expected) > 100
+    assert [(inp, list(seen)) for inp, seen in zip(cases.inputs, cases.seen)] == expected
 
 
 def test_a_users_metrics_are_the_mean_over_their_movies():

@@ -5,13 +5,14 @@ No sampled negatives: every movie of the vocabulary is ranked for every user.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
 from .metrics import TARGET_PAD, ranking_metrics
-from .recommend import encode_history, pad_batch, recommend
+from .recommend import START_INDEX, encode_history, pad_batch, recommend
 from .splits import Split
 from .vocab import Vocab
 
@@ -29,7 +30,7 @@ class EvalCases:
 
     users: list[int]
     inputs: list[list[int]]
-    seen: list[list[int]]
+    seen: Sequence[list[int]]  # what each case masks
     targets: torch.Tensor  # LongTensor[N, M], TARGET_PAD-padded in-vocab target indices
     n_targets: torch.Tensor  # LongTensor[N], whole target-set sizes (OOV included)
     skipped_users: int
@@ -68,34 +69,54 @@ def build_cases(history: dict[int, list[int]], split: Split, vocab: Vocab, max_l
     return EvalCases(users, inputs, seen, targets, torch.tensor(n_targets, dtype=torch.long), skipped)
 
 
+class Prefixes(Sequence[list[int]]):
+    """Case i's mask, the first `ends[i]` indices of its user's row, made when asked for (rank_cases asks a
+    batch at a time): a split of 100,000 events would otherwise hold 100,000 copies of long histories."""
+
+    def __init__(self, rows: list[list[int]], owner: list[int], ends: list[int]) -> None:
+        self.rows, self.owner, self.ends = rows, owner, ends
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def __getitem__(self, i):  # type: ignore[override]  (an int, or a slice as lists take)
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return self.rows[self.owner[i]][: self.ends[i]]
+
+
 def build_next_cases(history: dict[int, list[int]], split: Split, vocab: Vocab, max_len: int) -> EvalCases:
     """One case per movie of `split`: predicted from everything before it, the history and then the
     split's earlier movies, as a session is answered after each event.
 
-    Each case's target is that one movie; the whole history so far is masked, as in serving, so a
-    movie the user saw before is a certain miss, and so is an out-of-vocabulary one.
+    Each case's input and mask are what `encode_history` makes of everything before its movie; its
+    target is that one movie. The whole history so far is masked, as in serving, so a movie the user
+    saw before is a certain miss, and so is an out-of-vocabulary one.
     """
-    users, inputs, seen, target_rows, owner = [], [], [], [], []
+    users, inputs, rows, owner, ends, target_rows = [], [], [], [], [], []
     skipped = 0
     for user, movies in zip(split.users, split.movies):
         if not movies:
             skipped += 1
             continue
-        before = list(history.get(user, []))
+        known = vocab.index_of
+        row = [known[m] for m in history.get(user, []) if m in known]  # the in-vocabulary history so far
         for movie in movies:
-            inp, hist = encode_history(before, vocab.index_of, max_len)
-            inputs.append(inp)
-            seen.append(hist)
-            target_rows.append(vocab.encode([movie]) or [TARGET_PAD])
+            inputs.append(([START_INDEX] + row[-max_len:])[-max_len:])  # encode_history's cut, on the last max_len
             owner.append(len(users))
-            before.append(movie)
+            ends.append(len(row))
+            target_rows.append([known.get(movie, TARGET_PAD)])
+            if movie in known:
+                row.append(known[movie])
         users.append(user)
+        rows.append(row)
     targets = torch.tensor(target_rows, dtype=torch.long).reshape(len(target_rows), 1)
-    return EvalCases(users, inputs, seen, targets, torch.ones(len(target_rows), dtype=torch.long), skipped,
-                     torch.tensor(owner, dtype=torch.long))
+    return EvalCases(users, inputs, Prefixes(rows, owner, ends), targets, torch.ones(len(target_rows), dtype=torch.long),
+                     skipped, torch.tensor(owner, dtype=torch.long))
 
 
-def rank_cases(scorer: Scorer, inputs: list[list[int]], seen: list[list[int]], k: int, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+def rank_cases(scorer: Scorer, inputs: list[list[int]], seen: Sequence[Sequence[int]], k: int,
+               batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-k indices and scores for each input, in input order: `(LongTensor[N,k], FloatTensor[N,k])`.
 
     Inputs are batched by length so little time is spent on padding.
