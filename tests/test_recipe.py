@@ -120,7 +120,7 @@ def test_a_directory_in_use_by_another_call_is_refused(finished, tiny_data, caps
     with working_in(finished):  # as a second process would find it while the first still trains
         assert _recipe(tiny_data, finished) == 2
     err = capsys.readouterr().err
-    assert f"another recipe call is working in it (pid {os.getpid()})" in err
+    assert f"another recipe call (pid {os.getpid()}) is working in it; wait for it to end" in err
     assert _mtimes(finished) == before
     assert _recipe(tiny_data, finished) == 0  # once it is free
 

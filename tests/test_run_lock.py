@@ -3,6 +3,8 @@ another process writes the run, and the run is left exactly as it was."""
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import signal
 import subprocess
@@ -18,7 +20,8 @@ from trainer.errors import RunDirError
 from trainer.run_lock import claim_run_dir, run_lock
 from trainer.train import train
 
-BUSY = "another process is writing this run directory"
+# the holder is this test's process, whose pid the message names (Linux's /proc/locks)
+BUSY = rf"another process \(pid {os.getpid()}\) is writing this run directory"
 
 
 def snapshot(run) -> dict[str, bytes]:
@@ -39,9 +42,9 @@ def test_resume_is_refused_while_the_run_is_held(run_copy, tiny_data):
             train(tiny_config(tiny_data, epochs=5), run_copy, resume=True, progress=False)
         # a second process: the CLI names the problem, exit status 2
         res = run_cli("train", "--resume", "--data", str(tiny_data), "--out", str(run_copy), "--epochs", "5")
-        assert res.returncode == 2 and BUSY in res.stderr, res.stderr
+        assert res.returncode == 2 and re.search(BUSY, res.stderr), res.stderr
         res = run_cli("export", "--run", str(run_copy))
-        assert res.returncode == 2 and BUSY in res.stderr, res.stderr
+        assert res.returncode == 2 and re.search(BUSY, res.stderr), res.stderr
     assert snapshot(run_copy) == before
 
 
@@ -68,7 +71,7 @@ def test_a_killed_holder_leaves_no_stale_lock(run_copy, tiny_data):
         cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(RunDirError, match=BUSY):
+        with pytest.raises(RunDirError, match=rf"another process \(pid {holder.pid}\) is writing"):
             with run_lock(run_copy):
                 pass
     finally:
@@ -102,3 +105,26 @@ def test_the_directory_checks_still_name_the_problem(tiny_run, tmp_path):
     with pytest.raises(RunDirError, match="nowhere: no such run directory"):
         with run_lock(tmp_path / "nowhere"):
             pass
+
+
+def test_lock_holder_reads_proc_locks_and_ignores_what_it_cannot_parse(tmp_path):
+    from trainer.run_lock import lock_holder
+
+    d = tmp_path / "d"
+    d.mkdir()
+    fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        st = os.fstat(fd)
+        dev = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}"
+        fake = tmp_path / "locks"
+        fake.write_text(f"1: POSIX  ADVISORY  WRITE 11 {dev}:{st.st_ino} 0 EOF\n"
+                        f"2: FLOCK  ADVISORY  WRITE 22 {dev}:{st.st_ino + 1} 0 EOF\n"
+                        "3: FLOCK  ADVISORY  WRITE xx zz 0 EOF\n"
+                        f"4: -> FLOCK  ADVISORY  WRITE 44 {dev}:{st.st_ino} 0 EOF\n"
+                        f"5: FLOCK  ADVISORY  WRITE 55 {dev}:{st.st_ino} 0 EOF\n")
+        assert lock_holder(fd, fake) == 55  # not the POSIX lock, another inode, a bad line or a waiter
+        fake.write_text(f"1: FLOCK  ADVISORY  WRITE 22 {dev}:{st.st_ino + 1} 0 EOF\n")
+        assert lock_holder(fd, fake) is None
+        assert lock_holder(fd, tmp_path / "no-such-file") is None
+    finally:
+        os.close(fd)

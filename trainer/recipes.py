@@ -13,7 +13,6 @@ together: another recipe, data directory or setting is refused by name.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -27,12 +26,13 @@ from .checkpoint import best_val, history_timings, read_history
 from .ensemble import build_ensemble
 from .errors import ConfigError, RunDirError
 from .export import ENSEMBLE_FILE
+from .run_lock import run_lock
 from .seed_sweep import train_or_resume
 from .side_by_side import train_side_by_side
 from .train import CONFIG_FILE
 
 RECIPE_FILE = "recipe.json"
-LOCK_FILE = ".lock"
+OLD_LOCK_FILE = ".lock"  # a recipe's lock file before run_lock held the directory itself; may remain in old ones
 ENSEMBLE_DIR = "teachers"
 STUDENT_DIR = "student"
 
@@ -92,27 +92,19 @@ def _claim(out: Path, pinned: dict[str, Any]) -> None:
 
 def _refuse_foreign(out: Path) -> None:
     """A directory that holds anything but a recipe's own files is not ours to write into."""
-    if out.exists() and not (out / RECIPE_FILE).exists() and any(p.name != LOCK_FILE for p in out.iterdir()):
+    if out.exists() and not (out / RECIPE_FILE).exists() and any(p.name != OLD_LOCK_FILE for p in out.iterdir()):
         raise RunDirError(f"{out}: exists, is not empty and holds no {RECIPE_FILE}; choose another --out")
 
 
 @contextlib.contextmanager
 def working_in(out: Path) -> Iterator[None]:
     """Hold OUT for this process: a second recipe call on the same directory (say, launched twice)
-    would train the same runs at once and corrupt them, so it is refused while this one works."""
-    _refuse_foreign(out)  # before the lock file is written into it
+    would train the same runs at once and corrupt them, so it is refused while this one works. The
+    lock is run_lock's, on the directory itself (each run inside is locked by its own training)."""
+    _refuse_foreign(out)
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / LOCK_FILE, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            raise RunDirError(f"{out}: another recipe call is working in it (pid {fh.read().strip() or '?'}); "
-                              "wait for it to end") from None
-        fh.truncate(0)
-        fh.write(str(os.getpid()))
-        fh.flush()
-        yield  # the lock goes with the file's closing, also when the process dies
+    with run_lock(out, busy="another recipe call{pid} is working in it; wait for it to end"):
+        yield
 
 
 def _common(epochs: int | None, device: str | None) -> list[str]:

@@ -20,12 +20,41 @@ from typing import Iterator
 from .errors import RunDirError
 
 _UNSUPPORTED = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
+#: The error when another process holds a run directory; {pid} becomes " (pid N)" where Linux tells N.
+BUSY_RUN = ("another process{pid} is writing this run directory (a training still running?); wait for it to end, "
+            "or stop it and then --resume")
+
+
+def lock_holder(fd: int, locks: Path = Path("/proc/locks")) -> int | None:
+    """The pid holding a flock on the file open as `fd`, from Linux's /proc/locks; None where it
+    cannot be told (another OS, a file system that reports other device numbers)."""
+    st = os.fstat(fd)
+    want = (os.major(st.st_dev), os.minor(st.st_dev), st.st_ino)
+    try:
+        lines = locks.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 12345 fe:00:2146676 0 EOF"; a waiter's line has "->" after the number
+        if len(fields) < 6 or fields[1] != "FLOCK":
+            continue
+        try:
+            major, minor, inode = fields[5].split(":")
+            if (int(major, 16), int(minor, 16), int(inode)) == want:
+                return int(fields[4])
+        except ValueError:
+            continue
+    return None
 
 
 @contextlib.contextmanager
-def run_lock(run_dir: Path) -> Iterator[None]:
+def run_lock(run_dir: Path, busy: str = BUSY_RUN) -> Iterator[None]:
     """Hold `run_dir` for this process for the block.
 
+    Args:
+        run_dir: the directory to hold.
+        busy: what the error says when another process holds it, with `{pid}` where its pid goes.
     Raises:
         RunDirError: `run_dir` is not a directory, or another process holds it.
     """
@@ -38,8 +67,8 @@ def run_lock(run_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RunDirError(f"{run_dir}: another process is writing this run directory (a training still "
-                              "running?); wait for it to end, or stop it and then --resume") from None
+            pid = lock_holder(fd)
+            raise RunDirError(f"{run_dir}: " + busy.format(pid=f" (pid {pid})" if pid else "")) from None
         except OSError as exc:
             if exc.errno not in _UNSUPPORTED:
                 raise
