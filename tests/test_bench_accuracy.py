@@ -122,8 +122,8 @@ def test_seed_table_shows_every_metric_of_the_main_table_not_only_the_compared_o
     monkeypatch.setattr(bench_accuracy, "sweep", lambda data, out, seeds, flags: swept.append(seeds) or {"runs": runs})
     rows = [{"model": "sknn", "test": {"map@20": 0.08, "precision@20": 0.1123}, "val": {"map@20": 0.05, "precision@20": 0.08}},
             {"model": "GRU"}]
-    lines = bench_accuracy.seed_lines("toy", bench, tmp_path / "data", rows, None, reuse=True)
-    assert swept == [[1, 2]]
+    lines, seed_next = bench_accuracy.seed_lines("toy", bench, tmp_path / "data", rows, None, reuse=True)
+    assert swept == [[1, 2]] and seed_next == []  # this bench asks for no next-event table
     body = [line for line in lines if line.startswith("| test |") or line.startswith("| validation |")]
     assert [line.split(" | ")[:2] for line in body] == [["| test", "map@20"], ["| test", "precision@20"],
                                                          ["| validation", "map@20"], ["| validation", "precision@20"]]
@@ -163,3 +163,34 @@ def test_a_problem_a_trainer_command_names_ends_the_benchmark_with_its_line_and_
     with cli_error(capsys, rf"^error: python -m trainer evaluate --data {tmp_path} --run {tmp_path}/none: "
                            rf"{tmp_path}/none: no such run directory"):
         bench_accuracy.cli("evaluate", "--data", str(tmp_path), "--run", str(tmp_path / "none"))
+
+
+def test_next_event_table_scores_every_run_and_each_seed_with_protocol_next(monkeypatch, tmp_path):
+    from trainer import bench_accuracy
+    from trainer.bench_accuracy_md import next_lines
+
+    bench = {"seeds": [1, 2, 3], "metrics": ["map@20"], "compare": ["map@20"], "next_metrics": ["hr@10", "mrr@20"]}
+    runs = [{"seed": s, "run": str(tmp_path / f"seed-{s}"), "test": {"map@20": 0.1}, "val": {"map@20": 0.1}}
+            for s in (1, 2, 3)]
+    monkeypatch.setattr(bench_accuracy, "sweep", lambda data, out, seeds, flags: {"runs": runs})
+    scored = []
+    hr = {"seed-1": 0.15, "seed-2": 0.10, "seed-3": 0.20}
+
+    def evaluate_run(data, run, split, protocol):
+        scored.append((run.name, split, protocol))
+        return {"hr@10": hr[run.name], "mrr@20": 0.05}
+
+    monkeypatch.setattr(bench_accuracy, "evaluate_run", evaluate_run)
+    rows = [{"model": "pop", "test": {"map@20": 0.0}, "next": {"hr@10": 0.10, "mrr@20": 0.02}},
+            {"model": "sr", "test": {"map@20": 0.0}, "next": {"hr@10": 0.12, "mrr@20": 0.06}},
+            {"model": "GRU", "test": {"map@20": 0.1}, "next": {"hr@10": 0.15, "mrr@20": 0.05}}]
+    _, seed_next = bench_accuracy.seed_lines("toy", bench, tmp_path / "data", rows, None, reuse=True)
+    assert scored == [("seed-1", "test", "next"), ("seed-2", "test", "next"), ("seed-3", "test", "next")]
+    lines = next_lines(bench, rows, seed_next)
+    assert "`evaluate --protocol next`" in lines[1]
+    assert lines[3:] == ["| model | hr@10 | mrr@20 |", "|---|---|---|",
+                         "| pop | 0.1000 | 0.0200 |", "| sr | 0.1200 | 0.0600 |", "| GRU | 0.1500 | 0.0500 |",
+                         "| GRU, mean of the 3 seeds above (min-max) | 0.1500 (0.1000-0.2000) | 0.0500 (0.0500-0.0500) |",
+                         # 0.10 equals pop's hr@10: not above it
+                         "| seeds strictly above pop / sr (of 3) | 2 / 2 | 3 / 0 |"]
+    assert next_lines({"metrics": ["map@20"]}, rows, seed_next) == []

@@ -21,6 +21,7 @@ from .bench_accuracy_md import curves_file, section
 from .benchmarks_md import replace_section
 from .checkpoint import history_timings, read_history
 from .errors import exit_with_error
+from .evaluate import evaluate_run
 from .plots import plot_benchmark_curves
 from .presets import PRESETS
 from .seed_spread import seed_spread_lines
@@ -47,6 +48,8 @@ BENCHES: dict[str, dict[str, Any]] = {
         # ~70-80 users per period, a few of them with hundreds of movies: which model leads can flip
         # from one period to the next, so the validation period is shown beside the test period.
         "validation_table": True,
+        # the temporal test period event by event too (`evaluate --protocol next`), as sessions are answered
+        "next_metrics": ["hr@10", "ndcg@10", "mrr@20", "recall@20"],
         # fp32 even under --amp (`make bench-accuracy AMP=1`, the ML-1M table's command): the preset and its
         # seed figures were measured in fp32, and an epoch takes under a second, so bf16 would buy nothing
         "fp32_only": True,
@@ -94,6 +97,8 @@ def scores(bench: dict[str, Any], data: Path, run: Path, name: str, model: str) 
     out = {"test": score(data, run, name, model)}
     if bench.get("validation_table"):
         out["val"] = json.loads(cli("evaluate", "--data", str(data), "--run", str(run), "--split", "validate"))
+    if bench.get("next_metrics"):
+        out["next"] = json.loads(cli("evaluate", "--data", str(data), "--run", str(run), "--protocol", "next"))
     return out
 
 
@@ -151,10 +156,11 @@ def run_models(name: str, bench: dict[str, Any], data: Path, epochs: int | None,
 
 
 def seed_lines(name: str, bench: dict[str, Any], data: Path, rows: list[dict[str, Any]], epochs: int | None,
-               reuse: bool, amp: bool = False) -> list[str]:
-    """For benches with `seeds`: the GRU preset over those seeds beside the baselines (`seed_spread`)."""
+               reuse: bool, amp: bool = False) -> tuple[list[str], list[dict[str, Any]]]:
+    """For benches with `seeds`: the GRU preset over those seeds beside the baselines (`seed_spread`),
+    and for benches with `next_metrics` each seed's test metrics with `--protocol next`."""
     if not bench.get("seeds"):
-        return []
+        return [], []
     out = BUILD / "runs" / f"{name}-gru-seeds"
     if not reuse:
         subprocess.run(["rm", "-rf", str(out)], check=True)
@@ -164,7 +170,9 @@ def seed_lines(name: str, bench: dict[str, Any], data: Path, rows: list[dict[str
                + " ".join(flags))
     # Every metric of the table above, not only the compared ones: a metric where the seeds trail a
     # baseline (ML-100k's precision@20) must show here too, or the spread would read as a clean sweep.
-    return seed_spread_lines(summary, rows[:-1], bench["metrics"], command)
+    seed_next = [evaluate_run(data, Path(r["run"]), "test", protocol="next") for r in summary["runs"]
+                 if bench.get("next_metrics")]
+    return seed_spread_lines(summary, rows[:-1], bench["metrics"], command), seed_next
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -185,10 +193,10 @@ def main(argv: list[str] | None = None) -> None:
         amp = bench_amp(name, bench, args.amp)
         rows = run_models(name, bench, data, args.epochs, args.reuse, amp)
         (BUILD / f"accuracy-{name}.json").write_text(json.dumps(rows, indent=2) + "\n")
-        seeds = seed_lines(name, bench, data, rows, args.epochs, args.reuse, amp)
+        seeds, seed_next = seed_lines(name, bench, data, rows, args.epochs, args.reuse, amp)
         meta = json.loads((data / "meta.json").read_text())
         per_user = {r["model"]: json.loads(per_user_file(name, r["model"]).read_text()) for r in rows}
-        replace_section(REPO / "BENCHMARKS.md", bench["title"], section(name, bench, meta, rows, seeds, per_user))
+        replace_section(REPO / "BENCHMARKS.md", bench["title"], section(name, bench, meta, rows, seeds, per_user, seed_next))
         # One figure per section, rewritten with it: `--only` never drops another data set's curves.
         plot_benchmark_curves({name: rows[-1]["history"]}, REPO / curves_file(name))
         print(json.dumps({r["model"]: {k: round(r["test"][k], 4) for k in bench["metrics"]} for r in rows}), flush=True)

@@ -25,9 +25,10 @@ def curves_file(name: str) -> str:
 
 
 def section(name: str, bench: dict[str, Any], meta: dict[str, Any], rows: list[dict[str, Any]], seeds: list[str],
-            per_user: dict[str, dict[str, Any]]) -> str:
+            per_user: dict[str, dict[str, Any]], seed_next: list[dict[str, Any]] | None = None) -> str:
     """The whole section: `meta` is the prepared data's meta.json, `rows` the models (the GRU last),
-    `seeds` the seed-spread lines, `per_user` each model's per-user values by its row name."""
+    `seeds` the seed-spread lines, `per_user` each model's per-user values by its row name, `seed_next`
+    the GRU seeds' test metrics with `--protocol next` (for benches with `next_metrics`)."""
     gru = rows[-1]
     cfg = gru["config"]
     m = cfg["model"]
@@ -58,7 +59,31 @@ def section(name: str, bench: dict[str, Any], meta: dict[str, Any], rows: list[d
         for label, vals in LITERATURE:
             lines.append(f"| {label} | " + " | ".join(f"{vals[k]:.4f}" if k in vals else "" for k in bench["metrics"]) + " | |")
     return "\n".join(lines + seeds + validation_lines(bench, rows) + differences(name, bench, rows, per_user)
-                     + target_count_lines(bench, rows, per_user))
+                     + target_count_lines(bench, rows, per_user) + next_lines(bench, rows, seed_next or []))
+
+
+def next_lines(bench: dict[str, Any], rows: list[dict[str, Any]], seed_next: list[dict[str, Any]]) -> list[str]:
+    """The same runs on the test period event by event (`evaluate --protocol next`), the GRU seeds' spread
+    below the table, and on how many seeds the GRU is strictly above each baseline."""
+    metrics = bench.get("next_metrics")
+    if not metrics:
+        return []
+    lines = ["", "The same runs on the same test users, each test movie predicted from everything before it "
+             "(`evaluate --protocol next`: the history, then the test period's earlier movies, all masked, as a session "
+             "is answered after each event; a user's metrics are the mean over their movies, and the figures the mean "
+             "over users). The notebook's protocol above asks for the whole test period at once instead.", "",
+             "| model | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
+    for r in rows:
+        lines.append(f"| {r['model']} | " + " | ".join(f"{r['next'][k]:.4f}" for k in metrics) + " |")
+    if seed_next:
+        n = len(seed_next)
+        cells = [f"{sum(s[k] for s in seed_next) / n:.4f} ({min(s[k] for s in seed_next):.4f}-"
+                 f"{max(s[k] for s in seed_next):.4f})" for k in metrics]
+        lines.append(f"| GRU, mean of the {n} seeds above (min-max) | " + " | ".join(cells) + " |")
+        names = [r["model"] for r in rows[:-1]]
+        above = [" / ".join(str(sum(s[k] > r["next"][k] for s in seed_next)) for r in rows[:-1]) for k in metrics]
+        lines.append(f"| seeds strictly above {' / '.join(names)} (of {n}) | " + " | ".join(above) + " |")
+    return lines
 
 
 def validation_lines(bench: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
