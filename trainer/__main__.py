@@ -89,18 +89,19 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="full-catalog metrics of a run's exported model.pt, as JSON")
-    p.add_argument("--data", type=Path, required=True)
     p.add_argument("--run", type=Path, required=True)
+    _add_scoring(p)
+    p.add_argument("--per-user", type=Path, default=None,
+                   help="also write every user's metrics to this JSON file (for paired comparisons)")
+
+
+def _add_scoring(p: argparse.ArgumentParser) -> None:
+    """What evaluate and compare score on, and how: one set of flags for both."""
+    p.add_argument("--data", type=Path, required=True)
     p.add_argument("--split", choices=["test", "validate"], default="test")
     p.add_argument("--k", type=int, default=20, help="MAP cut-off")
     p.add_argument("--test-history", choices=["train+validate", "train"], default="train+validate",
                    help="history before test; 'train' reproduces the notebook, which skipped validation")
-    p.add_argument("--per-user", type=Path, default=None,
-                   help="also write every user's metrics to this JSON file (for paired comparisons)")
-    _add_protocol(p)
-
-
-def _add_protocol(p: argparse.ArgumentParser) -> None:
     p.add_argument("--protocol", choices=PROTOCOLS, default="set",
                    help="set: the split's movies as one target set after the history (default); next: each movie "
                         "of the split from everything before it, as a session is answered after each event")
@@ -147,17 +148,13 @@ def _add_baseline(sub: argparse._SubParsersAction) -> None:
 def _add_compare(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="runs side by side on one split: each later run minus the first, per metric, "
                                        "with a paired bootstrap interval over the users")
-    p.add_argument("--data", type=Path, required=True)
     p.add_argument("--runs", type=Path, nargs="+", required=True, help="two or more runs; the first is the reference")
-    p.add_argument("--split", choices=["test", "validate"], default="test")
+    _add_scoring(p)
     p.add_argument("--metrics", nargs="+", default=None, help="default: every metric evaluate reports")
-    p.add_argument("--k", type=int, default=20, help="MAP cut-off, as evaluate's")
-    p.add_argument("--test-history", choices=["train+validate", "train"], default="train+validate")
     p.add_argument("--resamples", type=int, default=10_000)
     p.add_argument("--level", type=float, default=0.95, help="the intervals' coverage")
     p.add_argument("--seed", type=int, default=0, help="the bootstrap's seed")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON instead of a table")
-    _add_protocol(p)
 
 
 def _train_config(args: argparse.Namespace) -> TrainConfig:

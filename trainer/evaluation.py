@@ -95,11 +95,11 @@ def build_next_cases(history: dict[int, list[int]], split: Split, vocab: Vocab, 
     """
     users, inputs, rows, owner, ends, target_rows = [], [], [], [], [], []
     skipped = 0
+    known = vocab.index_of
     for user, movies in zip(split.users, split.movies):
         if not movies:
             skipped += 1
             continue
-        known = vocab.index_of
         row = [known[m] for m in history.get(user, []) if m in known]  # the in-vocabulary history so far
         for movie in movies:
             inputs.append(([START_INDEX] + row[-max_len:])[-max_len:])  # encode_history's cut, on the last max_len
