@@ -12,7 +12,7 @@ from typing import Callable
 import torch
 
 from .metrics import TARGET_PAD, ranking_metrics
-from .recommend import START_INDEX, encode_history, pad_batch, recommend
+from .recommend import encode_history, model_input, pad_batch, recommend
 from .splits import Split
 from .vocab import Vocab
 
@@ -102,7 +102,7 @@ def build_next_cases(history: dict[int, list[int]], split: Split, vocab: Vocab, 
             continue
         row = [known[m] for m in history.get(user, []) if m in known]  # the in-vocabulary history so far
         for movie in movies:
-            inputs.append(([START_INDEX] + row[-max_len:])[-max_len:])  # encode_history's cut, on the last max_len
+            inputs.append(model_input(row, max_len))
             owner.append(len(users))
             ends.append(len(row))
             target_rows.append([known.get(movie, TARGET_PAD)])
