@@ -70,7 +70,7 @@ def _fake_cli(monkeypatch, tmp_path):
     monkeypatch.setattr(bench_accuracy, "cli", cli)
     monkeypatch.setattr(bench_accuracy, "scores", lambda *a: {"test": {}})
     monkeypatch.setattr(bench_accuracy, "read_history", lambda run: [])
-    monkeypatch.setattr(bench_accuracy, "history_timings", lambda h: {"total_seconds": 5.0})
+    monkeypatch.setattr(bench_accuracy, "history_timings", lambda h, metric: {"total_seconds": 5.0})
     return bench_accuracy, calls
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from trainer.evaluate import evaluate_run
-from trainer.seed_sweep import SUMMARY_FILE, main
+from trainer.seed_sweep import SUMMARY_FILE, main, summary_file
 
 FLAGS = ["--epochs", "2", "--batch-size", "64", "--min-count", "2", "--max-len", "40", "--emb-dim", "16",
          "--hidden-dim", "16"]
@@ -34,10 +34,22 @@ def test_each_seed_is_trained_scored_and_averaged(tiny_data, tmp_path, capsys):
     assert (out / "seed-3" / "model.pt").stat().st_mtime_ns == before
     assert [r["seed"] for r in json.loads((out / SUMMARY_FILE).read_text())["runs"]] == [3, 7]
 
+    # The same seeds scored event by event go to their own summary; the set protocol's stays as it was.
+    set_summary = (out / SUMMARY_FILE).read_text()
+    assert main(["--data", str(tiny_data), "--out", str(out), "--seeds", "3", "7", "--protocol", "next", "--",
+                 *FLAGS]) == 0
+    nxt = json.loads((out / summary_file("next")).read_text())
+    assert nxt["protocol"] == "next" and (out / SUMMARY_FILE).read_text() == set_summary
+    for r in nxt["runs"]:
+        assert r["test"] == evaluate_run(tiny_data, out / f"seed-{r['seed']}", "test", protocol="next")
+        assert r["test"]["ndcg@10"] != pytest.approx(
+            evaluate_run(tiny_data, out / f"seed-{r['seed']}", "test")["ndcg@10"], abs=1e-6)
+
 
 @pytest.mark.parametrize("args, message", [
     (["--seeds", "1", "1"], "--seeds must be distinct"),
     (["--", "--seed", "4"], "not among the train flags"),
+    (["--protocol", "events"], "--protocol must be set or next, got 'events'"),
 ])
 def test_bad_sweeps_are_refused_by_name(tiny_data, tmp_path, capsys, args, message):
     assert main(["--data", str(tiny_data), "--out", str(tmp_path / "s"), *args]) == 2

@@ -14,6 +14,7 @@ from .cli_serving import SERVING_COMMANDS, add_serving, run_serving  # archive, 
 from .config import PROTOCOLS, TARGETS, WINDOWS, ModelConfig, TrainConfig
 from .config_file import read_config_file
 from .errors import ConfigError, SessrecError
+from .metrics import metric_names
 from .presets import PRESETS
 
 # Flags whose value may change when a run is resumed; any other differing flag is an error. Device and
@@ -45,7 +46,8 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train the GRU, early-stop on validation MAP@20, export model.pt")
+    p = sub.add_parser("train", help="train the GRU, early-stop on a validation metric (map@20 unless "
+                                     "--select-metric), export model.pt")
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True, help="run directory")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
@@ -55,14 +57,33 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="settings from a JSON or YAML file, e.g. a finished run's config.json (over --preset, "
                         "under explicit flags; its 'data' is ignored: the data is --data)")
     # Defaults come from TrainConfig; None means "not given", so --resume can tell what changed.
-    for name, typ in [("epochs", int), ("batch_size", int), ("lr", float), ("lr_decay", float),
-                      ("lr_patience", int), ("clip_norm", float), ("weight_decay", float),
-                      ("label_smoothing", float), ("ema", float), ("distill_weight", float), ("distill_k", int),
-                      ("min_count", int), ("max_len", int), ("patience", int), ("seed", int),
-                      ("emb_dim", int), ("hidden_dim", int), ("layers", int), ("emb_dropout", float),
-                      ("dropout", float)]:
-        p.add_argument(f"--{name.replace('_', '-')}", type=typ, default=None)
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None)
+    defaults = {**TrainConfig().to_dict(), **ModelConfig().__dict__}
+    for name, typ, what in [
+            ("epochs", int, "most epochs to train"), ("batch_size", int, "training windows per batch"),
+            ("lr", float, "Adam's learning rate"), ("lr_decay", float, "plateau schedule: the lr's factor"),
+            ("lr_patience", int, "plateau schedule: epochs without a better validation metric before decaying"),
+            ("clip_norm", float, "max gradient norm (0: no clipping)"), ("weight_decay", float, "Adam's L2 penalty"),
+            ("label_smoothing", float, "share of each target's probability spread over all movies"),
+            ("ema", float, "decay of a moving average of the weights, which validation and export use (0: off)"),
+            ("distill_weight", float, "the teachers' share of the loss, with --distill"),
+            ("distill_k", int, "teacher movies kept per training position, with --distill"),
+            ("min_count", int, "a movie needs this many training events to be in the vocabulary"),
+            ("max_len", int, "movies per training window, and the most a served history is cut to"),
+            ("patience", int, "epochs without a better --select-metric before stopping"),
+            ("seed", int, "seeds the weights, batch order and dropout"),
+            ("emb_dim", int, "movie embedding size"), ("hidden_dim", int, "GRU state size"),
+            ("layers", int, "stacked GRU layers"), ("emb_dropout", float, "dropout on the input embeddings"),
+            ("dropout", float, "dropout on the GRU's outputs and between layers")]:
+        p.add_argument(f"--{name.replace('_', '-')}", type=typ, default=None, help=f"{what} (default {defaults[name]})")
+    p.add_argument("--select-metric", choices=metric_names(), default=None, metavar="METRIC",
+                   help="the validation metric that picks the best epoch, drives --patience and the plateau "
+                        f"schedule: one of {', '.join(metric_names())} (default map@20)")
+    p.add_argument("--select-protocol", choices=PROTOCOLS, default=None,
+                   help="how validation is scored for it: set (every validation movie as one target set, as "
+                        "`evaluate` by default) or next (each movie from all before it, as sessions are "
+                        "answered; `evaluate --protocol next`) (default set)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
+                   help="where to train; auto: CUDA when present, else the CPU (default auto)")
     p.add_argument("--windows", choices=WINDOWS, default=None,
                    help="train on each user's last --max-len events, or on all of the history in windows")
     p.add_argument("--shuffle-window", type=int, default=None, metavar="N",
@@ -84,7 +105,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                         "run: its members), weighted by --distill-weight (default 0.5)")
     p.add_argument("--tied", action=argparse.BooleanOptionalAction, default=None, help="tie input/output embeddings")
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None, help="bf16 autocast (CUDA, or a CPU with AVX512-BF16 or AMX)")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="a progress bar per epoch (default: only on a terminal)")
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:

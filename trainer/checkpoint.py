@@ -45,13 +45,21 @@ def read_history(run_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def best_val(history: list[dict[str, Any]], metric: str = "map@20") -> dict[str, Any]:
-    """Validation metrics of the best epoch by `metric` (the epoch `history_timings` names)."""
+def selection_metric(run_dir: Path) -> str:
+    """The validation metric that chose the run's best epoch (its config's `select_metric`)."""
+    from .config import TrainConfig
+
+    return TrainConfig.load(Path(run_dir) / "config.json").select_metric
+
+
+def best_val(history: list[dict[str, Any]], metric: str) -> dict[str, Any]:
+    """Validation metrics of the best epoch by `metric` (the epoch `history_timings` names): the first of
+    equal bests, as training keeps the first."""
     return max(history, key=lambda r: r["val"][metric])["val"]
 
 
-def history_timings(history: list[dict[str, Any]], metric: str = "map@20") -> dict[str, Any]:
-    """Best epoch by validation `metric` and the run's timings, from its history rows."""
+def history_timings(history: list[dict[str, Any]], metric: str) -> dict[str, Any]:
+    """Best epoch by validation `metric` (`selection_metric` of the run) and the run's timings, from its history."""
     best = max(history, key=lambda r: r["val"][metric])["epoch"]
     per_epoch = [r["train_seconds"] + r["eval_seconds"] for r in history]
     return {"best_epoch": best, "epochs_run": len(history),

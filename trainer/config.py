@@ -73,7 +73,11 @@ class TrainConfig:
     # user_weight) times an epoch, at least once; 0 = once. With windows "last" every user has one window
     # whatever they rated, so heavy raters count as much as a user with max_len movies unless this is > 0.
     user_weight: float = 0.0
-    patience: int = 5  # epochs without a better validation MAP@20 before stopping
+    patience: int = 5  # epochs without a better validation select_metric before stopping
+    # What early stopping, the best epoch and the plateau schedule judge by: a metric `evaluate` reports, on the
+    # validation split scored under `select_protocol` ("next": each validation movie from all before it).
+    select_metric: str = "map@20"
+    select_protocol: str = "set"
     eval_k: int = 20
     device: str = "auto"
     amp: bool = False  # bf16 autocast: CUDA, or a CPU with native bf16 (AVX512-BF16 or AMX)
@@ -123,6 +127,13 @@ class TrainConfig:
             # The teachers' soft targets are next-movie distributions, mixed with the next-movie loss.
             raise ConfigError(f"--target {self.target} cannot be combined with --distill: distillation learns the "
                               "next movie, from the data and the teachers")
+        from .metrics import metric_names  # here, not at import: the config module stays free of torch
+
+        if self.select_metric not in metric_names(self.eval_k):
+            raise ConfigError(f"--select-metric must be one of {', '.join(metric_names(self.eval_k))}, "
+                              f"got {self.select_metric!r}")
+        if self.select_protocol not in PROTOCOLS:
+            raise ConfigError(f"--select-protocol must be {' or '.join(PROTOCOLS)}, got {self.select_protocol!r}")
         if self.windows not in WINDOWS:
             raise ConfigError(f"--windows must be {' or '.join(WINDOWS)}, got {self.windows!r}")
         if self.device not in ("auto", "cpu", "cuda"):

@@ -103,3 +103,17 @@ def ranking_metrics(ranked: torch.Tensor, targets: torch.Tensor, n_targets: torc
         out[f"ndcg@{cut}"] = ndcg_at_k(hits, n_targets, cut)
     out["mrr@20"] = mrr_at_k(hits, 20)
     return out
+
+
+def metric_names(k: int = 20) -> tuple[str, ...]:
+    """The names `ranking_metrics` reports with map cut-off `k`, in its order (what training may select on).
+
+    Args:
+        k: cut-off of `map@k`.
+
+    Returns:
+        The metric names.
+    """
+    width = max(k, 20)
+    one = torch.ones(1, dtype=torch.long)
+    return tuple(ranking_metrics(torch.zeros((1, width), dtype=torch.long), one.reshape(1, 1), one, k))

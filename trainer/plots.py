@@ -16,18 +16,20 @@ def _pyplot():  # type: ignore[no-untyped-def]
     return plt
 
 
-def plot_curves(history: list[dict[str, Any]], path: Path, k: int = 20) -> None:
-    """Write a two-panel PNG: loss per epoch, and validation map@k / ndcg@10 / hr@10."""
+def plot_curves(history: list[dict[str, Any]], path: Path, metric: str = "map@20", protocol: str = "set") -> None:
+    """Write a two-panel PNG: loss per epoch, and validation `metric` (the one the best epoch is chosen by),
+    ndcg@10 and hr@10, as scored under `protocol`."""
     plt = _pyplot()
     epochs = [row["epoch"] for row in history]
     fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(10, 4))
     ax_loss.plot(epochs, [row["train_loss"] for row in history], marker="o")
     ax_loss.set(xlabel="epoch", ylabel="train cross-entropy", title="training loss")
-    for key in (f"map@{k}", "ndcg@10", "hr@10"):
+    for key in dict.fromkeys([metric, "ndcg@10", "hr@10"]):
         ax_val.plot(epochs, [row["val"][key] for row in history], marker="o", label=key)
-    best = max(history, key=lambda row: row["val"][f"map@{k}"])
+    best = max(history, key=lambda row: row["val"][metric])
     ax_val.axvline(best["epoch"], color="grey", linestyle=":", label=f"best epoch {best['epoch']}")
-    ax_val.set(xlabel="epoch", title="validation (full catalog, seen masked)")
+    ax_val.set(xlabel="epoch", title="validation (full catalog, seen masked"
+               + (", event by event)" if protocol == "next" else ")"))
     ax_val.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import write_text_atomic
-from .checkpoint import best_val, history_timings, read_history
+from .checkpoint import best_val, history_timings, read_history, selection_metric
 from .ensemble import build_ensemble
 from .errors import ConfigError, RunDirError
 from .export import ENSEMBLE_FILE
@@ -113,9 +113,9 @@ def _common(epochs: int | None, device: str | None) -> list[str]:
 
 def _summary(run: Path, keys: tuple[str, ...] = ("map@20", "ndcg@10", "hr@10")) -> dict[str, Any]:
     """A run's best epoch and its main validation metrics (history.jsonl has every one)."""
-    history = read_history(run)
-    val = best_val(history)
-    return {"run": str(run), "best_epoch": history_timings(history)["best_epoch"], "epochs_run": len(history),
+    history, metric = read_history(run), selection_metric(run)
+    val = best_val(history, metric)
+    return {"run": str(run), "best_epoch": history_timings(history, metric)["best_epoch"], "epochs_run": len(history),
             "val": {k: round(val[k], 5) for k in keys}}
 
 

@@ -1,11 +1,12 @@
 """Judge a training configuration by its mean over seeds, not by one lucky or unlucky run.
 
-    python -m trainer.seed_sweep --data DIR --out SWEEP_DIR [--seeds 1 2 3 4 5] -- [train flags]
+    python -m trainer.seed_sweep --data DIR --out SWEEP_DIR [--seeds 1 2 3 4 5] [--protocol set|next] -- [train flags]
 
 Trains one run per seed (`SWEEP_DIR/seed-N`, each exactly `python -m trainer train ... --seed N`),
-scores each exported model on the test split as `evaluate` does, and prints and saves
-(`SWEEP_DIR/summary.json`) the validation metrics of each best epoch and the test metrics, with
-their means. On MovieLens-100k one seed moves validation map@20 between 0.048 and 0.078, so the
+scores each exported model on the test split as `evaluate --protocol P` does, and prints and saves
+(`SWEEP_DIR/summary.json`, or `summary-next.json` for the next-event protocol) the validation metrics
+of each best epoch (as training scored them: its --select-protocol) and the test metrics, with their
+means. On MovieLens-100k one seed moves validation map@20 between 0.048 and 0.078, so the
 presets in `trainer/presets.py` were chosen this way. A sweep directory that exists is resumed:
 finished seeds are kept, an interrupted one is resumed.
 """
@@ -21,13 +22,20 @@ from typing import Any
 
 from .__main__ import main as cli
 from .atomic import write_text_atomic
-from .checkpoint import best_val, history_timings, read_history
+from .checkpoint import best_val, history_timings, read_history, selection_metric
+from .config import PROTOCOLS
 from .errors import ConfigError, SessrecError
 from .evaluate import evaluate_run
 from .export import MODEL_FILE
 from .train import CONFIG_FILE
 
 SUMMARY_FILE = "summary.json"
+
+
+def summary_file(protocol: str) -> str:
+    """Where a sweep's summary for test scored under `protocol` goes: one file per protocol, so scoring the
+    finished seeds again under the other protocol keeps the first."""
+    return SUMMARY_FILE if protocol == "set" else f"summary-{protocol}.json"
 
 
 def train_args(data: Path, run: Path, flags: list[str]) -> list[str] | None:
@@ -47,8 +55,12 @@ def train_or_resume(data: Path, run: Path, flags: list[str]) -> None:
         raise SessrecError(f"training {run} failed (its error is printed above)")
 
 
-def sweep(data: Path, out: Path, seeds: list[int], flags: list[str], k: int = 20) -> dict[str, Any]:
-    """Train and score one run per seed; returns per-seed and mean validation and test metrics."""
+def sweep(data: Path, out: Path, seeds: list[int], flags: list[str], k: int = 20,
+          protocol: str = "set") -> dict[str, Any]:
+    """Train and score one run per seed; returns per-seed and mean validation and test metrics (test scored
+    under `protocol`)."""
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"--protocol must be {' or '.join(PROTOCOLS)}, got {protocol!r}")
     if not seeds or len(set(seeds)) != len(seeds):
         raise ConfigError(f"--seeds must be distinct and at least one, got {seeds}")
     if "--seed" in flags or "--out" in flags or "--data" in flags:
@@ -58,13 +70,13 @@ def sweep(data: Path, out: Path, seeds: list[int], flags: list[str], k: int = 20
     for seed in seeds:
         run = out / f"seed-{seed}"
         train_or_resume(data, run, [*flags, "--seed", str(seed)])
-        history = read_history(run)
-        runs.append({"seed": seed, "run": str(run), "best_epoch": history_timings(history)["best_epoch"],
-                     "val": best_val(history), "test": evaluate_run(data, run, "test", k)})
+        history, metric = read_history(run), selection_metric(run)
+        runs.append({"seed": seed, "run": str(run), "best_epoch": history_timings(history, metric)["best_epoch"],
+                     "val": best_val(history, metric), "test": evaluate_run(data, run, "test", k, protocol=protocol)})
     keys = [key for key, v in runs[0]["test"].items() if isinstance(v, float)]
-    summary = {"data": str(data), "flags": flags, "seeds": seeds, "runs": runs,
+    summary = {"data": str(data), "flags": flags, "seeds": seeds, "protocol": protocol, "runs": runs,
                "mean": {split: {key: mean(r[split][key] for r in runs) for key in keys} for split in ("val", "test")}}
-    write_text_atomic(out / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+    write_text_atomic(out / summary_file(protocol), json.dumps(summary, indent=2) + "\n")
     return summary
 
 
@@ -85,9 +97,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True, help="sweep directory (one run per seed inside)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    # checked by `sweep`, so that a bad value is an `error:` line and exit 2 like every other sweep error
+    parser.add_argument("--protocol", default="set", metavar="{set,next}",
+                        help="how the test split is scored, as `evaluate --protocol` (default set)")
     args = parser.parse_args(own)
     try:
-        summary = sweep(args.data, args.out, args.seeds, flags)
+        summary = sweep(args.data, args.out, args.seeds, flags, protocol=args.protocol)
     except SessrecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -19,7 +19,7 @@ from .checkpoint import CKPT_FILE, append_history, load_checkpoint, rewrite_hist
 from .config import TrainConfig
 from .distill import check_teachers, soft_targets
 from .errors import ConfigError, RunDirError
-from .evaluation import build_cases, evaluate_scorer
+from .evaluation import build_cases, build_next_cases, evaluate_scorer
 from .export import BEST_FILE, ENSEMBLE_FILE, export_run
 from .losses import training_loss
 from .model import SessionGRU
@@ -75,7 +75,7 @@ def prepare_run_dir(out_dir: Path, resume: bool) -> None:
 
 
 def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool | None = None) -> dict[str, Any]:
-    """Train, early-stop on validation MAP@k, export the best epoch to `out_dir/model.pt`.
+    """Train, early-stop on `cfg.select_metric` over validation, export the best epoch to `out_dir/model.pt`.
 
     Args:
         cfg: hyperparameters (on resume, the run's saved config is passed in by the caller).
@@ -112,10 +112,11 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
     cfg.model.vocab_size = vocab.size
     write_text_atomic(out_dir / CONFIG_FILE, json.dumps(cfg.to_dict(), indent=2) + "\n")
     seqs = training_sequences(splits["train"].movies, vocab, cfg.max_len, cfg.windows, cfg.user_weight)
-    val_cases = build_cases(history_for(splits, "validate"), splits["validate"], vocab, cfg.max_len)
+    cases = build_next_cases if cfg.select_protocol == "next" else build_cases
+    val_cases = cases(history_for(splits, "validate"), splits["validate"], vocab, cfg.max_len)
     if not val_cases.users:
         raise RunDirError(f"{cfg.data}/validate.pkl: no user has a validation target; early stopping needs some")
-    k_key = f"map@{cfg.eval_k}"
+    metric_key = cfg.select_metric
     soft = soft_targets(cfg.distill, seqs, vocab, cfg.distill_k, device) if cfg.distill else None
 
     # ---- model, optimizer, random state (restored on resume) ----
@@ -145,12 +146,14 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
         start_epoch, best_metric, best_epoch, bad_epochs = (
             ckpt["epoch"] + 1, ckpt["best_metric"], ckpt["best_epoch"], ckpt["bad_epochs"])
         rewrite_history(out_dir, history)
-        print(f"resuming {out_dir} after epoch {ckpt['epoch']} (best {k_key} {best_metric:.5f} at epoch {best_epoch})")
+        print(f"resuming {out_dir} after epoch {ckpt['epoch']} "
+              f"(best {metric_key} {best_metric:.5f} at epoch {best_epoch})")
     elif resume:
         rewrite_history(out_dir, [])
     show = sys.stderr.isatty() if progress is None else progress
     print(f"training on {device}{' (bf16 autocast)' if cfg.amp else ''}: {len(seqs)} sequences, {vocab.size - 1} movies, "
-          f"{sum(p.numel() for p in model.parameters()):,} parameters"
+          f"{sum(p.numel() for p in model.parameters()):,} parameters, selecting on validation {metric_key}"
+          + (" (next-event protocol)" if cfg.select_protocol == "next" else "")
           + (f", distilling from {', '.join(cfg.distill)} (weight {cfg.distill_weight}, top {cfg.distill_k})"
              if cfg.distill else ""))
 
@@ -189,16 +192,16 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
         eval_seconds = time.perf_counter() - t1
 
         # ---- bookkeeping: best model, checkpoint, history, plot ----
-        improved = val[k_key] > best_metric
+        improved = val[metric_key] > best_metric
         if improved:
-            best_metric, best_epoch, bad_epochs = val[k_key], epoch, 0
+            best_metric, best_epoch, bad_epochs = val[metric_key], epoch, 0
             save_torch({"model": judged.state_dict(), "config": cfg.to_dict(), "epoch": epoch, "val": val},
                        out_dir / BEST_FILE)
         else:
             bad_epochs += 1
         lr_used = optimizer.param_groups[0]["lr"]
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            scheduler.step(val[k_key])
+            scheduler.step(val[metric_key])
         elif scheduler is not None:
             scheduler.step()
         row = {"epoch": epoch, "train_loss": total_loss / max(total_tokens, 1), "lr": lr_used,
@@ -214,19 +217,21 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
                     "best_epoch": best_epoch, "bad_epochs": bad_epochs, "config": cfg.to_dict()},
                    out_dir / CKPT_FILE)
         append_history(out_dir, row)
-        plot_curves(history, out_dir / "curves.png", cfg.eval_k)
-        print(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  val {k_key} {val[k_key]:.5f}  "
-              f"ndcg@10 {val['ndcg@10']:.5f}  hr@10 {val['hr@10']:.5f}  "
+        plot_curves(history, out_dir / "curves.png", metric_key, cfg.select_protocol)
+        shown = dict.fromkeys([metric_key, "ndcg@10", "hr@10"])  # the selected metric first, never twice
+        print(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  val "
+              + "  ".join(f"{key} {val[key]:.5f}" for key in shown) + "  "
               f"({train_seconds:.1f}s train, {eval_seconds:.1f}s eval){'  *best' if improved else ''}", flush=True)
     if best_epoch and bad_epochs >= cfg.patience:
-        print(f"early stop: no better {k_key} for {cfg.patience} epochs")
+        print(f"early stop: no better {metric_key} for {cfg.patience} epochs")
 
     # ---- export the best epoch ----
     if not best_epoch:
         raise RunDirError(f"{out_dir}: no epoch was trained (epochs={cfg.epochs})")
     export_run(out_dir)
     best_row = next(r for r in history if r["epoch"] == best_epoch)
-    summary = {"best_epoch": best_epoch, "epochs_run": len(history), "val": best_row["val"],
+    summary = {"best_epoch": best_epoch, "epochs_run": len(history),
+               "selected_by": f"{metric_key} ({cfg.select_protocol})", "val": best_row["val"],
                "mean_train_seconds": round(float(np.mean([r["train_seconds"] for r in history])), 3),
                "model": str(out_dir / "model.pt")}
     print(json.dumps(summary))
