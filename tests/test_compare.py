@@ -44,6 +44,35 @@ def test_compare_agrees_with_evaluate_and_an_independent_bootstrap(tiny_data, ti
     assert diff["map@20"]["significant"] == (low > 0 or high < 0)
 
 
+def test_bonferroni_widens_each_interval_to_cover_all_of_them_together(tiny_data, tiny_run, pop_run, tmp_path):
+    metrics = ["map@20", "ndcg@10", "hr@10", "precision@5"]
+    runs = [tiny_run, pop_run, tiny_run]  # three runs: 2 differences x 4 metrics = 8 intervals
+    plain = compare_runs(tiny_data, runs, split="validate", metrics=metrics, resamples=2000, seed=5)
+    wide = compare_runs(tiny_data, runs, split="validate", metrics=metrics, resamples=2000, seed=5,
+                        adjust="bonferroni")
+    assert plain["interval_level"] == 0.95 and wide["interval_level"] == pytest.approx(1 - 0.05 / 8)
+    for p_diff, w_diff in zip(plain["differences"], wide["differences"]):
+        for metric in metrics:
+            p, w = p_diff[metric], w_diff[metric]
+            assert w["mean"] == p["mean"] and w["low"] <= p["low"] and w["high"] >= p["high"]
+    # each adjusted interval is the same bootstrap's percentiles at 1 - 0.05/8, recomputed here with numpy
+    per_user = {}
+    for name, run in (("gru", tiny_run), ("pop", pop_run)):
+        res = run_cli("evaluate", "--data", str(tiny_data), "--run", str(run), "--split", "validate",
+                      "--per-user", str(tmp_path / f"{name}.json"))
+        assert res.returncode == 0, res.stderr
+        per_user[name] = np.asarray(json.loads((tmp_path / f"{name}.json").read_text())["metrics"]["hr@10"])
+    d = per_user["pop"] - per_user["gru"]
+    means = d[np.random.default_rng(5).integers(0, d.size, size=(2000, d.size))].mean(axis=1)
+    tail = 0.05 / 8 / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    assert (wide["differences"][0]["hr@10"]["low"], wide["differences"][0]["hr@10"]["high"]) == pytest.approx(
+        (low, high), abs=1e-12)
+    assert wide["differences"][0]["hr@10"]["low"] < plain["differences"][0]["hr@10"]["low"]  # strictly wider here
+    head = comparison_table(wide).splitlines()[0]
+    assert "95% intervals together (Bonferroni over 8: each 99.38%)" in head
+
+
 def test_a_run_against_itself_differs_by_nothing(tiny_data, tiny_run):
     got = compare_runs(tiny_data, [tiny_run, tiny_run], metrics=["ndcg@10", "hr@10"], resamples=200)
     assert got["metrics"] == ["ndcg@10", "hr@10"]
@@ -85,5 +114,7 @@ def test_bad_requests_are_named(tiny_data, tiny_run, tmp_path):
         compare_runs(tiny_data, [tiny_run, tiny_run], level=95)
     with pytest.raises(RunDirError, match="nowhere"):
         compare_runs(tiny_data, [tiny_run, tmp_path / "nowhere"])
+    with pytest.raises(ConfigError, match="--adjust must be none or bonferroni, got 'holm'"):
+        compare_runs(tiny_data, [tiny_run, tiny_run], adjust="holm")
     res = run_cli("compare", "--data", str(tiny_data), "--runs", str(tiny_run), str(tiny_run), "--metrics", "p@20")
     assert res.returncode == 2 and res.stderr.startswith("error: unknown metric p@20")

@@ -11,6 +11,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from .cli_serving import SERVING_COMMANDS, add_serving, run_serving  # archive, serve, stop, request, recommend
+from .compare import ADJUSTMENTS
 from .config import PROTOCOLS, TARGETS, WINDOWS, ModelConfig, TrainConfig
 from .config_file import read_config_file
 from .errors import ConfigError, SessrecError
@@ -175,6 +176,9 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--metrics", nargs="+", default=None, help="default: every metric evaluate reports")
     p.add_argument("--resamples", type=int, default=10_000)
     p.add_argument("--level", type=float, default=0.95, help="the intervals' coverage")
+    p.add_argument("--adjust", choices=ADJUSTMENTS, default="none",
+                   help="none: each interval covers --level alone; bonferroni: all of them together do (each "
+                        "widened to 1 - (1 - level) / their number), so one marked metric among many still counts")
     p.add_argument("--seed", type=int, default=0, help="the bootstrap's seed")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON instead of a table")
 
@@ -242,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "compare":
             from .compare import compare_runs, comparison_table
             result = compare_runs(args.data, args.runs, args.split, args.metrics, args.k, args.test_history,
-                                  args.resamples, args.level, args.seed, args.protocol)
+                                  args.resamples, args.level, args.seed, args.protocol, args.adjust)
             print(json.dumps(result) if args.json else comparison_table(result))
         elif args.command == "ensemble":
             from .ensemble import build_ensemble

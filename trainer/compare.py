@@ -4,8 +4,10 @@ Every run is scored as `evaluate` scores it (its exported model.pt, the same spl
 and each later run is set against the first, user by user: the mean difference of every metric and a
 paired bootstrap interval over the users (significance.py). The users are the data's (every user
 with targets in the split), so all runs are scored on the same ones. A difference whose interval
-excludes 0 is marked; with many metrics, one interval in twenty misses by chance at 95%, so a single
-marked metric among many is weak evidence.
+excludes 0 is marked. Each interval alone covers `level`: with many metrics, one in twenty misses by
+chance at 95%, so a single marked metric among many is weak evidence. `adjust="bonferroni"` widens
+every interval to 1 - (1 - level) / m for the m differences shown, so that all of them together cover
+at least `level` (family-wise; conservative when metrics move together, as they do here).
 """
 
 from __future__ import annotations
@@ -16,10 +18,20 @@ from typing import Any, Sequence
 from .errors import ConfigError, DataError
 from .significance import paired_bootstrap
 
+#: How each interval's level follows from the requested one: "none" (each alone), "bonferroni" (all together).
+ADJUSTMENTS = ("none", "bonferroni")
+
+
+def interval_level(level: float, intervals: int, adjust: str) -> float:
+    """The coverage each of `intervals` intervals needs for `level` under `adjust`."""
+    if adjust not in ADJUSTMENTS:
+        raise ConfigError(f"--adjust must be {' or '.join(ADJUSTMENTS)}, got {adjust!r}")
+    return level if adjust == "none" else 1.0 - (1.0 - level) / intervals
+
 
 def compare_runs(data: Path, runs: Sequence[Path], split: str = "test", metrics: Sequence[str] | None = None,
                  k: int = 20, test_history: str = "train+validate", resamples: int = 10_000, level: float = 0.95,
-                 seed: int = 0, protocol: str = "set") -> dict[str, Any]:
+                 seed: int = 0, protocol: str = "set", adjust: str = "none") -> dict[str, Any]:
     """Each run's metric means on `split`, and each later run minus the first with a paired bootstrap interval.
 
     Args:
@@ -28,10 +40,12 @@ def compare_runs(data: Path, runs: Sequence[Path], split: str = "test", metrics:
         split, k, test_history, protocol: as `evaluate` takes them.
         metrics: the metrics to compare (default: every metric `evaluate` reports).
         resamples, level, seed: the bootstrap's resamples, interval coverage and seed.
+        adjust: "none" (each interval covers `level`) or "bonferroni" (all of them together do).
 
     Returns:
-        {"split", "protocol", "users", "metrics", "resamples", "level", "seed", "runs": [{"run", "means"}],
-         "differences": [{"run", "minus", metric: {"mean", "low", "high", "significant"}}]}
+        {"split", "protocol", "users", "metrics", "resamples", "level", "adjust", "interval_level", "seed",
+         "runs": [{"run", "means"}], "differences": [{"run", "minus", metric: {"mean", "low", "high",
+         "significant"}}]}
 
     Raises:
         ConfigError: fewer than two runs, an unknown metric, or a bad resamples/level.
@@ -43,6 +57,7 @@ def compare_runs(data: Path, runs: Sequence[Path], split: str = "test", metrics:
         raise ConfigError(f"compare needs two or more runs (the first is the reference), got {len(runs)}")
     if resamples < 1 or not 0.0 < level < 1.0:
         raise ConfigError(f"--resamples must be >= 1 and --level in (0, 1), got {resamples} and {level}")
+    interval_level(level, 1, adjust)  # a bad --adjust is named before any scoring
     for run in runs:  # a missing run is named before minutes go into scoring the others
         exported_model(Path(run))
     scored = [score_run(Path(data), Path(runs[0]), split, k, test_history, protocol=protocol)]
@@ -55,15 +70,16 @@ def compare_runs(data: Path, runs: Sequence[Path], split: str = "test", metrics:
         raise ConfigError(f"unknown metric {', '.join(unknown)}; evaluate reports {', '.join(known)}")
     scored += [score_run(Path(data), Path(run), split, k, test_history, protocol=protocol) for run in runs[1:]]
     reference = scored[0][1]["metrics"]
+    each = interval_level(level, len(chosen) * (len(runs) - 1), adjust)
     differences = []
     for run, (_, per_user) in zip(runs[1:], scored[1:]):
         entry: dict[str, Any] = {"run": str(run), "minus": str(runs[0])}
         for metric in chosen:
-            d = paired_bootstrap(per_user["metrics"][metric], reference[metric], resamples, level, seed)
+            d = paired_bootstrap(per_user["metrics"][metric], reference[metric], resamples, each, seed)
             entry[metric] = {"mean": d.mean, "low": d.low, "high": d.high, "significant": d.significant}
         differences.append(entry)
     return {"split": split, "protocol": protocol, "users": len(scored[0][1]["users"]), "metrics": chosen,
-            "resamples": resamples, "level": level, "seed": seed,
+            "resamples": resamples, "level": level, "adjust": adjust, "interval_level": each, "seed": seed,
             "runs": [{"run": str(run), "means": {m: means[m] for m in chosen}} for run, (means, _) in zip(runs, scored)],
             "differences": differences}
 
@@ -74,8 +90,11 @@ def comparison_table(result: dict[str, Any]) -> str:
     runs = [r["run"] for r in result["runs"]]
     head = [*runs, *(f"{d['run']} - {d['minus']}" for d in result["differences"])]
     protocol = ", each movie from everything before it" if result.get("protocol") == "next" else ""
+    n = len(result["metrics"]) * len(result["differences"])
+    coverage = (f"{result['level']:.0%} intervals together (Bonferroni over {n}: each {result['interval_level']:.2%})"
+                if result.get("adjust") == "bonferroni" else f"{result['level']:.0%} interval")
     lines = [f"{result['split']} split{protocol}, {result['users']:,} users; paired bootstrap over users "
-             f"({result['resamples']:,} resamples, {result['level']:.0%} interval, seed {result['seed']}; "
+             f"({result['resamples']:,} resamples, {coverage}, seed {result['seed']}; "
              "* = the interval excludes 0)", "",
              "| metric | " + " | ".join(head) + " |", "|---|" + "---|" * len(head)]
     for metric in result["metrics"]:
