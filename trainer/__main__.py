@@ -11,11 +11,9 @@ from dataclasses import fields
 from pathlib import Path
 
 from .cli_serving import SERVING_COMMANDS, add_serving, run_serving  # archive, serve, stop, request, recommend
-from .compare import ADJUSTMENTS
-from .config import PROTOCOLS, TARGETS, WINDOWS, ModelConfig, TrainConfig
+from .config import ADJUSTMENTS, PROTOCOLS, TARGETS, WINDOWS, ModelConfig, TrainConfig
 from .config_file import read_config_file
 from .errors import ConfigError, SessrecError
-from .metrics import metric_names
 from .presets import PRESETS
 
 # Flags whose value may change when a run is resumed; any other differing flag is an error. Device and
@@ -76,9 +74,12 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
             ("layers", int, "stacked GRU layers"), ("emb_dropout", float, "dropout on the input embeddings"),
             ("dropout", float, "dropout on the GRU's outputs and between layers")]:
         p.add_argument(f"--{name.replace('_', '-')}", type=typ, default=None, help=f"{what} (default {defaults[name]})")
-    p.add_argument("--select-metric", choices=metric_names(), default=None, metavar="METRIC",
+    # No argparse choices: the names come from metrics.py, which imports torch, and a CLI start (say `stop`)
+    # should not pay for that. TrainConfig.validate names a bad one, with the list, before anything is written.
+    p.add_argument("--select-metric", default=None, metavar="METRIC",
                    help="the validation metric that picks the best epoch, drives --patience and the plateau "
-                        f"schedule: one of {', '.join(metric_names())} (default map@20)")
+                        "schedule: any metric evaluate reports, e.g. ndcg@10, hr@10, mrr@20, precision@20 "
+                        "(default map@20)")
     p.add_argument("--select-protocol", choices=PROTOCOLS, default=None,
                    help="how validation is scored for it: set (every validation movie as one target set, as "
                         "`evaluate` by default) or next (each movie from all before it, as sessions are "
@@ -142,7 +143,7 @@ def _add_ensemble(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_recipe(sub: argparse._SubParsersAction) -> None:
-    from .recipes import RECIPES
+    from .recipe_book import RECIPES  # not recipes.py: listing the names must not import torch
     p = sub.add_parser("recipe", help="train a named multi-run configuration (teachers, then a distilled student)",
                        description="Trains OUT/teacher-seed-S for each teacher seed, their ensemble OUT/teachers, then "
                                    "OUT/student: the result, a plain GRU run. The same command again continues.",

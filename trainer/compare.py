@@ -15,11 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+from .config import ADJUSTMENTS
 from .errors import ConfigError, DataError
 from .significance import paired_bootstrap
-
-#: How each interval's level follows from the requested one: "none" (each alone), "bonferroni" (all together).
-ADJUSTMENTS = ("none", "bonferroni")
 
 
 def interval_level(level: float, intervals: int, adjust: str) -> float:

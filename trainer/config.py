@@ -20,6 +20,8 @@ TARGETS = ("next", "rest")
 #: How evaluation scores a split's movies: "set", all of them as one target set after the history (the
 #: notebook's protocol); "next", each one from everything before it (evaluation.build_next_cases).
 PROTOCOLS = ("set", "next")
+#: How `compare` sets each interval's level: "none", each covers it alone; "bonferroni", all together do.
+ADJUSTMENTS = ("none", "bonferroni")
 
 
 @dataclass

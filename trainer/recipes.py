@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from .checkpoint import best_val, history_timings, read_history, selection_metri
 from .ensemble import build_ensemble
 from .errors import ConfigError, RunDirError
 from .export import ENSEMBLE_FILE
+from .recipe_book import RECIPES, Recipe
 from .run_lock import run_lock
 from .seed_sweep import train_or_resume
 from .side_by_side import train_side_by_side
@@ -35,35 +36,6 @@ RECIPE_FILE = "recipe.json"
 OLD_LOCK_FILE = ".lock"  # a recipe's lock file before run_lock held the directory itself; may remain in old ones
 ENSEMBLE_DIR = "teachers"
 STUDENT_DIR = "student"
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """Teachers (one run per seed, `preset` plus `flags`), then one distilled student."""
-
-    teacher_preset: str
-    teacher_flags: tuple[str, ...]
-    teacher_seeds: tuple[int, ...]
-    student_preset: str
-    student_flags: tuple[str, ...]
-    student_seed: int
-    measured: str  # what the recipe reached, and where that is written down
-
-
-RECIPES: dict[str, Recipe] = {
-    # The ML-1M goal (test hr@10 >= 0.30, ndcg@10 >= 0.175) is met in fp32 by this, not by the preset
-    # alone (its seven fp32 runs: 0.3043 / 0.1744; with --amp on a CPU with native bf16, seven seeds
-    # 0.3053 / 0.1744, four of them above the goal, trainer/presets.py). Teachers: preset v3, i.e. v4 without label smoothing.
-    "ml-1m-distilled": Recipe(
-        teacher_preset="ml-1m", teacher_flags=("--label-smoothing", "0"), teacher_seeds=(42, 1, 2),
-        student_preset="ml-1m", student_flags=("--distill-weight", "0.5", "--distill-k", "50"), student_seed=42,
-        measured="ML-1M leave-one-out, 2 CPU cores: students at seeds 42 / 3 / 4 reached test hr@10 0.3076 / "
-                 "0.3066 / 0.3051 and ndcg@10 0.1755 / 0.1768 / 0.1766 (mean 0.3065 / 0.1763); the teachers' "
-                 "ensemble 0.3127 / 0.1799 (README, Distillation; BENCHMARKS.md, preset steps)"),
-    # ML-100k had a recipe (`ml-100k-distilled`) while distillation was its best step. Its preset v2
-    # (reordered windows) now beats it on validation and test alone, and a student distilled from v2's
-    # seeds scores lower on test than v2 (trainer/presets.py), so there is none.
-}
 
 
 def _pinned(name: str, recipe: Recipe, data: Path, student_seed: int, epochs: int | None,
