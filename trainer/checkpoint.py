@@ -52,15 +52,20 @@ def selection_metric(run_dir: Path) -> str:
     return TrainConfig.load(Path(run_dir) / "config.json").select_metric
 
 
+def best_row(history: list[dict[str, Any]], metric: str) -> dict[str, Any]:
+    """The history row of the best epoch by validation `metric`: the first of equal bests, as training keeps
+    the first."""
+    return max(history, key=lambda r: r["val"][metric])
+
+
 def best_val(history: list[dict[str, Any]], metric: str) -> dict[str, Any]:
-    """Validation metrics of the best epoch by `metric` (the epoch `history_timings` names): the first of
-    equal bests, as training keeps the first."""
-    return max(history, key=lambda r: r["val"][metric])["val"]
+    """Validation metrics of the best epoch by `metric` (the epoch `history_timings` names)."""
+    return best_row(history, metric)["val"]
 
 
 def history_timings(history: list[dict[str, Any]], metric: str) -> dict[str, Any]:
     """Best epoch by validation `metric` (`selection_metric` of the run) and the run's timings, from its history."""
-    best = max(history, key=lambda r: r["val"][metric])["epoch"]
+    best = best_row(history, metric)["epoch"]
     per_epoch = [r["train_seconds"] + r["eval_seconds"] for r in history]
     return {"best_epoch": best, "epochs_run": len(history),
             "seconds_per_epoch": round(sum(r["train_seconds"] for r in history) / len(history), 1),

@@ -11,7 +11,7 @@ import torch
 from .atomic import write_text_atomic
 from .config import PROTOCOLS, TrainConfig
 from .errors import ConfigError, RunDirError
-from .evaluation import EvalCases, build_cases, build_next_cases, evaluate_scorer
+from .evaluation import EvalCases, evaluate_scorer, protocol_cases
 from .export import MODEL_FILE, load_scripted
 from .splits import history_for, load_data_dir
 from .train import CONFIG_FILE, VOCAB_FILE
@@ -47,8 +47,7 @@ def run_cases(data_dir: Path, run_dir: Path, split: str = "test", test_history: 
         raise ConfigError(f"--protocol must be {' or '.join(PROTOCOLS)}, got {protocol!r}")
     model, vocab, cfg = load_exported(run_dir)
     splits = load_data_dir(Path(data_dir))
-    build = build_next_cases if protocol == "next" else build_cases
-    return model, build(history_for(splits, split, test_history), splits[split], vocab, cfg.max_len)
+    return model, protocol_cases(protocol, history_for(splits, split, test_history), splits[split], vocab, cfg.max_len)
 
 
 def evaluate_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20,

@@ -115,6 +115,13 @@ def build_next_cases(history: dict[int, list[int]], split: Split, vocab: Vocab, 
                      skipped, torch.tensor(owner, dtype=torch.long))
 
 
+def protocol_cases(protocol: str, history: dict[int, list[int]], split: Split, vocab: Vocab,
+                   max_len: int) -> EvalCases:
+    """The cases of `split` under `protocol` (config.PROTOCOLS): "set", `build_cases`; "next", `build_next_cases`.
+    What `evaluate --protocol` scores and what training validates on with `--select-protocol`."""
+    return (build_next_cases if protocol == "next" else build_cases)(history, split, vocab, max_len)
+
+
 def rank_cases(scorer: Scorer, inputs: list[list[int]], seen: Sequence[Sequence[int]], k: int,
                batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-k indices and scores for each input, in input order: `(LongTensor[N,k], FloatTensor[N,k])`.

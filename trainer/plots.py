@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .checkpoint import best_row
+
 
 def _pyplot():  # type: ignore[no-untyped-def]
     # Imported on first plot, not with the trainer: it is the slowest import of a CLI start.
@@ -26,7 +28,7 @@ def plot_curves(history: list[dict[str, Any]], path: Path, metric: str = "map@20
     ax_loss.set(xlabel="epoch", ylabel="train cross-entropy", title="training loss")
     for key in dict.fromkeys([metric, "ndcg@10", "hr@10"]):
         ax_val.plot(epochs, [row["val"][key] for row in history], marker="o", label=key)
-    best = max(history, key=lambda row: row["val"][metric])
+    best = best_row(history, metric)
     ax_val.axvline(best["epoch"], color="grey", linestyle=":", label=f"best epoch {best['epoch']}")
     ax_val.set(xlabel="epoch", title="validation (full catalog, seen masked"
                + (", event by event)" if protocol == "next" else ")"))

@@ -19,7 +19,7 @@ from .checkpoint import CKPT_FILE, append_history, load_checkpoint, rewrite_hist
 from .config import TrainConfig
 from .distill import check_teachers, soft_targets
 from .errors import ConfigError, RunDirError
-from .evaluation import build_cases, build_next_cases, evaluate_scorer
+from .evaluation import evaluate_scorer, protocol_cases
 from .export import BEST_FILE, ENSEMBLE_FILE, export_run
 from .losses import training_loss
 from .model import SessionGRU
@@ -112,8 +112,8 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
     cfg.model.vocab_size = vocab.size
     write_text_atomic(out_dir / CONFIG_FILE, json.dumps(cfg.to_dict(), indent=2) + "\n")
     seqs = training_sequences(splits["train"].movies, vocab, cfg.max_len, cfg.windows, cfg.user_weight)
-    cases = build_next_cases if cfg.select_protocol == "next" else build_cases
-    val_cases = cases(history_for(splits, "validate"), splits["validate"], vocab, cfg.max_len)
+    val_cases = protocol_cases(cfg.select_protocol, history_for(splits, "validate"), splits["validate"], vocab,
+                               cfg.max_len)
     if not val_cases.users:
         raise RunDirError(f"{cfg.data}/validate.pkl: no user has a validation target; early stopping needs some")
     metric_key = cfg.select_metric
