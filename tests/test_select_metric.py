@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from conftest import run_cli, tiny_config
-from trainer.checkpoint import history_timings, read_history, selection_metric
+from trainer.checkpoint import history_timings, read_history, run_config, selection_metric
 from trainer.config import TrainConfig
-from trainer.errors import ConfigError
+from trainer.errors import ConfigError, RunDirError
 from trainer.metrics import metric_names
 from trainer.train import train
 
@@ -52,9 +52,22 @@ def test_next_protocol_validation_is_what_evaluate_reports_for_the_exported_mode
     assert json.loads(res.stdout)["ndcg@10"] != pytest.approx(scored["ndcg@10"], abs=1e-6)
 
 
-def test_a_config_from_before_the_settings_selects_as_it_did():
+def test_a_config_from_before_the_settings_selects_as_it_did(tmp_path):
     cfg = TrainConfig.from_dict({"epochs": 3, "model": {"hidden_dim": 8}})
     assert (cfg.select_metric, cfg.select_protocol) == ("map@20", "set")
+    # the readers of a run directory (sweeps, benchmarks) see the same completed settings
+    (tmp_path / "config.json").write_text(json.dumps({"epochs": 3, "max_len": 7, "model": {"hidden_dim": 8}}))
+    saved = run_config(tmp_path)
+    assert (saved["select_metric"], saved["select_protocol"], saved["max_len"]) == ("map@20", "set", 7)
+    assert saved["model"]["hidden_dim"] == 8 and selection_metric(tmp_path) == "map@20"
+
+
+def test_a_run_without_a_readable_config_is_named(tmp_path):
+    with pytest.raises(RunDirError, match=f"{tmp_path}/config.json: config not found"):
+        selection_metric(tmp_path)
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(RunDirError, match="config.json: not a valid sessrec config"):
+        run_config(tmp_path)
 
 
 @pytest.mark.parametrize("field, value, message", [

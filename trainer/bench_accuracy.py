@@ -19,7 +19,7 @@ from typing import Any
 from .archive import REPO
 from .bench_accuracy_md import curves_file, section
 from .benchmarks_md import replace_section
-from .checkpoint import history_timings, read_history, selection_metric
+from .checkpoint import history_timings, read_history, run_config, selection_metric
 from .errors import exit_with_error
 from .evaluate import evaluate_run
 from .plots import plot_benchmark_curves
@@ -144,7 +144,7 @@ def run_models(name: str, bench: dict[str, Any], data: Path, epochs: int | None,
         cli("train", "--data", str(data), "--out", str(run), *gru_flags(name, epochs, amp))
         timings["gru"] = round(time.perf_counter() - t0, 1)
     history = read_history(run)
-    cfg = json.loads((run / "config.json").read_text())
+    cfg = run_config(run)
     run_timings = history_timings(history, selection_metric(run))
     if reuse:  # a run trained outside this command (maybe resumed): its own epochs are its time
         timings["gru"] = run_timings["total_seconds"]

@@ -40,16 +40,16 @@ def section(name: str, bench: dict[str, Any], meta: dict[str, Any], rows: list[d
         f"GRU ({'`--preset ' + name + '`' if name in PRESETS else 'default configuration'}): emb {m['emb_dim']}, hidden {m['hidden_dim']}, layers {m['layers']}, emb dropout "
         f"{m['emb_dropout']}, dropout {m['dropout']}, tied {m['tied']}, batch {cfg['batch_size']}, lr {cfg['lr']}, "
         f"weight decay {cfg['weight_decay']}{loss_text(cfg)}, {lr_schedule_text(cfg)}, max len {cfg['max_len']}, windows {cfg['windows']}, "
-        f"seed {cfg['seed']}{', bf16 autocast' if cfg.get('amp') else ''}; "
-        f"early stopping on validation {cfg.get('select_metric', 'map@20')}"
-        f"{' (next-event protocol)' if cfg.get('select_protocol') == 'next' else ''} (patience {cfg['patience']}): "
+        f"seed {cfg['seed']}{', bf16 autocast' if cfg['amp'] else ''}; "
+        f"early stopping on validation {cfg['select_metric']}"
+        f"{' (next-event protocol)' if cfg['select_protocol'] == 'next' else ''} (patience {cfg['patience']}): "
         f"best epoch {gru['best_epoch']} of "
         f"{gru['epochs_run']}{stopped_text(gru, cfg)}, {gru['seconds_per_epoch']} s per training epoch (median {gru['median_seconds_per_epoch']} s), "
         f"{gru['time_to_best_seconds']:.0f} s to the best epoch (with validation) on 2 CPU cores (the mean and the "
         "time to best include epochs slowed by other work on the machine; the median is the speed of an idle one)."
         + goal_text(bench, gru),
-        f"Command: `make bench-accuracy{' AMP=1' if cfg.get('amp') else ''}` (this section: `python -m "
-        f"trainer.bench_accuracy --only {name}{' --amp' if cfg.get('amp') else ''}`). "
+        f"Command: `make bench-accuracy{' AMP=1' if cfg['amp'] else ''}` (this section: `python -m "
+        f"trainer.bench_accuracy --only {name}{' --amp' if cfg['amp'] else ''}`). "
         f"Validation curves of the GRU run: [{curves_file(name)}]({curves_file(name)}).", "",
         "| model | " + " | ".join(bench["metrics"]) + " | fit / train time |",
         "|---|" + "---|" * (len(bench["metrics"]) + 1)]

@@ -23,7 +23,7 @@ import torch
 
 from .archive import REPO
 from .benchmarks_md import replace_section
-from .checkpoint import best_val, history_timings, read_history, selection_metric
+from .checkpoint import best_val, history_timings, read_history, run_config, selection_metric
 from .config import TrainConfig
 from .errors import as_cli_error
 from .evaluate import run_cases
@@ -81,7 +81,7 @@ def measure(data: Path, runs: list[Path]) -> dict[str, Any]:
         model, cases = run_cases(data, run)
         with torch.inference_mode():
             values = per_user_metrics(model.predict_next, cases)
-        cfg = json.loads((run / "config.json").read_text())
+        cfg = run_config(run)
         row = {"run": run.name, "config": cfg, "test": {k: float(v.mean()) for k, v in values.items()},
                "users": len(cases.users)}
         if (run / ENSEMBLE_FILE).exists():

@@ -31,7 +31,7 @@ import torch
 
 from .ablations import ABLATION_BASE, CANDIDATE_BASE, CANDIDATE_SEEDS, CANDIDATES, GRID, candidate_runs
 from .bench_cuda_kd import distill_step, teacher_plan
-from .checkpoint import best_val, history_timings, read_history, selection_metric
+from .checkpoint import best_val, history_timings, read_history, run_config, selection_metric
 from .config import TrainConfig
 from .cuda_parity import parity
 from .presets import PRESETS
@@ -93,7 +93,7 @@ def summarize(run: Path, data: Path, device: str) -> dict[str, Any]:
         "val": best_val(rows, metric),
         "median_train_s": timings["median_seconds_per_epoch"], "seconds_to_best": timings["time_to_best_seconds"],
         # what trained, so that a results file says which preset its `preset-amp` run was
-        "config": json.loads((run / "config.json").read_text())}
+        "config": run_config(run)}
     if not (run / MODEL_FILE).exists():
         export_run(run)
     out["test"] = evaluate_run(data, run, "test", device=device)

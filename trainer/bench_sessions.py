@@ -11,6 +11,7 @@ from typing import Any
 from .archive import SESSIONS_CONFIG
 from .bench_load import LUA, alternate, bodies, run_wrk
 from .bench_server import bench_server, merged_config
+from .checkpoint import run_config
 from .errors import SessrecError
 from .server_cpu import with_cpu
 from .vocab import Vocab
@@ -49,7 +50,7 @@ def events_per_session(run: Path) -> int:
     """One-movie requests a session takes before the benchmark reopens it: as many as keep its window
     (start token + opening + events) within the run's max_len, where each costs one GRU step (past
     it every request re-encodes the window), at most 100."""
-    max_len = int(json.loads((run / "config.json").read_text())["max_len"])
+    max_len = int(run_config(run)["max_len"])
     return max(1, min(100, max_len - 1 - OPENING))
 
 

@@ -45,11 +45,17 @@ def read_history(run_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def selection_metric(run_dir: Path) -> str:
-    """The validation metric that chose the run's best epoch (its config's `select_metric`)."""
+def run_config(run_dir: Path) -> dict[str, Any]:
+    """A run's config.json with every current setting (one saved before a setting existed gets its default),
+    so that readers index it instead of repeating the defaults; RunDirError names a missing or invalid file."""
     from .config import TrainConfig
 
-    return TrainConfig.load(Path(run_dir) / "config.json").select_metric
+    return TrainConfig.load(Path(run_dir) / "config.json").to_dict()
+
+
+def selection_metric(run_dir: Path) -> str:
+    """The validation metric that chose the run's best epoch (its config's `select_metric`)."""
+    return str(run_config(run_dir)["select_metric"])
 
 
 def best_row(history: list[dict[str, Any]], metric: str) -> dict[str, Any]:
