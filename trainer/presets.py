@@ -157,6 +157,11 @@ Early stopping on validation precision@20 instead of map@20 (a one-line prototyp
 10 seeds stop at another epoch): test map@20 / precision@20 0.0947 / 0.1055 against 0.0993 / 0.1074. A vocabulary
 of movies with 2+ training events instead of 5 (`--min-count 2`, 1,282 -> 1,479 movies; seeds 1-10): 0.0920 / 0.0976
 / 0.1046, validation up on 6 of 10 seeds (paired +0.0028, inside the seed spread) and test down on both.
+Training for what the temporal split scores (2026-12-02, build/proto11, a prototype, not kept): beside v4's loss,
+0.5 x a second loss on (user, cut) pairs drawn as v4 weighs users, the 50 movies before the cut reordered as input
+and, at the last position only, a uniform target over the next 50 movies the user had not rated before the cut.
+Cuts anywhere in the history: validation / test map@20, test precision@20 0.0767 / 0.0834 / 0.1000 (test precision@20
+lower on all 10 seeds); cuts among each user's last 50 movies: 0.0823 / 0.0965 / 0.1026 (0 of 10 seeds up on it).
 """
 
 from __future__ import annotations
