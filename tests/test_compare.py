@@ -9,7 +9,7 @@ import pytest
 
 from conftest import run_cli
 from trainer.baseline_run import run_baseline
-from trainer.compare import compare_runs, comparison_table
+from trainer.compare import compare_runs, comparison_table, holm_adjusted
 from trainer.errors import ConfigError, RunDirError
 
 
@@ -42,6 +42,8 @@ def test_compare_agrees_with_evaluate_and_an_independent_bootstrap(tiny_data, ti
     assert diff["map@20"]["mean"] == pytest.approx(d.mean(), abs=1e-12)
     assert (diff["map@20"]["low"], diff["map@20"]["high"]) == pytest.approx((low, high), abs=1e-12)
     assert diff["map@20"]["significant"] == (low > 0 or high < 0)
+    # the two-sided p-value from the same resampled means: twice the smaller share on one side of 0
+    assert diff["map@20"]["p"] == pytest.approx(min(1.0, 2 * min((means <= 0).mean(), (means >= 0).mean())), abs=1e-12)
 
 
 def test_bonferroni_widens_each_interval_to_cover_all_of_them_together(tiny_data, tiny_run, pop_run, tmp_path):
@@ -73,11 +75,47 @@ def test_bonferroni_widens_each_interval_to_cover_all_of_them_together(tiny_data
     assert "95% intervals together (Bonferroni over 8: each 99.38%)" in head
 
 
+def test_holm_steps_down_from_the_smallest_p_value():
+    # worked by hand: sorted 0.011, 0.02, 0.3 are held to 3x, 2x and 1x, each at least the one before
+    assert holm_adjusted([0.3, 0.011, 0.02]) == pytest.approx([0.3, 0.033, 0.04])
+    assert holm_adjusted([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm_adjusted([0.9, 0.02]) == pytest.approx([0.9, 0.04]) and holm_adjusted([0.6, 0.7, 0.8]) == [1.0, 1.0, 1.0]
+    # at 5%, Bonferroni (3 p < 0.05) marks only 0.011; Holm marks 0.02 as well
+    assert [a < 0.05 for a in holm_adjusted([0.3, 0.011, 0.02])] == [False, True, True]
+
+
+def test_holm_marks_by_adjusted_p_and_keeps_the_plain_intervals(tiny_data, tiny_run, pop_run):
+    metrics = ["map@20", "ndcg@10", "hr@10", "precision@5"]
+    runs = [tiny_run, pop_run, tiny_run]
+    kwargs = dict(split="validate", metrics=metrics, resamples=2000, seed=5)
+    plain, bonf = compare_runs(tiny_data, runs, **kwargs), compare_runs(tiny_data, runs, adjust="bonferroni", **kwargs)
+    holm = compare_runs(tiny_data, runs, level=0.9, adjust="holm", **kwargs)
+    assert holm["interval_level"] == 0.9 and holm["adjust"] == "holm"
+    cells = [(d, metric) for d in range(2) for metric in metrics]
+    raw = [holm["differences"][d][metric]["p"] for d, metric in cells]
+    assert raw == [plain["differences"][d][metric]["p"] for d, metric in cells]  # p does not depend on the level
+    assert [holm["differences"][d][metric]["p_holm"] for d, metric in cells] == holm_adjusted(raw)
+    for d, metric in cells:
+        cell = holm["differences"][d][metric]
+        assert cell["significant"] == (cell["p_holm"] < 0.1) and cell["p_holm"] >= cell["p"]
+        assert "p_holm" not in plain["differences"][d][metric]
+    assert any(holm["differences"][0][m]["significant"] for m in metrics), "the data no longer tell the runs apart"
+    assert not any(holm["differences"][1][m]["significant"] for m in metrics)  # a run against itself
+    # Holm at 5% marks at least what Bonferroni's intervals mark
+    holm5 = compare_runs(tiny_data, runs, adjust="holm", **kwargs)
+    for d, metric in cells:
+        assert holm5["differences"][d][metric]["significant"] >= bonf["differences"][d][metric]["significant"]
+    table = comparison_table(holm).splitlines()
+    assert "90% interval, seed 5; * = marked by Holm's step-down over 8 at family-wise 10%; p = the Holm" in table[0]
+    row = next(line for line in table if line.startswith("| map@20 |"))
+    assert f" p {holm['differences'][0]['map@20']['p_holm']:.3g}" in row
+
+
 def test_a_run_against_itself_differs_by_nothing(tiny_data, tiny_run):
     got = compare_runs(tiny_data, [tiny_run, tiny_run], metrics=["ndcg@10", "hr@10"], resamples=200)
     assert got["metrics"] == ["ndcg@10", "hr@10"]
     for metric in got["metrics"]:
-        assert got["differences"][0][metric] == {"mean": 0.0, "low": 0.0, "high": 0.0, "significant": False}
+        assert got["differences"][0][metric] == {"mean": 0.0, "low": 0.0, "high": 0.0, "p": 1.0, "significant": False}
 
 
 def test_the_table_has_a_row_per_metric_and_marks_what_excludes_zero():
@@ -114,7 +152,7 @@ def test_bad_requests_are_named(tiny_data, tiny_run, tmp_path):
         compare_runs(tiny_data, [tiny_run, tiny_run], level=95)
     with pytest.raises(RunDirError, match="nowhere"):
         compare_runs(tiny_data, [tiny_run, tmp_path / "nowhere"])
-    with pytest.raises(ConfigError, match="--adjust must be none or bonferroni, got 'holm'"):
-        compare_runs(tiny_data, [tiny_run, tiny_run], adjust="holm")
+    with pytest.raises(ConfigError, match="--adjust must be one of none, bonferroni, holm, got 'sidak'"):
+        compare_runs(tiny_data, [tiny_run, tiny_run], adjust="sidak")
     res = run_cli("compare", "--data", str(tiny_data), "--runs", str(tiny_run), str(tiny_run), "--metrics", "p@20")
     assert res.returncode == 2 and res.stderr.startswith("error: unknown metric p@20")

@@ -35,6 +35,11 @@ def test_pairing_matters_and_noise_is_not_significant():
     assert not noise.significant and noise.low < 0 < noise.high
     same = paired_bootstrap(users, users)
     assert (same.mean, same.low, same.high, same.significant) == (0.0, 0.0, 0.0, False)
+    # p agrees with the interval: none of the resampled means of a constant gain reach 0; noise is far from 5%
+    assert paired.p == 0.0 and noise.p > 0.05 and same.p == 1.0
+    for level in (0.5, 0.8, 0.95):
+        at = paired_bootstrap(users + rng.normal(0.02, 0.2, 300), users, level=level)
+        assert at.significant == (at.p < 1 - level) or abs(at.p - (1 - level)) < 2e-3
 
 
 @pytest.mark.parametrize("a, b, message", [

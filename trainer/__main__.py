@@ -179,7 +179,9 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--level", type=float, default=0.95, help="the intervals' coverage")
     p.add_argument("--adjust", choices=ADJUSTMENTS, default="none",
                    help="none: each interval covers --level alone; bonferroni: all of them together do (each "
-                        "widened to 1 - (1 - level) / their number), so one marked metric among many still counts")
+                        "widened to 1 - (1 - level) / their number), so one marked metric among many still counts; holm: "
+                        "the same family-wise guarantee for the marks by Holm's step-down on the bootstrap p-values "
+                        "(marks at least Bonferroni's), intervals each at --level")
     p.add_argument("--seed", type=int, default=0, help="the bootstrap's seed")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON instead of a table")
 

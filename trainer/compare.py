@@ -8,6 +8,11 @@ excludes 0 is marked. Each interval alone covers `level`: with many metrics, one
 chance at 95%, so a single marked metric among many is weak evidence. `adjust="bonferroni"` widens
 every interval to 1 - (1 - level) / m for the m differences shown, so that all of them together cover
 at least `level` (family-wise; conservative when metrics move together, as they do here).
+`adjust="holm"` gives the marks the same family-wise guarantee (no false mark among the m, with
+probability at least `level`) by Holm's step-down on the bootstrap p-values: the smallest p is held
+to (1 - level) / m as Bonferroni holds every one, the next to (1 - level) / (m - 1), and so on until one
+fails. It marks everything Bonferroni marks and sometimes more; its intervals stay each at `level`,
+since the step-down has no intervals of its own, so there a mark and an interval may disagree.
 """
 
 from __future__ import annotations
@@ -23,8 +28,20 @@ from .significance import paired_bootstrap
 def interval_level(level: float, intervals: int, adjust: str) -> float:
     """The coverage each of `intervals` intervals needs for `level` under `adjust`."""
     if adjust not in ADJUSTMENTS:
-        raise ConfigError(f"--adjust must be {' or '.join(ADJUSTMENTS)}, got {adjust!r}")
-    return level if adjust == "none" else 1.0 - (1.0 - level) / intervals
+        raise ConfigError(f"--adjust must be one of {', '.join(ADJUSTMENTS)}, got {adjust!r}")
+    return 1.0 - (1.0 - level) / intervals if adjust == "bonferroni" else level
+
+
+def holm_adjusted(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the input's order: the i-th smallest p times (m - i + 1),
+    never below an adjusted value before it, at most 1. A difference is marked at family-wise error
+    alpha where its adjusted p is below alpha."""
+    m = len(p_values)
+    adjusted, running = [0.0] * m, 0.0
+    for rank, i in enumerate(sorted(range(m), key=lambda j: p_values[j])):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
 
 
 def compare_runs(data: Path, runs: Sequence[Path], split: str = "test", metrics: Sequence[str] | None = None,
@@ -38,12 +55,13 @@ def compare_runs(data: Path, runs: Sequence[Path], split: str = "test", metrics:
         split, k, test_history, protocol: as `evaluate` takes them.
         metrics: the metrics to compare (default: every metric `evaluate` reports).
         resamples, level, seed: the bootstrap's resamples, interval coverage and seed.
-        adjust: "none" (each interval covers `level`) or "bonferroni" (all of them together do).
+        adjust: "none" (each interval covers `level`), "bonferroni" (all of them together do) or "holm"
+            (the marks hold family-wise by Holm's step-down; intervals each at `level`).
 
     Returns:
         {"split", "protocol", "users", "metrics", "resamples", "level", "adjust", "interval_level", "seed",
-         "runs": [{"run", "means"}], "differences": [{"run", "minus", metric: {"mean", "low", "high",
-         "significant"}}]}
+         "runs": [{"run", "means"}], "differences": [{"run", "minus", metric: {"mean", "low", "high", "p",
+         "significant"}}]}; with "holm", each metric's entry also has "p_holm", its adjusted p-value.
 
     Raises:
         ConfigError: fewer than two runs, an unknown metric, or a bad resamples/level.
@@ -74,8 +92,12 @@ def compare_runs(data: Path, runs: Sequence[Path], split: str = "test", metrics:
         entry: dict[str, Any] = {"run": str(run), "minus": str(runs[0])}
         for metric in chosen:
             d = paired_bootstrap(per_user["metrics"][metric], reference[metric], resamples, each, seed)
-            entry[metric] = {"mean": d.mean, "low": d.low, "high": d.high, "significant": d.significant}
+            entry[metric] = {"mean": d.mean, "low": d.low, "high": d.high, "p": d.p, "significant": d.significant}
         differences.append(entry)
+    if adjust == "holm":
+        cells = [entry[metric] for entry in differences for metric in chosen]
+        for cell, adjusted in zip(cells, holm_adjusted([cell["p"] for cell in cells])):
+            cell.update(p_holm=adjusted, significant=adjusted < 1.0 - level)
     return {"split": split, "protocol": protocol, "users": len(scored[0][1]["users"]), "metrics": chosen,
             "resamples": resamples, "level": level, "adjust": adjust, "interval_level": each, "seed": seed,
             "runs": [{"run": str(run), "means": {m: means[m] for m in chosen}} for run, (means, _) in zip(runs, scored)],
@@ -89,16 +111,19 @@ def comparison_table(result: dict[str, Any]) -> str:
     head = [*runs, *(f"{d['run']} - {d['minus']}" for d in result["differences"])]
     protocol = ", each movie from everything before it" if result.get("protocol") == "next" else ""
     n = len(result["metrics"]) * len(result["differences"])
+    holm = result.get("adjust") == "holm"
     coverage = (f"{result['level']:.0%} intervals together (Bonferroni over {n}: each {result['interval_level']:.2%})"
                 if result.get("adjust") == "bonferroni" else f"{result['level']:.0%} interval")
+    mark = (f"* = marked by Holm's step-down over {n} at family-wise {1 - result['level']:.0%}; p = the Holm-adjusted "
+            "p-value" if holm else "* = the interval excludes 0")
     lines = [f"{result['split']} split{protocol}, {result['users']:,} users; paired bootstrap over users "
-             f"({result['resamples']:,} resamples, {coverage}, seed {result['seed']}; "
-             "* = the interval excludes 0)", "",
+             f"({result['resamples']:,} resamples, {coverage}, seed {result['seed']}; {mark})", "",
              "| metric | " + " | ".join(head) + " |", "|---|" + "---|" * len(head)]
     for metric in result["metrics"]:
         cells = [f"{r['means'][metric]:.4f}" for r in result["runs"]]
         for d in result["differences"]:
             m = d[metric]
-            cells.append(f"{m['mean']:+.4f} [{m['low']:+.4f}, {m['high']:+.4f}]{' *' if m['significant'] else ''}")
+            p_text = f" p {m['p_holm']:.3g}" if holm else ""
+            cells.append(f"{m['mean']:+.4f} [{m['low']:+.4f}, {m['high']:+.4f}]{p_text}{' *' if m['significant'] else ''}")
         lines.append(f"| {metric} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -21,7 +21,7 @@ TARGETS = ("next", "rest")
 #: notebook's protocol); "next", each one from everything before it (evaluation.build_next_cases).
 PROTOCOLS = ("set", "next")
 #: How `compare` sets each interval's level: "none", each covers it alone; "bonferroni", all together do.
-ADJUSTMENTS = ("none", "bonferroni")
+ADJUSTMENTS = ("none", "bonferroni", "holm")
 
 
 @dataclass

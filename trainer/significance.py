@@ -20,6 +20,7 @@ class Difference:
     high: float
     users: int
     level: float
+    p: float  # two-sided bootstrap p-value: about the 1 - level at which the interval would just reach 0
 
     @property
     def significant(self) -> bool:
@@ -39,7 +40,9 @@ def paired_bootstrap(a: Sequence[float], b: Sequence[float], resamples: int = 10
         seed: the resampling seed (the interval is deterministic given it).
 
     Returns:
-        A `Difference` (mean, low, high, users, level).
+        A `Difference` (mean, low, high, users, level, p). `p` is twice the smaller share of resampled means
+        on either side of 0 (at most 1), so `p < 1 - level` where the interval excludes 0, up to the
+        percentiles' interpolation between resamples.
     """
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape or a.ndim != 1:
@@ -57,4 +60,5 @@ def paired_bootstrap(a: Sequence[float], b: Sequence[float], resamples: int = 10
         means[start : start + n] = diff[rng.integers(0, diff.size, size=(n, diff.size))].mean(axis=1)
     tail = (1.0 - level) / 2 * 100
     low, high = np.percentile(means, [tail, 100 - tail])
-    return Difference(float(diff.mean()), float(low), float(high), int(diff.size), level)
+    p = min(1.0, 2.0 * min(float((means <= 0).mean()), float((means >= 0).mean())))
+    return Difference(float(diff.mean()), float(low), float(high), int(diff.size), level, p)
