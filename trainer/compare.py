@@ -123,7 +123,8 @@ def comparison_table(result: dict[str, Any]) -> str:
         cells = [f"{r['means'][metric]:.4f}" for r in result["runs"]]
         for d in result["differences"]:
             m = d[metric]
-            p_text = f" p {m['p_holm']:.3g}" if holm else ""
+            # no resample on the other side of 0 bounds p by the resamples, not by 0
+            p_text = (f" p {m['p_holm']:.3g}" if m["p_holm"] > 0 else f" p < {1 / result['resamples']:.2g}") if holm else ""
             cells.append(f"{m['mean']:+.4f} [{m['low']:+.4f}, {m['high']:+.4f}]{p_text}{' *' if m['significant'] else ''}")
         lines.append(f"| {metric} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
