@@ -19,7 +19,7 @@ from typing import Any
 from .archive import REPO
 from .bench_accuracy_md import curves_file, section
 from .benchmarks_md import replace_section
-from .checkpoint import history_timings, read_history, run_config, selection_metric
+from .checkpoint import history_timings, read_history, run_config
 from .errors import exit_with_error
 from .evaluate import evaluate_run
 from .plots import plot_benchmark_curves
@@ -145,7 +145,7 @@ def run_models(name: str, bench: dict[str, Any], data: Path, epochs: int | None,
         timings["gru"] = round(time.perf_counter() - t0, 1)
     history = read_history(run)
     cfg = run_config(run)
-    run_timings = history_timings(history, selection_metric(run))
+    run_timings = history_timings(history, cfg["select_metric"])
     if reuse:  # a run trained outside this command (maybe resumed): its own epochs are its time
         timings["gru"] = run_timings["total_seconds"]
     saved.write_text(json.dumps(timings))

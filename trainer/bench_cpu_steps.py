@@ -23,7 +23,7 @@ import torch
 
 from .archive import REPO
 from .benchmarks_md import replace_section
-from .checkpoint import best_val, history_timings, read_history, run_config, selection_metric
+from .checkpoint import best_val, history_timings, read_history, run_config
 from .config import TrainConfig
 from .errors import as_cli_error
 from .evaluate import run_cases
@@ -89,7 +89,7 @@ def measure(data: Path, runs: list[Path]) -> dict[str, Any]:
             row["val"] = evaluate_scorer(model.predict_next, run_cases(data, run, "validate")[1])
         else:
             history = read_history(run)
-            metric = selection_metric(run)
+            metric = cfg["select_metric"]
             timings = history_timings(history, metric)
             row.update(timings, epochs_cap=cfg["epochs"], patience=cfg["patience"], val=best_val(history, metric))
         if first is None:

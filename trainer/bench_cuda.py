@@ -31,7 +31,7 @@ import torch
 
 from .ablations import ABLATION_BASE, CANDIDATE_BASE, CANDIDATE_SEEDS, CANDIDATES, GRID, candidate_runs
 from .bench_cuda_kd import distill_step, teacher_plan
-from .checkpoint import best_val, history_timings, read_history, run_config, selection_metric
+from .checkpoint import best_val, history_timings, read_history, run_config
 from .config import TrainConfig
 from .cuda_parity import parity
 from .presets import PRESETS
@@ -86,14 +86,15 @@ def summarize(run: Path, data: Path, device: str) -> dict[str, Any]:
     rows = read_history(run)
     if not rows:
         return {"epochs_run": 0}
-    metric = selection_metric(run)
+    cfg = run_config(run)
+    metric = cfg["select_metric"]
     timings = history_timings(rows, metric)
     out: dict[str, Any] = {
         "epochs_run": timings["epochs_run"], "best_epoch": timings["best_epoch"],
         "val": best_val(rows, metric),
         "median_train_s": timings["median_seconds_per_epoch"], "seconds_to_best": timings["time_to_best_seconds"],
         # what trained, so that a results file says which preset its `preset-amp` run was
-        "config": run_config(run)}
+        "config": cfg}
     if not (run / MODEL_FILE).exists():
         export_run(run)
     out["test"] = evaluate_run(data, run, "test", device=device)

@@ -20,7 +20,8 @@ TARGETS = ("next", "rest")
 #: How evaluation scores a split's movies: "set", all of them as one target set after the history (the
 #: notebook's protocol); "next", each one from everything before it (evaluation.build_next_cases).
 PROTOCOLS = ("set", "next")
-#: How `compare` sets each interval's level: "none", each covers it alone; "bonferroni", all together do.
+#: How `compare` guards many differences at once: "none", each interval covers the level alone; "bonferroni",
+#: all the intervals together do; "holm", the marks do, by Holm's step-down (intervals each at the level).
 ADJUSTMENTS = ("none", "bonferroni", "holm")
 
 
