@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from trainer.batching import IGNORE_INDEX, epoch_batches, shuffle_within, training_sequences
+from trainer.batching import IGNORE_INDEX, drop_items, epoch_batches, shuffle_within, training_sequences
 from trainer.vocab import Vocab
 
 
@@ -92,3 +92,43 @@ def test_shuffled_batches_keep_each_rows_movies_and_replay_from_the_same_seed():
     assert all(sorted(t[t != IGNORE_INDEX].tolist()) == t[t != IGNORE_INDEX].tolist() for _, ts, _ in plain for t in ts)
     with pytest.raises(ValueError, match="shuffle_window must be >= 0"):
         epoch_batches(seqs, 4, np.random.default_rng(0), shuffle_window=-1)
+
+
+def test_drop_items_leaves_inputs_out_and_keeps_each_kept_inputs_own_target():
+    rng = np.random.default_rng(3)
+    seq = torch.tensor([0, *range(10, 60)])  # start token + 50 movies
+    kept_shares = []
+    for _ in range(200):
+        x, t = drop_items(seq, 0.3, rng)
+        assert len(x) == len(t) and x[0].item() == 0  # the first input always stays
+        assert all(t[i].item() == x[i].item() + 1 if x[i] else t[i].item() == 10 for i in range(len(x)))
+        assert x.tolist() == sorted(x.tolist())  # order kept: only gaps
+        kept_shares.append(len(x) / 50)
+    assert 0.65 < float(np.mean(kept_shares)) < 0.75  # about 1 - p of the 50 inputs (the first always)
+    x, t = drop_items(seq, 0.0, rng)
+    assert torch.equal(x, seq[:-1]) and torch.equal(t, seq[1:])
+    short = torch.tensor([7, 8])  # one input: nothing to leave out
+    assert [v.tolist() for v in drop_items(short, 0.9, rng)] == [[7], [8]]
+
+
+def test_item_dropout_batches_differ_by_epoch_and_without_it_draw_no_random_numbers():
+    seqs = [torch.tensor([0, *range(1 + 100 * i, 41 + 100 * i)]) for i in range(8)]
+    rng = np.random.default_rng(1)
+    first = epoch_batches(seqs, batch_size=4, rng=rng, item_dropout=0.25)
+    second = epoch_batches(seqs, batch_size=4, rng=rng, item_dropout=0.25)
+    rows = lambda batches: {int(i): x[x != 0].tolist() for xs, _, ids in batches for x, i in zip(xs, ids)}
+    a, b = rows(first), rows(second)
+    assert set(a) == set(range(8)) and any(a[i] != b[i] for i in a)  # other movies left out next epoch
+    for inputs, targets, ids in first:
+        for x, t, i in zip(inputs, targets, ids.tolist()):
+            real = t != IGNORE_INDEX
+            assert real.sum() < 40 and x[0].item() == 0  # some inputs left out, the start token kept
+            full = seqs[i].tolist()
+            assert all(full[full.index(m) + 1] == n for m, n in zip(x[real].tolist(), t[real].tolist()))
+    # 0 draws nothing, so a run without item dropout replays exactly as before the option existed
+    plain, state = np.random.default_rng(9), np.random.default_rng(9)
+    epoch_batches(seqs, 4, plain, item_dropout=0.0)
+    state.permutation(len(seqs)), state.permutation(2)
+    assert plain.bit_generator.state == state.bit_generator.state
+    with pytest.raises(ValueError, match="item_dropout must be in \\[0, 1\\)"):
+        epoch_batches(seqs, 4, np.random.default_rng(0), item_dropout=1.0)

@@ -133,6 +133,8 @@ def test_bad_teachers_and_flags_are_cli_errors_that_make_no_run_directory(tiny_d
     assert res.returncode == 2 and "--distill-weight must be in (0, 1]" in res.stderr, res.stderr
     res = run_cli("train", "--data", str(tiny_data), "--out", str(out), "--distill", str(tiny_run), "--shuffle-window", "9")
     assert res.returncode == 2 and "--shuffle-window 9 cannot be combined with --distill" in res.stderr, res.stderr
+    res = run_cli("train", "--data", str(tiny_data), "--out", str(out), "--distill", str(tiny_run), "--item-dropout", "0.2")
+    assert res.returncode == 2 and "--item-dropout 0.2 cannot be combined with --distill" in res.stderr, res.stderr
     assert not out.exists()
 
 

@@ -166,6 +166,8 @@ def test_loss_text_names_only_the_settings_a_run_used():
     assert loss_text({"shuffle_window": 0}) == "" and loss_text({"shuffle_window": 1}) == ""  # 1: nothing moves
     assert loss_text({"shuffle_window": 50}) == ", training windows reordered in blocks of 50 each epoch"
     assert loss_text({"target": "next"}) == ""
+    assert loss_text({"item_dropout": 0.0}) == ""
+    assert loss_text({"item_dropout": 0.2}) == ", input movies left out with probability 0.2 each epoch (item dropout)"
     assert loss_text({"user_weight": 0.0}) == ""
     assert loss_text({"user_weight": 0.5}) == (", each user's training window used round((n / max len) ** 0.5) times an "
                                                "epoch for n training movies (user weight)")

@@ -236,6 +236,18 @@ def test_shuffle_window_reorders_training_but_not_evaluation(tiny_data, tiny_run
     assert json.loads(res.stdout)["map@20"] == pytest.approx(best["val"]["map@20"])
 
 
+def test_item_dropout_changes_training_and_replays_from_its_seed(tiny_data, tiny_run, tmp_path):
+    run = tmp_path / "dropped"
+    train(tiny_config(tiny_data, item_dropout=0.3), run, progress=False)
+    assert json.loads((run / "config.json").read_text())["item_dropout"] == 0.3
+    plain, dropped = history(tiny_run), history(run)
+    # Same seed and data: the first epoch differs only because input movies were left out.
+    assert dropped[0]["train_loss"] != plain[0]["train_loss"]
+    again = tmp_path / "again"
+    train(tiny_config(tiny_data, item_dropout=0.3), again, progress=False)
+    assert [r["train_loss"] for r in history(again)] == [r["train_loss"] for r in dropped]  # the seed replays it
+
+
 def test_plateau_schedule_decays_lr_only_after_flat_epochs(tiny_data, tmp_path):
     # lr 0.05 makes validation bounce, so both branches (improved / flat) occur within 10 epochs.
     cfg = tiny_config(tiny_data, epochs=10, patience=20, lr=0.05, lr_schedule="plateau", lr_patience=0, lr_decay=0.5)
@@ -255,7 +267,8 @@ def test_plateau_schedule_decays_lr_only_after_flat_epochs(tiny_data, tmp_path):
     ("--lr-schedule", "step", "invalid choice"), ("--lr-decay", "1.5", "--lr-decay must be in (0, 1)"),
     ("--lr-patience", "-1", "--lr-patience must be >= 0"), ("--clip-norm", "-1", "--clip-norm must be >= 0"),
     ("--shuffle-window", "-2", "--shuffle-window must be >= 0"), ("--user-weight", "-0.5", "--user-weight must be in [0, 2]"),
-    ("--user-weight", "50", "--user-weight must be in [0, 2]")])
+    ("--user-weight", "50", "--user-weight must be in [0, 2]"), ("--item-dropout", "1", "--item-dropout must be in [0, 1)"),
+    ("--item-dropout", "-0.1", "--item-dropout must be in [0, 1)")])
 def test_bad_schedule_flags_are_cli_errors(tiny_data, tmp_path, flag, value, message):
     res = run_cli("train", "--data", str(tiny_data), "--out", str(tmp_path / "r"), flag, value)
     assert res.returncode == 2 and message in res.stderr, res.stderr

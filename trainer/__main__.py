@@ -92,6 +92,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="every epoch, reorder each training window's movies inside random blocks of N positions "
                         "(N >= --max-len: the whole window); for logs whose order is not the viewing order, "
                         "such as MovieLens ratings (default 0: keep the order)")
+    p.add_argument("--item-dropout", type=float, default=None, metavar="P",
+                   help="every epoch, leave each training input movie out with probability P, its target kept "
+                        "(whole-click dropout, Tan et al. 2016) (default 0: off)")
     p.add_argument("--target", choices=TARGETS, default=None,
                    help="what each training position learns: the next movie (default), or every movie still "
                         "ahead in its window as one soft target (with --shuffle-window: the expectation of the "

@@ -60,29 +60,53 @@ def shuffle_within(seq: torch.Tensor, window: int, rng: np.random.Generator) -> 
     return seq[torch.from_numpy(order)]
 
 
-def epoch_batches(seqs: list[torch.Tensor], batch_size: int, rng: np.random.Generator,
-                  shuffle_window: int = 0) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+def drop_items(seq: torch.Tensor, p: float, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """`(inputs, targets)` of one training sequence with each input movie after the first left out with
+    probability `p`; a kept input's target stays the movie that followed it.
+
+    After Tan, Xu & Liu (2016), who drop whole clicks from training sessions as noise: the GRU learns
+    to predict the next movie from a history with gaps, as a served history has (movies watched
+    elsewhere, or filtered out of the vocabulary). A left-out movie still counts as the target of the
+    input before it; the first input (the start token, or a mid-history window's first movie) stays,
+    so every row keeps a position to train.
+    """
+    inputs, targets = seq[:-1], seq[1:]
+    if p <= 0 or len(inputs) < 2:
+        return inputs, targets
+    keep = rng.random(len(inputs)) >= p
+    keep[0] = True
+    kept = torch.from_numpy(np.flatnonzero(keep))
+    return inputs[kept], targets[kept]
+
+
+def epoch_batches(seqs: list[torch.Tensor], batch_size: int, rng: np.random.Generator, shuffle_window: int = 0,
+                  item_dropout: float = 0.0) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """Shuffled `(inputs LongTensor[B,T], targets LongTensor[B,T], ids LongTensor[B])` batches for one
     epoch; `ids` are the rows' positions in `seqs` (distillation looks up their soft targets).
 
     Sequences are shuffled, then sorted by length inside windows of 50 batches so that a batch
     holds similar lengths (little padding), and the batch order is shuffled again. With
     `shuffle_window` > 0, each sequence's movies are also reordered inside blocks of that many
-    positions (`shuffle_within`), afresh every epoch.
+    positions (`shuffle_within`), afresh every epoch; with `item_dropout` > 0, input movies are left
+    out with that probability (`drop_items`), afresh every epoch, after any reordering.
     """
     if shuffle_window < 0:
         raise ValueError(f"shuffle_window must be >= 0 (0 = keep the order), got {shuffle_window}")
+    if not 0.0 <= item_dropout < 1.0:
+        raise ValueError(f"item_dropout must be in [0, 1) (0 = keep every movie), got {item_dropout}")
     if shuffle_window > 1:
         seqs = [shuffle_within(s, shuffle_window, rng) for s in seqs]
+    # Without item dropout no random numbers are drawn here, so runs from before it replay exactly.
+    pairs = [drop_items(s, item_dropout, rng) for s in seqs] if item_dropout > 0 else [(s[:-1], s[1:]) for s in seqs]
     order = rng.permutation(len(seqs))
     window = batch_size * 50
     batches = []
     for start in range(0, len(order), window):
-        chunk = sorted(order[start : start + window], key=lambda i: len(seqs[i]))
+        chunk = sorted(order[start : start + window], key=lambda i: len(pairs[i][0]))
         for b in range(0, len(chunk), batch_size):
             ids = chunk[b : b + batch_size]
-            rows = [seqs[i] for i in ids]
-            inputs = pad_sequence([s[:-1] for s in rows], batch_first=True, padding_value=START_INDEX)
-            targets = pad_sequence([s[1:] for s in rows], batch_first=True, padding_value=IGNORE_INDEX)
+            rows = [pairs[i] for i in ids]
+            inputs = pad_sequence([x for x, _ in rows], batch_first=True, padding_value=START_INDEX)
+            targets = pad_sequence([t for _, t in rows], batch_first=True, padding_value=IGNORE_INDEX)
             batches.append((inputs, targets, torch.as_tensor(ids, dtype=torch.long)))
     return [batches[i] for i in rng.permutation(len(batches))]

@@ -71,6 +71,9 @@ class TrainConfig:
     # epoch; 0 = keep the logged order. For logs whose order inside a sitting is not the viewing
     # order (MovieLens: the order in which a user rated, many at the same second).
     shuffle_window: int = 0
+    # Each epoch, leave each training input movie out with this probability (its target stays), after
+    # Tan, Xu & Liu (2016); 0 = off (batching.drop_items).
+    item_dropout: float = 0.0
     target: str = "next"  # "rest": every movie still ahead in the window, one soft target (losses.py)
     # Each training window of a user with n (in-vocabulary) training movies is used round((n / max_len) **
     # user_weight) times an epoch, at least once; 0 = once. With windows "last" every user has one window
@@ -121,6 +124,12 @@ class TrainConfig:
             # reordered window has other prefixes, so they would teach the wrong positions.
             raise ConfigError(f"--shuffle-window {self.shuffle_window} cannot be combined with --distill: the "
                               "teachers' soft targets are computed for the logged order")
+        if not 0.0 <= self.item_dropout < 1.0:
+            raise ConfigError(f"--item-dropout must be in [0, 1) (0 = off), got {self.item_dropout}")
+        if self.item_dropout > 0 and self.distill:
+            # Soft targets are looked up by window position; a window with movies left out has others.
+            raise ConfigError(f"--item-dropout {self.item_dropout} cannot be combined with --distill: the "
+                              "teachers' soft targets are computed for every position of a window")
         if not 0.0 <= self.user_weight <= 2.0:
             # beyond 2 a heavy rater's copies would swamp an epoch (a 700-movie user: 196 at 2)
             raise ConfigError(f"--user-weight must be in [0, 2] (0 = every window once), got {self.user_weight}")

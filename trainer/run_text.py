@@ -19,6 +19,8 @@ def loss_text(cfg: dict[str, Any]) -> str:
     parts += [f"weight average (ema) {cfg['ema']}"] if cfg.get("ema") else []
     parts += [f"training windows reordered in blocks of {cfg['shuffle_window']} each epoch"] if cfg.get(
         "shuffle_window", 0) > 1 else []
+    parts += [f"input movies left out with probability {cfg['item_dropout']} each epoch (item dropout)"] if cfg.get(
+        "item_dropout") else []
     parts += ["each position trained on every movie still ahead in its window (target rest)"] if cfg.get(
         "target", "next") == "rest" else []
     parts += [f"each user's training window used round((n / max len) ** {cfg['user_weight']}) times an epoch for "

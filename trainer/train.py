@@ -164,7 +164,7 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
         model.train()
         t0 = time.perf_counter()
         total_loss, total_tokens = 0.0, 0
-        batches = epoch_batches(seqs, cfg.batch_size, rng, cfg.shuffle_window)
+        batches = epoch_batches(seqs, cfg.batch_size, rng, cfg.shuffle_window, cfg.item_dropout)
         for step, (inputs, targets, ids) in enumerate(tqdm(batches, desc=f"epoch {epoch}", disable=not show,
                                                            leave=False)):
             if step % SHARE_EVERY == 0:  # side by side with other runs: on this run's current share of the cores
