@@ -166,6 +166,11 @@ Tied input and output embeddings on v4 (`--tied`, 2026-12-02; seeds 1-6, stopped
 instead of 7 and validation map@20 peaks at 0.031-0.064 (v4's seeds: mean 0.0892), as on v1. The plateau schedule
 (`--lr-schedule plateau`, lr halved after each epoch without a better validation map@20; seeds 1-10): 0.0888 / 0.0991
 / 0.1075, every paired difference within +-0.0005 of v4 on average (the best epoch is ~6 either way).
+Whole-movie input dropout on v4 (`--item-dropout P`, Tan et al. 2016's click dropout; 2026-12-02, seeds 1-10, v4
+rerun beside it on this day's CPU: 0.0892 / 0.0993 / 0.1074 again): P = 0.1 0.0905 / 0.1034 / 0.1066 (paired
+validation +0.0013, sd 0.0023, 6 of 10 seeds up; test map@20 up on 8), P = 0.2 0.0908 / 0.0991 / 0.1064 (+0.0016,
+sd 0.0050, 6 of 10): inside the seed spread on validation, and test precision@20 down a hair at both (0 of 10
+seeds above sknn's 0.1123), so v4 stays as it is.
 """
 
 from __future__ import annotations
@@ -232,6 +237,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # halved after epoch 14 instead of 12, early stop after epoch 26 (best 21, validation ndcg@10 0.1768 against the
     # map@20 run's 0.1779), test 0.3005 / 0.1707 against 0.3028 / 0.1741 (ndcg@10 -0.0034 [-0.0064, -0.0004]).
     # Two seeds, +0.0021 and -0.0034: selecting by ndcg@10 is no lever, so the preset keeps map@20.
+    # Item dropout 0.2 (`--item-dropout`, Tan et al. 2016's click dropout; fp32, seed 42, 2026-12-02, build/idrop,
+    # 200-250 s per epoch on a CPU without AVX-512): validation ndcg@10 0.1122 / 0.1348 / 0.1405 after epochs 1-3
+    # (behind v4), 0.1687 after 12, best epoch 23 (validation map@20 0.1404, ndcg@10 0.1747) when it was stopped after
+    # 26 for time; test 0.3020 / 0.1693 against v4's fp32 run at seed 42, 0.1729 and 0.3005 / 0.1723. Not kept.
     "ml-1m": {"epochs": 200, "batch_size": 64, "lr": 2e-3, "weight_decay": 0.0, "min_count": 1, "max_len": 50,
               "windows": "all", "patience": 5, "lr_schedule": "plateau", "lr_decay": 0.5, "lr_patience": 1,
               "label_smoothing": 0.1,
