@@ -96,8 +96,8 @@ def epoch_batches(seqs: list[torch.Tensor], batch_size: int, rng: np.random.Gene
         raise ValueError(f"item_dropout must be in [0, 1) (0 = keep every movie), got {item_dropout}")
     if shuffle_window > 1:
         seqs = [shuffle_within(s, shuffle_window, rng) for s in seqs]
-    # Without item dropout no random numbers are drawn here, so runs from before it replay exactly.
-    pairs = [drop_items(s, item_dropout, rng) for s in seqs] if item_dropout > 0 else [(s[:-1], s[1:]) for s in seqs]
+    # drop_items draws no random numbers at 0, so runs from before item dropout replay exactly.
+    pairs = [drop_items(s, item_dropout, rng) for s in seqs]
     order = rng.permutation(len(seqs))
     window = batch_size * 50
     batches = []
