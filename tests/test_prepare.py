@@ -42,6 +42,46 @@ def test_temporal_split_uses_global_cut_points(tmp_path):
     assert splits["test"].as_dict() == {u: [100 * u + 8, 100 * u + 9] for u in (1, 2)}
 
 
+def test_iso_date_times_order_by_the_instant_they_name(tmp_path):
+    # User 1's events in time order are 12 (10:00 UTC), 10 (12:00+01:00 = 11:00 UTC), 11 (11:30, no
+    # offset: UTC) and 13 (the next day); compared as text the order would be 13 last but 10 before 12.
+    rows = [(1, 10, "2024-03-01T12:00:00+01:00"), (1, 11, "2024-03-01 11:30:00"), (1, 12, "2024-03-01T10:00:00Z"),
+            (1, 13, "2024-03-02"), (2, 20, "2024-02-01"), (2, 21, "2024-03-01"), (2, 22, "2024-03-05")]
+    log = write_log(tmp_path / "log.csv", rows)
+    res = run_cli("prepare", "--input", str(log), "--out", str(tmp_path / "out"), "--split", "leave-one-out")
+    assert res.returncode == 0, res.stderr
+    splits = load_data_dir(tmp_path / "out")
+    assert splits["train"].as_dict() == {1: [12, 10], 2: [20]}
+    assert splits["validate"].as_dict() == {1: [11], 2: [21]} and splits["test"].as_dict() == {1: [13], 2: [22]}
+    assert json.loads((tmp_path / "out" / "meta.json").read_text())["time"].startswith("ISO 8601 date-times")
+
+
+def test_parquet_times_order_as_times_not_as_text(tmp_path):
+    # Numbers stored as text must order as numbers (999 before 1000), and timestamp columns by instant.
+    text = pd.DataFrame({"user_id": [1, 1, 1], "item_id": [5, 6, 7], "timestamp": ["1000", "999", "20"]})
+    text.to_parquet(tmp_path / "text.parquet")
+    stamps = text.assign(timestamp=pd.to_datetime(["2024-01-03", "2024-01-02", "2023-12-31"]))
+    stamps.to_parquet(tmp_path / "stamps.parquet")
+    for name, kind in (("text", "numbers"), ("stamps", "date-times")):
+        res = run_cli("prepare", "--input", str(tmp_path / f"{name}.parquet"), "--out", str(tmp_path / name),
+                      "--split", "leave-one-out")
+        assert res.returncode == 0, res.stderr
+        splits = load_data_dir(tmp_path / name)
+        assert (splits["train"].as_dict(), splits["validate"].as_dict(), splits["test"].as_dict()) == \
+            ({1: [7]}, {1: [6]}, {1: [5]}), name
+        assert json.loads(res.stdout)["time"].startswith(kind)
+
+
+def test_whole_number_ids_written_as_floats_are_taken_as_ints(tmp_path):
+    # A pandas column that once held an empty cell is written as 10.0, 11.0, ...
+    log = write_log(tmp_path / "log.csv", [(1.0, 10.0, 1), (1.0, 11.0, 2), (1.0, 2.0**53, 3)])
+    res = run_cli("prepare", "--input", str(log), "--out", str(tmp_path / "out"), "--split", "leave-one-out")
+    assert res.returncode == 0, res.stderr
+    splits = load_data_dir(tmp_path / "out")
+    assert (splits["train"].as_dict(), splits["test"].as_dict()) == ({1: [10]}, {1: [2**53]})
+    assert all(type(m) is int for m in splits["test"].movies[0])
+
+
 def test_min_counts_filter_before_splitting(tmp_path):
     rows = [(1, 7, 0), (1, 8, 1), (1, 7, 2), (2, 7, 3), (2, 9, 4), (3, 9, 5)]
     log = write_log(tmp_path / "log.tsv", rows)
@@ -54,9 +94,21 @@ def test_min_counts_filter_before_splitting(tmp_path):
 
 @pytest.mark.parametrize("rows, cols, extra, message", [
     ([(1, 2, 3)], ("user", "item_id", "timestamp"), [], r"missing column\(s\) \['user_id'\]"),
-    ([(1, "x", 3)], ("user_id", "item_id", "timestamp"), [], r"column 'item_id' must hold integer ids; found 'x'"),
+    ([(1, "x", 3)], ("user_id", "item_id", "timestamp"), [], r"column 'item_id' must hold integer ids \(64-bit\); found 'x' at event 1"),
     ([(1, 2.5, 3)], ("user_id", "item_id", "timestamp"), [], r"column 'item_id' must hold integer ids"),
+    ([(1, None, 3), (1, 4, 5)], ("user_id", "item_id", "timestamp"), [],
+     r"column 'item_id' must hold integer ids \(64-bit\); found an empty value at event 1"),
+    # Read back as uint64: a cast to int64 would have wrapped it to a negative id.
+    ([(1, 2, 1), (1, 2**63 + 5, 2)], ("user_id", "item_id", "timestamp"), [], r"found 9223372036854775813 at event 2"),
+    ([(1, 2, 1), (2**70, 3, 2)], ("user_id", "item_id", "timestamp"), [], r"column 'user_id' .* found 1180591620717411303424 at event 2"),
+    ([(1, 2, 1000), (1, 3, "abc"), (1, 4, 999)], ("user_id", "item_id", "timestamp"), [],
+     r"column 'timestamp': event 2 \(in file order\) has time 'abc', not a number"),
+    ([(1, 2, "2024-03-01"), (1, 3, "3/1/2024"), (1, 4, "2024-03-02")], ("user_id", "item_id", "timestamp"), [],
+     r"event 2 \(in file order\) has time '3/1/2024', not an ISO 8601 date-time"),
+    ([(1, 2, True), (1, 3, False)], ("user_id", "item_id", "timestamp"), [], r"column 'timestamp' holds booleans"),
     ([], ("user_id", "item_id", "timestamp"), [], r"no rows"),
+    ([(1, 2, 3)], ("user_id", "item_id", "timestamp"), ["--time-col", "item_id"],
+     r"--item-col 'item_id' and --time-col 'item_id' must name three different columns"),
     ([(1, 2, 3), (1, 3, 4)], ("user_id", "item_id", "timestamp"), ["--min-item-count", "5"], r"no events left"),
 ])
 def test_bad_logs_fail_clearly_and_write_nothing(tmp_path, rows, cols, extra, message):

@@ -15,6 +15,7 @@ import pandas as pd
 
 from .atomic import write_text_atomic
 from .errors import DataError
+from .log_columns import int_ids, time_keys
 from .splits import SPLIT_NAMES, Split, write_data_dir
 
 META_FILE = "meta.json"
@@ -27,6 +28,9 @@ def read_log(path: Path, user_col: str, item_col: str, time_col: str) -> pd.Data
         DataError: unreadable file, unknown format, missing columns, non-integer ids, no rows.
     """
     path = Path(path)
+    if len({user_col, item_col, time_col}) < 3:
+        raise DataError(f"--user-col {user_col!r}, --item-col {item_col!r} and --time-col {time_col!r} must name "
+                        "three different columns")
     if not path.exists():
         raise DataError(f"{path}: file not found")
     suffix = path.suffix.lower()
@@ -51,15 +55,10 @@ def read_log(path: Path, user_col: str, item_col: str, time_col: str) -> pd.Data
         raise DataError(f"{path}: no rows")
     out = pd.DataFrame({"user": df[user_col], "item": df[item_col], "time": df[time_col]})
     for col, name in (("user", user_col), ("item", item_col)):
-        values = out[col]
-        if not pd.api.types.is_integer_dtype(values):
-            bad = values[pd.to_numeric(values, errors="coerce").isna() | (pd.to_numeric(values, errors="coerce") % 1 != 0)]
-            example = bad.iloc[0] if len(bad) else values.iloc[0]
-            raise DataError(f"{path}: column {name!r} must hold integer ids; found {example!r} "
-                            f"(dtype {values.dtype})")
-        out[col] = values.astype(np.int64)
+        out[col] = int_ids(out[col], f"{path}: column {name!r}")
     if out["time"].isna().any():
         raise DataError(f"{path}: column {time_col!r} has {int(out['time'].isna().sum())} empty values")
+    out["time"], out.attrs["time"] = time_keys(out["time"], f"{path}: column {time_col!r}")
     out["row"] = np.arange(len(out))
     return out
 
@@ -117,7 +116,7 @@ def prepare_log(df: pd.DataFrame, out_dir: Path, split: str, min_item: int = 1, 
     out_dir = Path(out_dir)
     if not force and any((out_dir / f"{n}.pkl").exists() for n in SPLIT_NAMES):
         raise DataError(f"{out_dir}: already holds split files; pass --force to replace them")
-    n_raw = len(df)
+    n_raw, time_kind = len(df), df.attrs.get("time", "numbers")
     df = filter_min_counts(df, min_item, min_user)
     if df.empty:
         raise DataError(f"{source or 'input'}: no events left after --min-item-count {min_item} / --min-user-count {min_user}")
@@ -135,7 +134,7 @@ def prepare_log(df: pd.DataFrame, out_dir: Path, split: str, min_item: int = 1, 
     meta = {"source": source, "split": split, "min_item_count": min_item, "min_user_count": min_user,
             "events_in": n_raw, "events_kept": int(len(df)), "users": int(df["user"].nunique()),
             "items": int(df["item"].nunique()),
-            "order": "stable sort by (user, time); file order breaks ties",
+            "order": "stable sort by (user, time); file order breaks ties", "time": time_kind,
             **({"val_frac": val_frac, "test_frac": test_frac} if split == "temporal" else {}),
             "splits": {n: {"users": len(s.users), "events": s.n_events} for n, s in splits.items()}}
     write_data_dir(splits, out_dir)
