@@ -65,7 +65,9 @@ def _reference_top_k(scores: torch.Tensor, seen: list[list[int]], k: int) -> tup
         for i in items:
             masked[row, i] = float("-inf")
     values, indices = torch.sort(masked, dim=1, descending=True, stable=True)
-    values, indices = values[:, : min(k, scores.shape[1])], indices[:, : min(k, scores.shape[1])]
+    extra = max(0, k - scores.shape[1])  # a list longer than the catalog ends in empty slots
+    values = torch.cat([values, values.new_full((len(values), extra), float("-inf"))], 1)[:, :k]
+    indices = torch.cat([indices, indices.new_zeros((len(indices), extra))], 1)[:, :k]
     return indices.masked_fill(values == float("-inf"), NO_ITEM), values
 
 
@@ -106,3 +108,14 @@ def test_recommend_fast_path_without_ties_equals_the_full_sort():
         idx, val = recommend(scores, seen, k)
         ref_idx, ref_val = _reference_top_k(scores, seen, k)
         assert torch.equal(idx, ref_idx) and torch.equal(val, ref_val)
+
+
+def test_a_list_longer_than_the_catalog_ends_in_empty_slots():
+    # Evaluation asks for 20 movies whatever the catalog; a catalog of 3 movies must still give 20 columns.
+    scores = mask_seen(torch.randn(2, 4), [[2], []])
+    idx, val = top_k(scores, 7)
+    short_idx, short_val = top_k(scores, 4)
+    assert idx.shape == val.shape == (2, 7)
+    assert torch.equal(idx[:, :4], short_idx) and torch.equal(val[:, :4], short_val)
+    assert (idx[:, 4:] == NO_ITEM).all() and torch.isneginf(val[:, 4:]).all()
+    assert idx[0].tolist()[2:] == [NO_ITEM] * 5 and sorted(idx[1].tolist()[:3]) == [1, 2, 3]

@@ -273,3 +273,20 @@ def test_bad_schedule_flags_are_cli_errors(tiny_data, tmp_path, flag, value, mes
     res = run_cli("train", "--data", str(tiny_data), "--out", str(tmp_path / "r"), flag, value)
     assert res.returncode == 2 and message in res.stderr, res.stderr
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+
+
+def test_a_catalog_smaller_than_the_metrics_cut_off_trains_and_evaluates(tmp_path):
+    # 5 movies, metrics at 20: each user has seen 3 when tested, so the list holds the other 2 and
+    # then empty slots, which must count as misses, not crash the ranking or count as hits.
+    from trainer.evaluate import evaluate_run
+    from trainer.splits import Split, write_data_dir
+
+    users = list(range(1, 31))
+    movies = [[(u + j) % 5 + 1 for j in range(4)] for u in users]
+    write_data_dir({"train": Split(users, [m[:2] for m in movies]), "validate": Split(users, [m[2:3] for m in movies]),
+                    "test": Split(users, [m[3:] for m in movies])}, tmp_path / "data")
+    run = tmp_path / "run"
+    train(tiny_config(tmp_path / "data", min_count=1, epochs=2), run, progress=False)
+    result = evaluate_run(tmp_path / "data", run, "test")
+    assert result["users"] == 30 and result["hr@20"] == 1.0 and result["recall@20"] == 1.0
+    assert result["precision@20"] == pytest.approx(1 / 20) and result["precision@5"] == pytest.approx(1 / 5)

@@ -105,13 +105,20 @@ def top_k(masked: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
 
     Args:
         masked: FloatTensor[B, V], masked entries at -inf.
-        k: list length; at most V.
+        k: list length; may exceed V (a catalog smaller than the list).
 
     Returns:
         `(indices LongTensor[B,k], scores FloatTensor[B,k])`, highest score first, ties by lower
         index. Where a row has fewer than k unmasked movies its tail is `NO_ITEM` with score -inf.
     """
-    k = min(k, masked.shape[1])
+    extra = k - masked.shape[1]
+    if extra > 0:  # always k columns, so callers can stack rows of any catalog; the tail is empty slots
+        indices, values = _top_k(masked, masked.shape[1])
+        return F.pad(indices, (0, extra), value=NO_ITEM), F.pad(values, (0, extra), value=float("-inf"))
+    return _top_k(masked, k)
+
+
+def _top_k(masked: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     if k == 0 or masked.shape[0] == 0:
         empty = masked.new_empty((masked.shape[0], k))
         return empty.long(), empty
