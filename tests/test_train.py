@@ -268,7 +268,11 @@ def test_plateau_schedule_decays_lr_only_after_flat_epochs(tiny_data, tmp_path):
     ("--lr-patience", "-1", "--lr-patience must be >= 0"), ("--clip-norm", "-1", "--clip-norm must be >= 0"),
     ("--shuffle-window", "-2", "--shuffle-window must be >= 0"), ("--user-weight", "-0.5", "--user-weight must be in [0, 2]"),
     ("--user-weight", "50", "--user-weight must be in [0, 2]"), ("--item-dropout", "1", "--item-dropout must be in [0, 1)"),
-    ("--item-dropout", "-0.1", "--item-dropout must be in [0, 1)")])
+    ("--item-dropout", "-0.1", "--item-dropout must be in [0, 1)"),
+    # "x < 0" range checks let nan through, and one nan hyperparameter makes every weight nan
+    ("--lr", "inf", "--lr must be a finite number, got inf"),
+    ("--weight-decay", "nan", "--weight-decay must be a finite number, got nan"),
+    ("--clip-norm", "nan", "--clip-norm must be a finite number"), ("--dropout", "nan", "--dropout must be a finite")])
 def test_bad_schedule_flags_are_cli_errors(tiny_data, tmp_path, flag, value, message):
     res = run_cli("train", "--data", str(tiny_data), "--out", str(tmp_path / "r"), flag, value)
     assert res.returncode == 2 and message in res.stderr, res.stderr
@@ -290,3 +294,14 @@ def test_a_catalog_smaller_than_the_metrics_cut_off_trains_and_evaluates(tmp_pat
     result = evaluate_run(tmp_path / "data", run, "test")
     assert result["users"] == 30 and result["hr@20"] == 1.0 and result["recall@20"] == 1.0
     assert result["precision@20"] == pytest.approx(1 / 20) and result["precision@5"] == pytest.approx(1 / 5)
+
+
+def test_a_diverging_run_stops_with_an_error_and_keeps_its_finished_epochs(tiny_data, tmp_path):
+    # lr 1e30: the first steps overflow, the loss turns nan within epoch 1. Nothing of that epoch may be
+    # saved (a nan best.pt would export a model that ranks nothing), and the message must say what to change.
+    run = tmp_path / "r"
+    res = run_cli("train", "--data", str(tiny_data), "--out", str(run), "--lr", "1e30", *TINY_FLAGS)
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.startswith("error: training diverged in epoch 1: ") and "lower --lr (this run: 1e+30)" in res.stderr
+    assert "keeps no finished epoch" in res.stderr
+    assert not any((run / name).exists() for name in ("best.pt", "ckpt.pt", "model.pt"))

@@ -7,6 +7,7 @@ Export and serving rebuild the model from these alone, never from the command li
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,15 @@ PROTOCOLS = ("set", "next")
 ADJUSTMENTS = ("none", "bonferroni", "holm")
 
 
+def _finite_floats(cfg: Any) -> None:
+    """Refuse nan and inf in every float field: range checks written as `x < 0` let nan through, and
+    one nan hyperparameter (--weight-decay nan) turns every weight into nan at the first step."""
+    for f in fields(cfg):
+        value = getattr(cfg, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"--{f.name.replace('_', '-')} must be a finite number, got {value}")
+
+
 @dataclass
 class ModelConfig:
     vocab_size: int = 0  # movies + start token; set from the vocabulary
@@ -36,6 +46,7 @@ class ModelConfig:
     tied: bool = False  # output layer shares the input embedding matrix
 
     def validate(self) -> None:
+        _finite_floats(self)
         for name in ("emb_dim", "hidden_dim", "layers"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
@@ -91,6 +102,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def validate(self) -> None:
+        _finite_floats(self)
         positive = ("epochs", "batch_size", "min_count", "patience", "eval_k")
         for name in positive:
             if getattr(self, name) < 1:

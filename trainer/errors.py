@@ -25,6 +25,10 @@ class ConfigError(SessrecError):
     """A hyperparameter or option has an invalid value."""
 
 
+class TrainingDiverged(SessrecError):
+    """The loss or a weight stopped being finite; nothing of that epoch was saved."""
+
+
 def exit_with_error(message: str) -> NoReturn:
     """End a benchmark script with its one `error: ...` line and exit status 2."""
     print(f"error: {message}", file=sys.stderr)

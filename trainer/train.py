@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ from .batching import IGNORE_INDEX, epoch_batches, training_sequences
 from .checkpoint import CKPT_FILE, append_history, load_checkpoint, rewrite_history, save_torch
 from .config import TrainConfig
 from .distill import check_teachers, soft_targets
-from .errors import ConfigError, RunDirError
+from .errors import ConfigError, RunDirError, TrainingDiverged
 from .evaluation import evaluate_scorer, protocol_cases
 from .export import BEST_FILE, ENSEMBLE_FILE, export_run
 from .losses import training_loss
@@ -97,6 +98,13 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
     out_dir = Path(out_dir)
     with claim_run_dir(out_dir, resume):
         return _train_locked(cfg, out_dir, device, resume, progress)
+
+
+def _diverged(cfg: TrainConfig, out_dir: Path, epoch: int, what: str) -> TrainingDiverged:
+    kept = f"its files from epochs 1-{epoch - 1}" if epoch > 1 else "no finished epoch"
+    return TrainingDiverged(f"training diverged in epoch {epoch}: {what}. Train again into a new --out with a "
+                            f"lower --lr (this run: {cfg.lr:g}) or with --clip-norm (this run: {cfg.clip_norm:g}, "
+                            f"0 = off); {out_dir} keeps {kept}")
 
 
 def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume: bool,
@@ -181,8 +189,14 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
             if average is not None:
                 average.update(model)
             n = int((targets != IGNORE_INDEX).sum())
-            total_loss += loss.item() * n
+            value = loss.item()
+            if not math.isfinite(value):
+                raise _diverged(cfg, out_dir, epoch, f"the loss of batch {step + 1} is {value}")
+            total_loss += value * n
             total_tokens += n
+        # The last step's update is judged by no loss of this epoch: a nan weight would rank nothing.
+        if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+            raise _diverged(cfg, out_dir, epoch, "a weight is no longer finite after its last batch")
         train_seconds = time.perf_counter() - t0
 
         # ---- validate: the same full-catalog evaluation as `evaluate` ----
