@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from trainer.config import ModelConfig
-from trainer.export import save_scripted, torchscript_quiet
+from trainer.export import check_inputs, save_scripted, torchscript_quiet
 from trainer.model import SessionGRU
 from trainer.recommend import pad_batch
 from trainer.serving_gru import ServingGRU
@@ -39,6 +39,26 @@ def test_scripted_serving_gru_matches_the_trained_model(cfg):
         # every weight moves with the module (as .cuda() must move them in TorchServe on a GPU)
         as_double = served.double().predict_next(movies, lens)
         assert torch.allclose(as_double, model.double().predict_next(movies, lens), atol=1e-5)
+
+
+def test_export_tolerance_follows_the_scale_of_the_scores(tmp_path):
+    # Weights grown by a large lr give scores in the thousands, where fp32 rounding alone differs by
+    # ~1e-4 between the two (equal) formulations: that must export, and a real error still must not.
+    torch.manual_seed(0)
+    model = SessionGRU(ModelConfig(vocab_size=300, emb_dim=8, hidden_dim=8)).eval()
+    with torch.no_grad():
+        model.output.weight.mul_(3000.0)
+    inputs = check_inputs(300, 50)
+    movies, lens = pad_batch(inputs)
+    with torch.no_grad():
+        assert float(model.predict_next(movies, lens).abs().max()) > 1000
+    save_scripted(ServingGRU(model), tmp_path / "model.pt", inputs, reference=model)
+    assert (tmp_path / "model.pt").exists()
+    wrong = ServingGRU(model)
+    with torch.no_grad():
+        wrong.gate_table[2] += 0.1  # movie 2 ends the history [0, 1, 2]
+    with pytest.raises(RuntimeError, match="differs from the trained model"):
+        save_scripted(wrong, tmp_path / "wrong.pt", inputs, reference=model)
 
 
 def test_export_refuses_a_serving_model_that_differs(tmp_path):

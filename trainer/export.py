@@ -54,8 +54,12 @@ def load_best_model(run_dir: Path) -> tuple[SessionGRU, TrainConfig]:
 def _check_same(name: str, expected: torch.Tensor, got: torch.Tensor) -> None:
     if expected.shape != got.shape:
         raise RuntimeError(f"exported {name} returns shape {tuple(got.shape)}, the trained model {tuple(expected.shape)}")
-    if not torch.allclose(expected, got, atol=1e-5, rtol=1e-5):
-        raise RuntimeError(f"exported {name} differs from the trained model's by {(expected - got).abs().max():.3g}")
+    # fp32 rounding grows with the size of the terms summed, so the tolerance follows the outputs' scale:
+    # a model trained at a large lr has scores in the hundreds, where 1e-5 absolute is below rounding.
+    scale = max(1.0, float(expected.abs().max())) if expected.numel() else 1.0
+    if not torch.allclose(expected, got, atol=1e-5 * scale, rtol=1e-5):
+        raise RuntimeError(f"exported {name} differs from the trained model's by {(expected - got).abs().max():.3g} "
+                           f"(largest output {scale:.3g})")
 
 
 def save_scripted(module: torch.nn.Module, path: Path, check_inputs: list[list[int]],
