@@ -119,3 +119,11 @@ def test_a_list_longer_than_the_catalog_ends_in_empty_slots():
     assert torch.equal(idx[:, :4], short_idx) and torch.equal(val[:, :4], short_val)
     assert (idx[:, 4:] == NO_ITEM).all() and torch.isneginf(val[:, 4:]).all()
     assert idx[0].tolist()[2:] == [NO_ITEM] * 5 and sorted(idx[1].tolist()[:3]) == [1, 2, 3]
+
+
+def test_a_nan_score_is_never_recommended():
+    # A model gone nan must not crash ranking (a worker, an evaluation) nor put the nan movie first.
+    scores = torch.tensor([[0.0, 0.3, float("nan"), 0.9, 0.1], [0.0] + [float("nan")] * 4])
+    idx, val = recommend(scores, [[], []], 4)
+    assert idx[0].tolist() == [3, 1, 4, NO_ITEM] and idx[1].tolist() == [NO_ITEM] * 4
+    assert torch.isneginf(val[1]).all() and not torch.isnan(val).any()

@@ -137,6 +137,8 @@ def _top_k(masked: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     values, indices = best.values[:, :k], best.indices[:, :k]
     if bool(torch.isfinite(best.values).all()) and bool((best.values[:, :-1] > best.values[:, 1:]).all()):
         return indices, values
+    if bool(torch.isnan(best.values).any()):  # topk ranks nan above everything; a nan score ranks nowhere
+        return _top_k(masked.masked_fill(masked.isnan(), float("-inf")), k)
     # Exact path: every movie that can reach the top k scores at least the k-th best value; those
     # candidates, taken in index order, then stable-sorted by score, give the stable sort's first k.
     kth = values[:, -1:]
