@@ -159,3 +159,9 @@ def test_bad_requests_are_named(tiny_data, tiny_run, tmp_path):
         compare_runs(tiny_data, [tiny_run, tiny_run], adjust="sidak")
     res = run_cli("compare", "--data", str(tiny_data), "--runs", str(tiny_run), str(tiny_run), "--metrics", "p@20")
     assert res.returncode == 2 and res.stderr.startswith("error: unknown metric p@20")
+    with pytest.raises(ConfigError, match=r"--k \(the map@k cut-off\) must be a positive int, got 0"):
+        compare_runs(tiny_data, [tiny_run, tiny_run], k=0)
+    # evaluate too: k = 0 printed map@0 as NaN (not JSON), k < 0 crashed in torch.arange
+    for k in ("0", "-3"):
+        res = run_cli("evaluate", "--data", str(tiny_data), "--run", str(tiny_run), "--k", k)
+        assert res.returncode == 2 and res.stderr.startswith(f"error: --k (the map@k cut-off) must be a positive int, got {k}")

@@ -81,6 +81,8 @@ def evaluate_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20
 def score_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20, test_history: str = "train+validate",
               device: str = "cpu", protocol: str = "set") -> tuple[dict[str, Any], dict[str, Any]]:
     """`evaluate_run`'s result and its per-user values (the `per_user_file` payload), for comparisons in process."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ConfigError(f"--k (the map@k cut-off) must be a positive int, got {k!r}")
     model, cases = run_cases(data_dir, run_dir, split, test_history, protocol)
     model = model.to(device)
     values: dict[str, torch.Tensor] = {}
