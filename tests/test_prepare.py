@@ -107,6 +107,7 @@ def test_min_counts_filter_before_splitting(tmp_path):
      r"event 2 \(in file order\) has time '3/1/2024', not an ISO 8601 date-time"),
     ([(1, 2, True), (1, 3, False)], ("user_id", "item_id", "timestamp"), [], r"column 'timestamp' holds booleans"),
     ([], ("user_id", "item_id", "timestamp"), [], r"no rows"),
+    ([(1, 2, 3)], ("user_id", "item_id", "timestamp"), ["--min-user-count", "0"], r"--min-user-count must be >= 1"),
     ([(1, 2, 3)], ("user_id", "item_id", "timestamp"), ["--time-col", "item_id"],
      r"--item-col 'item_id' and --time-col 'item_id' must name three different columns"),
     ([(1, 2, 3), (1, 3, 4)], ("user_id", "item_id", "timestamp"), ["--min-item-count", "5"], r"no events left"),

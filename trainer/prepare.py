@@ -114,6 +114,9 @@ def prepare_log(df: pd.DataFrame, out_dir: Path, split: str, min_item: int = 1, 
                 val_frac: float = 0.1, test_frac: float = 0.1, source: str = "", force: bool = False) -> dict[str, Any]:
     """Filter, order, split and write a validated log; returns the metadata written to meta.json."""
     out_dir = Path(out_dir)
+    for flag, value in (("--min-item-count", min_item), ("--min-user-count", min_user)):
+        if value < 1:
+            raise DataError(f"{flag} must be >= 1 (1 = keep all), got {value}")
     if not force and any((out_dir / f"{n}.pkl").exists() for n in SPLIT_NAMES):
         raise DataError(f"{out_dir}: already holds split files; pass --force to replace them")
     n_raw, time_kind = len(df), df.attrs.get("time", "numbers")
