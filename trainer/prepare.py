@@ -25,7 +25,8 @@ def read_log(path: Path, user_col: str, item_col: str, time_col: str) -> pd.Data
     """Read a log into columns `user`, `item`, `time`, `row` (file order), validated.
 
     Raises:
-        DataError: unreadable file, unknown format, missing columns, non-integer ids, no rows.
+        DataError: unreadable file, unknown format, a column named twice or missing, ids that are not
+            64-bit integers, times that are neither numbers nor date-times (log_columns.py), no rows.
     """
     path = Path(path)
     if len({user_col, item_col, time_col}) < 3:
