@@ -90,20 +90,26 @@ def test_runs_that_cannot_be_combined_are_refused_by_name(tiny_data, tiny_run, t
     assert not (tmp_path / "mixed").exists() and not (tmp_path / "window-ens").exists()
 
 
-def test_cli_names_the_problem(tiny_data, tiny_run, tmp_path):
+def test_cli_names_the_problem(tiny_data, tiny_run, other_run, tmp_path):
     res = run_cli("baseline", "--name", "pop", "--data", str(tiny_data), "--out", str(tmp_path / "pop"))
     assert res.returncode == 0, res.stderr
     res = run_cli("ensemble", "--runs", str(tiny_run), str(tmp_path / "pop"), "--out", str(tmp_path / "ens"))
-    assert res.returncode == 2 and "error:" in res.stderr and "best" in res.stderr
-    res = run_cli("ensemble", "--runs", str(tiny_run), str(tiny_run), "--out", str(tmp_path / "twice"))
+    assert res.returncode == 2 and f"{tmp_path / 'pop'} is a 'pop' baseline run, which has no trained weights" in res.stderr
+    # The same run twice (here under two spellings) would only count double in the average.
+    res = run_cli("ensemble", "--runs", str(tiny_run), str(tiny_run.parent / ".." / tiny_run.parent.name / tiny_run.name),
+                  "--out", str(tmp_path / "twice"))
+    assert res.returncode == 2 and "is given twice (also as " in res.stderr and not (tmp_path / "twice").exists()
+    res = run_cli("ensemble", "--runs", str(tiny_run), str(other_run), "--out", str(tmp_path / "two"))
     assert res.returncode == 0, res.stderr
-    assert (tmp_path / "twice" / "model.pt").exists() and (tmp_path / "twice" / "ensemble.json").exists()
-    before = {p.name: p.read_bytes() for p in (tmp_path / "twice").iterdir()}
-    for args in (["train", "--data", str(tiny_data), "--out", str(tmp_path / "twice"), "--resume"],
-                 ["export", "--run", str(tmp_path / "twice")]):
+    assert (tmp_path / "two" / "model.pt").exists() and (tmp_path / "two" / "ensemble.json").exists()
+    before = {p.name: p.read_bytes() for p in (tmp_path / "two").iterdir()}
+    for args in (["train", "--data", str(tiny_data), "--out", str(tmp_path / "two"), "--resume"],
+                 ["export", "--run", str(tmp_path / "two")]):
         res = run_cli(*args)
         assert res.returncode == 2 and "is an ensemble" in res.stderr, args
-    assert {p.name: p.read_bytes() for p in (tmp_path / "twice").iterdir()} == before
+    res = run_cli("ensemble", "--runs", str(tiny_run), str(tmp_path / "two"), "--out", str(tmp_path / "nested"))
+    assert res.returncode == 2 and "is an ensemble, whose members hold the checkpoints" in res.stderr
+    assert {p.name: p.read_bytes() for p in (tmp_path / "two").iterdir()} == before
 
 
 def test_runs_moved_together_with_their_ensemble_still_find_each_other(tiny_run, other_run, tmp_path, monkeypatch):

@@ -86,6 +86,11 @@ def build_ensemble(runs: list[Path], out_dir: Path) -> Path:
     runs = [Path(r) for r in runs]
     if len(runs) < 2:
         raise RunDirError(f"an ensemble needs at least two runs, got {len(runs)}")
+    seen: dict[Path, Path] = {}
+    for run in runs:  # a run given twice would only count double in the average
+        if run.resolve() in seen:
+            raise RunDirError(f"{run} is given twice (also as {seen[run.resolve()]}); an ensemble's runs must differ")
+        seen[run.resolve()] = run
     members = [_member(r) for r in runs]
     _, first_cfg, first_vocab = members[0]
     for run, (_, cfg, vocab) in zip(runs[1:], members[1:]):

@@ -39,11 +39,22 @@ def load_scripted(path: Path) -> torch.jit.ScriptModule:
         return torch.jit.load(str(path), map_location="cpu").eval()
 
 
+def _why_no_checkpoint(run_dir: Path) -> str:
+    """What a run directory without best.pt is, for the error that names it."""
+    if (run_dir / ENSEMBLE_FILE).exists():
+        return f"{run_dir} is an ensemble, whose members hold the checkpoints: give those runs"
+    config = run_dir / "config.json"
+    kind = TrainConfig.load(config).kind if config.exists() else None
+    if kind is not None and kind != "gru":
+        return f"{run_dir} is a {kind!r} baseline run, which has no trained weights: give a GRU run"
+    return "has this run finished an epoch?" if config.exists() else f"is {run_dir} a run directory?"
+
+
 def load_best_model(run_dir: Path) -> tuple[SessionGRU, TrainConfig]:
     """Rebuild the best epoch's eager model from `best.pt` (config travels inside it)."""
     path = Path(run_dir) / BEST_FILE
     if not path.exists():
-        raise RunDirError(f"{path}: no best checkpoint; has this run finished an epoch?")
+        raise RunDirError(f"{path}: no best checkpoint; {_why_no_checkpoint(Path(run_dir))}")
     state = torch.load(path, map_location="cpu", weights_only=True)
     cfg = TrainConfig.from_dict(state["config"])
     model = SessionGRU(cfg.model)
