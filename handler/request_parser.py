@@ -35,9 +35,19 @@ class Limits:
     max_body_bytes: int = 65536
 
     @classmethod
-    def from_config(cls, section: dict[str, Any] | None) -> "Limits":
+    def from_config(cls, section: dict[str, Any] | None, others: tuple[str, ...] = ()) -> "Limits":
+        """The limits under model-config.yaml's `handler:`; `others` are the section's keys read elsewhere.
+
+        Raises:
+            ValueError: a limit that is not a positive int, or a key nobody reads (a misspelt knob
+                would otherwise leave its default in force without a word).
+        """
         section = dict(section or {})
         known = {k: section.pop(k) for k in list(section) if k in cls.__dataclass_fields__}
+        unknown = sorted(str(k) for k in section if k not in others)
+        if unknown:
+            raise ValueError(f"model-config.yaml handler: unknown setting(s) {unknown}; known: "
+                             f"{', '.join([*others, *cls.__dataclass_fields__])}")
         limits = cls(**known)
         for name, value in known.items():
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -56,6 +56,10 @@ session_flow = _load_sibling("session_flow", "handler.session_flow")
 answer_text = _load_sibling("answer_text", "handler.answer_text").answer_text
 
 
+#: The settings under model-config.yaml's `handler: sessions:`.
+SESSION_KEYS = ("store", "path", "capacity", "idle_seconds")
+
+
 class SessrecHandler(BaseHandler):
     def initialize(self, context: Any) -> None:
         with warnings.catch_warnings():  # TorchScript's deprecation notice on load, nothing else
@@ -70,11 +74,14 @@ class SessrecHandler(BaseHandler):
         self.max_len: int = int(config["max_len"])
         yaml_config = getattr(self, "model_yaml_config", None) or {}
         knobs = dict(yaml_config.get("handler") or {})
-        threads = int(knobs.pop("threads", 0) or 0)
+        self.limits = request_parser.Limits.from_config(knobs, others=("threads", "sessions"))
+        threads = knobs.get("threads", 0)
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+            raise ValueError(f"model-config.yaml handler.threads must be an int >= 0 (0 = torch's default), got {threads!r}")
         if threads > 0:
             # Workers x threads should not exceed the cores, or the threads fight each other.
             torch.set_num_threads(threads)
-        sessions = knobs.pop("sessions", None) or {}
+        sessions = knobs.get("sessions") or {}
         self.flow = None  # session work (and its store) when the archive runs sequence batching
         if yaml_config.get("sequenceBatching"):
             if not hasattr(self.model, "step"):
@@ -82,14 +89,20 @@ class SessrecHandler(BaseHandler):
             store = self._session_store(sessions, context.model_name, int(yaml_config.get("maxWorkers", 1)))
             self.flow = session_flow.SessionFlow(self.model, store, self.max_len, self.device,
                                                  recommend.START_INDEX, recommend.pad_batch, session_cache.Session)
-        self.limits = request_parser.Limits.from_config(knobs)
         logger.info("sessrec handler: %d movies, max_len %d, %s, sessions %s, torch threads %d", len(self.raw_ids),
                     self.max_len, self.limits, sessions or "off", torch.get_num_threads())
 
     def _session_store(self, cfg: dict[str, Any], model_name: str, workers: int) -> Any:
         """`store: memory` (this worker only: the archive must run one worker) or `shared` (an SQLite
         file all workers of this TorchServe instance open, so sessions may move between workers)."""
-        capacity, idle = int(cfg.get("capacity", 20000)), float(cfg.get("idle_seconds", 1800))
+        unknown = sorted(str(k) for k in cfg if k not in SESSION_KEYS)
+        if unknown:  # a misspelt knob would leave its default in force without a word
+            raise ValueError(f"model-config.yaml handler.sessions: unknown setting(s) {unknown}; known: {', '.join(SESSION_KEYS)}")
+        capacity, idle = cfg.get("capacity", 20000), cfg.get("idle_seconds", 1800)
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+            raise ValueError(f"model-config.yaml handler.sessions.capacity must be a positive int, got {capacity!r}")
+        if isinstance(idle, bool) or not isinstance(idle, (int, float)) or not 0 < idle < float("inf"):
+            raise ValueError(f"model-config.yaml handler.sessions.idle_seconds must be a number > 0, got {idle!r}")
         kind = cfg.get("store", "memory")
         if kind == "memory":
             if workers > 1:

@@ -140,6 +140,23 @@ def test_bad_model_config_fails_at_load():
         Limits.from_config({"max_ids": 0})
     with pytest.raises(ValueError, match="default_k=50 must be in 1..max_k=10"):
         Limits.from_config({"max_k": 10, "default_k": 50})
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['max_kk'\]; known: threads, max_ids, max_k"):
+        Limits.from_config({"max_kk": 10, "threads": 1}, others=("threads",))
+
+
+@pytest.mark.parametrize("knobs, message", [
+    ({"max_kk": 50}, r"handler: unknown setting\(s\) \['max_kk'\]"),  # a typo would leave max_k at its default
+    ({"threads": 2.5}, r"handler.threads must be an int >= 0 \(0 = torch's default\), got 2.5"),
+    ({"threads": -1}, r"handler.threads must be an int >= 0"),
+    ({"sessions": {"store": "memory", "idle_second": 5}}, r"handler.sessions: unknown setting\(s\) \['idle_second'\]"),
+    ({"sessions": {"store": "memory", "capacity": 2.5}}, r"sessions.capacity must be a positive int, got 2.5"),
+    ({"sessions": {"store": "memory", "idle_seconds": "10"}}, r"sessions.idle_seconds must be a number > 0, got '10'"),
+])
+def test_misspelt_or_mistyped_knobs_fail_at_load_by_name(tiny_run, tmp_path, knobs, message):
+    sessions = "sessions" in knobs
+    model_dir = extract_archive(tiny_run, tmp_path, sessions=sessions)
+    with pytest.raises(ValueError, match=message):
+        Harness(model_dir, knobs, {"minWorkers": 1, "maxWorkers": 1} if sessions else None)
 
 
 def test_answer_text_is_json_that_gives_back_each_float32_score_and_escapes_the_session():
