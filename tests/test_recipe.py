@@ -134,6 +134,14 @@ def test_settings_refused_by_the_first_run_can_be_corrected(tiny_data, tmp_path,
     assert json.loads((out / RECIPE_FILE).read_text())["student_seed"] == 2
 
 
+def test_a_student_seed_no_run_could_take_is_refused_before_any_teacher(tiny_data, tmp_path, capsys):
+    # Caught only by the student's own training, it would cost every teacher's training first.
+    out = tmp_path / "r"
+    assert _recipe(tiny_data, out, "--student-seed", "-1") == 2
+    assert "--student-seed must be an int in 0..2**63-1, got -1" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_teachers_side_by_side(finished, tiny_data, tmp_path, capsys):
     out = tmp_path / "r"
     assert _recipe(tmp_path / "missing", out, "--jobs", "2") == 2  # both teacher processes fail

@@ -50,6 +50,7 @@ def test_each_seed_is_trained_scored_and_averaged(tiny_data, tmp_path, capsys):
     (["--seeds", "1", "1"], "--seeds must be distinct"),
     (["--", "--seed", "4"], "not among the train flags"),
     (["--protocol", "events"], "--protocol must be set or next, got 'events'"),
+    (["--seeds", "1", "-1"], "--seeds must be an int in 0..2**63-1, got -1"),  # numpy takes no negative seed
 ])
 def test_bad_sweeps_are_refused_by_name(tiny_data, tmp_path, capsys, args, message):
     assert main(["--data", str(tiny_data), "--out", str(tmp_path / "s"), *args]) == 2

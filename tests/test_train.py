@@ -272,7 +272,8 @@ def test_plateau_schedule_decays_lr_only_after_flat_epochs(tiny_data, tmp_path):
     # "x < 0" range checks let nan through, and one nan hyperparameter makes every weight nan
     ("--lr", "inf", "--lr must be a finite number, got inf"),
     ("--weight-decay", "nan", "--weight-decay must be a finite number, got nan"),
-    ("--clip-norm", "nan", "--clip-norm must be a finite number"), ("--dropout", "nan", "--dropout must be a finite")])
+    ("--clip-norm", "nan", "--clip-norm must be a finite number"), ("--dropout", "nan", "--dropout must be a finite"),
+    ("--seed", "-1", "--seed must be an int in 0..2**63-1, got -1")])
 def test_bad_schedule_flags_are_cli_errors(tiny_data, tmp_path, flag, value, message):
     res = run_cli("train", "--data", str(tiny_data), "--out", str(tmp_path / "r"), flag, value)
     assert res.returncode == 2 and message in res.stderr, res.stderr

@@ -26,6 +26,13 @@ PROTOCOLS = ("set", "next")
 ADJUSTMENTS = ("none", "bonferroni", "holm")
 
 
+def check_seed(seed: int, flag: str = "--seed") -> None:
+    """Refuse a seed that numpy's generators (no negative seed) or torch's (none past 64 bits) would
+    reject only once a run had started; `recipe` and `seed_sweep` check theirs before any run."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise ConfigError(f"{flag} must be an int in 0..2**63-1, got {seed!r}")
+
+
 def _finite_floats(cfg: Any) -> None:
     """Refuse nan and inf in every float field: range checks written as `x < 0` let nan through, and
     one nan hyperparameter (--weight-decay nan) turns every weight into nan at the first step."""
@@ -109,6 +116,7 @@ class TrainConfig:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.max_len < 2:
             raise ConfigError(f"--max-len must be >= 2 (start token + one movie), got {self.max_len}")
+        check_seed(self.seed)
         if not self.lr > 0:
             raise ConfigError(f"--lr must be > 0, got {self.lr}")
         if self.lr_schedule not in ("constant", "plateau", "cosine"):

@@ -23,6 +23,7 @@ from typing import Any
 
 from .atomic import write_text_atomic
 from .checkpoint import best_val, history_timings, read_history, selection_metric
+from .config import check_seed
 from .ensemble import build_ensemble
 from .errors import ConfigError, RunDirError
 from .export import ENSEMBLE_FILE
@@ -121,6 +122,7 @@ def run_recipe(name: str, data: Path, out: Path, student_seed: int | None = None
         raise ConfigError(f"--jobs must be >= 1, got {jobs}")
     recipe = RECIPES[name]
     seed = recipe.student_seed if student_seed is None else student_seed
+    check_seed(seed, "--student-seed")  # now, not after hours of teacher training
     out, data = Path(out), Path(data)
     with working_in(out):
         _claim(out, _pinned(name, recipe, data, seed, epochs, device))

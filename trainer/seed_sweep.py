@@ -23,7 +23,7 @@ from typing import Any
 from .__main__ import main as cli
 from .atomic import write_text_atomic
 from .checkpoint import best_val, history_timings, read_history, selection_metric
-from .config import PROTOCOLS
+from .config import PROTOCOLS, check_seed
 from .errors import ConfigError, SessrecError
 from .evaluate import evaluate_run
 from .export import MODEL_FILE
@@ -63,6 +63,8 @@ def sweep(data: Path, out: Path, seeds: list[int], flags: list[str], k: int = 20
         raise ConfigError(f"--protocol must be {' or '.join(PROTOCOLS)}, got {protocol!r}")
     if not seeds or len(set(seeds)) != len(seeds):
         raise ConfigError(f"--seeds must be distinct and at least one, got {seeds}")
+    for seed in seeds:
+        check_seed(seed, "--seeds")
     if "--seed" in flags or "--out" in flags or "--data" in flags:
         raise ConfigError("give --data/--out/--seeds to the sweep, not among the train flags")
     out.mkdir(parents=True, exist_ok=True)
