@@ -151,3 +151,6 @@ def test_synthetic_small_catalogs_work_and_too_small_ones_are_cli_errors(tmp_pat
     res = run_cli("prepare", "--synthetic", "--movies", "10", "--out", str(tmp_path / "bad"))
     assert res.returncode == 2 and "--movies >= 24" in res.stderr
     assert not (tmp_path / "bad").exists()
+    res = run_cli("prepare", "--synthetic", "--seed", "-1", "--out", str(tmp_path / "bad"))
+    assert res.returncode == 2 and "--seed must be an int in 0..2**63-1, got -1" in res.stderr
+    assert not (tmp_path / "bad").exists()

@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from .config import ADJUSTMENTS
+from .config import ADJUSTMENTS, check_seed
 from .errors import ConfigError, DataError
 from .significance import paired_bootstrap
 
@@ -74,6 +74,7 @@ def compare_runs(data: Path, runs: Sequence[Path], split: str = "test", metrics:
     if resamples < 1 or not 0.0 < level < 1.0:
         raise ConfigError(f"--resamples must be >= 1 and --level in (0, 1), got {resamples} and {level}")
     interval_level(level, 1, adjust)  # a bad --adjust is named before any scoring
+    check_seed(seed)
     for run in runs:  # a missing run is named before minutes go into scoring the others
         exported_model(Path(run))
     scored = [score_run(Path(data), Path(runs[0]), split, k, test_history, protocol=protocol)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .config import check_seed
 from .errors import ConfigError
 
 
@@ -34,6 +35,7 @@ def synthetic_log(n_users: int = 3000, n_movies: int = 1200, n_clusters: int = 1
     if n_movies < 2 * n_clusters:
         raise ConfigError(f"synthetic data needs --movies >= {2 * n_clusters} ({n_clusters} taste clusters), "
                           f"got {n_movies}")
+    check_seed(seed)
     # Series use at most ~60% of a small catalog (the default 1200 movies keep all 120 series).
     n_series = min(n_series, n_movies // 10)
     rng = np.random.default_rng(seed)
