@@ -229,6 +229,19 @@ def test_a_server_is_not_started_over_one_already_listening():
     ensure_free({"inference_address": f"http://127.0.0.1:{port}"})  # closed now: nothing answers
 
 
+def test_serve_refuses_an_archive_missing_from_the_model_store_before_starting(tmp_path):
+    # Started anyway, TorchServe would run, never have the model ready, and hold the ports.
+    (tmp_path / "model_store").mkdir()
+    (tmp_path / "model_store" / "there.mar").write_bytes(b"")
+    config = tmp_path / "config.properties"
+    config.write_text("inference_address=http://127.0.0.1:1\nmanagement_address=http://127.0.0.1:1\nmodel_store=model_store\n")
+    for models in (["nothing.mar"], ["there.mar", "named=nothing.mar"]):
+        res = run_cli("serve", "--config", str(config), "--models", *models, cwd=tmp_path)
+        assert res.returncode == 2, res.stderr
+        assert res.stderr.startswith(f"error: {tmp_path / 'model_store' / 'nothing.mar'} not found: build it with `make archive`")
+    assert not (tmp_path / "logs").exists()  # TorchServe never started
+
+
 def test_stop_returns_once_the_server_has_let_go_of_its_ports(tiny_run, tmp_path):
     from trainer.server import ensure_free
 

@@ -101,9 +101,26 @@ def stop(workdir: Path, env: dict[str, str] | None = None) -> None:
 def serve(config: Path, models: list[str], workdir: Path) -> str:
     """Start TorchServe detached as the README shows, wait for every model, return the inference URL."""
     addr = addresses(config)
+    check_archives(config, models, workdir)
     ensure_free(addr)
     proc = start_detached(["--start", "--ncs", "--ts-config", str(Path(config).resolve()), "--models", *models],
                           workdir)
-    for model in models:
-        wait_ready(addr["management_address"], model.split("=")[0].removesuffix(".mar"), proc=proc)
+    try:
+        for model in models:
+            wait_ready(addr["management_address"], model.split("=")[0].removesuffix(".mar"), proc=proc)
+    except SessrecError as exc:
+        stop(workdir)  # a server whose model never loads would only hold the ports against the next start
+        raise SessrecError(f"{exc}; TorchServe was stopped again") from None
     return addr["inference_address"]
+
+
+def check_archives(config: Path, models: list[str], workdir: Path) -> None:
+    """Refuse to start for an archive that is not in the config's model_store: TorchServe would start,
+    log the failure, and never have the model ready."""
+    found = re.search(r"^model_store=(\S+)$", Path(config).read_text(), flags=re.M)
+    store = Path(workdir) / (found.group(1) if found else "model_store")
+    for model in models:
+        archive = model.partition("=")[2] or model
+        if "://" not in archive and not (store / archive).exists():
+            raise SessrecError(f"{store / archive} not found: build it with `make archive` "
+                               "(python -m trainer archive --run RUN), or name an archive in that directory")
