@@ -242,6 +242,36 @@ def test_serve_refuses_an_archive_missing_from_the_model_store_before_starting(t
     assert not (tmp_path / "logs").exists()  # TorchServe never started
 
 
+def test_serve_stops_torchserve_again_when_a_model_never_gets_ready(tiny_run, tmp_path):
+    # A misspelt handler knob makes every worker fail at load: the model never gets ready, and a server
+    # left running would hold the ports against the next start.
+    import yaml
+
+    from torchserve_proc import free_port
+    from trainer.errors import SessrecError
+    from trainer.server import copy_log_config, ensure_free, serve
+
+    knobs = yaml.safe_load((REPO / "handler" / "model-config.yaml").read_text())
+    knobs.update(minWorkers=1, maxWorkers=1)
+    knobs["handler"]["max_kk"] = 5
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(knobs))
+    build_archive(tiny_run, tmp_path / "model_store", "bad", model_config=tmp_path / "bad.yaml")
+    addr = {key: f"http://127.0.0.1:{free_port()}" for key in ("inference_address", "management_address")}
+    (tmp_path / "config.properties").write_text(
+        "".join(f"{k}={v}\n" for k, v in addr.items()) + f"metrics_address=http://127.0.0.1:{free_port()}\n"
+        f"grpc_inference_port={free_port()}\ngrpc_management_port={free_port()}\nmodel_store=model_store\n"
+        "disable_token_authorization=true\nenable_model_api=false\n")
+    copy_log_config(tmp_path)
+    try:
+        with pytest.raises(SessrecError, match=r"model 'bad' not ready after 40s; .*TorchServe was stopped again"):
+            serve(tmp_path / "config.properties", ["bad.mar"], tmp_path, ready_timeout=40)
+        ensure_free(addr)  # nothing answers on its ports any more
+        assert "unknown setting(s) ['max_kk']" in (tmp_path / "logs" / "model_log.log").read_text()
+    finally:
+        from trainer.server import stop
+        stop(tmp_path)
+
+
 def test_stop_returns_once_the_server_has_let_go_of_its_ports(tiny_run, tmp_path):
     from trainer.server import ensure_free
 

@@ -98,8 +98,13 @@ def stop(workdir: Path, env: dict[str, str] | None = None) -> None:
         raise SessrecError("TorchServe did not exit within 60 s of --stop; see logs/ts_log.log")
 
 
-def serve(config: Path, models: list[str], workdir: Path) -> str:
-    """Start TorchServe detached as the README shows, wait for every model, return the inference URL."""
+def serve(config: Path, models: list[str], workdir: Path, ready_timeout: float = 180) -> str:
+    """Start TorchServe detached as the README shows, wait for every model, return the inference URL.
+
+    Raises:
+        SessrecError: an archive missing from the model store, busy ports, or a model not ready within
+            `ready_timeout` seconds (TorchServe is then stopped again).
+    """
     addr = addresses(config)
     check_archives(config, models, workdir)
     ensure_free(addr)
@@ -107,7 +112,7 @@ def serve(config: Path, models: list[str], workdir: Path) -> str:
                           workdir)
     try:
         for model in models:
-            wait_ready(addr["management_address"], model.split("=")[0].removesuffix(".mar"), proc=proc)
+            wait_ready(addr["management_address"], model.split("=")[0].removesuffix(".mar"), ready_timeout, proc)
     except SessrecError as exc:
         stop(workdir)  # a server whose model never loads would only hold the ports against the next start
         raise SessrecError(f"{exc}; TorchServe was stopped again") from None
