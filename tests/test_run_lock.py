@@ -56,8 +56,9 @@ def test_a_new_run_is_refused_while_its_directory_is_held(tiny_data, tiny_run, t
             train(tiny_config(tiny_data, epochs=1), out, progress=False)
         with pytest.raises(RunDirError, match=BUSY):
             run_baseline("pop", tiny_data, out, min_count=2)
+        twin = shutil.copytree(tiny_run, tmp_path / "twin")  # an ensemble's runs must be two directories
         with pytest.raises(RunDirError, match=BUSY):
-            build_ensemble([tiny_run, tiny_run], out)
+            build_ensemble([tiny_run, twin], out)
         assert list(out.iterdir()) == []
     # released at the end of the block: the same call now trains
     summary = train(tiny_config(tiny_data, epochs=1), out, progress=False)
