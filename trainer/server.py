@@ -115,8 +115,17 @@ def serve(config: Path, models: list[str], workdir: Path, ready_timeout: float =
             wait_ready(addr["management_address"], model.split("=")[0].removesuffix(".mar"), ready_timeout, proc)
     except SessrecError as exc:
         stop(workdir)  # a server whose model never loads would only hold the ports against the next start
-        raise SessrecError(f"{exc}; TorchServe was stopped again") from None
+        raise SessrecError(f"{exc}; TorchServe was stopped again{last_worker_error(Path(workdir) / 'logs')}") from None
     return addr["inference_address"]
+
+
+def last_worker_error(log_dir: Path) -> str:
+    """The last exception a model worker logged (say, a misspelt knob in model-config.yaml), as a
+    clause for an error line; empty when the log has none."""
+    log = log_dir / "model_log.log"
+    text = log.read_text(errors="replace") if log.exists() else ""
+    found = re.findall(r"MODEL_LOG - ((?:\w+\.)*\w+(?:Error|Exception): .*)$", text, flags=re.M)
+    return f". The workers' last error: {found[-1].strip()}" if found else ""
 
 
 def check_archives(config: Path, models: list[str], workdir: Path) -> None:
