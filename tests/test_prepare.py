@@ -154,3 +154,12 @@ def test_synthetic_small_catalogs_work_and_too_small_ones_are_cli_errors(tmp_pat
     res = run_cli("prepare", "--synthetic", "--seed", "-1", "--out", str(tmp_path / "bad"))
     assert res.returncode == 2 and "--seed must be an int in 0..2**63-1, got -1" in res.stderr
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_file_where_the_output_directory_should_be_is_a_cli_error(tmp_path):
+    # The system's own error (a path in the way, a permission, a full disk) names the path, no traceback.
+    log = write_log(tmp_path / "log.tsv", [(1, 2, 0), (1, 3, 1), (1, 4, 2)])
+    (tmp_path / "taken").write_text("mine")
+    res = run_cli("prepare", "--input", str(log), "--out", str(tmp_path / "taken"), "--split", "leave-one-out")
+    assert res.returncode == 2 and res.stderr == f"error: {tmp_path / 'taken'}: File exists\n", res.stderr
+    assert (tmp_path / "taken").read_text() == "mine"

@@ -275,6 +275,12 @@ def main(argv: list[str] | None = None) -> int:
     except SessrecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        # A file where a directory should be, a permission, a full disk: the system names the path, and
+        # every writer here is atomic, so the failed command has changed nothing.
+        print(f"error: {exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else f"error: {exc}",
+              file=sys.stderr)
+        return 2
     return 0
 
 
