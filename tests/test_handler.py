@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from conftest import run_cli
 from handler.request_parser import Limits
 from handler_harness import Harness, extract_archive
 from trainer.evaluate import load_exported
@@ -34,6 +35,14 @@ def test_archive_holds_only_what_serving_needs(model_dir):
     assert names == {"model.pt", "vocab.json", "config.json", "sessrec_handler.py", "recommend.py",
                      "request_parser.py", "session_cache.py", "session_store.py", "session_flow.py", "answer_text.py",
                      "model-config.yaml", "MAR-INF/MANIFEST.json"}
+
+
+@pytest.mark.parametrize("name", ["a/b", "x y", "_v", "sessrec.mar"])
+def test_archive_names_torchserve_cannot_serve_are_cli_errors(tiny_run, tmp_path, name):
+    # The archiver's own refusal came back as its traceback; "sessrec.mar" made sessrec.mar.mar.
+    res = run_cli("archive", "--run", str(tiny_run), "--out", str(tmp_path), "--name", name)
+    assert res.returncode == 2 and res.stderr.startswith(f"error: --name {name!r}: a model name is letters"), res.stderr
+    assert "Traceback" not in res.stderr and list(tmp_path.iterdir()) == []
 
 
 def test_good_request(harness, vocab):

@@ -8,11 +8,12 @@ temporary directory and renamed into place, so a failed build never replaces a w
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 from pathlib import Path
 
-from .errors import RunDirError
+from .errors import ConfigError, RunDirError
 from .evaluate import load_exported
 from .tools import find_tool
 from .vocab import VOCAB_FILE
@@ -30,6 +31,11 @@ def build_archive(run_dir: Path, out_dir: Path, name: str = "sessrec", version: 
     """Write `out_dir/<name>.mar` from `run_dir` and return its path (`model_config`: the serving
     knobs packed inside; benchmarks pass variants)."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
+    # TorchServe's own rule for model names (the archiver's would come back as a traceback); the name
+    # is also the URL path /predictions/NAME, so "sessrec.mar" would serve as "sessrec.mar".
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_\-.]*", name) or name.endswith(".mar"):
+        raise ConfigError(f"--name {name!r}: a model name is letters, digits, '_', '-' and '.', starts with a "
+                          "letter or digit, and leaves out .mar (the archive is NAME.mar)")
     model, _, cfg = load_exported(run_dir)  # refuses an unfinished or inconsistent run with a clear message
     if Path(model_config) == SESSIONS_CONFIG and not hasattr(model, "step"):
         raise RunDirError(f"{run_dir} is a {cfg.kind!r} run: session archives need the GRU's step()")
