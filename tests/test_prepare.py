@@ -106,6 +106,7 @@ def test_min_counts_filter_before_splitting(tmp_path):
     ([(1, 2, "2024-03-01"), (1, 3, "3/1/2024"), (1, 4, "2024-03-02")], ("user_id", "item_id", "timestamp"), [],
      r"event 2 \(in file order\) has time '3/1/2024', not an ISO 8601 date-time"),
     ([(1, 2, True), (1, 3, False)], ("user_id", "item_id", "timestamp"), [], r"column 'timestamp' holds booleans"),
+    ([(1, True, 1), (1, False, 2)], ("user_id", "item_id", "timestamp"), [], r"column 'item_id' .* found True at event 1"),
     ([], ("user_id", "item_id", "timestamp"), [], r"no rows"),
     ([(1, 2, 3)], ("user_id", "item_id", "timestamp"), ["--min-user-count", "0"], r"--min-user-count must be >= 1"),
     ([(1, 2, 3)], ("user_id", "item_id", "timestamp"), ["--time-col", "item_id"],

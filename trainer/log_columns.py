@@ -21,7 +21,7 @@ def int_ids(values: pd.Series, where: str) -> pd.Series:
     silently, so its range is checked too.
     """
     numbers = values if pd.api.types.is_integer_dtype(values) else pd.to_numeric(values, errors="coerce")
-    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_bool_dtype(numbers):
+    if pd.api.types.is_bool_dtype(numbers):  # a bool column is not an integer dtype, so it went through to_numeric
         bad = np.ones(len(values), dtype=bool)
     elif pd.api.types.is_integer_dtype(numbers):
         bad = ((numbers < -2**63) | (numbers >= 2**63)).to_numpy()
