@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from trainer.server import copy_log_config, http, start_detached, stop, wait_ready
+from trainer.server_logs import StartLogs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -52,6 +53,7 @@ def torchserve(model_store: Path, workdir: Path, models: tuple[str, ...] = ("ses
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.properties").write_text(config)
     copy_log_config(workdir)
+    logs = StartLogs.mark(workdir / "logs")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
            "LOG_LOCATION": str(workdir / "logs"), "METRICS_LOCATION": str(workdir / "logs"),
            "TMPDIR": str(workdir)}  # the shared session store's file lands here, removed with the test's files
@@ -61,7 +63,7 @@ def torchserve(model_store: Path, workdir: Path, models: tuple[str, ...] = ("ses
                     workdir, env)
     try:
         for model in models:
-            wait_ready(server.management, model.split("=")[0], proc=proc)
+            wait_ready(server.management, model.split("=")[0], proc=proc, logs=logs)
         yield server
     finally:
         stop(workdir, env)

@@ -20,6 +20,7 @@ import yaml
 from .archive import HANDLER_DIR, REPO, build_archive
 from .errors import SessrecError
 from .server import addresses, copy_log_config, ensure_free, start_detached, stop, wait_ready
+from .server_logs import StartLogs
 from .tools import find_tool
 
 
@@ -53,12 +54,13 @@ def bench_server(run: Path, name: str, model_config: Path) -> Iterator[tuple[dic
     copy_log_config(work)
     addr = addresses(REPO / "config.properties")
     ensure_free(addr)
+    logs = StartLogs.mark(work / "logs")
     proc = start_detached(["--start", "--foreground", "--ncs", "--ts-config", str(REPO / "config.properties"),
                            "--model-store", str(store), "--models", f"{name}={name}.mar", "noop=noop.mar"], work, env)
     try:
         try:
             for model in (name, "noop"):
-                wait_ready(addr["management_address"], model, proc=proc)
+                wait_ready(addr["management_address"], model, proc=proc, logs=logs)
         except SessrecError as err:
             kept = REPO / "build" / "bench" / f"failed-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
             shutil.copytree(work / "logs", kept, dirs_exist_ok=True)

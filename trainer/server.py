@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SessrecError
+from .server_logs import LOAD_FAILURES_TO_GIVE_UP, StartLogs
 from .tools import find_tool
 
 
@@ -70,8 +71,14 @@ def start_detached(args: list[str], workdir: Path, env: dict[str, str] | None = 
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def wait_ready(management: str, model: str, timeout: float = 180, proc: subprocess.Popen | None = None) -> None:
-    """Block until every worker of `model` is READY."""
+def wait_ready(management: str, model: str, timeout: float = 180, proc: subprocess.Popen | None = None,
+               logs: StartLogs | None = None) -> None:
+    """Block until every worker of `model` is READY.
+
+    Raises:
+        SessrecError: TorchServe exited, `timeout` seconds passed, or (with `logs`) the model's workers
+            failed to load LOAD_FAILURES_TO_GIVE_UP times: retrying a broken archive never ends.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None and proc.returncode != 0:
@@ -83,6 +90,8 @@ def wait_ready(management: str, model: str, timeout: float = 180, proc: subproce
                 return
         except OSError:
             pass
+        if logs is not None and (failures := logs.load_failures(model)) >= LOAD_FAILURES_TO_GIVE_UP:
+            raise SessrecError(f"model {model!r} failed to load {failures} times; see logs/model_log.log")
         time.sleep(0.5)
     raise SessrecError(f"model {model!r} not ready after {timeout:.0f}s; see logs/model_log.log")
 
@@ -103,29 +112,21 @@ def serve(config: Path, models: list[str], workdir: Path, ready_timeout: float =
 
     Raises:
         SessrecError: an archive missing from the model store, busy ports, or a model not ready within
-            `ready_timeout` seconds (TorchServe is then stopped again).
+            `ready_timeout` seconds or failing to load again and again (TorchServe is then stopped again).
     """
     addr = addresses(config)
     check_archives(config, models, workdir)
     ensure_free(addr)
+    logs = StartLogs.mark(Path(workdir) / "logs")
     proc = start_detached(["--start", "--ncs", "--ts-config", str(Path(config).resolve()), "--models", *models],
                           workdir)
     try:
         for model in models:
-            wait_ready(addr["management_address"], model.split("=")[0].removesuffix(".mar"), ready_timeout, proc)
+            wait_ready(addr["management_address"], model.split("=")[0].removesuffix(".mar"), ready_timeout, proc, logs)
     except SessrecError as exc:
         stop(workdir)  # a server whose model never loads would only hold the ports against the next start
-        raise SessrecError(f"{exc}; TorchServe was stopped again{last_worker_error(Path(workdir) / 'logs')}") from None
+        raise SessrecError(f"{exc}; TorchServe was stopped again{logs.last_worker_error()}") from None
     return addr["inference_address"]
-
-
-def last_worker_error(log_dir: Path) -> str:
-    """The last exception a model worker logged (say, a misspelt knob in model-config.yaml), as a
-    clause for an error line; empty when the log has none."""
-    log = log_dir / "model_log.log"
-    text = log.read_text(errors="replace") if log.exists() else ""
-    found = re.findall(r"MODEL_LOG - ((?:\w+\.)*\w+(?:Error|Exception): .*)$", text, flags=re.M)
-    return f". The workers' last error: {found[-1].strip()}" if found else ""
 
 
 def check_archives(config: Path, models: list[str], workdir: Path) -> None:
