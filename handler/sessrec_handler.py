@@ -60,6 +60,16 @@ answer_text = _load_sibling("answer_text", "handler.answer_text").answer_text
 SESSION_KEYS = ("store", "path", "capacity", "idle_seconds")
 
 
+def _mapping(section: Any, name: str) -> dict[str, Any]:
+    """A model-config.yaml section as a dict (absent or empty: {}); a scalar or list there is a slip
+    (`sessions: shared` for `sessions: {store: shared}`) that would otherwise read as odd key names."""
+    if section is None or section == "":
+        return {}
+    if not isinstance(section, dict):
+        raise ValueError(f"model-config.yaml {name} must be a mapping of settings (key: value lines), got {section!r}")
+    return dict(section)
+
+
 class SessrecHandler(BaseHandler):
     def initialize(self, context: Any) -> None:
         with warnings.catch_warnings():  # TorchScript's deprecation notice on load, nothing else
@@ -73,7 +83,7 @@ class SessrecHandler(BaseHandler):
         self.index_of: dict[int, int] = {m: i + 1 for i, m in enumerate(self.raw_ids)}
         self.max_len: int = int(config["max_len"])
         yaml_config = getattr(self, "model_yaml_config", None) or {}
-        knobs = dict(yaml_config.get("handler") or {})
+        knobs = _mapping(yaml_config.get("handler"), "handler")
         self.limits = request_parser.Limits.from_config(knobs, others=("threads", "sessions"))
         threads = knobs.get("threads", 0)
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
@@ -81,7 +91,7 @@ class SessrecHandler(BaseHandler):
         if threads > 0:
             # Workers x threads should not exceed the cores, or the threads fight each other.
             torch.set_num_threads(threads)
-        sessions = knobs.get("sessions") or {}
+        sessions = _mapping(knobs.get("sessions"), "handler.sessions")
         self.flow = None  # session work (and its store) when the archive runs sequence batching
         if yaml_config.get("sequenceBatching"):
             if not hasattr(self.model, "step"):

@@ -30,9 +30,10 @@ def extract_archive(run_dir: Path, tmp: Path, sessions: bool = False) -> Path:
 class Harness:
     """A handler initialized from an unpacked archive, called one batch at a time."""
 
-    def __init__(self, model_dir: Path, yaml_overrides: dict[str, Any] | None = None,
+    def __init__(self, model_dir: Path, yaml_overrides: dict[str, Any] | str | None = None,
                  top_overrides: dict[str, Any] | None = None) -> None:
-        """`yaml_overrides` replace keys of model-config.yaml's `handler:` section, `top_overrides` top-level keys."""
+        """`yaml_overrides` replace keys of model-config.yaml's `handler:` section (a string replaces the
+        section itself), `top_overrides` top-level keys."""
         name = f"sessrec_handler_{uuid.uuid4().hex}"
         spec = importlib.util.spec_from_file_location(name, model_dir / "sessrec_handler.py")
         self.module = importlib.util.module_from_spec(spec)
@@ -41,7 +42,10 @@ class Harness:
         self.model_dir = model_dir
         self.manifest = json.loads((model_dir / "MAR-INF" / "MANIFEST.json").read_text())
         self.cfg = yaml.safe_load((model_dir / self.manifest["model"]["configFile"]).read_text())
-        self.cfg["handler"].update(yaml_overrides or {})
+        if isinstance(yaml_overrides, str):
+            self.cfg["handler"] = yaml_overrides
+        else:
+            self.cfg["handler"].update(yaml_overrides or {})
         self.cfg.update(top_overrides or {})
         self.handler = self.module.SessrecHandler()
         self.handler.initialize(self.context(1))
