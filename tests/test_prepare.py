@@ -92,6 +92,32 @@ def test_min_counts_filter_before_splitting(tmp_path):
     assert meta["events_kept"] == 4 and meta["users"] == 2  # item 8 and then user 3 dropped
 
 
+def test_rows_repeating_user_item_and_time_are_dropped_unless_kept(tmp_path):
+    # User 1's log was written twice at the end: kept, the test target (60) would be the movie the
+    # history already ends with, masked at evaluation, so a miss whatever the model does; and item 60's
+    # two rows would pass --min-item-count 2. A rewatch at another time (10 at 1 and 4) stays.
+    rows = [(1, 10, 1), (1, 20, 2), (1, 30, 3), (1, 10, 4), (1, 60, 5), (1, 60, 5), (2, 20, 1), (2, 30, 2)]
+    log = write_log(tmp_path / "log.tsv", rows)
+    res = run_cli("prepare", "--input", str(log), "--out", str(tmp_path / "out"), "--split", "leave-one-out")
+    assert res.returncode == 0, res.stderr
+    splits = load_data_dir(tmp_path / "out")
+    assert splits["train"].as_dict() == {1: [10, 20, 30], 2: [20, 30]}
+    assert splits["validate"].as_dict() == {1: [10]} and splits["test"].as_dict() == {1: [60]}
+    meta = json.loads(res.stdout)
+    assert (meta["events_in"], meta["duplicates_dropped"], meta["events_kept"]) == (8, 1, 7)
+    assert meta["keep_duplicates"] is False
+
+    res = run_cli("prepare", "--input", str(log), "--out", str(tmp_path / "kept"), "--split", "leave-one-out",
+                  "--keep-duplicates", "--min-item-count", "2")
+    assert res.returncode == 0, res.stderr
+    splits = load_data_dir(tmp_path / "kept")
+    assert splits["test"].as_dict() == {1: [60]} and splits["validate"].as_dict() == {1: [60]}
+    assert json.loads(res.stdout)["duplicates_dropped"] == 0
+    res = run_cli("prepare", "--input", str(log), "--out", str(tmp_path / "min2"), "--split", "leave-one-out",
+                  "--min-item-count", "2")
+    assert 60 not in load_data_dir(tmp_path / "min2")["test"].as_dict().get(1, [])  # one event after dropping
+
+
 @pytest.mark.parametrize("rows, cols, extra, message", [
     ([(1, 2, 3)], ("user", "item_id", "timestamp"), [], r"missing column\(s\) \['user_id'\]"),
     ([(1, "x", 3)], ("user_id", "item_id", "timestamp"), [], r"column 'item_id' must hold integer ids \(64-bit\); found 'x' at event 1"),

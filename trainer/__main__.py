@@ -39,6 +39,8 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--users", type=int, default=3000, help="synthetic: number of users")
     p.add_argument("--movies", type=int, default=1200, help="synthetic: catalog size")
     p.add_argument("--seed", type=int, default=7, help="synthetic: random seed")
+    p.add_argument("--keep-duplicates", action="store_true",
+                   help="keep rows that repeat an earlier row's (user, item, time); by default they are dropped")
     p.add_argument("--force", action="store_true", help="replace split files already in --out")
     p.add_argument("--cache-dir", type=Path, default=None, help="dataset download cache (default ~/.cache/sessrec)")
     p.add_argument("--base-url", default=None, help="mirror of the GroupLens dataset directory")
@@ -240,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 df, source = read_log(args.input, args.user_col, args.item_col, args.time_col), str(args.input)
             meta = prepare_log(df, args.out, args.split, args.min_item_count, args.min_user_count,
-                               args.val_frac, args.test_frac, source=source, force=args.force)
+                               args.val_frac, args.test_frac, source=source, force=args.force,
+                               keep_duplicates=args.keep_duplicates)
             print(json.dumps(meta))
         elif args.command == "train":
             from .train import train

@@ -112,8 +112,15 @@ def split_leave_one_out(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 
 def prepare_log(df: pd.DataFrame, out_dir: Path, split: str, min_item: int = 1, min_user: int = 1,
-                val_frac: float = 0.1, test_frac: float = 0.1, source: str = "", force: bool = False) -> dict[str, Any]:
-    """Filter, order, split and write a validated log; returns the metadata written to meta.json."""
+                val_frac: float = 0.1, test_frac: float = 0.1, source: str = "", force: bool = False,
+                keep_duplicates: bool = False) -> dict[str, Any]:
+    """Filter, order, split and write a validated log; returns the metadata written to meta.json.
+
+    Rows repeating an earlier row's (user, item, time) are dropped first, unless `keep_duplicates`:
+    a log written twice would otherwise count those movies double in --min-item-count, teach "next =
+    the same movie", and (leave-one-out) make a test target of a movie the history already holds,
+    which full-catalog evaluation masks, so a certain miss. Rewatches at another time are kept.
+    """
     out_dir = Path(out_dir)
     for flag, value in (("--min-item-count", min_item), ("--min-user-count", min_user)):
         if value < 1:
@@ -121,6 +128,9 @@ def prepare_log(df: pd.DataFrame, out_dir: Path, split: str, min_item: int = 1, 
     if not force and any((out_dir / f"{n}.pkl").exists() for n in SPLIT_NAMES):
         raise DataError(f"{out_dir}: already holds split files; pass --force to replace them")
     n_raw, time_kind = len(df), df.attrs.get("time", "numbers")
+    duplicates = 0 if keep_duplicates else int(df.duplicated(["user", "item", "time"]).sum())
+    if duplicates:
+        df = df[~df.duplicated(["user", "item", "time"])]  # keeps the first in file order
     df = filter_min_counts(df, min_item, min_user)
     if df.empty:
         raise DataError(f"{source or 'input'}: no events left after --min-item-count {min_item} / --min-user-count {min_user}")
@@ -136,7 +146,8 @@ def prepare_log(df: pd.DataFrame, out_dir: Path, split: str, min_item: int = 1, 
         raise DataError(f"{source or 'input'}: the {split} split leaves no training events")
     splits = {name: _to_split(part) for name, part in parts.items()}
     meta = {"source": source, "split": split, "min_item_count": min_item, "min_user_count": min_user,
-            "events_in": n_raw, "events_kept": int(len(df)), "users": int(df["user"].nunique()),
+            "events_in": n_raw, "keep_duplicates": keep_duplicates, "duplicates_dropped": duplicates,
+            "events_kept": int(len(df)), "users": int(df["user"].nunique()),
             "items": int(df["item"].nunique()),
             "order": "stable sort by (user, time); file order breaks ties", "time": time_kind,
             **({"val_frac": val_frac, "test_frac": test_frac} if split == "temporal" else {}),
