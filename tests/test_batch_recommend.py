@@ -136,6 +136,7 @@ def test_a_line_without_k_takes_the_default():
     (["--input", "IN", "--out", "DIR"], "--out .* is a directory"),
     (["--input", "MISSING"], r"missing.jsonl: cannot read \(No such file"),
     (["--movies", "1", "--k", "0"], "--k must be a positive int, got 0"),
+    (["--movies", "1", "--user", "3"], "--user goes with --data"),  # was ignored: the answer for --movies
 ])
 def test_cli_flag_problems_are_named(tiny_run, tiny_data, tmp_path, args, match):
     import re

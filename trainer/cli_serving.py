@@ -39,8 +39,22 @@ def _add_server(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--session", action="store_true", help="stream the history into the sessions archive: open "
                    "a session with all but its last --stream movies, send those one request each, then check "
                    "the last answer against one stateless request (--check-url) with the whole history")
-    p.add_argument("--stream", type=int, default=5, metavar="N", help="with --session: movies sent one at a time")
-    p.add_argument("--check-url", default=STATELESS_URL, help="with --session: the stateless model to check against")
+    p.add_argument("--stream", type=int, default=None, metavar="N",
+                   help="with --session: movies sent one at a time (default 5)")
+    p.add_argument("--check-url", default=None,
+                   help=f"with --session: the stateless model to check against (default {STATELESS_URL})")
+
+
+def check_sources(args: argparse.Namespace) -> None:
+    """One source of histories, and --user only with the --data it picks from (else it was ignored)."""
+    sources = [flag for flag, given in (("--movies", args.movies is not None), ("--data", args.data is not None),
+                                        ("--input", getattr(args, "input", None) is not None)) if given]
+    if len(sources) > 1:
+        also = " or --input" if hasattr(args, "input") else ""
+        raise SessrecError(f"give one of --movies, --data (with --user{' or --all' if also else ''}){also}, "
+                           f"not {' and '.join(sources)}")
+    if args.user is not None and args.data is None:
+        raise SessrecError("--user goes with --data (it picks that user's history from the data dir)")
 
 
 def history_from_args(args: argparse.Namespace) -> list[int]:
@@ -55,66 +69,6 @@ def history_from_args(args: argparse.Namespace) -> list[int]:
     if user not in histories:
         raise DataError(f"{args.data}: user {user} has no training or validation events")
     return histories[user]
-
-
-def _request(args: argparse.Namespace) -> None:
-    from .server import http
-
-    movies = history_from_args(args)
-    if args.session:
-        return _request_session(args, movies)
-    url = args.url or STATELESS_URL
-    payload = {"movies": movies, "k": args.k}
-    print(f"POST {url}\n{json.dumps(payload)}")
-    try:
-        status, body = http("POST", url, json.dumps(payload).encode())
-    except OSError as exc:
-        raise SessrecError(f"cannot reach {url} ({exc}); is the server running (make serve)?") from None
-    print(f"HTTP {status}\n{json.dumps(body)}")
-    if status != 200:
-        raise SessrecError(f"server answered HTTP {status}")
-
-
-def _request_session(args: argparse.Namespace, movies: list[int]) -> None:
-    """Stream `movies` as a session (the client the session tests and benchmark use), print every
-    answer, and fail unless the last one equals the stateless answer for the whole history."""
-    from .session_client import poster, stream_session
-
-    if args.stream < 0:
-        raise SessrecError(f"--stream must be >= 0, got {args.stream}")
-    url = args.url or SESSIONS_URL
-    n = min(args.stream, len(movies))
-    opening, events = movies[: len(movies) - n], movies[len(movies) - n:]
-    print(f"POST {url}: open a session with {len(opening)} movies, then send {n} one request each")
-
-    def show(request: dict, answer: dict) -> None:
-        what = f"+ movie {request['movies'][0]}" if "after" in request else f"opened with {len(opening)} movies"
-        print(f"step {answer['step']} ({what}): {answer['movies']}")
-        if answer["step"] == 1:
-            print(f"  session {answer['session']} (header ts_request_sequence_id)")
-
-    check_post, stateless = poster(args.check_url), {}
-
-    def check(payload: dict, headers: dict, timeout: float) -> tuple[int, object]:
-        print(f"POST {args.check_url}: the whole history ({len(payload['movies'])} movies) in one request")
-        stateless["status"], stateless["body"] = check_post(payload, headers, timeout)
-        return stateless["status"], stateless["body"]
-
-    try:
-        counts, last = stream_session(poster(url), opening, events, lambda: 0.0, timeout=10, tries=3, k=args.k,
-                                      check=check, on_answer=show)
-    except OSError as exc:
-        raise SessrecError(f"cannot reach the server ({exc}); is it running (make serve)?") from None
-    except RuntimeError as exc:  # a non-200 answer: its status and message say what was wrong
-        raise SessrecError(str(exc)) from None
-    if counts["lost"]:
-        raise SessrecError(f"session {last['session']}: a request went unanswered in 3 tries of 10 s")
-    if stateless["status"] != 200:
-        raise SessrecError(f"{args.check_url} answered HTTP {stateless['status']}: {stateless['body']}")
-    print(f"stateless: {stateless['body']['movies']}")
-    if counts["wrong"]:
-        raise SessrecError("the session's last answer differs from the stateless answer for the whole history")
-    print(f"the session's last answer equals the stateless answer ({counts['timeouts']} requests resent)")
 
 
 def _add_recommend(sub: argparse._SubParsersAction) -> None:
@@ -139,10 +93,7 @@ def _recommend(args: argparse.Namespace) -> None:
     from .batch_recommend import answer_json, answer_lines, queries_from_data, read_queries, write_lines
     from .recommender import Recommender
 
-    sources = [flag for flag, given in (("--movies", args.movies is not None), ("--data", args.data is not None),
-                                        ("--input", args.input is not None)) if given]
-    if len(sources) > 1:
-        raise SessrecError(f"give one of --movies, --data (with --user or --all) or --input, not {' and '.join(sources)}")
+    check_sources(args)
     batch = args.input is not None or args.all
     if args.all and (args.data is None or args.user is not None):
         raise SessrecError("--all goes with --data and without --user")
@@ -185,6 +136,7 @@ def run_serving(args: argparse.Namespace) -> None:
         from .server import stop
         stop(Path.cwd())
     elif args.command == "request":
-        _request(args)
+        from .request_cli import request
+        request(args)
     elif args.command == "recommend":
         _recommend(args)

@@ -1,0 +1,40 @@
+"""`python -m trainer request`: flag problems are named before anything is sent (no server needed)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import run_cli
+
+
+@pytest.mark.parametrize("args, match", [
+    # urllib raised ValueError tracebacks for these, or read 'localhost:8080' as a scheme
+    (["--url", "notaurl"], r"--url must be an http:// or https:// URL with a host, got 'notaurl'"),
+    (["--url", "localhost:8080/predictions/sessrec"], r"--url must be an http:// or https:// URL"),
+    (["--url", "ftp://127.0.0.1/x"], r"--url must be an http:// or https:// URL"),
+    (["--url", "http://127.0.0.1:99999/x"], r"--url 'http://127.0.0.1:99999/x': Port out of range"),
+    (["--url", "http://[::1/x"], r"--url 'http://\[::1/x': Invalid IPv6 URL"),
+    (["--session", "--check-url", "nowhere"], r"--check-url must be an http:// or https:// URL"),
+    # session-only flags were ignored without --session, and --user without --data
+    (["--stream", "2"], r"^error: --stream goes with --session$"),
+    (["--stream", "2", "--check-url", "http://127.0.0.1:1/x"], r"^error: --stream and --check-url go with --session$"),
+    (["--user", "3"], r"^error: --user goes with --data"),
+    (["--data", "DATA"], r"^error: give one of --movies, --data \(with --user\), not --movies and --data$"),
+    (["--session", "--stream", "-1"], r"^error: --stream must be >= 0, got -1$"),
+])
+def test_flag_problems_are_named_before_any_request(tiny_data, args, match):
+    args = [str(tiny_data) if a == "DATA" else a for a in args]
+    res = run_cli("request", "--movies", "1", "2", *args, timeout=60)
+    assert res.returncode == 2 and re.search(match, res.stderr.strip(), re.M), res.stderr
+    assert "POST" not in res.stdout  # refused before a request was built
+
+
+def test_a_server_that_is_not_there_is_named(tiny_data):
+    from torchserve_proc import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/predictions/sessrec"
+    res = run_cli("request", "--movies", "1", "2", "--url", url, timeout=60)
+    assert res.returncode == 2 and f"error: cannot reach {url}" in res.stderr and "make serve" in res.stderr
+

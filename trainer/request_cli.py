@@ -1,0 +1,91 @@
+"""`python -m trainer request`: a client of the running server, for a user to see what it answers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import urllib.parse
+
+from .cli_serving import SESSIONS_URL, STATELESS_URL, check_sources, history_from_args
+from .errors import SessrecError
+from .server import http
+
+
+def request(args: argparse.Namespace) -> None:
+    """`request`: one stateless request, or (--session) a streamed session checked against one."""
+    check_sources(args)
+    if not args.session:
+        given = [flag for flag, value in (("--stream", args.stream), ("--check-url", args.check_url)) if value is not None]
+        if given:
+            raise SessrecError(f"{' and '.join(given)} {'go' if len(given) > 1 else 'goes'} with --session")
+    for flag, url in (("--url", args.url), ("--check-url", args.check_url)):
+        if url is not None:
+            _check_url(flag, url)
+    movies = history_from_args(args)
+    if args.session:
+        return _request_session(args, movies)
+    url = args.url or STATELESS_URL
+    payload = {"movies": movies, "k": args.k}
+    print(f"POST {url}\n{json.dumps(payload)}")
+    try:
+        status, body = http("POST", url, json.dumps(payload).encode())
+    except OSError as exc:
+        raise SessrecError(f"cannot reach {url} ({exc}); is the server running (make serve)?") from None
+    print(f"HTTP {status}\n{json.dumps(body)}")
+    if status != 200:
+        raise SessrecError(f"server answered HTTP {status}")
+
+
+def _request_session(args: argparse.Namespace, movies: list[int]) -> None:
+    """Stream `movies` as a session (the client the session tests and benchmark use), print every
+    answer, and fail unless the last one equals the stateless answer for the whole history."""
+    from .session_client import poster, stream_session
+
+    stream = 5 if args.stream is None else args.stream
+    if stream < 0:
+        raise SessrecError(f"--stream must be >= 0, got {stream}")
+    url, check_url = args.url or SESSIONS_URL, args.check_url or STATELESS_URL
+    n = min(stream, len(movies))
+    opening, events = movies[: len(movies) - n], movies[len(movies) - n:]
+    print(f"POST {url}: open a session with {len(opening)} movies, then send {n} one request each")
+
+    def show(request: dict, answer: dict) -> None:
+        what = f"+ movie {request['movies'][0]}" if "after" in request else f"opened with {len(opening)} movies"
+        print(f"step {answer['step']} ({what}): {answer['movies']}")
+        if answer["step"] == 1:
+            print(f"  session {answer['session']} (header ts_request_sequence_id)")
+
+    check_post, stateless = poster(check_url), {}
+
+    def check(payload: dict, headers: dict, timeout: float) -> tuple[int, object]:
+        print(f"POST {check_url}: the whole history ({len(payload['movies'])} movies) in one request")
+        stateless["status"], stateless["body"] = check_post(payload, headers, timeout)
+        return stateless["status"], stateless["body"]
+
+    try:
+        counts, last = stream_session(poster(url), opening, events, lambda: 0.0, timeout=10, tries=3, k=args.k,
+                                      check=check, on_answer=show)
+    except OSError as exc:
+        raise SessrecError(f"cannot reach the server ({exc}); is it running (make serve)?") from None
+    except RuntimeError as exc:  # a non-200 answer: its status and message say what was wrong
+        raise SessrecError(str(exc)) from None
+    if counts["lost"]:
+        raise SessrecError(f"session {last['session']}: a request went unanswered in 3 tries of 10 s")
+    if stateless["status"] != 200:
+        raise SessrecError(f"{check_url} answered HTTP {stateless['status']}: {stateless['body']}")
+    print(f"stateless: {stateless['body']['movies']}")
+    if counts["wrong"]:
+        raise SessrecError("the session's last answer differs from the stateless answer for the whole history")
+    print(f"the session's last answer equals the stateless answer ({counts['timeouts']} requests resent)")
+
+
+def _check_url(flag: str, url: str) -> None:
+    """urllib would take 'localhost:8080/x' as a scheme and 'ftp://...' as a download, and raise
+    ValueError tracebacks for a bad port or bracket."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 (parsed on access: out of range or not a number raises)
+    except ValueError as exc:
+        raise SessrecError(f"{flag} {url!r}: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SessrecError(f"{flag} must be an http:// or https:// URL with a host, got {url!r}")
