@@ -229,16 +229,29 @@ def test_a_server_is_not_started_over_one_already_listening():
     ensure_free({"inference_address": f"http://127.0.0.1:{port}"})  # closed now: nothing answers
 
 
-def test_serve_refuses_an_archive_missing_from_the_model_store_before_starting(tmp_path):
+def test_serve_refuses_a_missing_or_broken_archive_before_starting(tmp_path):
     # Started anyway, TorchServe would run, never have the model ready, and hold the ports.
-    (tmp_path / "model_store").mkdir()
-    (tmp_path / "model_store" / "there.mar").write_bytes(b"")
+    import zipfile
+
+    store = tmp_path / "model_store"
+    store.mkdir()
+    with zipfile.ZipFile(store / "there.mar", "w") as mar:
+        mar.writestr("MAR-INF/MANIFEST.json", "{}")
     config = tmp_path / "config.properties"
     config.write_text("inference_address=http://127.0.0.1:1\nmanagement_address=http://127.0.0.1:1\nmodel_store=model_store\n")
     for models in (["nothing.mar"], ["there.mar", "named=nothing.mar"]):
         res = run_cli("serve", "--config", str(config), "--models", *models, cwd=tmp_path)
         assert res.returncode == 2, res.stderr
-        assert res.stderr.startswith(f"error: {tmp_path / 'model_store' / 'nothing.mar'} not found: build it with `make archive`")
+        assert res.stderr.startswith(f"error: {store / 'nothing.mar'} not found: build it with `make archive`")
+    # A file that is not an archive (cut short, or overwritten) started every worker on an obscure
+    # ModuleNotFoundError.
+    (store / "cut.mar").write_bytes((store / "there.mar").read_bytes()[:20])
+    with zipfile.ZipFile(store / "plain.mar", "w") as mar:
+        mar.writestr("model.pt", "x")
+    for name in ("cut.mar", "plain.mar"):
+        res = run_cli("serve", "--config", str(config), "--models", "there.mar", name, cwd=tmp_path)
+        assert res.returncode == 2, res.stderr
+        assert res.stderr.startswith(f"error: {store / name} is not a model archive (a zip with MAR-INF/MANIFEST.json")
     assert not (tmp_path / "logs").exists()  # TorchServe never started
 
 

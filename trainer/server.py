@@ -10,6 +10,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,20 @@ def check_archives(config: Path, models: list[str], workdir: Path) -> None:
     store = Path(workdir) / (found.group(1) if found else "model_store")
     for model in models:
         archive = model.partition("=")[2] or model
-        if "://" not in archive and not (store / archive).exists():
+        if "://" in archive:
+            continue
+        if not (store / archive).exists():
             raise SessrecError(f"{store / archive} not found: build it with `make archive` "
                                "(python -m trainer archive --run RUN), or name an archive in that directory")
+        if (store / archive).is_file() and not _is_model_archive(store / archive):
+            # TorchServe would take it for an old-style archive and fail in every worker, obscurely
+            raise SessrecError(f"{store / archive} is not a model archive (a zip with MAR-INF/MANIFEST.json; "
+                               "truncated or overwritten?): rebuild it with `make archive`")
+
+
+def _is_model_archive(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as mar:
+            return "MAR-INF/MANIFEST.json" in mar.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
