@@ -12,7 +12,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-_NUMERIC = re.compile(r"-?[0-9]{1,18}")
+# Every 64-bit id (prepare's bound) as text: clients send ids past 2**53 as strings because JavaScript
+# numbers cannot hold them. Longer strings are refused before int() parses them.
+_NUMERIC = re.compile(r"-?[0-9]{1,19}")
 FIELDS = ("movies", "k", "exclude", "after")
 _INT_ONLY = {int}
 
@@ -71,12 +73,13 @@ def _short(value: Any) -> str:
 
 
 def parse_id(value: Any, where: str) -> int:
-    """An int id, or a numeric string such as "42"; anything else is a RequestError."""
+    """An int id, or a numeric string of at most 19 digits such as "42"; anything else is a RequestError."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str) and _NUMERIC.fullmatch(value.strip()):
         return int(value)
-    raise RequestError("InvalidId", f"{where} must be an integer movie id or a numeric string, got {_short(value)}")
+    raise RequestError("InvalidId", f"{where} must be an integer movie id or a numeric string (at most 19 digits), "
+                                    f"got {_short(value)}")
 
 
 def _id_list(body: dict[str, Any], field: str, limits: Limits) -> list[int]:

@@ -186,3 +186,27 @@ def test_answer_text_is_json_that_gives_back_each_float32_score_and_escapes_the_
     assert "session" not in json.loads(answer_text([], [], []))
     # Scores that are not JSON numbers keep json.dumps' spelling rather than printing "inf"
     assert json.loads(answer_text([1], [float("inf")], []))["scores"] == [float("inf")]
+
+
+def test_64_bit_ids_are_served_whether_sent_as_numbers_or_strings(tmp_path):
+    # Catalogs keyed by 64-bit ids (snowflake-style) reach JavaScript clients as strings, since a JS
+    # number cannot hold them; the 19-digit ones were refused as "not a numeric string".
+    from conftest import tiny_config
+    from trainer.prepare import prepare_log
+    from trainer.synthetic import synthetic_log
+    from trainer.train import train
+
+    top = 2**63 - 1
+    log = synthetic_log(n_users=120, n_movies=40, n_clusters=2, n_series=2, seed=5)
+    log["item"] = top - log["item"]
+    prepare_log(log, tmp_path / "data", "temporal", source="synthetic")
+    train(tiny_config(tmp_path / "data", epochs=1), tmp_path / "run", progress=False)
+    harness = Harness(extract_archive(tmp_path / "run", tmp_path))
+    history = [m for m in load_exported(tmp_path / "run")[1].movies if m > 10**18][:5]
+    assert len(history) == 5 and max(history) > 9 * 10**18  # 19 digits
+    as_ints, as_strings = harness.call([{"movies": history, "k": 5}, {"movies": [str(m) for m in history], "k": 5}])
+    assert as_ints[0] == as_strings[0] == 200
+    assert as_ints[1] == as_strings[1] and as_ints[1]["unknown"] == []
+    assert all(m > 10**18 and m not in history for m in as_ints[1]["movies"])
+    [(status, body)] = harness.call([{"movies": [str(top) + "0"]}])  # 20 digits: past any 64-bit id
+    assert status == 400 and body["type"] == "InvalidId" and "at most 19 digits" in body["message"]
