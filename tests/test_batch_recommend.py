@@ -97,10 +97,10 @@ def test_a_bad_line_is_named_and_the_old_output_survives(tiny_run, tmp_path):
     out.write_text("yesterday's answers\n")
     src = tmp_path / "in.jsonl"
     # the bad line comes after more than one chunk's worth of good ones would be written
-    src.write_text('{"movies": [1, 2]}\n' * 1500 + '{"movies": [1, "2"]}\n')
+    src.write_text('{"movies": [1, 2]}\n' * 1500 + '{"movies": [1, "2x"]}\n')
     res = run_cli("recommend", "--run", str(tiny_run), "--input", str(src), "--out", str(out))
     assert res.returncode == 2
-    assert f"error: {src}:1501: 'movies'[1] must be an int movie id, got '2'" in res.stderr
+    assert f"error: {src}:1501: 'movies'[1] must be an integer movie id or a numeric string (at most 19 digits), got \"2x\"" in res.stderr
     assert out.read_text() == "yesterday's answers\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "recs.jsonl"]
 
@@ -112,15 +112,21 @@ def test_a_bad_line_is_named_and_the_old_output_survives(tiny_run, tmp_path):
     ('{"user": 1}', "x:3: 'movies' is required"),
     ('{"movies": 5}', "x:3: 'movies' must be a sequence of int movie ids, got int"),
     ('{"movies": "1 2"}', "x:3: 'movies' must be a sequence of int movie ids, got str"),
-    ('{"movies": [1, 2.5]}', r"x:3: 'movies'\[1\] must be an int movie id, got 2.5"),
-    ('{"movies": [true]}', r"x:3: 'movies'\[0\] must be an int movie id, got True"),
-    ('{"movies": [], "exclude": ["7"]}', r"x:3: 'exclude'\[0\] must be an int movie id, got '7'"),
+    ('{"movies": [1, 2.5]}', r"x:3: 'movies'\[1\] must be an integer movie id or a numeric string .*, got 2.5"),
+    ('{"movies": [true]}', r"x:3: 'movies'\[0\] must be an integer movie id or a numeric string .*, got true"),
+    ('{"movies": [], "exclude": ["7x"]}', r"x:3: 'exclude'\[0\] must be an integer movie id or a numeric string .*, got \"7x\""),
     ('{"movies": [], "k": 0}', "x:3: 'k' must be a positive int, got 0"),
     ('{"movies": [], "k": "5"}', "x:3: 'k' must be a positive int, got \"5\""),
 ])
 def test_bad_lines_are_named(line, match):
     with pytest.raises(DataError, match=match):
         parse_query(line, "x:3", 20)
+
+
+def test_a_line_reads_ids_as_a_request_body_does():
+    # numeric strings, as the handler takes them (JavaScript clients send ids past 2**53 so)
+    assert parse_query('{"movies": ["4", 5], "exclude": ["9223372036854775807"]}', "x:1", 3) == \
+        Query(None, [4, 5], 3, [2**63 - 1])
 
 
 def test_a_line_without_k_takes_the_default():

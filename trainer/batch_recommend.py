@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from handler.request_parser import RequestError, parse_id
+
 from .atomic import open_text_atomic
 from .errors import ConfigError, DataError
 from .recommender import Recommendation, Recommender, movie_ids
@@ -63,8 +65,19 @@ def parse_query(line: str, where: str, default_k: int) -> Query:
     k = body.get("k", default_k)
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise DataError(f"{where}: 'k' must be a positive int, got {json.dumps(k)[:40]}")
-    return Query(body.get("user"), movie_ids(body["movies"], f"{where}: 'movies'"), k,
-                 movie_ids(body.get("exclude", []), f"{where}: 'exclude'"))
+    return Query(body.get("user"), _line_ids(body["movies"], f"{where}: 'movies'"), k,
+                 _line_ids(body.get("exclude", []), f"{where}: 'exclude'"))
+
+
+def _line_ids(value: Any, what: str) -> list[int]:
+    """A line's ids read as the handler reads a request body's: ints, or numeric strings (the form
+    JavaScript clients send ids past 2**53 in), so a logged request body answers the same here."""
+    if isinstance(value, list) and not set(map(type, value)) <= {int}:  # plain ints: movie_ids checks them
+        try:
+            value = [parse_id(v, f"{what}[{i}]") for i, v in enumerate(value)]
+        except RequestError as exc:
+            raise DataError(str(exc)) from None
+    return movie_ids(value, what)
 
 
 def read_queries(path: Path, default_k: int) -> Iterator[Query]:
