@@ -199,6 +199,8 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
             raise ConfigError(f"--{option} cannot be combined with --resume; the run's config.json is used")
     if args.resume:
         cfg = TrainConfig.load(args.out / "config.json")
+        if given["data"] != cfg.data and _same_data_elsewhere(args.out, args.data):
+            given["data"] = cfg.data = str(args.data)  # the same files by another path: the run goes on
         changed = sorted(k for k, v in given.items()
                          if k not in RESUMABLE_FLAGS and k in {f.name for f in fields(TrainConfig)} | model_names
                          and v != (getattr(cfg.model, k) if k in model_names else getattr(cfg, k)))
@@ -221,6 +223,18 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
     if not cfg.distill and {"distill_weight", "distill_k"} & given.keys():
         raise ConfigError("--distill-weight and --distill-k need --distill RUN [RUN ...] (the teachers)")
     return cfg
+
+
+def _same_data_elsewhere(run_dir: Path, data_dir: Path) -> bool:
+    """Whether `data_dir` holds the very files `run_dir` recorded learning from (data.json): a data
+    directory moved, or named by another path, is still the run's data."""
+    from .data_identity import data_digest, recorded_digest
+
+    try:
+        recorded = recorded_digest(run_dir)
+        return recorded is not None and recorded == data_digest(data_dir)
+    except OSError:  # no split files there: the "cannot change --data" error says what to do
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -104,6 +104,9 @@ def _recommend(args: argparse.Namespace) -> None:
     if args.k < 1:
         raise SessrecError(f"--k must be a positive int, got {args.k}")
     recommender = Recommender.from_run(args.run)
+    if args.data is not None:
+        from .data_identity import warn_if_other_data
+        warn_if_other_data(args.run, args.data)
     if not batch:
         print(answer_json(recommender.recommend(history_from_args(args), args.k, args.exclude)))
         return

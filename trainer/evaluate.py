@@ -10,6 +10,7 @@ import torch
 
 from .atomic import write_text_atomic
 from .config import PROTOCOLS, TrainConfig
+from .data_identity import warn_if_other_data
 from .errors import ConfigError, RunDirError
 from .evaluation import EvalCases, evaluate_scorer, protocol_cases
 from .export import MODEL_FILE, load_scripted
@@ -47,6 +48,7 @@ def run_cases(data_dir: Path, run_dir: Path, split: str = "test", test_history: 
         raise ConfigError(f"--protocol must be {' or '.join(PROTOCOLS)}, got {protocol!r}")
     model, vocab, cfg = load_exported(run_dir)
     splits = load_data_dir(Path(data_dir))
+    warn_if_other_data(run_dir, data_dir)
     return model, protocol_cases(protocol, history_for(splits, split, test_history), splits[split], vocab, cfg.max_len)
 
 
