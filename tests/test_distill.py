@@ -141,3 +141,22 @@ def test_bad_teachers_and_flags_are_cli_errors_that_make_no_run_directory(tiny_d
 def test_a_teacher_with_another_vocabulary_is_refused(tiny_data, tiny_run, tmp_path):
     with pytest.raises(RunDirError, match="another vocabulary"):
         train(tiny_config(tiny_data, min_count=30, distill=[str(tiny_run)]), tmp_path / "r", progress=False)
+
+
+def test_a_teacher_that_learned_from_other_splits_is_refused(tiny_data, tiny_run, tmp_path):
+    # Same movies (so the vocabulary check passes), other validation period: a teacher that learned
+    # from other splits would carry them into the student's targets.
+    import shutil
+
+    from trainer.splits import Split, load_data_dir, write_data_dir
+
+    data = shutil.copytree(tiny_data, tmp_path / "data")
+    splits = load_data_dir(data)
+    val = splits["validate"]
+    splits["validate"] = Split(val.users[1:], val.movies[1:])
+    write_data_dir(splits, data)
+    out = tmp_path / "student"
+    res = run_cli("train", "--data", str(data), "--out", str(out), "--distill", str(tiny_run))
+    assert res.returncode == 2, res.stderr
+    assert f"error: --distill {tiny_run}: learned from other split files than {data} holds" in res.stderr
+    assert not out.exists()

@@ -91,7 +91,7 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
     # ---- setup: validate, then claim the run directory ----
     cfg.validate()
     if cfg.distill:
-        check_teachers(cfg.distill)
+        check_teachers(cfg.distill, Path(cfg.data))
     device = resolve_device(cfg.device)
     if cfg.amp and not bf16_native(device):  # before the run directory is touched
         raise ConfigError(f"--amp: {device} has no native bf16 (a CPU needs AVX512-BF16 or AMX), so bf16 would be "
