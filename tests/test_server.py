@@ -292,6 +292,7 @@ def test_stop_returns_once_the_server_has_let_go_of_its_ports(tiny_run, tmp_path
     build_archive(tiny_run, tmp_path / "store")
     with torchserve(tmp_path / "store", tmp_path / "work") as srv:
         assert http("GET", f"{srv.inference}/ping")[0] == 200
-        srv.stop()
+        assert srv.stop() == "TorchServe has stopped."
         # What `make stop` then `make serve` relies on: nothing answers any more.
         ensure_free({"inference_address": srv.inference, "management_address": srv.management})
+        assert srv.stop() == "TorchServe is not currently running."  # what `make stop` prints then

@@ -30,9 +30,9 @@ class Server:
         self.inference, self.management = inference, management
         self.workdir, self.env = workdir, env
 
-    def stop(self) -> None:
+    def stop(self) -> str:
         """`trainer.server.stop` for this server (it finds the server by TorchServe's pid file in TMPDIR)."""
-        stop(self.workdir, self.env)
+        return stop(self.workdir, self.env)
 
     def predict(self, payload: Any, model: str = "sessrec") -> tuple[int, Any]:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()

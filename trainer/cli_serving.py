@@ -137,7 +137,7 @@ def run_serving(args: argparse.Namespace) -> None:
               "(logs in logs/, stop with `make stop`)")
     elif args.command == "stop":
         from .server import stop
-        stop(Path.cwd())
+        print(stop(Path.cwd()))
     elif args.command == "request":
         from .request_cli import request
         request(args)

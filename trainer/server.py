@@ -97,8 +97,9 @@ def wait_ready(management: str, model: str, timeout: float = 180, proc: subproce
     raise SessrecError(f"model {model!r} not ready after {timeout:.0f}s; see logs/model_log.log")
 
 
-def stop(workdir: Path, env: dict[str, str] | None = None) -> None:
-    """`torchserve --stop` and wait (up to 60 s, TorchServe's own limit) until the server has exited.
+def stop(workdir: Path, env: dict[str, str] | None = None) -> str:
+    """`torchserve --stop` and wait (up to 60 s, TorchServe's own limit) until the server has exited;
+    returns what TorchServe said ("TorchServe has stopped." or "... is not currently running.").
 
     A plain `--stop` only signals it and returns while it still holds its ports for a few seconds, so
     an immediate `make serve` would find them taken."""
@@ -106,6 +107,7 @@ def stop(workdir: Path, env: dict[str, str] | None = None) -> None:
                          capture_output=True, text=True, timeout=90)
     if "took too long" in res.stdout:
         raise SessrecError("TorchServe did not exit within 60 s of --stop; see logs/ts_log.log")
+    return res.stdout.strip() or "TorchServe has stopped."  # --foreground says nothing once it has
 
 
 def serve(config: Path, models: list[str], workdir: Path, ready_timeout: float = 180) -> str:
