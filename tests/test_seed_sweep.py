@@ -48,7 +48,13 @@ def test_each_seed_is_trained_scored_and_averaged(tiny_data, tmp_path, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["--seeds", "1", "1"], "--seeds must be distinct"),
-    (["--", "--seed", "4"], "not among the train flags"),
+    (["--", "--seed", "4"], "give --seed to the sweep (--data, --out, --seeds), not among the train flags"),
+    # argparse takes these spellings too; placed after the sweep's own, they would win: every seed
+    # into one directory, or trained on other data than the sweep scores
+    (["--", "--out=elsewhere"], "give --out to the sweep"),
+    (["--", "--ou", "elsewhere"], "give --out to the sweep"),
+    (["--", "--dat=other", "--seed=3"], "give --data and --seed to the sweep"),
+    (["--", "--resume"], "the sweep resumes its interrupted seeds by itself"),
     (["--protocol", "events"], "--protocol must be set or next, got 'events'"),
     (["--seeds", "1", "-1"], "--seeds must be an int in 0..2**63-1, got -1"),  # numpy takes no negative seed
 ])

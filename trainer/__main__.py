@@ -237,13 +237,18 @@ def _same_data_elsewhere(run_dir: Path, data_dir: Path) -> bool:
         return False
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line (also how seed_sweep reads the train flags it passes on)."""
     parser = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_add_prepare, _add_train, _add_evaluate, _add_compare, _add_export, _add_ensemble, _add_recipe,
                 _add_baseline, add_serving):
         add(sub)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         if args.command == "prepare":
             from .prepare import prepare_log, read_log

@@ -55,6 +55,22 @@ def train_or_resume(data: Path, run: Path, flags: list[str]) -> None:
         raise SessrecError(f"training {run} failed (its error is printed above)")
 
 
+def check_train_flags(flags: list[str]) -> None:
+    """Refuse train flags that would take the sweep's own place, in any spelling argparse takes
+    (`--out=X`, `--ou X`): the sweep puts them after its --data and --out, so they would win, and
+    every seed would train on other data or into one directory."""
+    from .__main__ import build_parser
+
+    ours = "\0sweep"
+    args = build_parser().parse_args(["train", "--data", ours, "--out", ours, *flags])
+    taken = [flag for flag, mine in (("--data", str(args.data) != ours), ("--out", str(args.out) != ours),
+                                     ("--seed", args.seed is not None)) if mine]
+    if taken:
+        raise ConfigError(f"give {' and '.join(taken)} to the sweep (--data, --out, --seeds), not among the train flags")
+    if args.resume:
+        raise ConfigError("--resume is not a train flag here: the sweep resumes its interrupted seeds by itself")
+
+
 def sweep(data: Path, out: Path, seeds: list[int], flags: list[str], k: int = 20,
           protocol: str = "set") -> dict[str, Any]:
     """Train and score one run per seed; returns per-seed and mean validation and test metrics (test scored
@@ -65,8 +81,7 @@ def sweep(data: Path, out: Path, seeds: list[int], flags: list[str], k: int = 20
         raise ConfigError(f"--seeds must be distinct and at least one, got {seeds}")
     for seed in seeds:
         check_seed(seed, "--seeds")
-    if "--seed" in flags or "--out" in flags or "--data" in flags:
-        raise ConfigError("give --data/--out/--seeds to the sweep, not among the train flags")
+    check_train_flags(flags)
     out.mkdir(parents=True, exist_ok=True)
     runs = []
     for seed in seeds:
