@@ -92,6 +92,33 @@ def test_min_counts_filter_before_splitting(tmp_path):
     assert meta["events_kept"] == 4 and meta["users"] == 2  # item 8 and then user 3 dropped
 
 
+def test_times_too_coarse_for_the_cut_points_are_named(tmp_path, capsys):
+    # Events at a cut time go to the later period: with two distinct times the validate period
+    # was written empty (train then failed far from the cause), with one time training was.
+    from trainer.errors import DataError
+    from trainer.prepare import prepare_log, read_log
+
+    def prepare(times, name):
+        rows = [(u, 100 * u + i, t) for u in range(1, 21) for i, t in enumerate(times)]
+        log = write_log(tmp_path / f"{name}.csv", rows)
+        return prepare_log(read_log(log, "user_id", "item_id", "timestamp"), tmp_path / name, "temporal", source=name)
+
+    with pytest.raises(DataError, match=r"^same: no event is before the validation cut time 7, .* are the times all equal"):
+        prepare([7] * 10, "same")
+    with pytest.raises(DataError, match=r"^two: the validate period holds 0\.0% of the events, asked 10\.0%: the times are "
+                       r"too coarse"):
+        prepare([0] * 5 + [1] * 5, "two")
+    assert not (tmp_path / "same").exists() and not (tmp_path / "two").exists()
+    meta = prepare([0, 1, 2, 3, 4, 5, 5, 5, 5, 9], "skewed")  # validate takes the whole block at its cut
+    assert meta["splits"]["validate"]["events"] == 80 and meta["splits"]["test"]["events"] == 20
+    assert "warning: the validate period holds 40.0% of the events, asked 10.0%" in capsys.readouterr().err
+    # only newcomers after the validation cut: the validate period would be written empty
+    with pytest.raises(DataError, match=r"^input: every event of the validate period \(1\) is from a user with no "
+                       r"training events"):
+        prepare_log(pd.DataFrame({"user": [1] * 8 + [2, 3], "item": range(10), "time": range(10), "row": range(10)}),
+                    tmp_path / "new", "temporal")
+
+
 def test_rows_repeating_user_item_and_time_are_dropped_unless_kept(tmp_path):
     # User 1's log was written twice at the end: kept, the test target (60) would be the movie the
     # history already ends with, masked at evaluation, so a miss whatever the model does; and item 60's

@@ -7,6 +7,7 @@ file order (MovieLens-100k has many equal timestamps, so this choice changes the
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -95,10 +96,39 @@ def split_temporal(df: pd.DataFrame, val_frac: float = 0.1, test_frac: float = 0
     val_cut = times[min(int(n * (1 - test_frac - val_frac)), n - 1)]
     parts = {"train": df[df["time"] < val_cut], "validate": df[(df["time"] >= val_cut) & (df["time"] < test_cut)],
              "test": df[df["time"] >= test_cut]}
+    _check_periods(parts, n, {"validate": (val_frac, val_cut), "test": (test_frac, test_cut)})
     known = set(parts["train"]["user"].unique())
-    parts["validate"] = parts["validate"][parts["validate"]["user"].isin(known)]
-    parts["test"] = parts["test"][parts["test"]["user"].isin(known)]
+    for name in ("validate", "test"):
+        period = parts[name]
+        parts[name] = period[period["user"].isin(known)]
+        if parts[name].empty:
+            raise DataError(f"every event of the {name} period ({len(period):,}) is from a user with no training "
+                            "events, so it keeps none (the split format describes training users)")
     return parts
+
+
+def _check_periods(parts: dict[str, pd.DataFrame], n: int, asked: dict[str, tuple[float, Any]]) -> None:
+    """Events at a cut time go to the later period, so coarse times (dates, or one time for many
+    events) move whole blocks across a cut: refuse a period left empty, warn when one is far from
+    its share."""
+    if parts["train"].empty:
+        raise DataError(f"no event is before the validation cut time {_time_text(parts['train'], asked['validate'][1])}, "
+                        "so training gets none: "
+                        "are the times all equal? Use a real time column, or --split leave-one-out (file order)")
+    for name, (frac, cut) in asked.items():
+        share = len(parts[name]) / n
+        if share == 0 or not frac / 2 <= share <= frac * 2:
+            tied = int((parts[name]["time"] == cut).sum()) if share else 0
+            what = (f"the {name} period holds {share:.1%} of the events, asked {frac:.1%}: the times are too coarse "
+                    f"for the cut points (events at a cut time go to the later period)")
+            if share == 0:
+                raise DataError(f"{what}; use finer times, other --val-frac/--test-frac, or --split leave-one-out")
+            print(f"warning: {what}; {tied:,} events share its cut time {_time_text(parts[name], cut)}", file=sys.stderr)
+
+
+def _time_text(df: pd.DataFrame, time: Any) -> str:
+    """A time key as the log wrote it: date-times are kept as UTC nanoseconds."""
+    return pd.Timestamp(int(time), tz="UTC").isoformat() if "nanoseconds" in df.attrs.get("time", "") else str(time)
 
 
 def split_leave_one_out(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -137,7 +167,10 @@ def prepare_log(df: pd.DataFrame, out_dir: Path, split: str, min_item: int = 1, 
     # Stable by construction: file row number is the last sort key.
     df = df.sort_values(["user", "time", "row"], kind="stable")
     if split == "temporal":
-        parts = split_temporal(df, val_frac, test_frac)
+        try:
+            parts = split_temporal(df, val_frac, test_frac)
+        except DataError as exc:
+            raise DataError(f"{source or 'input'}: {exc}") from None
     elif split == "leave-one-out":
         parts = split_leave_one_out(df)
     else:
