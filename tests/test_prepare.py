@@ -16,13 +16,18 @@ def write_log(path, rows, cols=("user_id", "item_id", "timestamp")):
     return path
 
 
+def prepare_loo(tmp_path, rows, out="out", *flags):
+    """`prepare` a TSV log of `rows` leave-one-out into tmp_path/out; (the result, the splits)."""
+    log = write_log(tmp_path / "log.tsv", rows)
+    res = run_cli("prepare", "--input", str(log), "--out", str(tmp_path / out), "--split", "leave-one-out", *flags)
+    assert res.returncode == 0, res.stderr
+    return res, load_data_dir(tmp_path / out)
+
+
 def test_stable_order_and_leave_one_out(tmp_path):
     # User 1's events share timestamps: file order must break the tie (a then b then c ...).
     rows = [(1, 30, 5), (1, 10, 5), (2, 40, 1), (1, 20, 5), (1, 50, 9), (2, 41, 2), (2, 42, 3), (1, 60, 1)]
-    log = write_log(tmp_path / "log.tsv", rows)
-    res = run_cli("prepare", "--input", str(log), "--out", str(tmp_path / "out"), "--split", "leave-one-out")
-    assert res.returncode == 0, res.stderr
-    splits = load_data_dir(tmp_path / "out")
+    _, splits = prepare_loo(tmp_path, rows)
     assert splits["train"].as_dict() == {1: [60, 30, 10], 2: [40]}
     assert splits["validate"].as_dict() == {1: [20], 2: [41]}
     assert splits["test"].as_dict() == {1: [50], 2: [42]}
@@ -124,25 +129,18 @@ def test_rows_repeating_user_item_and_time_are_dropped_unless_kept(tmp_path):
     # history already ends with, masked at evaluation, so a miss whatever the model does; and item 60's
     # two rows would pass --min-item-count 2. A rewatch at another time (10 at 1 and 4) stays.
     rows = [(1, 10, 1), (1, 20, 2), (1, 30, 3), (1, 10, 4), (1, 60, 5), (1, 60, 5), (2, 20, 1), (2, 30, 2)]
-    log = write_log(tmp_path / "log.tsv", rows)
-    res = run_cli("prepare", "--input", str(log), "--out", str(tmp_path / "out"), "--split", "leave-one-out")
-    assert res.returncode == 0, res.stderr
-    splits = load_data_dir(tmp_path / "out")
+    res, splits = prepare_loo(tmp_path, rows)
     assert splits["train"].as_dict() == {1: [10, 20, 30], 2: [20, 30]}
     assert splits["validate"].as_dict() == {1: [10]} and splits["test"].as_dict() == {1: [60]}
     meta = json.loads(res.stdout)
     assert (meta["events_in"], meta["duplicates_dropped"], meta["events_kept"]) == (8, 1, 7)
     assert meta["keep_duplicates"] is False
 
-    res = run_cli("prepare", "--input", str(log), "--out", str(tmp_path / "kept"), "--split", "leave-one-out",
-                  "--keep-duplicates", "--min-item-count", "2")
-    assert res.returncode == 0, res.stderr
-    splits = load_data_dir(tmp_path / "kept")
+    res, splits = prepare_loo(tmp_path, rows, "kept", "--keep-duplicates", "--min-item-count", "2")
     assert splits["test"].as_dict() == {1: [60]} and splits["validate"].as_dict() == {1: [60]}
     assert json.loads(res.stdout)["duplicates_dropped"] == 0
-    res = run_cli("prepare", "--input", str(log), "--out", str(tmp_path / "min2"), "--split", "leave-one-out",
-                  "--min-item-count", "2")
-    assert 60 not in load_data_dir(tmp_path / "min2")["test"].as_dict().get(1, [])  # one event after dropping
+    _, splits = prepare_loo(tmp_path, rows, "min2", "--min-item-count", "2")
+    assert 60 not in splits["test"].as_dict().get(1, [])  # one event after dropping
 
 
 @pytest.mark.parametrize("rows, cols, extra, message", [
