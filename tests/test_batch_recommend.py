@@ -115,6 +115,7 @@ def test_a_bad_line_is_named_and_the_old_output_survives(tiny_run, tmp_path):
     ('{"movies": [1, 2.5]}', r"x:3: 'movies'\[1\] must be an integer movie id or a numeric string .*, got 2.5"),
     ('{"movies": [true]}', r"x:3: 'movies'\[0\] must be an integer movie id or a numeric string .*, got true"),
     ('{"movies": [], "exclude": ["7x"]}', r"x:3: 'exclude'\[0\] must be an integer movie id or a numeric string .*, got \"7x\""),
+    ('{"movies": [1, 9223372036854775808]}', r"x:3: 'movies'\[1\] is outside the 64-bit range of movie ids"),
     ('{"movies": [], "k": 0}', "x:3: 'k' must be a positive int, got 0"),
     ('{"movies": [], "k": "5"}', "x:3: 'k' must be a positive int, got \"5\""),
 ])

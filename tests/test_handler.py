@@ -102,6 +102,8 @@ BAD = [
     ({"movies": [4, 5, False]}, "InvalidId"),  # ints first: the all-int fast path must not let a bool through
     ({"movies": [4], "exclude": [6, 7.0]}, "InvalidId"),
     ({"movies": ["12abc"]}, "InvalidId"),
+    ({"movies": [2**63]}, "InvalidId"),  # past every catalog id (prepare's 64-bit bound)
+    ({"movies": [1], "exclude": ["-9223372036854775809"]}, "InvalidId"),
     ({"movies": [1], "k": 0}, "InvalidField"),
     ({"movies": [1], "k": 1001}, "InvalidField"),
     ({"movies": [1], "k": "5"}, "InvalidField"),

@@ -124,6 +124,24 @@ def test_a_bad_request_leaves_its_session_unchanged(any_store, stateless, histor
     assert status == 200 and body["movies"] == expected["movies"]
 
 
+def test_an_id_past_64_bits_is_a_400_and_its_batch_is_answered(any_store, stateless, histories):
+    # The shared store keeps a request's ids as 64-bit integers (to recognise a resend): an id of
+    # 2**70 raised OverflowError there, failing every request of the batch with it.
+    sessions = any_store
+    history = histories[1][:10]
+    open_session(sessions, "y", history[:5])
+    open_session(sessions, "z", history[:5])
+    answers = sessions.call([{"movies": history[5:6], "after": 1}, {"movies": [2**70], "after": 1},
+                             {"movies": ["9223372036854775808"]}],  # 2**63 as text: 19 digits, still too big
+                            [{SEQ_ID: "y"}, {SEQ_ID: "z"}, {SEQ_ID: "w", START: "true"}])
+    assert [status for status, _ in answers] == [200, 400, 400]
+    assert answers[1][1]["message"] == "movies[0] is outside the 64-bit range of movie ids, got 1180591620717411303424"
+    [(_, expected)] = stateless.call([{"movies": history[:6]}])
+    assert answers[0][1]["movies"] == expected["movies"]
+    status, body = send(sessions, "z", history[5:6], after=1)  # z is where it was
+    assert status == 200 and body["movies"] == expected["movies"]
+
+
 def test_exclude_and_k_apply_per_request_not_to_the_session(sessions, stateless, histories):
     history = histories[1][:8]
     _, first = open_session(sessions, "e", history, k=5)
