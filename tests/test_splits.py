@@ -49,6 +49,9 @@ def test_malicious_pickle_is_refused_and_not_executed(tmp_path):
     (([1], [[1, "7"]]), r"movies\[0\] \(user 1\)\[1\]: expected an int id, got str"),
     (([1], [[1.5]]), r"expected an int id, got float"),
     (([1], [[True]]), r"expected an int id, got bool"),
+    # the handler refuses such ids, so a catalog holding one would have a movie no client can send
+    (([1], [[3, 2**63]]), r"movies\[0\] \(user 1\)\[1\]: id 9223372036854775808 is outside the 64-bit range"),
+    (([-(2**63) - 1], [[1]]), r"users\[0\]: id -9223372036854775809 is outside the 64-bit range"),
     (([1], [5]), r"movies\[0\] \(user 1\): expected a list"),
     (([1], [np.array([1.0])]), r"expected a 1-d int array"),
 ])

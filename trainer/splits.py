@@ -39,7 +39,11 @@ def _as_int(value: object, where: str) -> int:
     # bool is an int subclass but never a valid id; numpy ints come from users' own arrays.
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise DataError(f"{where}: expected an int id, got {type(value).__name__} {value!r:.40}")
-    return int(value)
+    value = int(value)
+    if not -(2**63) <= value < 2**63:
+        # prepare's bound, and the handler's: a catalog movie past it could never be requested
+        raise DataError(f"{where}: id {value} is outside the 64-bit range of ids")
+    return value
 
 
 def _as_list(value: object, where: str) -> list:
