@@ -71,6 +71,8 @@ def test_batches_in_chunks_keep_input_order(rec):
     (lambda r: r.recommend([1, "12"]), DataError, r"histories\[0\]\[1\] must be an int movie id, got '12'"),
     (lambda r: r.recommend([1, 2.0]), DataError, r"histories\[0\]\[1\] must be an int movie id, got 2.0"),
     (lambda r: r.recommend([False]), DataError, r"histories\[0\]\[0\] must be an int movie id, got False"),
+    (lambda r: r.recommend([1], exclude=[2**64]), DataError,  # the handler answers it with a 400
+     r"excludes\[0\]\[0\] is outside the 64-bit range of movie ids, got 18446744073709551616"),
     (lambda r: r.recommend("1 2 3"), DataError, r"histories\[0\] must be a sequence of int movie ids, got str"),
     (lambda r: r.recommend([1], exclude=5), DataError, r"excludes\[0\] must be a sequence of int movie ids, got int"),
 ])

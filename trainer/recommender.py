@@ -41,6 +41,8 @@ def movie_ids(values: Sequence[Any], what: str) -> list[int]:
     for i, v in enumerate(values.tolist() if hasattr(values, "tolist") else values):
         if isinstance(v, bool) or not isinstance(v, numbers.Integral):
             raise DataError(f"{what}[{i}] must be an int movie id, got {repr(v)[:40]}")
+        if not -(2**63) <= v < 2**63:  # as the handler refuses it
+            raise DataError(f"{what}[{i}] is outside the 64-bit range of movie ids, got {v}")
         out.append(int(v))
     return out
 
