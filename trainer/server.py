@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -120,7 +121,8 @@ def serve(config: Path, models: list[str], workdir: Path, ready_timeout: float =
     addr = addresses(config)
     check_archives(config, models, workdir)
     ensure_free(addr)
-    logs = StartLogs.mark(Path(workdir) / "logs")
+    # where log4j2.xml puts them: $LOG_LOCATION, else logs/ in the start directory
+    logs = StartLogs.mark(Path(workdir) / os.environ.get("LOG_LOCATION", "logs"))
     proc = start_detached(["--start", "--ncs", "--ts-config", str(Path(config).resolve()), "--models", *models],
                           workdir)
     try:
