@@ -45,6 +45,14 @@ def test_archive_names_torchserve_cannot_serve_are_cli_errors(tiny_run, tmp_path
     assert "Traceback" not in res.stderr and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("version", ["abc/def", "", " 1", "-1"])
+def test_archive_versions_the_management_api_cannot_address_are_cli_errors(tiny_run, tmp_path, version):
+    # TorchServe served these, but /models/NAME/abc/def (or an empty version) names nothing
+    res = run_cli("archive", "--run", str(tiny_run), "--out", str(tmp_path), "--version", version)
+    assert res.returncode == 2 and res.stderr.startswith(f"error: --version {version!r}: a version is letters"), res.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_good_request(harness, vocab):
     history = vocab.movies[:5]
     [(status, body)] = harness.call([{"movies": history + [987654], "k": 7}])

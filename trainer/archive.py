@@ -36,6 +36,11 @@ def build_archive(run_dir: Path, out_dir: Path, name: str = "sessrec", version: 
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_\-.]*", name) or name.endswith(".mar"):
         raise ConfigError(f"--name {name!r}: a model name is letters, digits, '_', '-' and '.', starts with a "
                           "letter or digit, and leaves out .mar (the archive is NAME.mar)")
+    # The version names the model in the management API (/models/NAME/VERSION): a slash or nothing
+    # there would leave it unaddressable.
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_\-.]*", version):
+        raise ConfigError(f"--version {version!r}: a version is letters, digits, '_', '-' and '.', starting with a "
+                          "letter or digit (e.g. 1.0, 2024-06-01)")
     model, _, cfg = load_exported(run_dir)  # refuses an unfinished or inconsistent run with a clear message
     if Path(model_config) == SESSIONS_CONFIG and not hasattr(model, "step"):
         raise RunDirError(f"{run_dir} is a {cfg.kind!r} run: session archives need the GRU's step()")
