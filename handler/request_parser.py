@@ -110,7 +110,8 @@ def check_id_range(ids: list[int], field: str) -> list[int]:
 
 def decode_body(raw: Any, limits: Limits) -> Any:
     """The JSON value of a request body, whether TorchServe already decoded it or passed bytes."""
-    if raw is None:
+    # None: TorchServe found no body part; empty or blank: a GET, or a POST without -d
+    if raw is None or (isinstance(raw, (bytes, bytearray, str)) and not raw.strip()):
         raise RequestError("MissingBody", 'no JSON body; send Content-Type: application/json with an object such as {"movies": [1, 2, 3]}')
     if isinstance(raw, (bytes, bytearray, str)):
         size = len(raw.encode() if isinstance(raw, str) else raw)

@@ -118,6 +118,8 @@ BAD = [
     ({"movies": [1], "exclude": 7}, "InvalidField"),
     ({"movies": list(range(1001))}, "TooManyIds"),
     (None, "MissingBody"),
+    (b"", "MissingBody"),  # a GET, or a POST without a body: was MalformedJSON "Expecting value"
+    (b" \n", "MissingBody"),
 ]
 
 
