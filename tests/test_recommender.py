@@ -102,3 +102,11 @@ def test_cli_prints_the_answer_of_a_data_users_history(rec, tiny_run, tiny_data)
     res = run_cli("recommend", "--run", str(tiny_run), "--data", str(tiny_data), "--user", "987654321")
     assert res.returncode == 2 and "user 987654321 has no training or validation events" in res.stderr
     assert res.stdout == ""
+
+
+def test_k_past_the_catalog_returns_the_whole_ranking_without_ranking_k_columns(rec):
+    # k was used as the width of the ranked tensors: 10**30 overflowed in torch (a TypeError
+    # traceback from `recommend --input` lines), 10**9 asked for 16 GB.
+    whole = rec.recommend([rec.vocab.movies[0]], k=rec.vocab.size)
+    assert len(whole.movies) == rec.vocab.size - 2  # every movie but the one in the history
+    assert rec.recommend([rec.vocab.movies[0]], k=10**30) == whole

@@ -94,6 +94,9 @@ class Recommender:
         raw = [movie_ids(h, f"histories[{i}]") for i, h in enumerate(histories)]
         skip = [movie_ids(e, f"excludes[{i}]") for i, e in enumerate(excludes)]
         answers: list[Recommendation] = []
+        # No answer is longer than the catalog: ranking k columns would cost k-sized tensors for
+        # nothing (k = 10**9 asked for 16 GB; k past 2**63 overflowed in torch).
+        k = min(k, self.vocab.size)
         with torch.inference_mode():
             for start in range(0, len(raw), batch_size):
                 chunk = range(start, min(start + batch_size, len(raw)))
