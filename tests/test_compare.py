@@ -165,5 +165,11 @@ def test_bad_requests_are_named(tiny_data, tiny_run, tmp_path):
     for k in ("0", "-3"):
         res = run_cli("evaluate", "--data", str(tiny_data), "--run", str(tiny_run), "--k", k)
         assert res.returncode == 2 and res.stderr.startswith(f"error: --k (the map@k cut-off) must be a positive int, got {k}")
+    # and k past the catalog: every user's ranking was k wide (10**9 asked for terabytes)
+    catalog = json.loads((tiny_run / "config.json").read_text())["model"]["vocab_size"] - 1
+    res = run_cli("evaluate", "--data", str(tiny_data), "--run", str(tiny_run), "--k", str(10**9))
+    assert res.returncode == 2 and res.stderr.startswith(f"error: --k {10**9} is past the catalog of {catalog:,} movies")
+    res = run_cli("evaluate", "--data", str(tiny_data), "--run", str(tiny_run), "--k", str(catalog))
+    assert res.returncode == 0 and f'"map@{catalog}"' in res.stdout
     with pytest.raises(ConfigError, match=r"--seed must be an int in 0..2\*\*63-1, got -1"):
         compare_runs(tiny_data, [tiny_run, tiny_run], seed=-1)  # numpy's generator takes no negative seed
