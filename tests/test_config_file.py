@@ -96,6 +96,12 @@ def test_cli_refuses_a_bad_file_before_touching_the_run_directory(tiny_data, tmp
     assert not out.exists()
     res = run_cli("train", "--data", str(tiny_data), "--out", str(out), "--config", str(tmp_path / "none.json"))
     assert res.returncode == 2 and "none.json: config file not found" in res.stderr and not out.exists()
+    # eval_k past the catalog: validation ranked every user that wide (10**8: gigabytes per batch)
+    wide = tmp_path / "wide.json"
+    wide.write_text('{"eval_k": 100000000, "select_metric": "ndcg@10"}\n')
+    res = run_cli("train", "--data", str(tiny_data), "--out", str(out), "--config", str(wide))
+    assert res.returncode == 2 and "error: eval_k 100000000 is past the catalog of" in res.stderr
+    assert not out.exists() or not any(out.iterdir())  # nothing written: the same --out trains next time
 
 
 def test_config_cannot_be_combined_with_resume(tiny_run):

@@ -121,6 +121,9 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
         vocab = Vocab.load(out_dir / VOCAB_FILE)
     else:
         vocab = Vocab.build(splits["train"].movies, cfg.min_count)
+        if cfg.eval_k > max(20, vocab.size - 1):  # (settable from a --config file) before anything is written
+            raise ConfigError(f"eval_k {cfg.eval_k} is past the catalog of {vocab.size - 1:,} movies: validation would "
+                              "rank every user that wide")
         vocab.save(out_dir / VOCAB_FILE)
         record_data(out_dir, cfg.data, digest)
     cfg.model.vocab_size = vocab.size
