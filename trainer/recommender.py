@@ -15,6 +15,8 @@ from typing import Any, Sequence
 
 import torch
 
+from handler.request_parser import ID_MAX, ID_MIN
+
 from .errors import ConfigError, DataError
 from .recommend import encode_history, pad_batch, recommend, to_raw, unknown_ids
 from .vocab import Vocab
@@ -41,7 +43,7 @@ def movie_ids(values: Sequence[Any], what: str) -> list[int]:
     for i, v in enumerate(values.tolist() if hasattr(values, "tolist") else values):
         if isinstance(v, bool) or not isinstance(v, numbers.Integral):
             raise DataError(f"{what}[{i}] must be an int movie id, got {repr(v)[:40]}")
-        if not -(2**63) <= v < 2**63:  # as the handler refuses it
+        if not ID_MIN <= v <= ID_MAX:  # as the handler refuses it
             raise DataError(f"{what}[{i}] is outside the 64-bit range of movie ids, got {v}")
         out.append(int(v))
     return out

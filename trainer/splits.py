@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from handler.request_parser import ID_MAX, ID_MIN
+
 from .atomic import write_files_atomic
 from .errors import DataError
 from .safe_pickle import safe_load
@@ -40,7 +42,7 @@ def _as_int(value: object, where: str) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise DataError(f"{where}: expected an int id, got {type(value).__name__} {value!r:.40}")
     value = int(value)
-    if not -(2**63) <= value < 2**63:
+    if not ID_MIN <= value <= ID_MAX:
         # prepare's bound, and the handler's: a catalog movie past it could never be requested
         raise DataError(f"{where}: id {value} is outside the 64-bit range of ids")
     return value
