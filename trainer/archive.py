@@ -24,6 +24,8 @@ RUN_FILES = (VOCAB_FILE, "config.json")
 SHIPPED_CODE = (REPO / "trainer" / "recommend.py", HANDLER_DIR / "request_parser.py", HANDLER_DIR / "session_cache.py",
                 HANDLER_DIR / "session_store.py", HANDLER_DIR / "session_flow.py", HANDLER_DIR / "answer_text.py")
 SESSIONS_CONFIG = HANDLER_DIR / "model-config-sessions.yaml"
+# TorchServe's rule for model names, which versions follow too (both are URL path segments)
+_TORCHSERVE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-.]*")
 
 
 def build_archive(run_dir: Path, out_dir: Path, name: str = "sessrec", version: str = "1.0",
@@ -33,12 +35,12 @@ def build_archive(run_dir: Path, out_dir: Path, name: str = "sessrec", version: 
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     # TorchServe's own rule for model names (the archiver's would come back as a traceback); the name
     # is also the URL path /predictions/NAME, so "sessrec.mar" would serve as "sessrec.mar".
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_\-.]*", name) or name.endswith(".mar"):
+    if not _TORCHSERVE_NAME.fullmatch(name) or name.endswith(".mar"):
         raise ConfigError(f"--name {name!r}: a model name is letters, digits, '_', '-' and '.', starts with a "
                           "letter or digit, and leaves out .mar (the archive is NAME.mar)")
     # The version names the model in the management API (/models/NAME/VERSION): a slash or nothing
     # there would leave it unaddressable.
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_\-.]*", version):
+    if not _TORCHSERVE_NAME.fullmatch(version):
         raise ConfigError(f"--version {version!r}: a version is letters, digits, '_', '-' and '.', starting with a "
                           "letter or digit (e.g. 1.0, 2024-06-01)")
     model, _, cfg = load_exported(run_dir)  # refuses an unfinished or inconsistent run with a clear message
