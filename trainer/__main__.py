@@ -228,11 +228,10 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
 def _same_data_elsewhere(run_dir: Path, data_dir: Path) -> bool:
     """Whether `data_dir` holds the very files `run_dir` recorded learning from (data.json): a data
     directory moved, or named by another path, is still the run's data."""
-    from .data_identity import data_digest, recorded_digest
+    from .data_identity import learned_from
 
     try:
-        recorded = recorded_digest(run_dir)
-        return recorded is not None and recorded == data_digest(data_dir)
+        return learned_from(run_dir, data_dir) is True
     except OSError:  # no split files there: the "cannot change --data" error says what to do
         return False
 

@@ -45,11 +45,17 @@ def recorded_digest(run_dir: Path) -> str | None:
         return None
 
 
+def learned_from(run_dir: Path, data_dir: Path) -> bool | None:
+    """Whether `run_dir` learned from the very files `data_dir` holds (wherever they are now); None
+    when the run recorded nothing (runs trained before data.json existed)."""
+    recorded = recorded_digest(run_dir)
+    return None if recorded is None else recorded == data_digest(data_dir)
+
+
 def other_data(run_dir: Path, data_dir: Path) -> str | None:
     """A sentence saying that `run_dir` learned from other files than `data_dir` holds; None when
-    they are the same or the run recorded nothing (runs trained before data.json existed)."""
-    recorded = recorded_digest(run_dir)
-    if recorded is None or recorded == data_digest(data_dir):
+    they are the same or the run recorded nothing."""
+    if learned_from(run_dir, data_dir) is not False:
         return None
     return (f"{run_dir} learned from other data than {data_dir} holds (its {' and '.join(LEARNED_FROM)} differ "
             f"from those recorded in {Path(run_dir) / DATA_FILE})")
