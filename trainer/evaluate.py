@@ -12,7 +12,7 @@ from .atomic import write_text_atomic
 from .config import PROTOCOLS, TrainConfig
 from .data_identity import warn_if_other_data
 from .errors import ConfigError, RunDirError
-from .evaluation import EvalCases, evaluate_scorer, protocol_cases
+from .evaluation import EvalCases, check_ranking_width, evaluate_scorer, protocol_cases
 from .export import MODEL_FILE, load_scripted
 from .splits import history_for, load_data_dir
 from .train import CONFIG_FILE, VOCAB_FILE
@@ -86,10 +86,7 @@ def score_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20, t
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ConfigError(f"--k (the map@k cut-off) must be a positive int, got {k!r}")
     model, cases = run_cases(data_dir, run_dir, split, test_history, protocol)
-    catalog = TrainConfig.load(Path(run_dir) / CONFIG_FILE).model.vocab_size - 1
-    if k > max(20, catalog):  # every user's ranking would be k wide: k = 10**9 asks for terabytes
-        raise ConfigError(f"--k {k} is past the catalog of {catalog:,} movies: map@k cannot rank more movies than "
-                          f"there are (use --k {max(20, catalog)} or less)")
+    check_ranking_width(k, TrainConfig.load(Path(run_dir) / CONFIG_FILE).model.vocab_size - 1, "--k")
     model = model.to(device)
     values: dict[str, torch.Tensor] = {}
     result = evaluate_scorer(lambda m, l: model.predict_next(m.to(device), l.to(device)), cases, k, per_user=values)

@@ -11,6 +11,7 @@ from typing import Callable
 
 import torch
 
+from .errors import ConfigError
 from .metrics import TARGET_PAD, ranking_metrics
 from .recommend import encode_history, model_input, pad_batch, recommend
 from .splits import Split
@@ -138,6 +139,14 @@ def rank_cases(scorer: Scorer, inputs: list[list[int]], seen: Sequence[Sequence[
             idx, val = recommend(scorer(movies, lens).cpu(), [seen[i] for i in rows], k)
             ranked[rows], values[rows] = idx, val
     return ranked, values
+
+
+def check_ranking_width(k: int, catalog: int, what: str) -> None:
+    """Refuse a map@k cut-off past the catalog (past 20, the widest fixed cut): every case is ranked
+    max(k, 20) wide, so k = 10**9 would ask for terabytes to rank movies that do not exist."""
+    if k > max(20, catalog):
+        raise ConfigError(f"{what} {k} is past the catalog of {catalog:,} movies: map@k cannot rank more movies than "
+                          f"there are (use {what} {max(20, catalog)} or less)")
 
 
 def per_user_metrics(scorer: Scorer, cases: EvalCases, k: int = 20, batch_size: int = 256) -> dict[str, torch.Tensor]:

@@ -21,7 +21,7 @@ from .config import TrainConfig
 from .data_identity import DATA_FILE, LEARNED_FROM, data_digest, record_data, recorded_digest
 from .distill import check_teachers, soft_targets
 from .errors import ConfigError, RunDirError, TrainingDiverged
-from .evaluation import evaluate_scorer, protocol_cases
+from .evaluation import check_ranking_width, evaluate_scorer, protocol_cases
 from .export import BEST_FILE, ENSEMBLE_FILE, export_run
 from .losses import training_loss
 from .model import SessionGRU
@@ -121,9 +121,7 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
         vocab = Vocab.load(out_dir / VOCAB_FILE)
     else:
         vocab = Vocab.build(splits["train"].movies, cfg.min_count)
-        if cfg.eval_k > max(20, vocab.size - 1):  # (settable from a --config file) before anything is written
-            raise ConfigError(f"eval_k {cfg.eval_k} is past the catalog of {vocab.size - 1:,} movies: validation would "
-                              "rank every user that wide")
+        check_ranking_width(cfg.eval_k, vocab.size - 1, "eval_k")  # (from a --config file) before anything is written
         vocab.save(out_dir / VOCAB_FILE)
         record_data(out_dir, cfg.data, digest)
     cfg.model.vocab_size = vocab.size
