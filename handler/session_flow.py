@@ -7,10 +7,14 @@ session store, `recommend`'s helpers), so this file imports nothing of the proje
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections import Counter
 from typing import Any, Callable
 
 import torch
+
+logger = logging.getLogger(__name__)
 
 
 def session_headers(ctx: Any, i: int) -> tuple[str, bool, bool]:
@@ -50,7 +54,11 @@ class SessionFlow:
 
     def attach(self, rows: list[dict[str, Any]]) -> None:
         """Give each session request its session (one store read per batch), or a 409/410 error."""
-        live = self.store.get_many(r["sid"] for r in rows if "sid" in r and not r["start"])
+        try:
+            live = self.store.get_many(r["sid"] for r in rows if "sid" in r and not r["start"])
+        except sqlite3.Error as exc:
+            _store_failed(rows, "read", exc)
+            return
         taken: set[str] = set()
         for r in rows:
             if "sid" not in r:
@@ -145,20 +153,39 @@ class SessionFlow:
         worker). A session that another worker advanced meanwhile keeps that state; this request
         then gets a 409 rather than an answer that forgot an event."""
         done = [r for r in rows if "sid" in r and "error" not in r]
+        if not done:
+            return
         # A replayed request changed nothing: nothing to write (and nothing to refuse), but it was
         # answered, so its session's idle clock restarts as for any other request.
-        refused = self.store.put_many({r["sid"]: r["session"] for r in done if not r["end"] and not r.get("replay")},
-                                      drop=[r["sid"] for r in done if r["end"]],
-                                      touch=[r["sid"] for r in done if r.get("replay")])
+        try:
+            refused = self.store.put_many({r["sid"]: r["session"] for r in done if not r["end"] and not r.get("replay")},
+                                          drop=[r["sid"] for r in done if r["end"]],
+                                          touch=[r["sid"] for r in done if r.get("replay")])
+        except sqlite3.Error as exc:  # the shared store rolled its transaction back: nothing changed
+            _store_failed(done, "written", exc)
+            return
         for r in done:
             if r["sid"] in refused:
                 r["error"] = (409, "ConcurrentSessionRequest", f"session {r['sid']!r} was advanced by another "
                               "request meanwhile; this one was not applied: send it again")
 
 
+def _store_failed(rows: list[dict[str, Any]], what: str, exc: Exception) -> None:
+    """The shared store could not be read or written (its file locked by another process past the
+    busy timeout, a full disk): each session request of the batch gets a 503 that says so, rather
+    than the whole batch failing as TorchServe's bare "Prediction failed". Nothing was applied,
+    so the client sends the request again, with the same `after`, as after a timeout."""
+    logger.error("session store could not be %s, %d session request(s) refused: %s", what,
+                 sum("sid" in r and "error" not in r for r in rows), exc)
+    for r in rows:
+        if "sid" in r and "error" not in r:
+            r["error"] = (503, "SessionStoreUnavailable", f"the session store could not be {what}: {exc}; nothing "
+                          "was applied: send the request again (with the same 'after')")
+
+
 def outcome_counts(rows: list[dict[str, Any]]) -> Counter:
     """What went otherwise than planned for the batch's session requests, by name: each session error
-    by its type (SessionExpired, SessionOutOfStep, ConcurrentSessionRequest), and SessionRequestResent
-    for a request answered again. Empty for the usual batch, where every request was applied."""
+    by its type (SessionExpired, SessionOutOfStep, ConcurrentSessionRequest, SessionStoreUnavailable),
+    and SessionRequestResent for a request answered again. Empty for the usual batch, where every request was applied."""
     return Counter(r["error"][1] if "error" in r else "SessionRequestResent"
                    for r in rows if "sid" in r and ("error" in r or r.get("replay")))

@@ -10,7 +10,8 @@ from trainer.session_client import stream_session
 class FakeSessions:
     """The sessions protocol in miniature: answers name the step, `after` places a request, a resend
     of the last applied request is answered again. `faults` says, per session request, what goes
-    wrong: "lose" (never applied, never answered) or "late" (applied, the answer too late)."""
+    wrong: "lose" (never applied, never answered), "late" (applied, the answer too late) or "busy"
+    (the session store unavailable: a 503, nothing applied)."""
 
     def __init__(self, faults: dict[int, str]):
         self.faults, self.calls, self.sessions = faults, 0, {}
@@ -28,6 +29,8 @@ class FakeSessions:
         fault = self.faults.get(self.calls)
         if fault == "lose":
             raise TimeoutError("timed out")
+        if fault == "busy":
+            return 503, {"code": 503, "type": "SessionStoreUnavailable", "message": "database is locked"}
         s = self.sessions[sid]
         if payload["after"] == s["step"]:
             s["movies"] += payload["movies"]
@@ -47,6 +50,24 @@ def test_resending_recovers_lost_and_late_answers_and_applies_each_event_once(fa
     assert last["step"] == 6 and counts["answered"] == 5 and counts["timeouts"] == len(faults) and counts["lost"] == 0
     assert counts["checked"] == 1 and counts["wrong"] == 0
     assert server.sessions["s0"]["movies"] == [1, 2, 3, 4, 5, 6, 7, 8]
+
+
+def test_a_busy_store_is_waited_out_and_each_event_applied_once(monkeypatch):
+    pauses = []
+    monkeypatch.setattr("trainer.session_client.time.sleep", pauses.append)
+    server = FakeSessions({2: "busy", 3: "busy", 5: "lose", 6: "busy"})
+    counts, last = stream_session(server, [1, 2, 3], [4, 5, 6, 7], lambda: 0.0, timeout=1.0, tries=4)
+    assert last["step"] == 5 and counts["answered"] == 4 and counts["store_busy"] == 3 and counts["timeouts"] == 1
+    assert server.sessions["s0"]["movies"] == [1, 2, 3, 4, 5, 6, 7] and counts["wrong"] == 0
+    # event 5: busy twice (0.05, then 0.1); event 6: a timeout, then busy on its second try (0.1)
+    assert [p for p in pauses if p] == [0.05, 0.1, 0.1]
+
+
+def test_a_store_busy_through_every_try_stops_the_stream_with_its_message(monkeypatch):
+    monkeypatch.setattr("trainer.session_client.time.sleep", lambda s: None)
+    server = FakeSessions({2: "busy", 3: "busy"})
+    with pytest.raises(RuntimeError, match="answered 503.*database is locked"):
+        stream_session(server, [1], [2, 3], lambda: 0.0, timeout=1.0, tries=2)
 
 
 def test_a_client_that_does_not_resend_counts_the_lost_request_and_stops():

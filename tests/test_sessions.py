@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import sqlite3
 import tempfile
 
 import pytest
@@ -218,3 +219,48 @@ def test_the_shipped_sessions_config_shares_sessions_between_its_workers(dirs, t
     h = Harness(dirs[0])
     assert h.cfg["maxWorkers"] == 2 and h.handler.flow.store.path.parent == tmp_path
     assert h.handler.flow.store.path.name.startswith("sessrec-sessions-sessrec-")
+
+
+def test_a_store_that_cannot_be_written_fails_each_session_request_clearly_and_applies_nothing(
+        dirs, stateless, histories, tmp_path):
+    # Another process holding the SQLite file's write lock past the busy timeout (or a full disk)
+    # makes the write fail. The batch's session requests get a 503 each that says so, instead of
+    # TorchServe's bare "Prediction failed" for the batch; none is applied, so sending it again
+    # with the same `after` once the store is back continues the session in its place.
+    path = tmp_path / "sessions.sqlite"
+    workers = Workers(dirs[0], path)
+    history = histories[1][:9]
+    a, b = workers.harnesses
+    assert open_session(a, "kept", history[:4])[0] == 200
+    assert open_session(a, "other", history[:2])[0] == 200
+    for h in (a, b):
+        h.handler.flow.store.db.execute("PRAGMA busy_timeout = 50")
+    holder = sqlite3.connect(str(path), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        results = b.call([{"movies": history[4:6], "after": 1}, {"movies": [], "after": 1}, {"movies": history[:3]}],
+                         [{SEQ_ID: "kept"}, {SEQ_ID: "other"}, {SEQ_ID: "fresh", START: "true"}])
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert [s for s, _ in results] == [503] * 3
+    assert {m.name: m.value for m in b.last.metrics.store if m.name != "HandlerTime"} == {"SessionStoreUnavailable": 3}
+    assert all(r["type"] == "SessionStoreUnavailable" and "locked" in r["message"] and "nothing was applied"
+               in r["message"] for _, r in results)
+    status, body = send(a, "kept", history[4:6], after=1)
+    [(_, expected)] = stateless.call([{"movies": history[:6]}])
+    assert status == 200 and body["step"] == 2 and body["movies"] == expected["movies"]
+    assert send(a, "fresh", [])[0] == 410  # its opening request was not applied either
+
+
+def test_a_store_that_cannot_be_read_fails_each_session_request_clearly(dirs, tmp_path, histories, monkeypatch):
+    w = Workers(dirs[0], tmp_path / "sessions.sqlite")
+    assert open_session(w.harnesses[0], "s", histories[0][:3])[0] == 200
+
+    def broken(keys):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(w.harnesses[1].handler.flow.store, "get_many", broken)
+    [(status, body)] = w.harnesses[1].call([{"movies": histories[0][3:4]}], [{SEQ_ID: "s"}])
+    assert status == 503 and body["type"] == "SessionStoreUnavailable" and "disk I/O error" in body["message"]
+    assert send(w.harnesses[0], "s", histories[0][3:4], after=1)[1]["step"] == 2

@@ -76,7 +76,8 @@ def _request_session(args: argparse.Namespace, movies: list[int]) -> None:
     print(f"stateless: {stateless['body']['movies']}")
     if counts["wrong"]:
         raise SessrecError("the session's last answer differs from the stateless answer for the whole history")
-    print(f"the session's last answer equals the stateless answer ({counts['timeouts']} requests resent)")
+    print("the session's last answer equals the stateless answer "
+          f"({counts['timeouts'] + counts['store_busy']} requests resent)")
 
 
 def _check_url(flag: str, url: str) -> None:

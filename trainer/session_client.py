@@ -14,6 +14,8 @@ from http.client import HTTPConnection
 from typing import Any, Callable
 
 SESSION_HEADER = "ts_request_sequence_id"
+#: Seconds before resending a request the session store could not take; doubled on each try.
+_BUSY_PAUSE = 0.05
 
 Post = Callable[[dict[str, Any], dict[str, str], float], tuple[int, Any]]
 OnAnswer = Callable[[dict[str, Any], dict[str, Any]], None]
@@ -44,13 +46,18 @@ def poster(url: str) -> Post:
     return post
 
 
+def _store_busy(status: int, body: Any) -> bool:
+    return status == 503 and isinstance(body, dict) and body.get("type") == "SessionStoreUnavailable"
+
+
 def stream_session(post: Post, opening: list[int], events: list[int], think: Callable[[], float],
                    timeout: float, tries: int, k: int | None = None, check: Post | None = None,
                    on_answer: OnAnswer | None = None) -> tuple[Counter, dict[str, Any]]:
     """Open a session with `opening`, then send `events` one per request, each after `think()` seconds.
 
     A request unanswered within `timeout` is sent again, with the same `after`, up to `tries` times
-    in all: the handler applies it once however often it arrives.
+    in all: the handler applies it once however often it arrives. So is one refused with 503
+    `SessionStoreUnavailable` (nothing applied), after a pause that doubles with each try.
 
     Args:
         post: sends one request to the sessions archive (see `poster`).
@@ -59,8 +66,9 @@ def stream_session(post: Post, opening: list[int], events: list[int], think: Cal
         on_answer: called with (request, answer) for the opening and every answered event.
 
     Returns:
-        Counts (answered; timeouts; lost: given up, the session ends there; checked / wrong: the
-        last answer against one request with the whole history) and the last answer received.
+        Counts (answered; timeouts; store_busy: 503s resent; lost: given up after timeouts, the
+        session ends there; checked / wrong: the last answer against one request with the whole
+        history) and the last answer received.
 
     Raises:
         RuntimeError: any status other than 200, or an answer whose step is not the next one.
@@ -80,12 +88,17 @@ def stream_session(post: Post, opening: list[int], events: list[int], think: Cal
     for movie in events:
         time.sleep(think())
         request, answer = {"movies": [movie], "after": body["step"], **sized}, None
-        for _ in range(tries):
+        for attempt in range(tries):
             try:
                 answer = post(request, {SESSION_HEADER: sid}, timeout)
-                break
             except OSError:
                 counts["timeouts"] += 1
+                answer = None
+                continue
+            if not _store_busy(*answer):
+                break
+            counts["store_busy"] += 1  # nothing was applied: the same request again, after a pause
+            time.sleep(_BUSY_PAUSE * 2 ** attempt)
         if answer is None:
             counts["lost"] += 1
             return counts, body
