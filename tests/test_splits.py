@@ -24,6 +24,27 @@ def test_roundtrip_and_numpy_arrays(tmp_path):
     assert load_split(arr) == Split([3, 5], [[1, 2], [7]])
 
 
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_numpy_arrays_load_from_every_pickle_protocol(tmp_path, protocol):
+    # Protocols 0-2 rebuild an array's bytes through _codecs.encode (it turns the latin-1 text pickle
+    # stored them as back into bytes); refusing it refused numpy splits written with protocol=2.
+    path = tmp_path / "train.pkl"
+    path.write_bytes(pickle.dumps((np.array([3, 5]), [np.array([1, 2], dtype=np.int32), [np.int64(7)]]), protocol))
+    assert load_split(path) == Split([3, 5], [[1, 2], [7]])
+
+
+def test_the_codec_the_numpy_route_needs_is_no_way_to_other_globals(tmp_path):
+    # _codecs.encode only turns text into bytes; what pickle then calls with them is still checked.
+    class Sneaky:
+        def __reduce__(self):
+            import codecs
+            import os
+            return (os.system, (codecs.encode("echo hi", "latin1"),))
+
+    with pytest.raises(DataError, match=r"refused to load global (posix|os|nt)\.system"):
+        load_split(dump(tmp_path / "train.pkl", ([1], [[Sneaky()]])))
+
+
 class Exploit:
     def __init__(self, marker):
         self.marker = marker

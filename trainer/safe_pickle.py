@@ -14,14 +14,20 @@ from typing import Any
 
 from .errors import DataError
 
-# (module, name) pairs numpy uses to pickle an ndarray or scalar; nothing else is ever resolved.
+# (module, name) pairs numpy uses to pickle an ndarray or scalar, under every pickle protocol;
+# nothing else is ever resolved. Protocols 0-2 store an array's bytes as latin-1 text that
+# `_codecs.encode` turns back into bytes (text in, bytes out: it calls nothing); protocol 5, Python
+# 3.14's default, rebuilds an array with numpy's `_frombuffer` (bytes in, array out).
 _NUMPY_GLOBALS = {
     ("numpy.core.multiarray", "_reconstruct"),
     ("numpy._core.multiarray", "_reconstruct"),
     ("numpy.core.multiarray", "scalar"),
     ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"),
     ("numpy", "ndarray"),
     ("numpy", "dtype"),
+    ("_codecs", "encode"),
 }
 
 
