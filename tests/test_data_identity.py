@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 
+import numpy as np
+
 from conftest import run_cli, tiny_config
-from trainer.data_identity import DATA_FILE, data_digest
+from trainer.data_identity import DATA_FILE, content_digest, data_digest
 from trainer.prepare import prepare_log
+from trainer.splits import load_data_dir
 from trainer.synthetic import synthetic_log
 
 WARNING = "learned from other data than"
@@ -23,6 +27,7 @@ def other_data(tmp_path):
 def test_a_run_records_the_files_it_learned_from(tiny_run, tiny_data):
     record = json.loads((tiny_run / DATA_FILE).read_text())
     assert record["sha256"] == data_digest(tiny_data) and record["files"] == ["train.pkl", "validate.pkl"]
+    assert record["content_sha256"] == content_digest(load_data_dir(tiny_data))
 
 
 def test_scoring_on_other_data_warns_and_on_a_copy_does_not(tiny_run, tiny_data, tmp_path):
@@ -72,3 +77,53 @@ def test_baselines_and_ensembles_record_their_data_too(tiny_data, tiny_run, tmp_
     train(tiny_config(tiny_data, seed=9, epochs=1), tmp_path / "second", progress=False)
     build_ensemble([tiny_run, tmp_path / "second"], tmp_path / "ens")
     assert json.loads((tmp_path / "ens" / DATA_FILE).read_text())["sha256"] == data_digest(tiny_data)
+
+
+def repickle(src, dst, transform):
+    """The same splits written again another way (as a user's own pipeline might): other bytes."""
+    dst.mkdir()
+    for name in ("train", "validate", "test"):
+        users, movies = pickle.loads((src / f"{name}.pkl").read_bytes())
+        (dst / f"{name}.pkl").write_bytes(transform(users, movies))
+
+
+def test_the_same_splits_pickled_another_way_are_the_same_data(tiny_run, tiny_data, tmp_path):
+    # Before, data.json compared the files' bytes: splits pickled with another protocol, or as numpy
+    # arrays, warned "other data" and blocked --resume and --distill, though nothing had changed.
+    arrays = tmp_path / "arrays"
+    repickle(tiny_data, arrays, lambda u, m: pickle.dumps((np.array(u), [np.array(x, dtype=np.int64) for x in m]),
+                                                          protocol=2))
+    assert (arrays / "train.pkl").read_bytes() != (tiny_data / "train.pkl").read_bytes()
+    res = run_cli("evaluate", "--run", str(tiny_run), "--data", str(arrays))
+    assert res.returncode == 0 and WARNING not in res.stderr, res.stderr
+    # one movie changed in the training split: other data, though the bytes' length is the same
+    changed = tmp_path / "changed"
+    repickle(tiny_data, changed, lambda u, m: pickle.dumps((u, [m[0][:-1] + [m[0][-2]]] + m[1:]), protocol=4))
+    res = run_cli("evaluate", "--run", str(tiny_run), "--data", str(changed))
+    assert res.returncode == 0 and f"warning: {tiny_run} {WARNING} {changed}" in res.stderr
+
+
+def test_resume_accepts_the_same_splits_pickled_another_way(tiny_data, tmp_path):
+    from trainer.train import train
+
+    data = shutil.copytree(tiny_data, tmp_path / "data")
+    run = tmp_path / "run"
+    train(tiny_config(data, epochs=1), run, progress=False)
+    for name in ("train", "validate", "test"):  # rewritten in place by another pickle protocol
+        path = data / f"{name}.pkl"
+        path.write_bytes(pickle.dumps(pickle.loads(path.read_bytes()), protocol=2))
+    res = run_cli("train", "--data", str(data), "--out", str(run), "--resume", "--epochs", "2")
+    assert res.returncode == 0, res.stderr
+    assert [json.loads(line)["epoch"] for line in (run / "history.jsonl").read_text().splitlines()] == [1, 2]
+
+
+def test_records_from_before_the_content_digest_compare_by_bytes(tiny_data, tmp_path):
+    from trainer.data_identity import data_record, holds, same_records
+
+    new = data_record(tiny_data)
+    old = {k: v for k, v in new.items() if k != "content_sha256"}
+    again = tmp_path / "again"
+    repickle(tiny_data, again, lambda u, m: pickle.dumps((u, m), protocol=2))
+    assert holds(new, tiny_data) and holds(old, tiny_data) and holds(new, again)
+    assert not holds(old, again)  # bytes are all an old record can compare
+    assert same_records(new, data_record(again)) and not same_records(old, data_record(again))

@@ -9,7 +9,7 @@ from typing import Any
 from .atomic import write_text_atomic
 from .baselines import build_baseline
 from .config import TrainConfig
-from .data_identity import record_data
+from .data_identity import data_record, record_data
 from .errors import ConfigError
 from .evaluation import build_cases, evaluate_scorer
 from .export import MODEL_FILE, save_scripted
@@ -39,7 +39,7 @@ def run_baseline(name: str, data_dir: Path, out_dir: Path, min_count: int = 5, m
         save_scripted(model, out_dir / MODEL_FILE, [[0], [0] + list(range(1, min(vocab.size, max_len)))])
         vocab.save(out_dir / VOCAB_FILE)
         write_text_atomic(out_dir / CONFIG_FILE, json.dumps(cfg.to_dict(), indent=2) + "\n")
-        record_data(out_dir, data_dir)
+        record_data(out_dir, data_dir, data_record(data_dir, splits))
     summary = {"baseline": name, "val": val, "model": str(out_dir / MODEL_FILE)}
     print(json.dumps(summary))
     return summary

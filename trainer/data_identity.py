@@ -1,10 +1,12 @@
 """Which data a run learned from, so that scoring it on other data says so instead of printing
 metrics that only look like an evaluation.
 
-A run records a digest of the split files it learned from (train.pkl fits the model and the
-vocabulary, validate.pkl picks its epoch) in `data.json`. Evaluation on another data directory with
-the same files (a copy, another path to it) agrees; other files (another data set, a re-prepared
-split) get a warning, and `train --resume` refuses them.
+A run records what it learned from (train.pkl fits the model and the vocabulary, validate.pkl picks
+its epoch) in `data.json`: a digest of the files' bytes, and one of their content (users and movies,
+however they were pickled). Evaluation on another data directory with the same splits (a copy,
+another path to it, the same splits pickled again another way) agrees; other splits (another data
+set, a re-prepared split) get a warning, and `train --resume` refuses them. The bytes are compared
+first: equal files need no loading.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from array import array
 from pathlib import Path
+from typing import Any
 
 from .atomic import write_text_atomic
+from .splits import Split, load_data_dir
 
 DATA_FILE = "data.json"
 LEARNED_FROM = ("train.pkl", "validate.pkl")
@@ -31,29 +36,67 @@ def data_digest(data_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def record_data(run_dir: Path, data_dir: Path, digest: str | None = None) -> None:
-    """Write `run_dir/data.json`: where the data was and the digest of what was read there."""
-    body = {"data": str(data_dir), "files": list(LEARNED_FROM), "sha256": digest or data_digest(data_dir)}
+def content_digest(splits: dict[str, Split]) -> str:
+    """SHA-256 over what the learned-from splits hold: each one's users, history lengths and movies
+    as 64-bit ints (the id range splits admit), so the pickling does not matter."""
+    digest = hashlib.sha256()
+    for name in LEARNED_FROM:
+        split = splits[name.removesuffix(".pkl")]
+        digest.update(name.encode() + b"\0")
+        digest.update(array("q", [len(split.users)]).tobytes() + array("q", split.users).tobytes())
+        digest.update(array("q", [len(m) for m in split.movies]).tobytes())
+        for movies in split.movies:
+            digest.update(array("q", movies).tobytes())
+    return digest.hexdigest()
+
+
+def data_record(data_dir: Path, splits: dict[str, Split] | None = None) -> dict[str, Any]:
+    """What `data.json` records of `data_dir` (`splits`: its splits, when already loaded)."""
+    return {"data": str(data_dir), "files": list(LEARNED_FROM), "sha256": data_digest(data_dir),
+            "content_sha256": content_digest(splits if splits is not None else load_data_dir(Path(data_dir)))}
+
+
+def record_data(run_dir: Path, data_dir: Path, record: dict[str, Any] | None = None) -> None:
+    """Write `run_dir/data.json`: `record`, or `data_record(data_dir)`."""
+    body = record if record is not None else data_record(data_dir)
     write_text_atomic(Path(run_dir) / DATA_FILE, json.dumps(body, indent=2) + "\n")
 
 
-def recorded_digest(run_dir: Path) -> str | None:
-    """The digest a run recorded; None for runs from before data.json, or unreadable records."""
+def recorded(run_dir: Path) -> dict[str, Any] | None:
+    """The record a run wrote; None for runs from before data.json, or unreadable records. Records
+    from before `content_sha256` have only the files' digest."""
     try:
-        return str(json.loads((Path(run_dir) / DATA_FILE).read_text())["sha256"])
-    except (OSError, ValueError, KeyError, TypeError):
+        record = json.loads((Path(run_dir) / DATA_FILE).read_text())
+    except (OSError, ValueError):
         return None
+    return record if isinstance(record, dict) and isinstance(record.get("sha256"), str) else None
+
+
+def same_records(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two records name the same splits: the same bytes, or the same content."""
+    return a["sha256"] == b["sha256"] or (a.get("content_sha256") is not None
+                                          and a.get("content_sha256") == b.get("content_sha256"))
+
+
+def holds(record: dict[str, Any], data_dir: Path, splits: dict[str, Split] | None = None) -> bool:
+    """Whether `data_dir` holds the splits `record` names. Loads them only when the bytes differ
+    and the record has a content digest (`splits`: already loaded)."""
+    if record["sha256"] == data_digest(data_dir):
+        return True
+    if record.get("content_sha256") is None:
+        return False
+    return record["content_sha256"] == content_digest(splits if splits is not None else load_data_dir(Path(data_dir)))
 
 
 def learned_from(run_dir: Path, data_dir: Path) -> bool | None:
-    """Whether `run_dir` learned from the very files `data_dir` holds (wherever they are now); None
+    """Whether `run_dir` learned from the splits `data_dir` holds (wherever they are now); None
     when the run recorded nothing (runs trained before data.json existed)."""
-    recorded = recorded_digest(run_dir)
-    return None if recorded is None else recorded == data_digest(data_dir)
+    record = recorded(run_dir)
+    return None if record is None else holds(record, data_dir)
 
 
 def other_data(run_dir: Path, data_dir: Path) -> str | None:
-    """A sentence saying that `run_dir` learned from other files than `data_dir` holds; None when
+    """A sentence saying that `run_dir` learned from other splits than `data_dir` holds; None when
     they are the same or the run recorded nothing."""
     if learned_from(run_dir, data_dir) is not False:
         return None

@@ -19,7 +19,7 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 
 from .batching import IGNORE_INDEX
-from .data_identity import DATA_FILE, data_digest, recorded_digest
+from .data_identity import DATA_FILE, learned_from
 from .errors import ConfigError, RunDirError
 from .export import BEST_FILE, ENSEMBLE_FILE, ensemble_members, load_best_model
 from .recommend import START_INDEX
@@ -131,20 +131,18 @@ def distill_loss(logits: torch.Tensor, targets: torch.Tensor, soft_indices: torc
 def check_teachers(paths: list[str], data_dir: Path | None = None) -> None:
     """Fail before the run directory is made when a teacher is not a trained GRU run, or (given the
     student's `data_dir`) learned from other split files than the student will."""
-    digest = None
     for run in teacher_runs(paths):
         missing = [f for f in (BEST_FILE, VOCAB_FILE) if not (run / f).exists()]
         if missing:
             raise ConfigError(f"--distill {run}: no {' or '.join(missing)} there; a teacher must be a trained "
                               "GRU run directory (or an ensemble of them)")
-        theirs = recorded_digest(run)
-        if data_dir is None or theirs is None:
+        if data_dir is None:
             continue
         try:
-            digest = digest or data_digest(data_dir)
+            same = learned_from(run, data_dir)
         except OSError:  # no split files: loading the data says so, by name
             return
-        if theirs != digest:
+        if same is False:
             # A teacher trained on other splits (say, one whose training period held this run's
             # validation movies) would carry them into this run's targets.
             raise ConfigError(f"--distill {run}: learned from other split files than {data_dir} holds "

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .atomic import write_text_atomic
-from .data_identity import DATA_FILE, recorded_digest
+from .data_identity import DATA_FILE, recorded, same_records
 from .errors import RunDirError
 from .export import ENSEMBLE_FILE, MODEL_FILE, check_inputs, load_best_model, save_scripted
 from .run_lock import claim_run_dir
@@ -112,7 +112,8 @@ def build_ensemble(runs: list[Path], out_dir: Path) -> Path:
         # config.json carries what serving and evaluation read (vocabulary size, input window); the
         # members' own configurations are in ensemble.json.
         write_text_atomic(out_dir / CONFIG_FILE, json.dumps(first_cfg, indent=2) + "\n")
-        if (runs[0] / DATA_FILE).exists() and len({recorded_digest(r) for r in runs}) == 1:
+        records = [recorded(r) for r in runs]
+        if None not in records and all(same_records(records[0], r) for r in records[1:]):
             shutil.copyfile(runs[0] / DATA_FILE, out_dir / DATA_FILE)  # members that learned from one data set
         write_text_atomic(out_dir / ENSEMBLE_FILE, json.dumps(
             {"members": [{"run": str(r), "from_ensemble": os.path.relpath(r.resolve(), out_dir.resolve()), "config": cfg}

@@ -18,7 +18,7 @@ from .atomic import write_text_atomic
 from .batching import IGNORE_INDEX, epoch_batches, training_sequences
 from .checkpoint import CKPT_FILE, append_history, load_checkpoint, rewrite_history, save_torch
 from .config import TrainConfig
-from .data_identity import DATA_FILE, LEARNED_FROM, data_digest, record_data, recorded_digest
+from .data_identity import DATA_FILE, LEARNED_FROM, data_record, holds, record_data, recorded
 from .distill import check_teachers, soft_targets
 from .errors import ConfigError, RunDirError, TrainingDiverged
 from .evaluation import check_ranking_width, evaluate_scorer, protocol_cases
@@ -113,8 +113,8 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
     """`train` past its checks, with the run directory claimed for this process."""
     # ---- data and vocabulary (a resumed run keeps its own) ----
     splits = load_data_dir(Path(cfg.data))
-    digest = data_digest(cfg.data)
-    if resume and recorded_digest(out_dir) not in (None, digest):
+    started_on = recorded(out_dir) if resume else None
+    if started_on is not None and not holds(started_on, cfg.data, splits):
         raise RunDirError(f"{cfg.data}: its {' and '.join(LEARNED_FROM)} differ from those {out_dir} started on "
                           f"({DATA_FILE}); resume it on that data, or train a new run on this one")
     if resume and (out_dir / VOCAB_FILE).exists():
@@ -123,7 +123,7 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
         vocab = Vocab.build(splits["train"].movies, cfg.min_count)
         check_ranking_width(cfg.eval_k, vocab.size - 1, "eval_k")  # (from a --config file) before anything is written
         vocab.save(out_dir / VOCAB_FILE)
-        record_data(out_dir, cfg.data, digest)
+        record_data(out_dir, cfg.data, data_record(cfg.data, splits))
     cfg.model.vocab_size = vocab.size
     write_text_atomic(out_dir / CONFIG_FILE, json.dumps(cfg.to_dict(), indent=2) + "\n")
     seqs = training_sequences(splits["train"].movies, vocab, cfg.max_len, cfg.windows, cfg.user_weight)
