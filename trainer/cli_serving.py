@@ -103,6 +103,10 @@ def _recommend(args: argparse.Namespace) -> None:
         raise SessrecError('--exclude is for one history; in --input give each line its own "exclude"')
     if args.k < 1:
         raise SessrecError(f"--k must be a positive int, got {args.k}")
+    if args.out is not None:
+        from .output_file import check_output_file
+        check_output_file(args.out, "--out", run=args.run, data=args.data,
+                          inputs=[args.input] if args.input is not None else [])
     recommender = Recommender.from_run(args.run)
     if args.data is not None:
         from .data_identity import warn_if_other_data

@@ -11,6 +11,7 @@ import torch
 from .atomic import write_text_atomic
 from .config import PROTOCOLS, TrainConfig
 from .data_identity import warn_if_other_data
+from .output_file import check_output_file
 from .errors import ConfigError, RunDirError
 from .evaluation import EvalCases, check_ranking_width, evaluate_scorer, protocol_cases
 from .export import MODEL_FILE, load_scripted
@@ -73,6 +74,8 @@ def evaluate_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20
     Returns:
         Metric means over users plus `users`, `skipped_users`, `split` and `protocol`.
     """
+    if per_user_file is not None:  # before the scoring, which may take minutes
+        check_output_file(per_user_file, "--per-user", run=run_dir, data=data_dir)
     result, per_user = score_run(data_dir, run_dir, split, k, test_history, device, protocol)
     if per_user_file is not None:
         Path(per_user_file).parent.mkdir(parents=True, exist_ok=True)
