@@ -122,6 +122,9 @@ def decode_body(raw: Any, limits: Limits) -> Any:
         except RecursionError:
             raise RequestError("MalformedJSON", "body is nested too deeply") from None
         except (ValueError, UnicodeDecodeError) as exc:
+            if isinstance(raw, (bytes, bytearray)) and raw[:2] == b"\x1f\x8b":  # gzip's magic number
+                raise RequestError("MalformedJSON", "body is gzip-compressed (Content-Encoding: gzip?); "
+                                   "TorchServe does not decompress request bodies: send the JSON uncompressed") from None
             raise RequestError("MalformedJSON", f"body is not valid JSON: {exc}") from None
     return raw
 

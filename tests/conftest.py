@@ -27,11 +27,11 @@ def tiny_config(data: Path, **overrides) -> TrainConfig:
     return cfg
 
 
-def run_cli(*args: str, cwd: Path = REPO, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run `python -m trainer ...` as a user would, capturing output."""
+def run_cli(*args: str, cwd: Path = REPO, timeout: float = 300, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """Run `python -m trainer ...` as a user would, capturing output (`stdin`: text piped in)."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run([sys.executable, "-m", "trainer", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, input=stdin)
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import random
@@ -12,7 +13,7 @@ import pytest
 from conftest import run_cli
 from handler_harness import Harness, extract_archive
 from trainer.atomic import open_text_atomic
-from trainer.batch_recommend import Query, answer_lines, parse_query
+from trainer.batch_recommend import Query, answer_lines, parse_query, read_queries
 from trainer.errors import DataError
 from trainer.recommender import Recommender
 from trainer.splits import history_for, load_data_dir
@@ -103,6 +104,33 @@ def test_a_bad_line_is_named_and_the_old_output_survives(tiny_run, tmp_path):
     assert f"error: {src}:1501: 'movies'[1] must be an integer movie id or a numeric string (at most 19 digits), got \"2x\"" in res.stderr
     assert out.read_text() == "yesterday's answers\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "recs.jsonl"]
+
+
+def test_files_as_other_tools_write_them_are_read(rec, tmp_path):
+    # Windows tools start UTF-8 text with a byte-order mark and end lines with CRLF; before, the
+    # first line was refused as "Unexpected UTF-8 BOM".
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b'\xef\xbb\xbf{"movies": [1, 2], "k": 3}\r\n{"movies": [4], "k": 2}\r\n')
+    answers = list(answer_lines(rec, read_queries(src, 20)))
+    assert answers == list(answer_lines(rec, [Query(None, [1, 2], 3, []), Query(None, [4], 2, [])]))
+
+
+@pytest.mark.parametrize("data, match", [
+    (gzip.compress(b'{"movies": [1]}\n'), "in.jsonl: gzip-compressed; decompress it first"),
+    (b'{"movies": [1]}\n' * 3 + b'{"movies": [2], "user": "caf\xe9"}\n', r"in.jsonl:4: not UTF-8 text \(invalid"),
+], ids=["gzip", "latin-1"])
+def test_files_that_are_not_utf8_text_are_named_by_line(tmp_path, data, match):
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(data)
+    with pytest.raises(DataError, match=match):
+        list(read_queries(src, 20))
+
+
+def test_input_dash_reads_standard_input(tiny_run):
+    res = run_cli("recommend", "--run", str(tiny_run), "--input", "-", "--k", "2", stdin='{"movies": [1, 2]}\n\n{"movies": [3]}\n')
+    assert res.returncode == 0, res.stderr
+    lines = [json.loads(line) for line in res.stdout.splitlines()]
+    assert len(lines) == 2 and all(len(a["movies"]) == 2 for a in lines)
 
 
 @pytest.mark.parametrize("line, match", [

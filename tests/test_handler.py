@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
@@ -128,6 +129,12 @@ def test_bad_requests_get_400_with_a_json_message(harness, body, kind):
     [(status, out)] = harness.call([body])
     assert status == 400
     assert out["code"] == 400 and out["type"] == kind and len(out["message"]) > 10
+
+
+def test_a_gzip_body_is_named_as_such(harness):
+    # TorchServe passes a Content-Encoding: gzip body on as it came; "can't decode byte 0x8b" said little
+    [(status, out)] = harness.call([gzip.compress(b'{"movies": [1, 2]}')])
+    assert status == 400 and out["type"] == "MalformedJSON" and "body is gzip-compressed" in out["message"]
 
 
 def test_one_bad_request_never_fails_the_rest_of_its_batch(harness, vocab):

@@ -15,7 +15,9 @@ partial file is left behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -81,19 +83,27 @@ def _line_ids(value: Any, what: str) -> list[int]:
 
 
 def read_queries(path: Path, default_k: int) -> Iterator[Query]:
-    """The queries of a JSON Lines file, one per non-blank line, read lazily."""
+    """The queries of a JSON Lines file (`-`: standard input), one per non-blank line, read lazily.
+
+    UTF-8, with or without the byte-order mark Windows tools write, LF or CRLF line ends. Lines are
+    decoded one by one, so a line that is not UTF-8 is named by its number."""
     path = Path(path)
     try:
-        fh = path.open(encoding="utf-8")
+        fh = sys.stdin.buffer if str(path) == "-" else path.open("rb")
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from None
-    with fh:
-        try:
-            for number, line in enumerate(fh, 1):
-                if line.strip():
-                    yield parse_query(line, f"{path}:{number}", default_k)
-        except UnicodeDecodeError as exc:
-            raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    with contextlib.nullcontext(fh) if fh is sys.stdin.buffer else fh:
+        for number, raw in enumerate(fh, 1):
+            if number == 1:
+                if raw[:2] == b"\x1f\x8b":  # gzip's magic number
+                    raise DataError(f"{path}: gzip-compressed; decompress it first (gunzip -c {path} | ... --input -)")
+                raw = raw.removeprefix(b"\xef\xbb\xbf")
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{path}:{number}: not UTF-8 text ({exc.reason} at byte {exc.start} of the line)") from None
+            if line.strip():
+                yield parse_query(line, f"{path}:{number}", default_k)
 
 
 def queries_from_data(data_dir: Path, k: int) -> Iterator[Query]:

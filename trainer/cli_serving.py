@@ -80,7 +80,7 @@ def _add_recommend(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--user", type=int, help="user id in --data (default: the first test user)")
     p.add_argument("--all", action="store_true", help="with --data: one answer line per user, by user id")
     p.add_argument("--input", type=Path, help='JSON Lines, one {"movies": [...]} per line (optional "user", "k", '
-                   '"exclude"): one answer line each, in input order')
+                   '"exclude"): one answer line each, in input order; - reads standard input')
     p.add_argument("--out", type=Path, help="with --input or --all: write the answer lines to this file "
                    "(whole or not at all) instead of stdout")
     p.add_argument("--k", type=int, default=20, help="list length (default: the handler's default_k; "
