@@ -35,21 +35,10 @@ def read_log(path: Path, user_col: str, item_col: str, time_col: str) -> pd.Data
                         "three different columns")
     if not path.exists():
         raise DataError(f"{path}: file not found")
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".tsv", ".tab", ".txt"):
-            df = pd.read_csv(path, sep="\t")
-        elif suffix == ".csv":
-            df = pd.read_csv(path)
-        elif suffix in (".parquet", ".pq"):
-            df = pd.read_parquet(path)
-        else:
-            raise DataError(f"{path}: unknown format {suffix!r}; expected .tsv, .csv or .parquet")
-    except DataError:
-        raise
-    except Exception as exc:
-        raise DataError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
+    df, sep = _read_table(path)
     missing = [c for c in (user_col, item_col, time_col) if c not in df.columns]
+    if missing and len(df.columns) == 1 and sep is not None:
+        _name_the_separator(path, str(df.columns[0]), sep)
     if missing:
         raise DataError(f"{path}: missing column(s) {missing}; found {list(df.columns)} "
                         "(choose with --user-col/--item-col/--time-col)")
@@ -63,6 +52,41 @@ def read_log(path: Path, user_col: str, item_col: str, time_col: str) -> pd.Data
     out["time"], out.attrs["time"] = time_keys(out["time"], f"{path}: column {time_col!r}")
     out["row"] = np.arange(len(out))
     return out
+
+
+#: Text log formats by suffix (their column separator), and the compressions pandas undoes by suffix.
+_TEXT_FORMATS = {".tsv": "\t", ".tab": "\t", ".txt": "\t", ".csv": ","}
+_COMPRESSED = (".gz", ".bz2", ".xz", ".zip")
+
+
+def _read_table(path: Path) -> tuple[pd.DataFrame, str | None]:
+    """The log as read by its suffix, and its column separator (None: Parquet). A text log may be
+    compressed (`log.csv.gz`): its format is then the suffix before the compression's."""
+    suffixes = [s.lower() for s in path.suffixes]
+    last = suffixes[-1] if suffixes else ""
+    compressed = last in _COMPRESSED and len(suffixes) >= 2
+    fmt = suffixes[-2] if compressed else last
+    if fmt not in _TEXT_FORMATS and (compressed or fmt not in (".parquet", ".pq")):
+        shown = fmt + last if compressed else last
+        raise DataError(f"{path}: unknown format {shown!r}; expected .tsv, .csv or .parquet (text logs may be "
+                        "compressed: .csv.gz, .tsv.bz2, .csv.xz, .csv.zip)")
+    try:
+        if fmt in _TEXT_FORMATS:
+            return pd.read_csv(path, sep=_TEXT_FORMATS[fmt]), _TEXT_FORMATS[fmt]  # pandas drops a byte-order mark
+        return pd.read_parquet(path), None
+    except Exception as exc:
+        raise DataError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
+
+
+def _name_the_separator(path: Path, header: str, sep: str) -> None:
+    """A text log read as one column whose name holds another separator: say so, not "missing columns"."""
+    others = [c for c in ("\t", ",", ";", "|") if c != sep and c in header]
+    if not others:
+        return
+    split_by = {"\t": "a tab", ",": "commas"}
+    advice = {",": "name the file .csv", "\t": "name the file .tsv"}.get(others[0], "write it with commas or tabs")
+    raise DataError(f"{path}: one column, {header!r}: this file is read as columns split by {split_by[sep]}, "
+                    f"and its header is split by {others[0]!r}; {advice}")
 
 
 def filter_min_counts(df: pd.DataFrame, min_item: int, min_user: int) -> pd.DataFrame:
