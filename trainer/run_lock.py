@@ -13,6 +13,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Iterator
@@ -85,13 +86,37 @@ def claim_run_dir(out_dir: Path, resume: bool) -> Iterator[None]:
     """Lock the run directory and check it (under the lock, so two starts cannot both pass):
     a new run needs an absent or empty directory; a resumed one its config.json.
 
+    A new run that fails (or is interrupted) before it has a checkpoint leaves the directory as it
+    found it: absent, or empty. Its first files (config, vocabulary, data record) would otherwise
+    make the next try into the same --out fail as "not empty; use --resume", with nothing to resume.
+    A run with a checkpoint keeps everything, for --resume.
+
     Raises:
         RunDirError: naming what is wrong with `out_dir`.
     """
+    from .checkpoint import CKPT_FILE
     from .train import prepare_run_dir
 
     out_dir = Path(out_dir)
+    created = not out_dir.exists()
     prepare_run_dir(out_dir, resume)  # refuse a foreign directory before creating or locking anything
     with run_lock(out_dir):
-        prepare_run_dir(out_dir, resume)
-        yield
+        prepare_run_dir(out_dir, resume)  # empty, so all it will hold is this run's
+        try:
+            yield
+        except BaseException:
+            if not resume and not (out_dir / CKPT_FILE).exists():
+                _empty(out_dir, remove=created)
+            raise
+
+
+def _empty(run_dir: Path, remove: bool) -> None:
+    """Delete what a failed new run wrote into `run_dir` (and `run_dir` itself when `remove`)."""
+    for entry in run_dir.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    if remove:
+        with contextlib.suppress(OSError):
+            run_dir.rmdir()

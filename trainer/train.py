@@ -102,10 +102,12 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
 
 
 def _diverged(cfg: TrainConfig, out_dir: Path, epoch: int, what: str) -> TrainingDiverged:
-    kept = f"its files from epochs 1-{epoch - 1}" if epoch > 1 else "no finished epoch"
-    return TrainingDiverged(f"training diverged in epoch {epoch}: {what}. Train again into a new --out with a "
+    # Without a finished epoch, claim_run_dir removes what the run wrote: --out can be used again.
+    where, kept = (("a new --out", f"; {out_dir} keeps its files from epochs 1-{epoch - 1}") if epoch > 1 else
+                   ("the same --out", " (no epoch finished, so nothing of this run was kept)"))
+    return TrainingDiverged(f"training diverged in epoch {epoch}: {what}. Train again into {where} with a "
                             f"lower --lr (this run: {cfg.lr:g}) or with --clip-norm (this run: {cfg.clip_norm:g}, "
-                            f"0 = off); {out_dir} keeps {kept}")
+                            f"0 = off){kept}")
 
 
 def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume: bool,
