@@ -12,7 +12,7 @@ from .atomic import write_text_atomic
 from .config import PROTOCOLS, TrainConfig
 from .data_identity import warn_if_other_data
 from .output_file import check_output_file
-from .errors import ConfigError, RunDirError
+from .errors import ConfigError, DataError, RunDirError
 from .evaluation import EvalCases, check_ranking_width, evaluate_scorer, protocol_cases
 from .export import MODEL_FILE, load_scripted
 from .splits import history_for, load_data_dir
@@ -77,6 +77,11 @@ def evaluate_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20
     if per_user_file is not None:  # before the scoring, which may take minutes
         check_output_file(per_user_file, "--per-user", run=run_dir, data=data_dir)
     result, per_user = score_run(data_dir, run_dir, split, k, test_history, device, protocol)
+    if not result["users"]:  # was printed as {"users": 0, ...}, without a metric, and exit status 0
+        skipped = result["skipped_users"]
+        raise DataError(f"{Path(data_dir) / (split + '.pkl')}: no user has movies to predict ("
+                        + (f"{skipped} user(s), each with an empty list" if skipped else "it holds no users")
+                        + "); there is nothing to evaluate")
     if per_user_file is not None:
         Path(per_user_file).parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(Path(per_user_file), json.dumps(per_user) + "\n")
