@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SessrecError
+from .properties import read_properties
 from .server_logs import LOAD_FAILURES_TO_GIVE_UP, StartLogs
 from .tools import find_tool
 
@@ -28,8 +28,8 @@ def copy_log_config(start_dir: Path) -> None:
 
 def addresses(config: Path) -> dict[str, str]:
     """The inference/management addresses named in a config.properties."""
-    text = Path(config).read_text()
-    found = dict(re.findall(r"^(inference_address|management_address)=(\S+)$", text, flags=re.M))
+    props = read_properties(config)
+    found = {key: props[key].strip() for key in ("inference_address", "management_address") if key in props}
     if len(found) != 2:
         raise SessrecError(f"{config}: needs inference_address and management_address lines")
     return found
@@ -137,14 +137,15 @@ def serve(config: Path, models: list[str], workdir: Path, ready_timeout: float =
 def check_archives(config: Path, models: list[str], workdir: Path) -> None:
     """Refuse to start for an archive that is not in the config's model_store: TorchServe would start,
     log the failure, and never have the model ready."""
-    found = re.search(r"^model_store=(\S+)$", Path(config).read_text(), flags=re.M)
-    store = Path(workdir) / (found.group(1) if found else "model_store")
+    value = read_properties(config).get("model_store") or "model_store"
+    store = Path(workdir) / value  # as TorchServe takes it: relative to the start directory, spaces kept
+    blank = f" (model_store in {config} ends in whitespace, which is part of the path)" if value != value.rstrip() else ""
     for model in models:
         archive = model.partition("=")[2] or model
         if "://" in archive:
             continue
         if not (store / archive).exists():
-            raise SessrecError(f"{store / archive} not found: build it with `make archive` "
+            raise SessrecError(f"{store / archive} not found{blank}: build it with `make archive` "
                                "(python -m trainer archive --run RUN), or name an archive in that directory")
         if (store / archive).is_file() and not _is_model_archive(store / archive):
             # TorchServe would take it for an old-style archive and fail in every worker, obscurely

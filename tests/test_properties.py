@@ -1,0 +1,60 @@
+"""config.properties read as TorchServe (java.util.Properties) reads it, for what serve checks first."""
+
+from __future__ import annotations
+
+import zipfile
+
+import pytest
+
+from conftest import REPO
+from trainer.errors import SessrecError
+from trainer.properties import read_properties
+from trainer.server import addresses, check_archives
+
+
+def test_the_syntax_java_accepts(tmp_path):
+    path = tmp_path / "c.properties"
+    path.write_text("# comment\n! also a comment\n\n  model_store = /srv/my models  \n"
+                    "inference_address:http://127.0.0.1:9080\nmanagement_address http://127.0.0.1:9081\n"
+                    "allowed_urls=^file://.*\\\\.mar$\nlong=one \\\n    two\nname\\ with\\ spaces=x\\u00e9\n"
+                    "empty=\n")
+    props = read_properties(path)
+    assert props["model_store"] == "/srv/my models  "  # Java keeps trailing spaces; leading ones go
+    assert props["inference_address"] == "http://127.0.0.1:9080"
+    assert props["management_address"] == "http://127.0.0.1:9081"
+    assert props["allowed_urls"] == "^file://.*\\.mar$"
+    assert props["long"] == "one two" and props["name with spaces"] == "x\u00e9" and props["empty"] == ""
+
+
+def test_the_repo_config_reads_as_before():
+    props = read_properties(REPO / "config.properties")
+    assert props["model_store"] == "model_store" and props["disable_token_authorization"] == "true"
+    assert addresses(REPO / "config.properties") == {"inference_address": "http://127.0.0.1:8080",
+                                                      "management_address": "http://127.0.0.1:8081"}
+
+
+def test_a_model_store_with_spaces_or_spaced_separators_is_the_one_checked(tmp_path):
+    # Before: `model_store=/srv/my models` did not match `^model_store=(\S+)$`, so serve checked
+    # ./model_store instead, and `model_store = x` was not seen either.
+    store = tmp_path / "my models"
+    store.mkdir()
+    with zipfile.ZipFile(store / "there.mar", "w") as mar:
+        mar.writestr("MAR-INF/MANIFEST.json", "{}")
+    for line in (f"model_store={store}", f"model_store = {store}", "model_store=my models"):
+        config = tmp_path / "config.properties"
+        config.write_text(line + "\n")
+        check_archives(config, ["there.mar"], tmp_path)
+        with pytest.raises(SessrecError, match=f"{store / 'absent.mar'} not found"):
+            check_archives(config, ["absent.mar"], tmp_path)
+    config.write_text(f"model_store={store}  \n")  # TorchServe keeps the spaces: a store that is not there
+    with pytest.raises(SessrecError, match="ends in whitespace, which is part of the path"):
+        check_archives(config, ["there.mar"], tmp_path)
+
+
+def test_addresses_with_spaced_separators(tmp_path):
+    config = tmp_path / "c.properties"
+    config.write_text("inference_address = http://127.0.0.1:9080\nmanagement_address: http://127.0.0.1:9081\n")
+    assert addresses(config) == {"inference_address": "http://127.0.0.1:9080", "management_address": "http://127.0.0.1:9081"}
+    config.write_text("inference_address=http://127.0.0.1:9080\n")
+    with pytest.raises(SessrecError, match="needs inference_address and management_address"):
+        addresses(config)
