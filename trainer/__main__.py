@@ -296,6 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     except SessrecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        from .interrupted import interrupted_message
+        print(interrupted_message(args), file=sys.stderr)
+        return 130  # the shell's status for a process ended by SIGINT
     except OSError as exc:
         # A file where a directory should be, a permission, a full disk: the system names the path, and
         # every writer here is atomic, so the failed command has changed nothing.

@@ -131,6 +131,9 @@ def serve(config: Path, models: list[str], workdir: Path, ready_timeout: float =
     except SessrecError as exc:
         stop(workdir)  # a server whose model never loads would only hold the ports against the next start
         raise SessrecError(f"{exc}; TorchServe was stopped again{logs.last_worker_error()}") from None
+    except KeyboardInterrupt:  # Ctrl-C while waiting: the start is called off, not left running detached
+        stop(workdir)
+        raise
     return addr["inference_address"]
 
 

@@ -1,0 +1,42 @@
+"""Ctrl-C: a command says what it kept and how to go on, with the shell's status 130, not a traceback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from argparse import Namespace
+
+from conftest import REPO
+from trainer.interrupted import interrupted_message
+
+
+def start(*args):
+    # a child of pytest, not of a shell's background job, so SIGINT raises KeyboardInterrupt in it
+    return subprocess.Popen([sys.executable, "-m", "trainer", *args], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_ctrl_c_in_training_says_how_to_resume(tiny_data, tmp_path):
+    run = tmp_path / "run"
+    proc = start("train", "--data", str(tiny_data), "--out", str(run), "--epochs", "100000", "--patience", "100000",
+                 "--hidden-dim", "16", "--emb-dim", "16", "--max-len", "20")
+    deadline = time.time() + 120
+    while not (run / "history.jsonl").exists() or len((run / "history.jsonl").read_text().splitlines()) < 2:
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    epochs = len((run / "history.jsonl").read_text().splitlines())
+    last = err.strip().splitlines()[-1]
+    assert last == (f"interrupted; {run} keeps {epochs} finished epoch(s), and `python -m trainer train --data "
+                    f"{tiny_data} --out {run} --resume` continues from the last one (the same run as if never stopped)")
+
+
+def test_each_command_says_what_it_kept(tmp_path):
+    assert "nothing of the run was kept" in interrupted_message(Namespace(command="train", out=tmp_path / "new", data="d"))
+    assert "stopped again" in interrupted_message(Namespace(command="serve"))
+    assert interrupted_message(Namespace(command="prepare")).startswith("interrupted; prepare left its outputs")
