@@ -62,3 +62,16 @@ def test_bad_sweeps_are_refused_by_name(tiny_data, tmp_path, capsys, args, messa
     assert main(["--data", str(tiny_data), "--out", str(tmp_path / "s"), *args]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
+
+
+def test_ctrl_c_in_a_seed_stops_the_sweep_and_says_how_to_go_on(tiny_data, tmp_path, capsys, monkeypatch):
+    # train answers Ctrl-C with status 130; the sweep went on to say "training ... failed"
+    import trainer.seed_sweep as seed_sweep
+
+    calls = []
+    monkeypatch.setattr(seed_sweep, "cli", lambda args: calls.append(args) or 130)
+    assert seed_sweep.main(["--data", str(tiny_data), "--out", str(tmp_path / "sw"), "--seeds", "1", "2"]) == 130
+    assert len(calls) == 1  # seed 2 never started
+    err = capsys.readouterr().err
+    assert f"interrupted; {tmp_path / 'sw'} keeps its finished seeds: the same command again continues" in err
+    assert "failed" not in err

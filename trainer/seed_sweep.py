@@ -51,7 +51,10 @@ def train_args(data: Path, run: Path, flags: list[str]) -> list[str] | None:
 def train_or_resume(data: Path, run: Path, flags: list[str]) -> None:
     """`train --data DATA --out RUN FLAGS` in this process, unless RUN finished earlier."""
     args = train_args(data, run, flags)
-    if args is not None and cli(args) != 0:
+    status = cli(args) if args is not None else 0
+    if status == 130:  # Ctrl-C: train said what it kept; the caller says how to go on
+        raise KeyboardInterrupt
+    if status != 0:
         raise SessrecError(f"training {run} failed (its error is printed above)")
 
 
@@ -123,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     except SessrecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"interrupted; {args.out} keeps its finished seeds: the same command again continues the sweep "
+              "(an interrupted seed resumes from its last finished epoch)", file=sys.stderr)
+        return 130
     print("\n".join(summary_lines(summary)))
     return 0
 
