@@ -114,6 +114,13 @@ def test_holm_marks_by_adjusted_p_and_keeps_the_plain_intervals(tiny_data, tiny_
     assert row.endswith("] p < 0.0005 * | +0.0000 [+0.0000, +0.0000] p 1 |") and itself["p_holm"] == 1.0
 
 
+def test_a_metric_named_twice_is_compared_once(tiny_data, tiny_run, pop_run):
+    # Before: two rows, and with --adjust bonferroni each interval widened for a difference counted twice.
+    once = compare_runs(tiny_data, [tiny_run, pop_run], metrics=["hr@10"], resamples=200, adjust="bonferroni")
+    twice = compare_runs(tiny_data, [tiny_run, pop_run], metrics=["hr@10", "hr@10"], resamples=200, adjust="bonferroni")
+    assert twice["metrics"] == ["hr@10"] and twice == once
+
+
 def test_a_run_against_itself_differs_by_nothing(tiny_data, tiny_run):
     got = compare_runs(tiny_data, [tiny_run, tiny_run], metrics=["ndcg@10", "hr@10"], resamples=200)
     assert got["metrics"] == ["ndcg@10", "hr@10"]
@@ -153,6 +160,8 @@ def test_bad_requests_are_named(tiny_data, tiny_run, tmp_path):
         compare_runs(tiny_data, [tiny_run, tiny_run], metrics=["ndcg@5"])
     with pytest.raises(ConfigError, match="--level in"):
         compare_runs(tiny_data, [tiny_run, tiny_run], level=95)
+    with pytest.raises(ConfigError, match=r"--resamples must be in 1\.\.1,000,000 .* got 1000000000"):
+        compare_runs(tiny_data, [tiny_run, tiny_run], resamples=10**9)  # was 8 GB and hours, no word
     with pytest.raises(RunDirError, match="nowhere"):
         compare_runs(tiny_data, [tiny_run, tmp_path / "nowhere"])
     with pytest.raises(ConfigError, match="--adjust must be one of none, bonferroni, holm, got 'sidak'"):

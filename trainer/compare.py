@@ -25,6 +25,11 @@ from .errors import ConfigError, DataError
 from .significance import paired_bootstrap
 
 
+#: Past this the interval's digits no longer move, while time and memory (8 bytes a resample per
+#: difference) grow with it: 10**9, a slip for 10**4, would need 8 GB and hours.
+MAX_RESAMPLES = 1_000_000
+
+
 def interval_level(level: float, intervals: int, adjust: str) -> float:
     """The coverage each of `intervals` intervals needs for `level` under `adjust`."""
     if adjust not in ADJUSTMENTS:
@@ -71,8 +76,8 @@ def compare_runs(data: Path, runs: Sequence[Path], split: str = "test", metrics:
 
     if len(runs) < 2:
         raise ConfigError(f"compare needs two or more runs (the first is the reference), got {len(runs)}")
-    if resamples < 1 or not 0.0 < level < 1.0:
-        raise ConfigError(f"--resamples must be >= 1 and --level in (0, 1), got {resamples} and {level}")
+    if not 1 <= resamples <= MAX_RESAMPLES or not 0.0 < level < 1.0:
+        raise ConfigError(f"--resamples must be in 1..{MAX_RESAMPLES:,} and --level in (0, 1), got {resamples} and {level}")
     interval_level(level, 1, adjust)  # a bad --adjust is named before any scoring
     check_seed(seed)
     for run in runs:  # a missing run is named before minutes go into scoring the others
@@ -81,7 +86,7 @@ def compare_runs(data: Path, runs: Sequence[Path], split: str = "test", metrics:
     if not scored[0][1]["users"]:
         raise DataError(f"{data}: no user has targets in the {split} split; there is nothing to compare")
     known = list(scored[0][1]["metrics"])
-    chosen = list(metrics) if metrics else known
+    chosen = list(dict.fromkeys(metrics)) if metrics else known  # a metric named twice is one row, one interval
     unknown = [m for m in chosen if m not in known]
     if unknown:
         raise ConfigError(f"unknown metric {', '.join(unknown)}; evaluate reports {', '.join(known)}")
