@@ -78,3 +78,12 @@ def test_a_baseline_that_fails_midway_leaves_nothing(tiny_data, tmp_path, monkey
     with pytest.raises(OSError):
         baseline_run.run_baseline("pop", tiny_data, tmp_path / "pop")
     assert not (tmp_path / "pop").exists()
+
+
+def test_a_model_too_big_for_memory_is_one_error_line_and_leaves_nothing(tiny_data, tmp_path):
+    # Before: a RuntimeError traceback from torch's allocator (here: 12 TB of weights asked for).
+    run = tmp_path / "run"
+    res = run_cli("train", "--data", str(tiny_data), "--out", str(run), "--epochs", "1", "--hidden-dim", "1000000")
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-2000:]
+    assert res.stderr.startswith("error: out of memory (") and "a smaller --batch-size, --hidden-dim" in res.stderr
+    assert not run.exists()

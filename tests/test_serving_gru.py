@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from trainer.config import ModelConfig
-from trainer.export import check_inputs, save_scripted, torchscript_quiet
+from trainer.export import CHECK_LEN, check_inputs, save_scripted, torchscript_quiet
 from trainer.model import SessionGRU
 from trainer.recommend import pad_batch
 from trainer.serving_gru import ServingGRU
@@ -70,3 +70,16 @@ def test_export_refuses_a_serving_model_that_differs(tmp_path):
     with pytest.raises(RuntimeError, match="differs from the trained model"):
         save_scripted(wrong, tmp_path / "model.pt", [[0, 5, 6], [0, 1]], reference=model)
     assert not (tmp_path / "model.pt").exists()
+
+
+def test_a_max_len_past_any_history_trains_and_exports(tiny_data, tmp_path):
+    # "--max-len 1000000000" (read whole histories): training ran, then the export's check built a
+    # list of 10**9 ids and died with MemoryError.
+    from conftest import run_cli
+
+    run = tmp_path / "run"
+    res = run_cli("train", "--data", str(tiny_data), "--out", str(run), "--epochs", "1", "--max-len", "1000000000",
+                  "--hidden-dim", "16", "--emb-dim", "16", timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert (run / "model.pt").exists()
+    assert len(check_inputs(300, 10**9)[-1]) == CHECK_LEN and len(check_inputs(300, 50)[-1]) == 50

@@ -296,6 +296,17 @@ def main(argv: list[str] | None = None) -> int:
     except SessrecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except (MemoryError, RuntimeError) as exc:
+        # torch reports a failed allocation as RuntimeError ("DefaultCPUAllocator: can't allocate
+        # memory", CUDA's OutOfMemoryError): say so in one line; any other RuntimeError is a bug to show
+        if not isinstance(exc, MemoryError) and type(exc).__name__ != "OutOfMemoryError" \
+                and "can't allocate memory" not in str(exc):
+            raise
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        hint = ("; a smaller --batch-size, --hidden-dim, --emb-dim, --layers or --max-len needs less"
+                if args.command == "train" else "")
+        print(f"error: out of memory ({detail}){hint}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         from .interrupted import interrupted_message
         print(interrupted_message(args), file=sys.stderr)
