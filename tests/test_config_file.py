@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from trainer.__main__ import _add_train, _train_config
+from trainer.__main__ import _train_config
+from trainer.cli_parser import _add_train
 from trainer.config import TrainConfig
 from trainer.config_file import read_config_file
 from trainer.errors import ConfigError

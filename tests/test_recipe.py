@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from trainer.__main__ import _add_train, _train_config, main
+from trainer.__main__ import _train_config, main
+from trainer.cli_parser import _add_train
 from trainer.config import TrainConfig
 from trainer.evaluate import evaluate_run
 from trainer.presets import PRESETS

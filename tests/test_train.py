@@ -66,7 +66,8 @@ def test_resuming_may_change_device_and_precision_but_not_what_the_run_learns(ti
     import argparse
     import shutil
 
-    from trainer.__main__ import _add_train, _train_config
+    from trainer.__main__ import _train_config
+    from trainer.cli_parser import _add_train
     from trainer.errors import ConfigError
 
     run = tmp_path / "run"

@@ -62,7 +62,7 @@ def check_train_flags(flags: list[str]) -> None:
     """Refuse train flags that would take the sweep's own place, in any spelling argparse takes
     (`--out=X`, `--ou X`): the sweep puts them after its --data and --out, so they would win, and
     every seed would train on other data or into one directory."""
-    from .__main__ import build_parser
+    from .cli_parser import build_parser
 
     ours = "\0sweep"
     args = build_parser().parse_args(["train", "--data", ours, "--out", ours, *flags])
