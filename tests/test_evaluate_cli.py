@@ -1,4 +1,4 @@
-"""`evaluate` on a split with nothing to predict says so instead of printing a result without metrics."""
+"""`evaluate` and `recommend --data` on splits with nothing in them say so, by name."""
 
 from __future__ import annotations
 
@@ -22,3 +22,14 @@ def test_a_split_with_nothing_to_predict_is_an_error(tiny_run, tiny_data, tmp_pa
     res = run_cli("evaluate", "--run", str(tiny_run), "--data", str(data), "--per-user", str(per_user))
     assert res.returncode == 2 and f"error: {data / message}; there is nothing to evaluate" in res.stderr
     assert not per_user.exists()
+
+
+def test_recommend_for_the_first_test_user_of_a_data_dir_without_test_users_says_so(tiny_run, tiny_data, tmp_path):
+    # Before: an IndexError traceback (the first of no test users).
+    data = shutil.copytree(tiny_data, tmp_path / "data")
+    (data / "test.pkl").write_bytes(pickle.dumps(([], [])))
+    res = run_cli("recommend", "--run", str(tiny_run), "--data", str(data))
+    assert res.returncode == 2 and "test.pkl has no users, so there is no first test user to take; name one with --user" \
+        in res.stderr, res.stderr
+    user = pickle.loads((data / "train.pkl").read_bytes())[0][0]
+    assert run_cli("recommend", "--run", str(tiny_run), "--data", str(data), "--user", str(user)).returncode == 0

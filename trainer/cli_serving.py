@@ -64,6 +64,9 @@ def history_from_args(args: argparse.Namespace) -> list[int]:
     if args.data is None:
         return args.movies or []
     splits = load_data_dir(args.data)
+    if args.user is None and not splits["test"].users:
+        raise DataError(f"{args.data}/test.pkl has no users, so there is no first test user to take; "
+                        "name one with --user")
     user = args.user if args.user is not None else splits["test"].users[0]
     histories = history_for(splits, "test")
     if user not in histories:
