@@ -38,3 +38,26 @@ def test_a_server_that_is_not_there_is_named(tiny_data):
     res = run_cli("request", "--movies", "1", "2", "--url", url, timeout=60)
     assert res.returncode == 2 and f"error: cannot reach {url}" in res.stderr and "make serve" in res.stderr
 
+
+
+def test_a_server_that_takes_the_request_and_never_answers_is_named_as_such(tiny_data):
+    # A TorchServe whose worker died with the request (README, HTTP contract) is up: "cannot reach ...
+    # is the server running?" sent the user looking for the wrong problem.
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/predictions/sessrec"
+        res = run_cli("request", "--movies", "1", "2", "--url", url, "--timeout", "1", timeout=60)
+        assert res.returncode == 2, res.stderr
+        assert f"error: {url} took the request but did not answer within 1 s" in res.stderr
+        assert "send it again" in res.stderr
+        res = run_cli("request", "--movies", "1", "2", "--session", "--url", url, "--timeout", "0.5", timeout=60)
+        assert res.returncode == 2, res.stderr
+        assert "error: the server took a request but did not answer within 0.5 s" in res.stderr
+
+
+def test_a_bad_timeout_is_named():
+    res = run_cli("request", "--movies", "1", "--timeout", "0", timeout=60)
+    assert res.returncode == 2 and "--timeout must be a number of seconds > 0, got 0" in res.stderr

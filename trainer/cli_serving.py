@@ -43,6 +43,8 @@ def _add_server(sub: argparse._SubParsersAction) -> None:
                    help="with --session: movies sent one at a time (default 5)")
     p.add_argument("--check-url", default=None,
                    help=f"with --session: the stateless model to check against (default {STATELESS_URL})")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="how long to wait for an answer (default 30; with --session 10 per try, 3 tries)")
 
 
 def check_sources(args: argparse.Namespace) -> None:

@@ -21,14 +21,19 @@ def request(args: argparse.Namespace) -> None:
     for flag, url in (("--url", args.url), ("--check-url", args.check_url)):
         if url is not None:
             _check_url(flag, url)
+    if args.timeout is not None and not 0 < args.timeout < float("inf"):
+        raise SessrecError(f"--timeout must be a number of seconds > 0, got {args.timeout:g}")
     movies = history_from_args(args)
     if args.session:
         return _request_session(args, movies)
-    url = args.url or STATELESS_URL
+    url, timeout = args.url or STATELESS_URL, args.timeout or 30.0
     payload = {"movies": movies, "k": args.k}
     print(f"POST {url}\n{json.dumps(payload)}")
     try:
-        status, body = http("POST", url, json.dumps(payload).encode())
+        status, body = http("POST", url, json.dumps(payload).encode(), timeout=timeout)
+    except TimeoutError:  # connected, sent, then nothing: a server that is up
+        raise SessrecError(f"{url} took the request but did not answer within {timeout:g} s (busy, or a worker died "
+                           "with it and is being restarted); send it again") from None
     except OSError as exc:
         raise SessrecError(f"cannot reach {url} ({exc}); is the server running (make serve)?") from None
     print(f"HTTP {status}\n{json.dumps(body)}")
@@ -44,7 +49,7 @@ def _request_session(args: argparse.Namespace, movies: list[int]) -> None:
     stream = 5 if args.stream is None else args.stream
     if stream < 0:
         raise SessrecError(f"--stream must be >= 0, got {stream}")
-    url, check_url = args.url or SESSIONS_URL, args.check_url or STATELESS_URL
+    url, check_url, timeout = args.url or SESSIONS_URL, args.check_url or STATELESS_URL, args.timeout or 10.0
     n = min(stream, len(movies))
     opening, events = movies[: len(movies) - n], movies[len(movies) - n:]
     print(f"POST {url}: open a session with {len(opening)} movies, then send {n} one request each")
@@ -63,14 +68,17 @@ def _request_session(args: argparse.Namespace, movies: list[int]) -> None:
         return stateless["status"], stateless["body"]
 
     try:
-        counts, last = stream_session(poster(url), opening, events, lambda: 0.0, timeout=10, tries=3, k=args.k,
-                                      check=check, on_answer=show)
+        counts, last = stream_session(poster(url), opening, events, lambda: 0.0, timeout=timeout, tries=3, k=args.k,
+                                      check=check, on_answer=show, open_timeout=args.timeout or 30.0)
+    except TimeoutError:  # the opening or the check, which are sent once: the server is up
+        raise SessrecError(f"the server took a request but did not answer within {args.timeout or 30.0:g} s (busy, "
+                           "or a worker died with it and is being restarted); send it again") from None
     except OSError as exc:
         raise SessrecError(f"cannot reach the server ({exc}); is it running (make serve)?") from None
     except RuntimeError as exc:  # a non-200 answer: its status and message say what was wrong
         raise SessrecError(str(exc)) from None
     if counts["lost"]:
-        raise SessrecError(f"session {last['session']}: a request went unanswered in 3 tries of 10 s")
+        raise SessrecError(f"session {last['session']}: a request went unanswered in 3 tries of {timeout:g} s")
     if stateless["status"] != 200:
         raise SessrecError(f"{check_url} answered HTTP {stateless['status']}: {stateless['body']}")
     print(f"stateless: {stateless['body']['movies']}")

@@ -52,7 +52,7 @@ def _store_busy(status: int, body: Any) -> bool:
 
 def stream_session(post: Post, opening: list[int], events: list[int], think: Callable[[], float],
                    timeout: float, tries: int, k: int | None = None, check: Post | None = None,
-                   on_answer: OnAnswer | None = None) -> tuple[Counter, dict[str, Any]]:
+                   on_answer: OnAnswer | None = None, open_timeout: float = 30) -> tuple[Counter, dict[str, Any]]:
     """Open a session with `opening`, then send `events` one per request, each after `think()` seconds.
 
     A request unanswered within `timeout` is sent again, with the same `after`, up to `tries` times
@@ -64,6 +64,7 @@ def stream_session(post: Post, opening: list[int], events: list[int], think: Cal
         k: movies per answer (None: the archive's default).
         check: where the whole-history request goes (default `post`: it opens a throwaway session).
         on_answer: called with (request, answer) for the opening and every answered event.
+        open_timeout: how long the opening request (the whole history, sent once) may take.
 
     Returns:
         Counts (answered; timeouts; store_busy: 503s resent; lost: given up after timeouts, the
@@ -76,7 +77,7 @@ def stream_session(post: Post, opening: list[int], events: list[int], think: Cal
     counts: Counter = Counter()
     sized = {} if k is None else {"k": k}
     request = {"movies": opening, **sized}
-    status, body = post(request, {}, 30)
+    status, body = post(request, {}, open_timeout)
     if status == 200 and isinstance(body, dict) and "step" not in body:
         raise RuntimeError("opening a session answered without a session step: is this the sessions archive "
                            "(sessrec_sessions)?")
@@ -108,7 +109,7 @@ def stream_session(post: Post, opening: list[int], events: list[int], think: Cal
         counts["answered"] += 1
         if on_answer:
             on_answer(request, body)
-    status, whole = (check or post)({"movies": opening + events, **sized}, {}, 30)  # no session header
+    status, whole = (check or post)({"movies": opening + events, **sized}, {}, open_timeout)  # no session header
     counts["checked"] += 1
     counts["wrong"] += status != 200 or not isinstance(whole, dict) or whole.get("movies") != body["movies"]
     return counts, body
