@@ -96,8 +96,10 @@ demo: setup
 	$(PY) -m trainer evaluate --data $(DATA) --run runs/demo --split test
 	@$(MAKE) --no-print-directory recommend RUN=runs/demo
 	@$(MAKE) --no-print-directory archive RUN=runs/demo
+	@# A failed serve has stopped whatever it started; `make stop` then would stop ANOTHER TorchServe
+	@# (torchserve --stop takes the user's last one, from any directory), say one holding the ports.
 	@$(MAKE) --no-print-directory serve && { $(MAKE) --no-print-directory request && $(MAKE) --no-print-directory request-session; rc=$$?; $(MAKE) --no-print-directory stop; exit $$rc; } \
-		|| { $(MAKE) --no-print-directory stop; exit 1; }
+		|| exit 1
 
 # Benchmarks of a trained run stop early, naming the missing file, when RUN has no exported model.
 NEED_MODEL = test -f $(RUN)/model.pt || { echo "error: $(RUN)/model.pt not found; run 'make train' (or pass RUN=...)"; exit 1; }

@@ -9,6 +9,8 @@ import sys
 import time
 from argparse import Namespace
 
+import pytest
+
 from conftest import REPO
 from trainer.interrupted import interrupted_message
 
@@ -40,3 +42,27 @@ def test_each_command_says_what_it_kept(tmp_path):
     assert "nothing of the run was kept" in interrupted_message(Namespace(command="train", out=tmp_path / "new", data="d"))
     assert "stopped again" in interrupted_message(Namespace(command="serve"))
     assert interrupted_message(Namespace(command="prepare")).startswith("interrupted; prepare left its outputs")
+
+
+@pytest.mark.parametrize("ending", [KeyboardInterrupt, RuntimeError])
+def test_serve_stops_the_torchserve_it_started_whatever_ends_its_wait(monkeypatch, tmp_path, ending):
+    # Ctrl-C during the wait left TorchServe starting, detached, holding the ports; and `make demo`
+    # answered a failed serve with `make stop`, which stops the user's last TorchServe wherever it
+    # runs, even one serve refused to start over. serve now stops what it started, and only that.
+    import trainer.server as server
+
+    stopped = []
+    monkeypatch.setattr(server, "check_archives", lambda *args: None)
+    monkeypatch.setattr(server, "ensure_free", lambda addr: None)
+    monkeypatch.setattr(server, "start_detached", lambda *args, **kwargs: None)
+    monkeypatch.setattr(server, "stop", lambda workdir, env=None: stopped.append(workdir))
+
+    def wait_ready(*args, **kwargs):
+        raise ending("while waiting")
+
+    monkeypatch.setattr(server, "wait_ready", wait_ready)
+    config = tmp_path / "config.properties"
+    config.write_text("inference_address=http://127.0.0.1:1\nmanagement_address=http://127.0.0.1:2\n")
+    with pytest.raises(ending):
+        server.serve(config, ["m.mar"], tmp_path)
+    assert stopped == [tmp_path]

@@ -44,8 +44,8 @@ def ensure_free(addr: dict[str, str]) -> None:
             socket.create_connection((host, int(port.split("/")[0])), timeout=1).close()
         except OSError:
             continue
-        raise SessrecError(f"{key} {url} is already in use (another TorchServe still running? `make stop` or "
-                           "`torchserve --stop` from the directory it was started in)")
+        raise SessrecError(f"{key} {url} is already in use (another TorchServe still running? `make stop` stops "
+                           "the one this user started last, from any directory; nothing was started or stopped here)")
 
 
 def http(method: str, url: str, body: bytes | None = None, timeout: float = 30,
@@ -131,7 +131,7 @@ def serve(config: Path, models: list[str], workdir: Path, ready_timeout: float =
     except SessrecError as exc:
         stop(workdir)  # a server whose model never loads would only hold the ports against the next start
         raise SessrecError(f"{exc}; TorchServe was stopped again{logs.last_worker_error()}") from None
-    except KeyboardInterrupt:  # Ctrl-C while waiting: the start is called off, not left running detached
+    except BaseException:  # Ctrl-C while waiting, or anything unforeseen: call off the start, not left detached
         stop(workdir)
         raise
     return addr["inference_address"]
