@@ -66,3 +66,32 @@ def test_serve_stops_the_torchserve_it_started_whatever_ends_its_wait(monkeypatc
     with pytest.raises(ending):
         server.serve(config, ["m.mar"], tmp_path)
     assert stopped == [tmp_path]
+
+
+def test_serve_refuses_to_start_beside_a_running_torchserve_and_stops_nothing(monkeypatch, tmp_path):
+    # TorchServe runs one per user and TMPDIR (its pid file): `torchserve --start` refused, and serve's
+    # clean-up after that failed start (`torchserve --stop`) stopped the OTHER server (measured: a
+    # TorchServe on 8080 gone after serving another config on 9080).
+    import tempfile
+
+    import trainer.server as server
+    from trainer.errors import SessrecError
+
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "org.pytorch.serve.ModelServer"])
+    try:
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+        (tmp_path / ".model_server.pid").write_text(str(other.pid))
+        monkeypatch.setattr(server, "check_archives", lambda *args: None)
+        monkeypatch.setattr(server, "ensure_free", lambda addr: None)
+        monkeypatch.setattr(server, "start_detached", lambda *args, **kwargs: pytest.fail("started"))
+        monkeypatch.setattr(server, "stop", lambda *args, **kwargs: pytest.fail("stopped"))
+        config = tmp_path / "config.properties"
+        config.write_text("inference_address=http://127.0.0.1:1\nmanagement_address=http://127.0.0.1:2\n")
+        with pytest.raises(SessrecError, match=rf"a TorchServe is already running \(pid {other.pid}, "):
+            server.serve(config, ["m.mar"], tmp_path)
+        assert other.poll() is None
+        (tmp_path / ".model_server.pid").write_text("999999999")  # a pid file left by a server that is gone
+        assert server.running_torchserve() is None
+    finally:
+        other.kill()
+        other.wait()

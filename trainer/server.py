@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -46,6 +47,20 @@ def ensure_free(addr: dict[str, str]) -> None:
             continue
         raise SessrecError(f"{key} {url} is already in use (another TorchServe still running? `make stop` stops "
                            "the one this user started last, from any directory; nothing was started or stopped here)")
+
+
+def running_torchserve() -> int | None:
+    """The pid of the TorchServe this user runs from this temp directory, if any.
+
+    TorchServe keeps one pid file, `$TMPDIR/.model_server.pid`, whatever directory it was started
+    from: `torchserve --start` refuses to start a second one, and `torchserve --stop` stops that one."""
+    pid_file = Path(tempfile.gettempdir()) / ".model_server.pid"
+    try:
+        pid = int(pid_file.read_text().split()[0])
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if b"org.pytorch.serve.ModelServer" in cmdline else None
 
 
 def http(method: str, url: str, body: bytes | None = None, timeout: float = 30,
@@ -121,6 +136,12 @@ def serve(config: Path, models: list[str], workdir: Path, ready_timeout: float =
     addr = addresses(config)
     check_archives(config, models, workdir)
     ensure_free(addr)
+    other = running_torchserve()
+    if other is not None:
+        # torchserve --start would refuse, and the clean-up after a failed start (--stop) would stop that one
+        raise SessrecError(f"a TorchServe is already running (pid {other}, {tempfile.gettempdir()}/.model_server.pid), "
+                           "and TorchServe runs one per user and temp directory: stop it first (`make stop`), or "
+                           "start this one with another TMPDIR; nothing was started or stopped here")
     # where log4j2.xml puts them: $LOG_LOCATION, else logs/ in the start directory
     logs = StartLogs.mark(Path(workdir) / os.environ.get("LOG_LOCATION", "logs"))
     proc = start_detached(["--start", "--ncs", "--ts-config", str(Path(config).resolve()), "--models", *models],
