@@ -255,10 +255,17 @@ def test_serve_refuses_a_missing_or_broken_archive_before_starting(tmp_path):
     assert not (tmp_path / "logs").exists()  # TorchServe never started
 
 
-def test_serve_stops_torchserve_again_when_a_model_never_gets_ready(tiny_run, tmp_path):
+def test_serve_stops_torchserve_again_when_a_model_never_gets_ready(tiny_run, tmp_path, monkeypatch):
     # A misspelt handler knob makes every worker fail at load: the model never gets ready, and a server
     # left running would hold the ports against the next start.
+    import tempfile
+
     import yaml
+
+    # TorchServe's pid file lives in TMPDIR: this test's own, so that its start and its stop can never
+    # meet a TorchServe the user runs meanwhile
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
     from torchserve_proc import free_port
     from trainer.errors import SessrecError
