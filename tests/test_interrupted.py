@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from argparse import Namespace
+from pathlib import Path
 
 import pytest
 
@@ -79,6 +80,10 @@ def test_serve_refuses_to_start_beside_a_running_torchserve_and_stops_nothing(mo
 
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "org.pytorch.serve.ModelServer"])
     try:
+        deadline = time.time() + 30  # until the child has exec'd: before, /proc shows pytest's command line
+        while b"org.pytorch.serve.ModelServer" not in Path(f"/proc/{other.pid}/cmdline").read_bytes():
+            assert time.time() < deadline
+            time.sleep(0.01)
         monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
         (tmp_path / ".model_server.pid").write_text(str(other.pid))
         monkeypatch.setattr(server, "check_archives", lambda *args: None)
