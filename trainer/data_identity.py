@@ -88,26 +88,27 @@ def holds(record: dict[str, Any], data_dir: Path, splits: dict[str, Split] | Non
     return record["content_sha256"] == content_digest(splits if splits is not None else load_data_dir(Path(data_dir)))
 
 
-def learned_from(run_dir: Path, data_dir: Path) -> bool | None:
+def learned_from(run_dir: Path, data_dir: Path, splits: dict[str, Split] | None = None) -> bool | None:
     """Whether `run_dir` learned from the splits `data_dir` holds (wherever they are now); None
-    when the run recorded nothing (runs trained before data.json existed)."""
+    when the run recorded nothing (runs trained before data.json existed). `splits`: `data_dir`'s
+    splits, when the caller has loaded them already."""
     record = recorded(run_dir)
-    return None if record is None else holds(record, data_dir)
+    return None if record is None else holds(record, data_dir, splits)
 
 
-def other_data(run_dir: Path, data_dir: Path) -> str | None:
+def other_data(run_dir: Path, data_dir: Path, splits: dict[str, Split] | None = None) -> str | None:
     """A sentence saying that `run_dir` learned from other splits than `data_dir` holds; None when
     they are the same or the run recorded nothing."""
-    if learned_from(run_dir, data_dir) is not False:
+    if learned_from(run_dir, data_dir, splits) is not False:
         return None
     return (f"{run_dir} learned from other data than {data_dir} holds (its {' and '.join(LEARNED_FROM)} differ "
             f"from those recorded in {Path(run_dir) / DATA_FILE})")
 
 
-def warn_if_other_data(run_dir: Path, data_dir: Path) -> None:
+def warn_if_other_data(run_dir: Path, data_dir: Path, splits: dict[str, Split] | None = None) -> None:
     """Print a warning line to stderr when `run_dir` learned from other data than `data_dir`: scores
     of a model on users and movies it never learned from are not an evaluation of that model."""
-    problem = other_data(run_dir, data_dir)
+    problem = other_data(run_dir, data_dir, splits)
     if problem:
         print(f"warning: {problem}; scores here do not measure the run on the data it was trained for",
               file=sys.stderr)

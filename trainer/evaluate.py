@@ -49,7 +49,7 @@ def run_cases(data_dir: Path, run_dir: Path, split: str = "test", test_history: 
         raise ConfigError(f"--protocol must be {' or '.join(PROTOCOLS)}, got {protocol!r}")
     model, vocab, cfg = load_exported(run_dir)
     splits = load_data_dir(Path(data_dir))
-    warn_if_other_data(run_dir, data_dir)
+    warn_if_other_data(run_dir, data_dir, splits)  # loaded: compared by content without a second load
     return model, protocol_cases(protocol, history_for(splits, split, test_history), splits[split], vocab, cfg.max_len)
 
 
