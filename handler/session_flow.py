@@ -175,17 +175,17 @@ def _store_failed(rows: list[dict[str, Any]], what: str, exc: Exception) -> None
     busy timeout, a full disk): each session request of the batch gets a 503 that says so, rather
     than the whole batch failing as TorchServe's bare "Prediction failed". Nothing was applied,
     so the client sends the request again, with the same `after`, as after a timeout."""
-    logger.error("session store could not be %s, %d session request(s) refused: %s", what,
-                 sum("sid" in r and "error" not in r for r in rows), exc)
-    for r in rows:
-        if "sid" in r and "error" not in r:
-            r["error"] = (503, "SessionStoreUnavailable", f"the session store could not be {what}: {exc}; nothing "
-                          "was applied: send the request again (with the same 'after')")
+    refused = [r for r in rows if "sid" in r and "error" not in r]
+    logger.error("session store could not be %s, %d session request(s) refused: %s", what, len(refused), exc)
+    for r in refused:
+        r["error"] = (503, "SessionStoreUnavailable", f"the session store could not be {what}: {exc}; nothing "
+                      "was applied: send the request again (with the same 'after')")
 
 
 def outcome_counts(rows: list[dict[str, Any]]) -> Counter:
     """What went otherwise than planned for the batch's session requests, by name: each session error
     by its type (SessionExpired, SessionOutOfStep, ConcurrentSessionRequest, SessionStoreUnavailable),
-    and SessionRequestResent for a request answered again. Empty for the usual batch, where every request was applied."""
+    and SessionRequestResent for a request answered again. Empty for the usual batch, where every
+    request was applied."""
     return Counter(r["error"][1] if "error" in r else "SessionRequestResent"
                    for r in rows if "sid" in r and ("error" in r or r.get("replay")))
