@@ -49,7 +49,9 @@ def _request_session(args: argparse.Namespace, movies: list[int]) -> None:
     stream = 5 if args.stream is None else args.stream
     if stream < 0:
         raise SessrecError(f"--stream must be >= 0, got {stream}")
-    url, check_url, timeout = args.url or SESSIONS_URL, args.check_url or STATELESS_URL, args.timeout or 10.0
+    url, check_url = args.url or SESSIONS_URL, args.check_url or STATELESS_URL
+    # each event is resent on a timeout; the opening and the check are sent once, so they get longer
+    timeout, once_timeout = args.timeout or 10.0, args.timeout or 30.0
     n = min(stream, len(movies))
     opening, events = movies[: len(movies) - n], movies[len(movies) - n:]
     print(f"POST {url}: open a session with {len(opening)} movies, then send {n} one request each")
@@ -69,9 +71,9 @@ def _request_session(args: argparse.Namespace, movies: list[int]) -> None:
 
     try:
         counts, last = stream_session(poster(url), opening, events, lambda: 0.0, timeout=timeout, tries=3, k=args.k,
-                                      check=check, on_answer=show, open_timeout=args.timeout or 30.0)
+                                      check=check, on_answer=show, open_timeout=once_timeout)
     except TimeoutError:  # the opening or the check, which are sent once: the server is up
-        raise SessrecError(f"the server took a request but did not answer within {args.timeout or 30.0:g} s (busy, "
+        raise SessrecError(f"the server took a request but did not answer within {once_timeout:g} s (busy, "
                            "or a worker died with it and is being restarted); send it again") from None
     except OSError as exc:
         raise SessrecError(f"cannot reach the server ({exc}); is it running (make serve)?") from None
