@@ -50,10 +50,15 @@ def content_digest(splits: dict[str, Split]) -> str:
     return digest.hexdigest()
 
 
+def _content_of(data_dir: Path, splits: dict[str, Split] | None) -> str:
+    """`content_digest` of `data_dir`'s splits, loading them unless the caller already has."""
+    return content_digest(splits if splits is not None else load_data_dir(Path(data_dir)))
+
+
 def data_record(data_dir: Path, splits: dict[str, Split] | None = None) -> dict[str, Any]:
     """What `data.json` records of `data_dir` (`splits`: its splits, when already loaded)."""
     return {"data": str(data_dir), "files": list(LEARNED_FROM), "sha256": data_digest(data_dir),
-            "content_sha256": content_digest(splits if splits is not None else load_data_dir(Path(data_dir)))}
+            "content_sha256": _content_of(data_dir, splits)}
 
 
 def record_data(run_dir: Path, data_dir: Path, record: dict[str, Any] | None = None) -> None:
@@ -85,7 +90,7 @@ def holds(record: dict[str, Any], data_dir: Path, splits: dict[str, Split] | Non
         return True
     if record.get("content_sha256") is None:
         return False
-    return record["content_sha256"] == content_digest(splits if splits is not None else load_data_dir(Path(data_dir)))
+    return record["content_sha256"] == _content_of(data_dir, splits)
 
 
 def learned_from(run_dir: Path, data_dir: Path, splits: dict[str, Split] | None = None) -> bool | None:
