@@ -75,10 +75,30 @@ def test_batches_in_chunks_keep_input_order(rec):
      r"excludes\[0\]\[0\] is outside the 64-bit range of movie ids, got 18446744073709551616"),
     (lambda r: r.recommend("1 2 3"), DataError, r"histories\[0\] must be a sequence of int movie ids, got str"),
     (lambda r: r.recommend([1], exclude=5), DataError, r"excludes\[0\] must be a sequence of int movie ids, got int"),
+    (lambda r: r.recommend({1, 2}), DataError, r"got set \(a set has no order; a history is oldest first\)"),
+    (lambda r: r.recommend([1], k=np.float64(3)), ConfigError, r"k must be a positive int, got np.float64\(3.0\)"),
+    # iterating a dict gives its keys: each user id would have been read as a history
+    (lambda r: r.recommend_batch({7: [1, 2]}), ConfigError, r"histories is a dict; pass list\(histories.values\(\)\)"),
+    (lambda r: r.recommend_batch(5), ConfigError, "histories must be a list of movie-id lists, got int"),
 ])
 def test_bad_input_is_named(rec, call, error, match):
     with pytest.raises(error, match=match):
         call(rec)
+
+
+def test_notebook_shapes_of_input_give_the_list_answers(rec):
+    # what a notebook has at hand: numpy ints for k, a set of ids to exclude, a generator or a
+    # pandas Series of histories; refused before (TypeError from len(), "must be a positive int")
+    pd = pytest.importorskip("pandas")
+    requests = random_requests(rec.vocab.movies, 5, seed=2)
+    histories, excludes = [r["movies"] for r in requests], [r["exclude"] for r in requests]
+    expected = rec.recommend_batch(histories, 12, excludes)
+    assert rec.recommend_batch((h for h in histories), np.int64(12), [set(e) for e in excludes]) == expected
+    assert rec.recommend_batch(pd.Series(histories, index=[9, 3, 5, 1, 7]), np.int32(12),
+                               (e for e in excludes)) == expected
+    one = rec.recommend(histories[0], np.uint8(12), frozenset(excludes[0]))  # a batch of 1: other sums
+    assert (one.movies, one.unknown) == (expected[0].movies, expected[0].unknown)
+    assert one.scores == pytest.approx(expected[0].scores, abs=1e-5)
 
 
 def test_missing_run_is_named(tmp_path):

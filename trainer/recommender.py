@@ -9,6 +9,7 @@ ships: for the same history, k and exclusions it returns the served movies, in t
 from __future__ import annotations
 
 import numbers
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -34,11 +35,15 @@ class Recommendation:
     unknown: list[int]
 
 
-def movie_ids(values: Sequence[Any], what: str) -> list[int]:
-    """`values` as a list of int movie ids (a list, tuple or numpy array of ints); a DataError names
-    `what` and the first bad value otherwise."""
+def movie_ids(values: Sequence[Any], what: str, any_order: bool = False) -> list[int]:
+    """`values` as a list of int movie ids (a list, tuple or numpy array of ints, or a set where
+    `any_order`: exclusions have no order, histories do); a DataError names `what` and the first bad
+    value otherwise."""
+    if any_order and isinstance(values, Set):
+        values = list(values)
     if isinstance(values, (str, bytes)) or not (isinstance(values, Sequence) or hasattr(values, "tolist")):
-        raise DataError(f"{what} must be a sequence of int movie ids, got {type(values).__name__}")
+        hint = " (a set has no order; a history is oldest first)" if isinstance(values, Set) else ""
+        raise DataError(f"{what} must be a sequence of int movie ids, got {type(values).__name__}{hint}")
     out = []
     for i, v in enumerate(values.tolist() if hasattr(values, "tolist") else values):
         if isinstance(v, bool) or not isinstance(v, numbers.Integral):
@@ -73,28 +78,36 @@ class Recommender:
         model, vocab, cfg = load_exported(Path(run_dir))
         return cls(model, vocab, cfg.max_len, device)
 
-    def recommend(self, movies: Sequence[int], k: int = DEFAULT_K, exclude: Sequence[int] = ()) -> Recommendation:
+    def recommend(self, movies: Sequence[int], k: int = DEFAULT_K, exclude: Iterable[int] = ()) -> Recommendation:
         """The top `k` movies after the history `movies` (raw ids, oldest first), none of them in
-        the history or in `exclude`. Fewer than k come back when fewer movies are left."""
+        the history or in `exclude` (a sequence or a set). Fewer than k come back when fewer movies
+        are left."""
         return self.recommend_batch([movies], k, [exclude])[0]
 
-    def recommend_batch(self, histories: Sequence[Sequence[int]], k: int = DEFAULT_K,
-                        excludes: Sequence[Sequence[int]] | None = None,
+    def recommend_batch(self, histories: Iterable[Sequence[int]], k: int = DEFAULT_K,
+                        excludes: Iterable[Iterable[int]] | None = None,
                         batch_size: int = 256) -> list[Recommendation]:
         """`recommend` for many histories at once (scored `batch_size` at a time), in input order.
 
+        Args:
+            histories: raw-id histories, oldest first: a list, a generator, a pandas Series (its
+                values, in its order); not a dict, whose keys would be taken for histories.
+            k: answers per history (an int, numpy's included).
+            excludes: per history, ids never to return (sequences or sets), or None.
+            batch_size: histories scored together.
+
         Raises:
-            ConfigError: `k` or `batch_size` is not a positive int, or `excludes` has another length.
+            ConfigError: `k` or `batch_size` is not a positive int, `histories` or `excludes` is a
+                dict, or `excludes` has another length.
             DataError: a history or exclusion is not a sequence of int ids (the message names it).
         """
-        for name, value in (("k", k), ("batch_size", batch_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive int, got {value!r}")
-        excludes = [()] * len(histories) if excludes is None else excludes
+        k, batch_size = _positive_int("k", k), _positive_int("batch_size", batch_size)
+        histories = _listed("histories", histories)
+        excludes = [()] * len(histories) if excludes is None else _listed("excludes", excludes)
         if len(excludes) != len(histories):
             raise ConfigError(f"excludes has {len(excludes)} entries for {len(histories)} histories")
         raw = [movie_ids(h, f"histories[{i}]") for i, h in enumerate(histories)]
-        skip = [movie_ids(e, f"excludes[{i}]") for i, e in enumerate(excludes)]
+        skip = [movie_ids(e, f"excludes[{i}]", any_order=True) for i, e in enumerate(excludes)]
         answers: list[Recommendation] = []
         # No answer is longer than the catalog: ranking k columns would cost k-sized tensors for
         # nothing (k = 10**9 asked for 16 GB; k past 2**63 overflowed in torch).
@@ -111,3 +124,21 @@ class Recommender:
                     answers.append(Recommendation(*to_raw(idx, val, k, self.vocab.movies),
                                                   unknown_ids(raw[i], self.vocab.index_of)))
         return answers
+
+
+def _positive_int(name: str, value: Any) -> int:
+    """`value` as an int if it is a positive integer (numpy's too: a notebook's k often is one)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ConfigError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _listed(name: str, values: Any) -> list[Any]:
+    """`values` as a list, refusing a dict: iterating one gives its keys, which would be read as
+    histories (a user -> history dict is a notebook's usual shape)."""
+    if isinstance(values, Mapping):
+        raise ConfigError(f"{name} is a {type(values).__name__}; pass list({name}.values()) "
+                          "(answers come back in that order)")
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise ConfigError(f"{name} must be a list of movie-id lists, got {type(values).__name__}")
+    return list(values)
