@@ -62,6 +62,15 @@ def test_malicious_pickle_is_refused_and_not_executed(tmp_path):
     assert not marker.exists()
 
 
+def test_a_pickled_data_frame_is_refused_with_the_way_out(tmp_path):
+    pd = pytest.importorskip("pandas")
+    path = tmp_path / "train.pkl"
+    pd.DataFrame({"user": [1, 2], "movies": [[3, 4], [5]]}).to_pickle(path)
+    with pytest.raises(DataError, match=r"global pandas\..*; a pandas object: pickle plain lists instead, e\.g\. "
+                                        r"pickle\.dump\(\(users, movies_lists\), f\), or give the log to `prepare --input`"):
+        load_split(path)
+
+
 @pytest.mark.parametrize("obj, message", [
     ([1, 2, 3], r"expected a 2-tuple"),
     (([1, 2], [[1]]), r"length mismatch, 2 users but 1 movie lists"),

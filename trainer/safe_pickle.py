@@ -39,8 +39,12 @@ class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in _NUMPY_GLOBALS:
             return super().find_class(module, name)
+        hint = ""
+        if module.split(".")[0] == "pandas":  # df.to_pickle(...): the commonest way to get here
+            hint = ("; a pandas object: pickle plain lists instead, e.g. "
+                    "pickle.dump((users, movies_lists), f), or give the log to `prepare --input`")
         raise _RefusedGlobal(
-            f"refused to load global {module}.{name}: only lists, tuples, ints, strs and numpy int arrays are allowed"
+            f"refused to load global {module}.{name}: only lists, tuples, ints, strs and numpy int arrays are allowed{hint}"
         )
 
 
