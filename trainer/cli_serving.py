@@ -45,6 +45,9 @@ def _add_server(sub: argparse._SubParsersAction) -> None:
                    help=f"with --session: the stateless model to check against (default {STATELESS_URL})")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                    help="how long to wait for an answer (default 30; with --session 10 per try, 3 tries)")
+    p.add_argument("--key-file", type=Path, default=None, metavar="PATH",
+                   help="TorchServe's key_file.json, for a server with token authorization on (default: "
+                   "./key_file.json when there is one, which TorchServe writes in the directory it starts from)")
 
 
 def check_sources(args: argparse.Namespace) -> None:
@@ -139,11 +142,18 @@ def run_serving(args: argparse.Namespace) -> None:
         config = SESSIONS_CONFIG if args.sessions else HANDLER_DIR / "model-config.yaml"
         print(build_archive(args.run, args.out, name, args.version, model_config=config))
     elif args.command == "serve":
+        import time
+
         from .server import serve
+        from .server_tokens import KEY_FILE
+        started = time.time()
         url = serve(args.config, args.models, Path.cwd())
         names = [m.split("=")[0].removesuffix(".mar") for m in args.models]
         print(f"TorchServe ready: {', '.join(f'{url}/predictions/{n}' for n in names)} "
               "(logs in logs/, stop with `make stop`)")
+        if (key_file := Path.cwd() / KEY_FILE).is_file() and key_file.stat().st_mtime >= started - 1:
+            print(f"token authorization is on: every call needs 'Authorization: Bearer <key>' with a key from "
+                  f"{key_file} (`request` reads it from there)")
     elif args.command == "stop":
         from .server import stop
         print(stop(Path.cwd()))

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import urllib.parse
+from pathlib import Path
 
 from .cli_serving import SESSIONS_URL, STATELESS_URL, check_sources, history_from_args
 from .errors import SessrecError
 from .server import http
+from .server_tokens import KEY_FILE, bearer, refused_token, token_advice
+from .session_client import Post
 
 
 def request(args: argparse.Namespace) -> None:
@@ -23,25 +26,52 @@ def request(args: argparse.Namespace) -> None:
             _check_url(flag, url)
     if args.timeout is not None and not 0 < args.timeout < float("inf"):
         raise SessrecError(f"--timeout must be a number of seconds > 0, got {args.timeout:g}")
+    key_file = _key_file(args.key_file)
     movies = history_from_args(args)
     if args.session:
-        return _request_session(args, movies)
+        return _request_session(args, movies, key_file)
     url, timeout = args.url or STATELESS_URL, args.timeout or 30.0
     payload = {"movies": movies, "k": args.k}
     print(f"POST {url}\n{json.dumps(payload)}")
     try:
-        status, body = http("POST", url, json.dumps(payload).encode(), timeout=timeout)
+        status, body = http("POST", url, json.dumps(payload).encode(), timeout=timeout,
+                            headers=bearer(key_file, "inference"))
     except TimeoutError:  # connected, sent, then nothing: a server that is up
         raise SessrecError(f"{url} took the request but did not answer within {timeout:g} s (busy, or a worker died "
                            "with it and is being restarted); send it again") from None
     except OSError as exc:
         raise SessrecError(f"cannot reach {url} ({exc}); is the server running (make serve)?") from None
     print(f"HTTP {status}\n{json.dumps(body)}")
+    if refused_token(status, body):
+        raise SessrecError(token_advice(key_file))
     if status != 200:
         raise SessrecError(f"server answered HTTP {status}")
 
 
-def _request_session(args: argparse.Namespace, movies: list[int]) -> None:
+def _key_file(given: Path | None) -> Path | None:
+    """--key-file, which must exist, else ./key_file.json if TorchServe wrote one here, else none."""
+    if given is not None:
+        if not given.is_file():
+            raise SessrecError(f"--key-file {given}: no such file (TorchServe writes key_file.json in the directory "
+                               "it starts from, when token authorization is on)")
+        return given
+    here = Path(KEY_FILE)
+    return here if here.is_file() else None
+
+
+def _with_key(post: Post, key_file: Path | None) -> Post:
+    """`post` sending the inference key, and naming a refused one instead of a bare 400."""
+    auth = bearer(key_file, "inference")
+
+    def authed(payload: dict, headers: dict, timeout: float) -> tuple[int, object]:
+        status, body = post(payload, {**headers, **auth}, timeout)
+        if refused_token(status, body):
+            raise SessrecError(token_advice(key_file))
+        return status, body
+    return authed
+
+
+def _request_session(args: argparse.Namespace, movies: list[int], key_file: Path | None) -> None:
     """Stream `movies` as a session (the client the session tests and benchmark use), print every
     answer, and fail unless the last one equals the stateless answer for the whole history."""
     from .session_client import poster, stream_session
@@ -62,7 +92,7 @@ def _request_session(args: argparse.Namespace, movies: list[int]) -> None:
         if answer["step"] == 1:
             print(f"  session {answer['session']} (header ts_request_sequence_id)")
 
-    check_post, stateless = poster(check_url), {}
+    check_post, stateless = _with_key(poster(check_url), key_file), {}
 
     def check(payload: dict, headers: dict, timeout: float) -> tuple[int, object]:
         print(f"POST {check_url}: the whole history ({len(payload['movies'])} movies) in one request")
@@ -70,7 +100,7 @@ def _request_session(args: argparse.Namespace, movies: list[int]) -> None:
         return stateless["status"], stateless["body"]
 
     try:
-        counts, last = stream_session(poster(url), opening, events, lambda: 0.0, timeout=timeout, tries=3, k=args.k,
+        counts, last = stream_session(_with_key(poster(url), key_file), opening, events, lambda: 0.0, timeout=timeout, tries=3, k=args.k,
                                       check=check, on_answer=show, open_timeout=once_timeout)
     except TimeoutError:  # the opening or the check, which are sent once: the server is up
         raise SessrecError(f"the server took a request but did not answer within {once_timeout:g} s (busy, "

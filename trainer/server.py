@@ -18,6 +18,7 @@ from typing import Any
 from .errors import SessrecError
 from .properties import read_properties
 from .server_logs import LOAD_FAILURES_TO_GIVE_UP, StartLogs
+from .server_tokens import KEY_FILE, bearer
 from .tools import find_tool
 
 
@@ -89,8 +90,9 @@ def start_detached(args: list[str], workdir: Path, env: dict[str, str] | None = 
 
 
 def wait_ready(management: str, model: str, timeout: float = 180, proc: subprocess.Popen | None = None,
-               logs: StartLogs | None = None) -> None:
-    """Block until every worker of `model` is READY.
+               logs: StartLogs | None = None, key_file: Path | None = None) -> None:
+    """Block until every worker of `model` is READY. With token authorization on, TorchServe writes
+    `key_file` (its start directory's key_file.json) as it starts: it is read on every try.
 
     Raises:
         SessrecError: TorchServe exited, `timeout` seconds passed, or (with `logs`) the model's workers
@@ -101,7 +103,11 @@ def wait_ready(management: str, model: str, timeout: float = 180, proc: subproce
         if proc is not None and proc.poll() is not None and proc.returncode != 0:
             raise SessrecError(f"torchserve exited with code {proc.returncode}; see logs/torchserve.out")
         try:
-            status, body = http("GET", f"{management}/models/{model}", timeout=5)
+            headers = bearer(key_file, "management")
+        except SessrecError:  # caught while TorchServe writes it, or an old file it is about to replace
+            headers = {}
+        try:
+            status, body = http("GET", f"{management}/models/{model}", timeout=5, headers=headers)
             workers = body[0]["workers"] if status == 200 and body else []
             if workers and all(w["status"] == "READY" for w in workers):
                 return
@@ -148,7 +154,8 @@ def serve(config: Path, models: list[str], workdir: Path, ready_timeout: float =
                           workdir)
     try:
         for model in models:
-            wait_ready(addr["management_address"], model.split("=")[0].removesuffix(".mar"), ready_timeout, proc, logs)
+            wait_ready(addr["management_address"], model.split("=")[0].removesuffix(".mar"), ready_timeout, proc, logs,
+                       key_file=Path(workdir) / KEY_FILE)
     except SessrecError as exc:
         stop(workdir)  # a server whose model never loads would only hold the ports against the next start
         raise SessrecError(f"{exc}; TorchServe was stopped again{logs.last_worker_error()}") from None
