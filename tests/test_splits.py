@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
-from trainer.errors import DataError
+from trainer.errors import ConfigError, DataError
 from trainer.splits import Split, history_for, load_data_dir, load_split, write_data_dir
 
 
@@ -109,3 +109,8 @@ def test_history_for_test_includes_validation_period():
     assert history_for(splits, "validate") == {1: [1, 2], 2: [3]}
     assert history_for(splits, "test") == {1: [1, 2, 4], 2: [3]}
     assert history_for(splits, "test", "train") == {1: [1, 2], 2: [3]}
+    # validation always follows train alone: asking otherwise was silently ignored
+    with pytest.raises(ConfigError, match="--split validate always follows train alone"):
+        history_for(splits, "validate", "train")
+    with pytest.raises(ConfigError, match="--test-history must be 'train\\+validate' or 'train', got 'validate'"):
+        history_for(splits, "test", "validate")

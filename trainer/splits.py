@@ -16,7 +16,7 @@ import numpy as np
 from handler.request_parser import ID_MAX, ID_MIN
 
 from .atomic import write_files_atomic
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .safe_pickle import safe_load
 
 SPLIT_NAMES = ("train", "validate", "test")
@@ -115,6 +115,11 @@ def history_for(splits: dict[str, Split], split: str, test_history: str = "train
     `validate` follows `train`; `test` follows `train` then `validate` (the notebook skipped the
     validation period; `test_history="train"` reproduces that for comparison).
     """
+    if test_history not in ("train+validate", "train"):
+        raise ConfigError(f"--test-history must be 'train+validate' or 'train', got {test_history!r}")
+    if split == "validate" and test_history != "train+validate":  # was ignored without a word
+        raise ConfigError("--test-history is the history before the test period; --split validate always "
+                          "follows train alone, so drop it or use --split test")
     if split == "validate" or (split == "test" and test_history == "train"):
         parts = ["train"]
     elif split == "test":
