@@ -69,3 +69,13 @@ def test_other_files_in_the_run_and_data_directories_may_be_written(copies):
 def test_a_directory_is_named_as_the_problem(tmp_path):
     with pytest.raises(ConfigError, match=f"--per-user {tmp_path} is a directory; name the file to write"):
         check_output_file(tmp_path, "--per-user")
+
+
+def test_a_dash_is_standard_output_for_answers_and_refused_for_per_user_values(tiny_run, tiny_data, tmp_path):
+    # Both wrote a file called "-" in the working directory, where `--input -` reads standard input.
+    res = run_cli("recommend", "--run", str(tiny_run), "--data", str(tiny_data), "--all", "--out", "-", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert len(res.stdout.splitlines()) > 10 and not (tmp_path / "-").exists()
+    res = run_cli("evaluate", "--run", str(tiny_run), "--data", str(tiny_data), "--per-user", "-", cwd=tmp_path)
+    assert res.returncode == 2 and "error: --per-user - would write a file called '-'" in res.stderr
+    assert not (tmp_path / "-").exists()

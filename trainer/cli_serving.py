@@ -90,7 +90,7 @@ def _add_recommend(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input", type=Path, help='JSON Lines, one {"movies": [...]} per line (optional "user", "k", '
                    '"exclude"): one answer line each, in input order; - reads standard input')
     p.add_argument("--out", type=Path, help="with --input or --all: write the answer lines to this file "
-                   "(whole or not at all) instead of stdout")
+                   "(whole or not at all) instead of stdout (- : stdout)")
     p.add_argument("--k", type=int, default=20, help="list length (default: the handler's default_k; "
                    "a line's own \"k\" wins)")
     p.add_argument("--exclude", type=int, nargs="*", default=[], help="movie ids never to recommend")
@@ -102,6 +102,8 @@ def _recommend(args: argparse.Namespace) -> None:
     from .recommender import Recommender
 
     check_sources(args)
+    if args.out is not None and str(args.out) == "-":  # stdout, as for --input -: where lines go without --out
+        args.out = None
     batch = args.input is not None or args.all
     if args.all and (args.data is None or args.user is not None):
         raise SessrecError("--all goes with --data and without --user")

@@ -48,6 +48,9 @@ def check_output_file(out: Path, flag: str, run: Path | None = None, data: Path 
     Raises:
         ConfigError: naming `out` and what it would destroy.
     """
+    if str(out) == "-":  # would have been a file called "-" in the working directory
+        raise ConfigError(f"{flag} - would write a file called '-': standard output carries the command's own "
+                          "output; name a file (./- if that is really the name)")
     out = Path(out)
     if out.is_dir():
         raise ConfigError(f"{flag} {out} is a directory; name the file to write")
