@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -215,3 +216,25 @@ def test_a_file_where_the_output_directory_should_be_is_a_cli_error(tmp_path):
     res = run_cli("prepare", "--input", str(log), "--out", str(tmp_path / "taken"), "--split", "leave-one-out")
     assert res.returncode == 2 and res.stderr == f"error: {tmp_path / 'taken'}: File exists\n", res.stderr
     assert (tmp_path / "taken").read_text() == "mine"
+
+
+@pytest.mark.parametrize("flags, message", [
+    # each was dropped without a word: a leave-one-out split "with --val-frac 0.3" was the plain one
+    (["--input", "LOG", "--split", "leave-one-out", "--val-frac", "0.3"], "--val-frac goes with --split temporal"),
+    (["--input", "LOG", "--users", "50"], "--users goes with --synthetic"),
+    (["--input", "LOG", "--cache-dir", "c", "--base-url", "http://x"], "--cache-dir and --base-url go with --dataset"),
+    (["--synthetic", "--user-col", "u", "--time-col", "t"],
+     "--user-col and --time-col go with --input; here they would be ignored"),
+])
+def test_flags_the_source_or_split_would_ignore_are_refused(tmp_path, capsys, flags, message):
+    from trainer.__main__ import main
+
+    log = write_log(tmp_path / "log.tsv", [(1, 2, 0), (1, 3, 1), (1, 4, 2)])
+    assert main(["prepare", "--out", str(tmp_path / "o"), *[str(log) if f == "LOG" else f for f in flags]]) == 2
+    assert re.match(f"error: {re.escape(message)}", capsys.readouterr().err)
+    assert not (tmp_path / "o").exists()
+    # given where they apply, they are read
+    assert main(["prepare", "--input", str(log), "--out", str(tmp_path / "loo"), "--split", "leave-one-out"]) == 0
+    assert main(["prepare", "--synthetic", "--users", "40", "--movies", "30", "--seed", "1",
+                 "--out", str(tmp_path / "syn")]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["users"] <= 40

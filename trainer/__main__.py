@@ -70,19 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "prepare":
-            from .prepare import prepare_log, read_log
-            if args.synthetic:
-                from .synthetic import synthetic_log
-                df, source = synthetic_log(n_users=args.users, n_movies=args.movies, seed=args.seed), "synthetic"
-            elif args.dataset:
-                from .datasets import GROUPLENS, load_dataset
-                df, source = load_dataset(args.dataset, args.cache_dir, args.base_url or GROUPLENS), args.dataset
-            else:
-                df, source = read_log(args.input, args.user_col, args.item_col, args.time_col), str(args.input)
-            meta = prepare_log(df, args.out, args.split, args.min_item_count, args.min_user_count,
-                               args.val_frac, args.test_frac, source=source, force=args.force,
-                               keep_duplicates=args.keep_duplicates)
-            print(json.dumps(meta))
+            from .cli_prepare import prepare
+            prepare(args)
         elif args.command == "train":
             from .train import train
             train(_train_config(args), args.out, resume=args.resume, progress=args.progress)

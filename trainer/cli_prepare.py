@@ -1,0 +1,53 @@
+"""`python -m trainer prepare`: one source (a log, the built-in data, or MovieLens) -> split files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from .errors import ConfigError
+
+# Flags that only one source or split reads are None in the parser, so that one the chosen source
+# would ignore can be told from one left alone; left alone, the reader's own default applies.
+LOG_COLUMNS = {"user_col": "user_id", "item_col": "item_id", "time_col": "timestamp"}  # flag -> default
+SYNTHETIC = {"users": "n_users", "movies": "n_movies", "seed": "seed"}  # flag -> synthetic_log's argument
+TEMPORAL = ("val_frac", "test_frac")  # prepare_log's arguments
+
+
+def check_prepare_flags(args: argparse.Namespace) -> None:
+    """Refuse flags that the chosen source or split would ignore without a word (a `--val-frac`
+    under `--split leave-one-out` used to be dropped, and the user read the split as theirs)."""
+    def given(*names: str) -> list[str]:
+        return [f"--{name.replace('_', '-')}" for name in names if getattr(args, name) is not None]
+
+    for flags, applies, what in ((given(*TEMPORAL), args.split == "temporal", "--split temporal"),
+                                 (given(*SYNTHETIC), args.synthetic, "--synthetic"),
+                                 (given("cache_dir", "base_url"), args.dataset is not None, "--dataset"),
+                                 (given(*LOG_COLUMNS), args.input is not None, "--input")):
+        if flags and not applies:
+            raise ConfigError(f"{' and '.join(flags)} {'go' if len(flags) > 1 else 'goes'} with {what}; "
+                              f"here {'they' if len(flags) > 1 else 'it'} would be ignored")
+
+
+def prepare(args: argparse.Namespace) -> None:
+    """Read the source, split it, write the pickles and print meta.json's content."""
+    from .prepare import prepare_log, read_log
+
+    check_prepare_flags(args)
+    if args.synthetic:
+        from .synthetic import synthetic_log
+        df, source = synthetic_log(**_given(args, SYNTHETIC)), "synthetic"
+    elif args.dataset:
+        from .datasets import GROUPLENS, load_dataset
+        df, source = load_dataset(args.dataset, args.cache_dir, args.base_url or GROUPLENS), args.dataset
+    else:
+        columns = [default if getattr(args, name) is None else getattr(args, name) for name, default in LOG_COLUMNS.items()]
+        df, source = read_log(args.input, *columns), str(args.input)
+    meta = prepare_log(df, args.out, args.split, args.min_item_count, args.min_user_count, source=source,
+                       force=args.force, keep_duplicates=args.keep_duplicates, **_given(args, {n: n for n in TEMPORAL}))
+    print(json.dumps(meta))
+
+
+def _given(args: argparse.Namespace, names: dict[str, str]) -> dict[str, object]:
+    """The flags of `names` (flag -> argument name) that were given, as keyword arguments."""
+    return {arg: getattr(args, flag) for flag, arg in names.items() if getattr(args, flag) is not None}
