@@ -51,6 +51,18 @@ def test_layers_defaults_then_preset_then_file_then_flags(tmp_path):
     cfg.validate()
 
 
+def test_plateau_knobs_without_the_plateau_schedule_are_refused(tmp_path):
+    # --lr-decay 0.3 on the default constant schedule trained at a constant lr without a word
+    with pytest.raises(ConfigError, match="--lr-decay and --lr-patience shape --lr-schedule plateau; with 'cosine'"):
+        _config("--lr-schedule", "cosine", "--lr-patience", "3")
+    with pytest.raises(ConfigError, match="with 'constant' they would be ignored"):
+        _config("--lr-decay", "0.3")
+    assert _config("--preset", "ml-1m", "--lr-decay", "0.3").lr_decay == 0.3  # the preset's schedule is plateau
+    path = tmp_path / "plateau.yaml"
+    path.write_text("lr_schedule: plateau\n")
+    assert _config("--config", str(path), "--lr-patience", "4").lr_patience == 4
+
+
 def test_json_file_with_every_spelling_and_number_form(tmp_path):
     path = tmp_path / "mine.json"
     path.write_text(json.dumps({"weight-decay": 0, "label_smoothing": "0.1", "tied": True, "layers": 2,
