@@ -43,7 +43,8 @@ def build_archive(run_dir: Path, out_dir: Path, name: str = "sessrec", version: 
     if not _TORCHSERVE_NAME.fullmatch(version):
         raise ConfigError(f"--version {version!r}: a version is letters, digits, '_', '-' and '.', starting with a "
                           "letter or digit (e.g. 1.0, 2024-06-01)")
-    model, _, cfg = load_exported(run_dir)  # refuses an unfinished or inconsistent run with a clear message
+    # refuses an unfinished, inconsistent or out-of-date export with a clear message
+    model, _, cfg = load_exported(run_dir, stale="refuse")
     if Path(model_config) == SESSIONS_CONFIG and not hasattr(model, "step"):
         raise RunDirError(f"{run_dir} is a {cfg.kind!r} run: session archives need the GRU's step()")
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from .data_identity import warn_if_other_data
 from .output_file import check_output_file
 from .errors import ConfigError, DataError, RunDirError
 from .evaluation import EvalCases, check_ranking_width, evaluate_scorer, protocol_cases
-from .export import MODEL_FILE, load_scripted
+from .export import EXPORT_RECORD, MODEL_FILE, load_scripted, stale_export
 from .splits import history_for, load_data_dir
 from .train import CONFIG_FILE, VOCAB_FILE
 from .vocab import Vocab
@@ -31,10 +32,17 @@ def exported_model(run_dir: Path) -> Path:
     return path
 
 
-def load_exported(run_dir: Path) -> tuple[torch.jit.ScriptModule, Vocab, TrainConfig]:
-    """The TorchScript model, vocabulary and config of a finished run."""
+def load_exported(run_dir: Path, stale: str = "warn") -> tuple[torch.jit.ScriptModule, Vocab, TrainConfig]:
+    """The TorchScript model, vocabulary and config of a finished run. A model.pt exported before
+    the run's best checkpoint last changed gets a warning line (`stale="warn"`), or is refused
+    (`"refuse"`: what is about to be shipped), or passes (`"pass"`)."""
     run_dir = Path(run_dir)
-    model = load_scripted(exported_model(run_dir))
+    record = {EXPORT_RECORD: b""}
+    model = load_scripted(exported_model(run_dir), record)
+    if stale != "pass" and (problem := stale_export(run_dir, record[EXPORT_RECORD])):
+        if stale == "refuse":
+            raise RunDirError(problem)
+        print(f"warning: {problem}; it answers as exported", file=sys.stderr)
     vocab = Vocab.load(run_dir / VOCAB_FILE)
     cfg = TrainConfig.load(run_dir / CONFIG_FILE)
     if cfg.model.vocab_size != vocab.size:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import warnings
@@ -21,6 +22,9 @@ from .serving_gru import ServingGRU
 MODEL_FILE = "model.pt"
 BEST_FILE = "best.pt"
 ENSEMBLE_FILE = "ensemble.json"  # marks an `ensemble` run directory (its members are listed inside)
+#: Inside model.pt (a TorchScript extra file): the SHA-256 of the best.pt it was exported from, so
+#: that a run resumed after `export` and improved is not served or scored as if it were its best.
+EXPORT_RECORD = "sessrec_export.json"
 
 
 @contextlib.contextmanager
@@ -33,10 +37,35 @@ def torchscript_quiet() -> Iterator[None]:
         yield
 
 
-def load_scripted(path: Path) -> torch.jit.ScriptModule:
-    """`torch.jit.load` on CPU, eval mode."""
+def load_scripted(path: Path, extra_files: dict[str, bytes] | None = None) -> torch.jit.ScriptModule:
+    """`torch.jit.load` on CPU, eval mode; `extra_files` (name -> b"") is filled with those saved inside
+    (b"" for one that is not)."""
     with torchscript_quiet():
-        return torch.jit.load(str(path), map_location="cpu").eval()
+        return torch.jit.load(str(path), map_location="cpu", _extra_files=extra_files or {}).eval()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def stale_export(run_dir: Path, record: bytes) -> str | None:
+    """Why RUN/model.pt, whose EXPORT_RECORD is `record`, is not the export of the run's best.pt now,
+    or None (it is; or the run has no best.pt, or the export predates the record)."""
+    best = Path(run_dir) / BEST_FILE
+    if not record or not best.exists():
+        return None
+    try:
+        exported_from = json.loads(record).get("best_sha256")
+    except (ValueError, AttributeError):  # not ours: nothing to compare
+        return None
+    if exported_from == _sha256(best):
+        return None
+    return (f"{Path(run_dir) / MODEL_FILE} was exported from an earlier best checkpoint than {best} now holds "
+            f"(the run went on after the export); `python -m trainer export --run {run_dir}` exports its best")
 
 
 def _why_no_checkpoint(run_dir: Path) -> str:
@@ -74,9 +103,10 @@ def _check_same(name: str, expected: torch.Tensor, got: torch.Tensor) -> None:
 
 
 def save_scripted(module: torch.nn.Module, path: Path, check_inputs: list[list[int]],
-                  reference: torch.nn.Module | None = None) -> None:
+                  reference: torch.nn.Module | None = None, record: dict | None = None) -> None:
     """Script `module` on CPU in eval mode, check it against `reference` (default: itself, eager) on
-    `check_inputs` for every serving method the reference has, and save atomically."""
+    `check_inputs` for every serving method the reference has, and save atomically (with `record`
+    as EXPORT_RECORD inside)."""
     module = module.cpu().eval()
     reference = (reference or module).cpu().eval()
     with torchscript_quiet():
@@ -92,7 +122,7 @@ def save_scripted(module: torch.nn.Module, path: Path, check_inputs: list[list[i
             _check_same("scores", reference.scores(state), scripted.scores(state))
     buf = io.BytesIO()
     with torchscript_quiet():
-        torch.jit.save(scripted, buf)
+        torch.jit.save(scripted, buf, _extra_files={EXPORT_RECORD: json.dumps(record)} if record else {})
     write_atomic(path, buf.getvalue())
 
 
@@ -116,7 +146,8 @@ def export_run(run_dir: Path) -> Path:
                           "not from a checkpoint")
     model, cfg = load_best_model(run_dir)
     out = Path(run_dir) / MODEL_FILE
-    save_scripted(ServingGRU(model), out, check_inputs(cfg.model.vocab_size, cfg.max_len), reference=model)
+    save_scripted(ServingGRU(model), out, check_inputs(cfg.model.vocab_size, cfg.max_len), reference=model,
+                  record={"best_sha256": _sha256(Path(run_dir) / BEST_FILE)})
     return out
 
 
