@@ -276,7 +276,8 @@ def test_plateau_schedule_decays_lr_only_after_flat_epochs(tiny_data, tmp_path):
     ("--clip-norm", "nan", "--clip-norm must be a finite number"), ("--dropout", "nan", "--dropout must be a finite"),
     ("--seed", "-1", "--seed must be an int in 0..2**63-1, got -1")])
 def test_bad_schedule_flags_are_cli_errors(tiny_data, tmp_path, flag, value, message):
-    res = run_cli("train", "--data", str(tiny_data), "--out", str(tmp_path / "r"), flag, value)
+    plateau = ["--lr-schedule", "plateau"] if flag in ("--lr-decay", "--lr-patience") else []  # else refused as unread
+    res = run_cli("train", "--data", str(tiny_data), "--out", str(tmp_path / "r"), flag, value, *plateau)
     assert res.returncode == 2 and message in res.stderr, res.stderr
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
 
