@@ -214,7 +214,8 @@ def test_a_file_where_the_output_directory_should_be_is_a_cli_error(tmp_path):
     log = write_log(tmp_path / "log.tsv", [(1, 2, 0), (1, 3, 1), (1, 4, 2)])
     (tmp_path / "taken").write_text("mine")
     res = run_cli("prepare", "--input", str(log), "--out", str(tmp_path / "taken"), "--split", "leave-one-out")
-    assert res.returncode == 2 and res.stderr == f"error: {tmp_path / 'taken'}: File exists\n", res.stderr
+    assert res.returncode == 2, res.stderr
+    assert res.stderr == f"error: {tmp_path / 'taken'}: exists and is not a directory; choose another --out\n"
     assert (tmp_path / "taken").read_text() == "mine"
 
 
@@ -238,3 +239,26 @@ def test_flags_the_source_or_split_would_ignore_are_refused(tmp_path, capsys, fl
     assert main(["prepare", "--synthetic", "--users", "40", "--movies", "30", "--seed", "1",
                  "--out", str(tmp_path / "syn")]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["users"] <= 40
+
+
+def test_out_is_checked_before_the_log_is_read_and_a_run_directory_is_refused(tmp_path, capsys):
+    # A run directory used to receive the split files beside its own; a data directory holding splits
+    # was refused only after the whole log had been read (minutes for a large one, or a download).
+    from trainer.__main__ import main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    (run / "vocab.json").write_text("{}")
+    missing = tmp_path / "not-read-yet.tsv"  # never opened: the refusal comes first
+    assert main(["prepare", "--input", str(missing), "--out", str(run)]) == 2
+    assert f"error: {run} is a run directory (config.json, vocab.json)" in capsys.readouterr().err
+    log = write_log(tmp_path / "log.tsv", [(1, 2, 0), (1, 3, 1), (1, 4, 2)])
+    assert main(["prepare", "--input", str(log), "--out", str(tmp_path / "d"), "--split", "leave-one-out"]) == 0
+    assert main(["prepare", "--input", str(missing), "--out", str(tmp_path / "d")]) == 2
+    assert "already holds split files; pass --force" in capsys.readouterr().err
+    assert sorted(p.name for p in run.iterdir()) == ["config.json", "vocab.json"]
+
+    # and train names a data directory given as --out
+    assert main(["train", "--data", str(tmp_path / "d"), "--out", str(tmp_path / "d")]) == 2
+    assert "holds split files (train.pkl): a data directory, not a run's" in capsys.readouterr().err

@@ -31,9 +31,10 @@ def check_prepare_flags(args: argparse.Namespace) -> None:
 
 def prepare(args: argparse.Namespace) -> None:
     """Read the source, split it, write the pickles and print meta.json's content."""
-    from .prepare import prepare_log, read_log
+    from .prepare import check_out_dir, prepare_log, read_log
 
     check_prepare_flags(args)
+    check_out_dir(args.out, args.force)  # before a read or a download that may take minutes
     if args.synthetic:
         from .synthetic import synthetic_log
         df, source = synthetic_log(**_given(args, SYNTHETIC)), "synthetic"

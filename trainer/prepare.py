@@ -18,6 +18,7 @@ from .atomic import write_text_atomic
 from .errors import DataError
 from .log_columns import int_ids, time_keys
 from .splits import SPLIT_NAMES, Split, write_data_dir
+from .vocab import VOCAB_FILE
 
 META_FILE = "meta.json"
 
@@ -165,6 +166,19 @@ def split_leave_one_out(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
             "test": df[eligible & (pos_from_end == 0)]}
 
 
+def check_out_dir(out_dir: Path, force: bool) -> None:
+    """Refuse an --out that is a file, a run directory, or (without `force`) holds split files;
+    `prepare` checks it before reading a log or downloading, which may take minutes."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DataError(f"{out_dir}: exists and is not a directory; choose another --out")
+    if (out_dir / "config.json").exists() and (out_dir / VOCAB_FILE).exists():  # train's and baseline's
+        raise DataError(f"{out_dir} is a run directory (config.json, {VOCAB_FILE}): split files go in a data "
+                        "directory of their own; choose another --out")
+    if not force and any((out_dir / f"{n}.pkl").exists() for n in SPLIT_NAMES):
+        raise DataError(f"{out_dir}: already holds split files; pass --force to replace them")
+
+
 def prepare_log(df: pd.DataFrame, out_dir: Path, split: str, min_item: int = 1, min_user: int = 1,
                 val_frac: float = 0.1, test_frac: float = 0.1, source: str = "", force: bool = False,
                 keep_duplicates: bool = False) -> dict[str, Any]:
@@ -179,8 +193,7 @@ def prepare_log(df: pd.DataFrame, out_dir: Path, split: str, min_item: int = 1, 
     for flag, value in (("--min-item-count", min_item), ("--min-user-count", min_user)):
         if value < 1:
             raise DataError(f"{flag} must be >= 1 (1 = keep all), got {value}")
-    if not force and any((out_dir / f"{n}.pkl").exists() for n in SPLIT_NAMES):
-        raise DataError(f"{out_dir}: already holds split files; pass --force to replace them")
+    check_out_dir(out_dir, force)
     n_raw, time_kind = len(df), df.attrs.get("time", "numbers")
     duplicates = 0 if keep_duplicates else int(df.duplicated(["user", "item", "time"]).sum())
     if duplicates:

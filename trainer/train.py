@@ -71,6 +71,9 @@ def prepare_run_dir(out_dir: Path, resume: bool) -> None:
             raise RunDirError(f"{out_dir} is a {kind!r} baseline run: only GRU runs train or resume")
         return
     if out_dir.exists() and any(out_dir.iterdir()):
+        if (out_dir / "train.pkl").exists():  # --out given the --data directory, say
+            raise RunDirError(f"{out_dir} holds split files (train.pkl): a data directory, not a run's; "
+                              "choose another --out")
         raise RunDirError(f"{out_dir}: run directory exists and is not empty; use --resume to continue it "
                           "or choose another --out")
     out_dir.mkdir(parents=True, exist_ok=True)
