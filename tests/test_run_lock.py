@@ -100,8 +100,12 @@ def test_the_directory_checks_still_name_the_problem(tiny_run, tmp_path):
         with claim_run_dir(tmp_path / "absent", resume=True):
             pass
     assert not (tmp_path / "absent").exists()
-    with pytest.raises(RunDirError, match="exists and is not empty"):
+    with pytest.raises(RunDirError, match="exists and is not empty; use --resume to continue it"):
         with claim_run_dir(tiny_run, resume=False):
+            pass
+    # baseline and ensemble have no --resume: suggesting it sent the user to an argparse error
+    with pytest.raises(RunDirError, match="is not empty; choose another --out, or delete it to build this one again"):
+        with claim_run_dir(tiny_run, resume=False, resumable=False):
             pass
     with pytest.raises(RunDirError, match="nowhere: no such run directory"):
         with run_lock(tmp_path / "nowhere"):

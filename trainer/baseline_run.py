@@ -29,7 +29,7 @@ def run_baseline(name: str, data_dir: Path, out_dir: Path, min_count: int = 5, m
     cfg.validate()
     out_dir = Path(out_dir)
     splits = load_data_dir(Path(data_dir))
-    with claim_run_dir(out_dir, resume=False):
+    with claim_run_dir(out_dir, resume=False, resumable=False):
         vocab = Vocab.build(splits["train"].movies, min_count)
         cfg.model.vocab_size = vocab.size
         seqs = [vocab.encode(seq) for seq in splits["train"].movies]

@@ -103,7 +103,7 @@ def build_ensemble(runs: list[Path], out_dir: Path) -> Path:
             if a != b:
                 raise RunDirError(f"{run}: {key} {a} differs from {runs[0]}'s {b}; ensemble members must agree on it")
     out_dir = Path(out_dir)
-    with claim_run_dir(out_dir, resume=False):
+    with claim_run_dir(out_dir, resume=False, resumable=False):
         eager = Ensemble([m for m, _, _ in members])
         served = Ensemble([ServingGRU(m) for m, _, _ in members])
         save_scripted(served, out_dir / MODEL_FILE, check_inputs(first_cfg["model"]["vocab_size"], first_cfg["max_len"]),

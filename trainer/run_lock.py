@@ -82,9 +82,10 @@ def run_lock(run_dir: Path, busy: str = BUSY_RUN) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def claim_run_dir(out_dir: Path, resume: bool) -> Iterator[None]:
+def claim_run_dir(out_dir: Path, resume: bool, resumable: bool = True) -> Iterator[None]:
     """Lock the run directory and check it (under the lock, so two starts cannot both pass):
-    a new run needs an absent or empty directory; a resumed one its config.json.
+    a new run needs an absent or empty directory; a resumed one its config.json (`resumable`: False
+    for commands without --resume, whose refusal must not suggest it).
 
     A new run that fails (or is interrupted) before it has a checkpoint leaves the directory as it
     found it: absent, or empty. Its first files (config, vocabulary, data record) would otherwise
@@ -99,9 +100,9 @@ def claim_run_dir(out_dir: Path, resume: bool) -> Iterator[None]:
 
     out_dir = Path(out_dir)
     created = not out_dir.exists()
-    prepare_run_dir(out_dir, resume)  # refuse a foreign directory before creating or locking anything
+    prepare_run_dir(out_dir, resume, resumable)  # refuse a foreign directory before creating or locking anything
     with run_lock(out_dir):
-        prepare_run_dir(out_dir, resume)  # empty, so all it will hold is this run's
+        prepare_run_dir(out_dir, resume, resumable)  # empty, so all it will hold is this run's
         try:
             yield
         except BaseException:

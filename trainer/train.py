@@ -56,8 +56,9 @@ def bf16_native(device: torch.device) -> bool:
         return False
 
 
-def prepare_run_dir(out_dir: Path, resume: bool) -> None:
-    """Refuse to overwrite a run: a new run needs an absent or empty directory."""
+def prepare_run_dir(out_dir: Path, resume: bool, resumable: bool = True) -> None:
+    """Refuse to overwrite a run: a new run needs an absent or empty directory (`resumable`: whether
+    the command has a --resume to suggest; baselines and ensembles are rebuilt, not resumed)."""
     if out_dir.exists() and not out_dir.is_dir():
         raise RunDirError(f"{out_dir}: exists and is not a directory; choose another --out")
     if resume:
@@ -74,8 +75,9 @@ def prepare_run_dir(out_dir: Path, resume: bool) -> None:
         if (out_dir / "train.pkl").exists():  # --out given the --data directory, say
             raise RunDirError(f"{out_dir} holds split files (train.pkl): a data directory, not a run's; "
                               "choose another --out")
-        raise RunDirError(f"{out_dir}: run directory exists and is not empty; use --resume to continue it "
-                          "or choose another --out")
+        raise RunDirError(f"{out_dir}: run directory exists and is not empty; "
+                          + ("use --resume to continue it or choose another --out" if resumable else
+                             "choose another --out, or delete it to build this one again"))
     out_dir.mkdir(parents=True, exist_ok=True)
 
 
