@@ -158,6 +158,9 @@ def test_bad_requests_are_named(tiny_data, tiny_run, tmp_path):
         compare_runs(tiny_data, [tiny_run])
     with pytest.raises(ConfigError, match="unknown metric ndcg@5; evaluate reports map@20, "):
         compare_runs(tiny_data, [tiny_run, tiny_run], metrics=["ndcg@5"])
+    with pytest.raises(ConfigError, match=r"unknown metric map@10; .* \(map's cut-off is --k: --k 10 reports map@10\)"):
+        compare_runs(tiny_data, [tiny_run, tiny_run], metrics=["map@10"])
+    assert "map@10" in compare_runs(tiny_data, [tiny_run, tiny_run], metrics=["map@10"], k=10, resamples=10)["metrics"]
     with pytest.raises(ConfigError, match="--level in"):
         compare_runs(tiny_data, [tiny_run, tiny_run], level=95)
     with pytest.raises(ConfigError, match=r"--resamples must be in 1\.\.1,000,000 .* got 1000000000"):

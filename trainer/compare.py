@@ -89,7 +89,9 @@ def compare_runs(data: Path, runs: Sequence[Path], split: str = "test", metrics:
     chosen = list(dict.fromkeys(metrics)) if metrics else known  # a metric named twice is one row, one interval
     unknown = [m for m in chosen if m not in known]
     if unknown:
-        raise ConfigError(f"unknown metric {', '.join(unknown)}; evaluate reports {', '.join(known)}")
+        hint = f" (map's cut-off is --k: --k {unknown[0][4:]} reports {unknown[0]})" if any(
+            m.startswith("map@") and m[4:].isdigit() for m in unknown[:1]) else ""
+        raise ConfigError(f"unknown metric {', '.join(unknown)}; evaluate reports {', '.join(known)}{hint}")
     scored += [score_run(Path(data), Path(run), split, k, test_history, protocol=protocol) for run in runs[1:]]
     reference = scored[0][1]["metrics"]
     each = interval_level(level, len(chosen) * (len(runs) - 1), adjust)
