@@ -101,6 +101,19 @@ def test_notebook_shapes_of_input_give_the_list_answers(rec):
     assert one.scores == pytest.approx(expected[0].scores, abs=1e-5)
 
 
+def test_a_device_this_machine_lacks_is_named(tiny_run):
+    # torch's own errors: "AssertionError: Torch not compiled with CUDA enabled", or a list of 20 device types
+    import torch
+
+    with pytest.raises(ConfigError, match="device 'mps': expected 'auto', 'cpu', 'cuda' or 'cuda:N'"):
+        Recommender.from_run(tiny_run, device="mps")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="device cuda:0 requested but no CUDA device is available"):
+            Recommender.from_run(tiny_run, device="cuda:0")
+    auto = Recommender.from_run(tiny_run, device="auto")
+    assert auto.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def test_missing_run_is_named(tmp_path):
     with pytest.raises(RunDirError, match="no exported model"):
         Recommender.from_run(tmp_path)

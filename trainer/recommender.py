@@ -18,6 +18,7 @@ import torch
 
 from handler.request_parser import ID_MAX, ID_MIN
 
+from .devices import resolve_device
 from .errors import ConfigError, DataError
 from .recommend import encode_history, pad_batch, recommend, to_raw, unknown_ids
 from .vocab import Vocab
@@ -61,19 +62,23 @@ class Recommender:
         model: the TorchScript model (`predict_next(movies, lens)`).
         vocab: the run's vocabulary (raw id <-> index).
         max_len: the longest input the model reads (the run's max_len; all ids are still masked).
-        device: where the model scores; masking and top-k run on CPU, as in serving.
+        device: where the model scores ("cpu", "cuda", "cuda:N" or "auto"); masking and top-k run on
+            CPU, as in serving.
     """
 
     def __init__(self, model: torch.jit.ScriptModule, vocab: Vocab, max_len: int, device: str = "cpu") -> None:
-        self.model = model.to(device).eval()
+        self.device = resolve_device(device, "device")
+        self.model = model.to(self.device).eval()
         self.vocab = vocab
         self.max_len = max_len
-        self.device = device
 
     @classmethod
     def from_run(cls, run_dir: str | Path, device: str = "cpu") -> "Recommender":
-        """Load a finished run (model.pt, vocab.json, config.json); RunDirError names what is missing."""
+        """Load a finished run (model.pt, vocab.json, config.json); RunDirError names what is missing,
+        ConfigError a device this machine lacks."""
         from .evaluate import load_exported
+
+        resolve_device(device, "device")  # before the load
 
         model, vocab, cfg = load_exported(Path(run_dir))
         return cls(model, vocab, cfg.max_len, device)

@@ -27,6 +27,7 @@ from .losses import training_loss
 from .model import SessionGRU
 from .optim import WeightAverage, make_scheduler
 from .plots import plot_curves
+from .devices import resolve_device
 from .run_lock import claim_run_dir
 from .splits import history_for, load_data_dir
 from .thread_share import follow_share
@@ -34,14 +35,6 @@ from .vocab import VOCAB_FILE, Vocab
 
 CONFIG_FILE = "config.json"
 SHARE_EVERY = 50  # batches between looks at the run's share of the cores (a file read: ~20 us)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda requested but no CUDA device is available")
-    return torch.device(name)
 
 
 def bf16_native(device: torch.device) -> bool:
