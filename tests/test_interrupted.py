@@ -39,6 +39,45 @@ def test_ctrl_c_in_training_says_how_to_resume(tiny_data, tmp_path):
                     f"{tiny_data} --out {run} --resume` continues from the last one (the same run as if never stopped)")
 
 
+def test_sigterm_ends_a_command_as_ctrl_c_does(tiny_data, tmp_path):
+    # kill, timeout, a scheduler's preemption, side_by_side stopping its runs: SIGTERM ended the
+    # process on the spot, so a new run's first files stayed (and blocked the next try into --out)
+    # and nothing said what was kept. Now it is Ctrl-C's path, with the shell's status 143.
+    slow = ["--epochs", "100000", "--patience", "100000", "--hidden-dim", "16", "--emb-dim", "16", "--max-len", "20"]
+    run = tmp_path / "run"
+    proc = start("train", "--data", str(tiny_data), "--out", str(run), *slow)
+    deadline = time.time() + 120
+    while not (run / "history.jsonl").exists() or len((run / "history.jsonl").read_text().splitlines()) < 2:
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()
+        time.sleep(0.05)
+    proc.terminate()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1].startswith(f"terminated (SIGTERM); {run} keeps ")
+
+    fresh = tmp_path / "fresh"  # before its first checkpoint: left as it was found (absent)
+    proc = start("train", "--data", str(tiny_data), "--out", str(fresh), "--hidden-dim", "512", "--emb-dim", "256")
+    while not (fresh / "config.json").exists():
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()
+        time.sleep(0.01)
+    proc.terminate()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == f"terminated (SIGTERM) before the first epoch finished; nothing of the " \
+                                           f"run was kept in {fresh}"
+    assert not fresh.exists()
+
+
+def test_the_sigterm_handler_is_set_only_while_a_command_runs():
+    import signal as sig
+
+    from trainer.__main__ import main
+
+    before = sig.getsignal(sig.SIGTERM)
+    assert main(["prepare", "--synthetic", "--users", "0", "--out", "/nonexistent/x"]) == 2
+    assert sig.getsignal(sig.SIGTERM) is before  # pytest's (or the default) again
+
+
 def test_each_command_says_what_it_kept(tmp_path):
     assert "nothing of the run was kept" in interrupted_message(Namespace(command="train", out=tmp_path / "new", data="d"))
     assert "stopped again" in interrupted_message(Namespace(command="serve"))

@@ -14,6 +14,7 @@ from .cli_serving import SERVING_COMMANDS, run_serving  # archive, serve, stop, 
 from .config import ModelConfig, TrainConfig
 from .config_file import read_config_file
 from .errors import ConfigError, SessrecError
+from .interrupted import sigterm_as_interrupt
 from .presets import PRESETS
 
 # Flags whose value may change when a run is resumed; any other differing flag is an error. Device and
@@ -69,42 +70,48 @@ def _same_data_elsewhere(run_dir: Path, data_dir: Path) -> bool:
         return False
 
 
+def _dispatch(args: argparse.Namespace) -> None:
+    """Run the command `args` names."""
+    if args.command == "prepare":
+        from .cli_prepare import prepare
+        prepare(args)
+    elif args.command == "train":
+        from .train import train
+        train(_train_config(args), args.out, resume=args.resume, progress=args.progress)
+    elif args.command == "evaluate":
+        from .evaluate import evaluate_run
+        print(json.dumps(evaluate_run(args.data, args.run, args.split, args.k, args.test_history,
+                                      per_user_file=args.per_user, protocol=args.protocol)))
+    elif args.command == "compare":
+        from .compare import compare_runs, comparison_table
+        result = compare_runs(args.data, args.runs, args.split, args.metrics, args.k, args.test_history,
+                              args.resamples, args.level, args.seed, args.protocol, args.adjust)
+        print(json.dumps(result) if args.json else comparison_table(result))
+    elif args.command == "ensemble":
+        from .ensemble import build_ensemble
+        print(build_ensemble(args.runs, args.out))
+    elif args.command == "recipe":
+        from .recipes import run_recipe
+        summary = run_recipe(args.name, args.data, args.out, args.student_seed, args.epochs, args.device, args.jobs)
+        print(json.dumps(summary))
+        print(f"next: python -m trainer evaluate --data {args.data} --run {summary['model']}", file=sys.stderr)
+    elif args.command == "baseline":
+        from .baseline_run import run_baseline
+        run_baseline(args.name, args.data, args.out, args.min_count, args.max_len)
+    elif args.command in SERVING_COMMANDS:
+        run_serving(args)
+    elif args.command == "export":
+        from .export import export_run
+        from .run_lock import run_lock
+        with run_lock(args.run):
+            print(export_run(args.run))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "prepare":
-            from .cli_prepare import prepare
-            prepare(args)
-        elif args.command == "train":
-            from .train import train
-            train(_train_config(args), args.out, resume=args.resume, progress=args.progress)
-        elif args.command == "evaluate":
-            from .evaluate import evaluate_run
-            print(json.dumps(evaluate_run(args.data, args.run, args.split, args.k, args.test_history,
-                                          per_user_file=args.per_user, protocol=args.protocol)))
-        elif args.command == "compare":
-            from .compare import compare_runs, comparison_table
-            result = compare_runs(args.data, args.runs, args.split, args.metrics, args.k, args.test_history,
-                                  args.resamples, args.level, args.seed, args.protocol, args.adjust)
-            print(json.dumps(result) if args.json else comparison_table(result))
-        elif args.command == "ensemble":
-            from .ensemble import build_ensemble
-            print(build_ensemble(args.runs, args.out))
-        elif args.command == "recipe":
-            from .recipes import run_recipe
-            summary = run_recipe(args.name, args.data, args.out, args.student_seed, args.epochs, args.device, args.jobs)
-            print(json.dumps(summary))
-            print(f"next: python -m trainer evaluate --data {args.data} --run {summary['model']}", file=sys.stderr)
-        elif args.command == "baseline":
-            from .baseline_run import run_baseline
-            run_baseline(args.name, args.data, args.out, args.min_count, args.max_len)
-        elif args.command in SERVING_COMMANDS:
-            run_serving(args)
-        elif args.command == "export":
-            from .export import export_run
-            from .run_lock import run_lock
-            with run_lock(args.run):
-                print(export_run(args.run))
+        with sigterm_as_interrupt():  # kill/timeout/preemption end a command as Ctrl-C does
+            _dispatch(args)
     except SessrecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -119,10 +126,10 @@ def main(argv: list[str] | None = None) -> int:
                 if args.command == "train" else "")
         print(f"error: out of memory ({detail}){hint}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        from .interrupted import interrupted_message
-        print(interrupted_message(args), file=sys.stderr)
-        return 130  # the shell's status for a process ended by SIGINT
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated)
+        from .interrupted import exit_status, stopped_message
+        print(stopped_message(args, exc), file=sys.stderr)
+        return exit_status(exc)  # the shell's status for a process ended by that signal
     except OSError as exc:
         # A file where a directory should be, a permission, a full disk: the system names the path, and
         # every writer here is atomic, so the failed command has changed nothing.

@@ -1,16 +1,21 @@
-"""What a command interrupted with Ctrl-C says: what it kept and how to go on, instead of a traceback."""
+"""What a command interrupted with Ctrl-C (or SIGTERM) says: what it kept and how to go on, instead of a
+traceback."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
+import signal
+import threading
 from pathlib import Path
-
-from .checkpoint import CKPT_FILE, read_history
+from typing import Iterator
 
 
 def interrupted_message(args: argparse.Namespace) -> str:
     """The line printed when `args`' command is interrupted (KeyboardInterrupt)."""
+    from .checkpoint import CKPT_FILE, read_history  # torch: not for every command's start-up
+
     if args.command == "train":
         out = Path(args.out)
         if not (out / CKPT_FILE).exists():
@@ -24,3 +29,41 @@ def interrupted_message(args: argparse.Namespace) -> str:
     if args.command == "recipe":
         return f"interrupted; {args.out} keeps its finished runs: the same command again continues the recipe"
     return f"interrupted; {args.command} left its outputs as they were (each is written whole or not at all)"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill`, `timeout`, a batch scheduler's preemption, side_by_side stopping its runs),
+    raised where the process is, so that it ends as Ctrl-C does: a new run that has no checkpoint
+    yet removes what it wrote, `serve` stops the TorchServe it started, and the same line says what
+    was kept. Python's default for SIGTERM ends the process on the spot, with none of that."""
+
+    exit_status = 143  # the shell's status for a process ended by SIGTERM (128 + 15)
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises Terminated inside the block (main thread only: elsewhere Python sets no
+    handlers); the previous handler is back afterwards, for a caller running commands in process."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def exit_status(exc: KeyboardInterrupt) -> int:
+    """130 for Ctrl-C (128 + SIGINT), 143 for SIGTERM."""
+    return exc.exit_status if isinstance(exc, Terminated) else 130
+
+
+def stopped_message(args: argparse.Namespace, exc: KeyboardInterrupt) -> str:
+    """interrupted_message, saying which signal it was."""
+    message = interrupted_message(args)
+    return message.replace("interrupted", "terminated (SIGTERM)", 1) if isinstance(exc, Terminated) else message

@@ -26,6 +26,7 @@ from .checkpoint import best_val, history_timings, read_history, selection_metri
 from .config import PROTOCOLS, check_seed
 from .errors import ConfigError, SessrecError
 from .evaluate import evaluate_run
+from .interrupted import Terminated, exit_status, sigterm_as_interrupt
 from .export import MODEL_FILE
 from .train import CONFIG_FILE
 
@@ -52,8 +53,8 @@ def train_or_resume(data: Path, run: Path, flags: list[str]) -> None:
     """`train --data DATA --out RUN FLAGS` in this process, unless RUN finished earlier."""
     args = train_args(data, run, flags)
     status = cli(args) if args is not None else 0
-    if status == 130:  # Ctrl-C: train said what it kept; the caller says how to go on
-        raise KeyboardInterrupt
+    if status in (130, Terminated.exit_status):  # Ctrl-C or SIGTERM: train said what it kept; the caller says how to go on
+        raise Terminated if status == Terminated.exit_status else KeyboardInterrupt
     if status != 0:
         raise SessrecError(f"training {run} failed (its error is printed above)")
 
@@ -122,14 +123,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="how the test split is scored, as `evaluate --protocol` (default set)")
     args = parser.parse_args(own)
     try:
-        summary = sweep(args.data, args.out, args.seeds, flags, protocol=args.protocol)
+        with sigterm_as_interrupt():
+            summary = sweep(args.data, args.out, args.seeds, flags, protocol=args.protocol)
     except SessrecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"interrupted; {args.out} keeps its finished seeds: the same command again continues the sweep "
+    except KeyboardInterrupt as exc:
+        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        print(f"{how}; {args.out} keeps its finished seeds: the same command again continues the sweep "
               "(an interrupted seed resumes from its last finished epoch)", file=sys.stderr)
-        return 130
+        return exit_status(exc)
     print("\n".join(summary_lines(summary)))
     return 0
 
