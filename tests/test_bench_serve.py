@@ -62,3 +62,16 @@ def test_cli_refuses_bad_settings_and_an_unfinished_run_before_any_server_starts
     with cli_error(capsys, r"model\.pt: no exported model"):
         main(["--run", str(tmp_path), "--out", str(out)])
     assert not out.exists()
+
+
+def test_a_config_with_tokens_on_is_named_before_any_server_starts(tmp_path, monkeypatch):
+    # wrk sends no key: with tokens on, the benchmark waited out the model wait, then timed 400s
+    import trainer.bench_server as bench_server
+    from trainer.errors import SessrecError
+
+    (tmp_path / "config.properties").write_text("inference_address=http://127.0.0.1:1\n")
+    monkeypatch.setattr(bench_server, "REPO", tmp_path)
+    monkeypatch.setattr(bench_server, "build_archive", lambda *a, **k: pytest.fail("built an archive"))
+    with pytest.raises(SessrecError, match="has token authorization on; the benchmarks measure it with tokens off"):
+        with bench_server.bench_server(tmp_path / "run", "sessrec", tmp_path / "knobs.yaml"):
+            pass

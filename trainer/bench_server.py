@@ -19,6 +19,7 @@ import yaml
 
 from .archive import HANDLER_DIR, REPO, build_archive
 from .errors import SessrecError
+from .properties import read_properties
 from .server import addresses, copy_log_config, ensure_free, start_detached, stop, wait_ready
 from .server_logs import StartLogs
 from .tools import find_tool
@@ -42,6 +43,10 @@ def bench_server(run: Path, name: str, model_config: Path) -> Iterator[tuple[dic
     """TorchServe serving `name` (from `run`, with `model_config`) beside a no-op archive with the
     same knobs, started with the repo's config.properties; yields (addresses, work dir, the server's
     session id: its processes' CPU is `server_cpu.session_cpu(that id)`)."""
+    # wrk and the load generators send no key: with tokens on every request would be a 400 to time
+    if read_properties(REPO / "config.properties").get("disable_token_authorization", "").strip().lower() != "true":
+        raise SessrecError(f"{REPO / 'config.properties'} has token authorization on; the benchmarks measure it "
+                           "with tokens off (disable_token_authorization=true), as shipped")
     work = Path(tempfile.mkdtemp(prefix="sessrec-bench-"))
     # Everything temporary goes with the work dir: the archiver's files, the session store's file
     # and TorchServe's pid file (so `--stop` must see the same TMPDIR, or it finds no server to stop).
