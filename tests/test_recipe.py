@@ -143,6 +143,18 @@ def test_a_student_seed_no_run_could_take_is_refused_before_any_teacher(tiny_dat
     assert not out.exists()
 
 
+
+def test_a_device_this_machine_lacks_is_refused_before_the_recipe_is_written(tiny_data, tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    out = tmp_path / "r"
+    assert _recipe(tiny_data, out, "--device", "cuda") == 2
+    assert "--device cuda requested but no CUDA device is available" in capsys.readouterr().err
+    assert not out.exists()  # was recipe.json, then the first teacher's failure
+
+
 def test_teachers_side_by_side(finished, tiny_data, tmp_path, capsys):
     out = tmp_path / "r"
     assert _recipe(tmp_path / "missing", out, "--jobs", "2") == 2  # both teacher processes fail

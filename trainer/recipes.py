@@ -29,6 +29,7 @@ from .errors import ConfigError, RunDirError
 from .export import ENSEMBLE_FILE
 from .recipe_book import RECIPES, Recipe
 from .run_lock import run_lock
+from .devices import resolve_device
 from .seed_sweep import train_or_resume
 from .side_by_side import train_side_by_side
 from .train import CONFIG_FILE
@@ -123,6 +124,8 @@ def run_recipe(name: str, data: Path, out: Path, student_seed: int | None = None
     recipe = RECIPES[name]
     seed = recipe.student_seed if student_seed is None else student_seed
     check_seed(seed, "--student-seed")  # now, not after hours of teacher training
+    if device is not None:
+        resolve_device(device)  # now, not as the first teacher's error after recipe.json is written
     out, data = Path(out), Path(data)
     with working_in(out):
         _claim(out, _pinned(name, recipe, data, seed, epochs, device))
