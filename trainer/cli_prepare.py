@@ -42,8 +42,8 @@ def prepare(args: argparse.Namespace) -> None:
         from .datasets import GROUPLENS, load_dataset
         df, source = load_dataset(args.dataset, args.cache_dir, args.base_url or GROUPLENS), args.dataset
     else:
-        columns = [default if getattr(args, name) is None else getattr(args, name) for name, default in LOG_COLUMNS.items()]
-        df, source = read_log(args.input, *columns), str(args.input)
+        columns = {**LOG_COLUMNS, **_given(args, {name: name for name in LOG_COLUMNS})}
+        df, source = read_log(args.input, *columns.values()), str(args.input)
     meta = prepare_log(df, args.out, args.split, args.min_item_count, args.min_user_count, source=source,
                        force=args.force, keep_duplicates=args.keep_duplicates, **_given(args, {n: n for n in TEMPORAL}))
     print(json.dumps(meta))

@@ -100,7 +100,8 @@ def _request_session(args: argparse.Namespace, movies: list[int], key_file: Path
         return stateless["status"], stateless["body"]
 
     try:
-        counts, last = stream_session(_with_key(poster(url), key_file), opening, events, lambda: 0.0, timeout=timeout, tries=3, k=args.k,
+        counts, last = stream_session(_with_key(poster(url), key_file), opening, events, lambda: 0.0,
+                                      timeout=timeout, tries=3, k=args.k,
                                       check=check, on_answer=show, open_timeout=once_timeout)
     except TimeoutError:  # the opening or the check, which are sent once: the server is up
         raise SessrecError(f"the server took a request but did not answer within {once_timeout:g} s (busy, "

@@ -44,7 +44,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
             hint = ("; a pandas object: pickle plain lists instead, e.g. "
                     "pickle.dump((users, movies_lists), f), or give the log to `prepare --input`")
         raise _RefusedGlobal(
-            f"refused to load global {module}.{name}: only lists, tuples, ints, strs and numpy int arrays are allowed{hint}"
+            f"refused to load global {module}.{name}: only lists, tuples, ints, strs and numpy int arrays are "
+            f"allowed{hint}"
         )
 
 

@@ -53,7 +53,8 @@ def train_or_resume(data: Path, run: Path, flags: list[str]) -> None:
     """`train --data DATA --out RUN FLAGS` in this process, unless RUN finished earlier."""
     args = train_args(data, run, flags)
     status = cli(args) if args is not None else 0
-    if status in (130, Terminated.exit_status):  # Ctrl-C or SIGTERM: train said what it kept; the caller says how to go on
+    # Ctrl-C or SIGTERM: train said what it kept; the caller says how to go on
+    if status in (130, Terminated.exit_status):
         raise Terminated if status == Terminated.exit_status else KeyboardInterrupt
     if status != 0:
         raise SessrecError(f"training {run} failed (its error is printed above)")
