@@ -120,3 +120,13 @@ def test_cli_refuses_a_bad_file_before_touching_the_run_directory(tiny_data, tmp
 def test_config_cannot_be_combined_with_resume(tiny_run):
     with pytest.raises(ConfigError, match="--config cannot be combined with --resume"):
         _config("--resume", "--config", str(tiny_run / "config.json"))
+
+
+def test_a_notebooks_config_with_paths_one_teacher_and_a_model_dict(tmp_path):
+    # TrainConfig(data=Path(...)) raised TypeError from json.dumps as train wrote config.json;
+    # distill="runs/t" would have been read as the teachers "r", "u", "n", ...
+    cfg = TrainConfig(data=tmp_path / "data", distill=tmp_path / "teacher", model={"hidden_dim": 32})
+    assert (cfg.data, cfg.distill, cfg.model.hidden_dim) == (str(tmp_path / "data"), [str(tmp_path / "teacher")], 32)
+    cfg.save(tmp_path / "config.json")
+    assert TrainConfig.load(tmp_path / "config.json") == cfg
+    assert TrainConfig(distill=["a", Path("b")]).distill == ["a", "b"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,17 @@ class TrainConfig:
     amp: bool = False  # bf16 autocast: CUDA, or a CPU with native bf16 (AVX512-BF16 or AMX)
     seed: int = 42
     model: ModelConfig = field(default_factory=ModelConfig)
+
+    def __post_init__(self) -> None:
+        # What a notebook writes: Path objects (json.dumps of config.json raised TypeError mid-start),
+        # one teacher run instead of a list (iterated letter by letter), the model as a dict.
+        if isinstance(self.data, os.PathLike):
+            self.data = os.fspath(self.data)
+        if isinstance(self.distill, (str, os.PathLike)):
+            self.distill = [self.distill]
+        self.distill = [os.fspath(d) if isinstance(d, os.PathLike) else d for d in self.distill]
+        if isinstance(self.model, dict):
+            self.model = ModelConfig(**self.model)
 
     def validate(self) -> None:
         _finite_floats(self)
