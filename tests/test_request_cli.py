@@ -61,3 +61,34 @@ def test_a_server_that_takes_the_request_and_never_answers_is_named_as_such(tiny
 def test_a_bad_timeout_is_named():
     res = run_cli("request", "--movies", "1", "--timeout", "0", timeout=60)
     assert res.returncode == 2 and "--timeout must be a number of seconds > 0, got 0" in res.stderr
+
+
+def test_default_urls_follow_the_config_torchserve_runs_with(tmp_path):
+    # A user who moved the server to another port in config.properties kept sending to 8080.
+    from trainer.errors import SessrecError
+    from trainer.request_cli import default_urls
+
+    assert default_urls(None) == ("http://127.0.0.1:8080/predictions/sessrec",  # the repo's config
+                                  "http://127.0.0.1:8080/predictions/sessrec_sessions")
+    config = tmp_path / "config.properties"
+    config.write_text("inference_address = http://0.0.0.0:9080/\n")  # Java properties spacing, any address
+    assert default_urls(config) == ("http://127.0.0.1:9080/predictions/sessrec",
+                                    "http://127.0.0.1:9080/predictions/sessrec_sessions")
+    with pytest.raises(SessrecError, match="--config .*nope.properties: no such file"):
+        default_urls(tmp_path / "nope.properties")
+
+    silent = socket_listening()
+    port = silent.getsockname()[1]
+    config.write_text(f"inference_address=http://127.0.0.1:{port}\n")
+    with silent:
+        res = run_cli("request", "--movies", "1", "--timeout", "0.5", cwd=tmp_path, timeout=60)
+    assert f"POST http://127.0.0.1:{port}/predictions/sessrec" in res.stdout, res.stdout + res.stderr
+
+
+def socket_listening():
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    return s

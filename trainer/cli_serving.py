@@ -31,7 +31,7 @@ def _add_server(sub: argparse._SubParsersAction) -> None:
     sub.add_parser("stop", help="stop TorchServe")
     p = sub.add_parser("request", help="send one recommendation request (or stream a session) and print the answers")
     p.add_argument("--url", default=None, help="the model's predictions URL (default: "
-                   f"{STATELESS_URL}, or {SESSIONS_URL} with --session)")
+                   f"{STATELESS_URL}, or {SESSIONS_URL} with --session, on --config's inference_address)")
     p.add_argument("--movies", type=int, nargs="*", help="watch history, oldest first")
     p.add_argument("--data", type=Path, help="take the history (train+validate) of --user from this data dir")
     p.add_argument("--user", type=int, help="user id in --data (default: the first test user)")
@@ -45,6 +45,9 @@ def _add_server(sub: argparse._SubParsersAction) -> None:
                    help=f"with --session: the stateless model to check against (default {STATELESS_URL})")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                    help="how long to wait for an answer (default 30; with --session 10 per try, 3 tries)")
+    p.add_argument("--config", type=Path, default=None, metavar="PATH",
+                   help="the config.properties TorchServe runs with: the default URLs use its inference_address "
+                   "(default: ./config.properties when there is one, else 127.0.0.1:8080)")
     p.add_argument("--key-file", type=Path, default=None, metavar="PATH",
                    help="TorchServe's key_file.json, for a server with token authorization on (default: "
                    "./key_file.json when there is one, which TorchServe writes in the directory it starts from)")

@@ -10,6 +10,7 @@ from pathlib import Path
 from .cli_serving import SESSIONS_URL, STATELESS_URL, check_sources, history_from_args
 from .errors import SessrecError
 from .server import http
+from .properties import read_properties
 from .server_tokens import KEY_FILE, bearer, refused_token, token_advice
 from .session_client import Post
 
@@ -27,10 +28,11 @@ def request(args: argparse.Namespace) -> None:
     if args.timeout is not None and not 0 < args.timeout < float("inf"):
         raise SessrecError(f"--timeout must be a number of seconds > 0, got {args.timeout:g}")
     key_file = _key_file(args.key_file)
+    stateless_url, sessions_url = default_urls(args.config)
     movies = history_from_args(args)
     if args.session:
-        return _request_session(args, movies, key_file)
-    url, timeout = args.url or STATELESS_URL, args.timeout or 30.0
+        return _request_session(args, movies, key_file, sessions_url, stateless_url)
+    url, timeout = args.url or stateless_url, args.timeout or 30.0
     payload = {"movies": movies, "k": args.k}
     print(f"POST {url}\n{json.dumps(payload)}")
     try:
@@ -46,6 +48,23 @@ def request(args: argparse.Namespace) -> None:
         raise SessrecError(token_advice(key_file))
     if status != 200:
         raise SessrecError(f"server answered HTTP {status}")
+
+
+def default_urls(config: Path | None) -> tuple[str, str]:
+    """The stateless and sessions URLs on the inference address of `config` (default
+    ./config.properties, whose address `make serve` starts TorchServe on): a user who moved the
+    server to another port kept sending to 8080. Without a config file: 127.0.0.1:8080."""
+    if config is not None and not config.is_file():
+        raise SessrecError(f"--config {config}: no such file")
+    config = config if config is not None else Path("config.properties")
+    if not config.is_file():
+        return STATELESS_URL, SESSIONS_URL
+    base = read_properties(config).get("inference_address", "").strip().rstrip("/")
+    if not base:
+        return STATELESS_URL, SESSIONS_URL
+    # a server listening on every address is reached from here on loopback
+    base = base.replace("//0.0.0.0", "//127.0.0.1", 1).replace("//[::]", "//[::1]", 1)
+    return f"{base}/predictions/sessrec", f"{base}/predictions/sessrec_sessions"
 
 
 def _key_file(given: Path | None) -> Path | None:
@@ -71,7 +90,8 @@ def _with_key(post: Post, key_file: Path | None) -> Post:
     return authed
 
 
-def _request_session(args: argparse.Namespace, movies: list[int], key_file: Path | None) -> None:
+def _request_session(args: argparse.Namespace, movies: list[int], key_file: Path | None, sessions_url: str,
+                     stateless_url: str) -> None:
     """Stream `movies` as a session (the client the session tests and benchmark use), print every
     answer, and fail unless the last one equals the stateless answer for the whole history."""
     from .session_client import poster, stream_session
@@ -79,7 +99,7 @@ def _request_session(args: argparse.Namespace, movies: list[int], key_file: Path
     stream = 5 if args.stream is None else args.stream
     if stream < 0:
         raise SessrecError(f"--stream must be >= 0, got {stream}")
-    url, check_url = args.url or SESSIONS_URL, args.check_url or STATELESS_URL
+    url, check_url = args.url or sessions_url, args.check_url or stateless_url
     # each event is resent on a timeout; the opening and the check are sent once, so they get longer
     timeout, once_timeout = args.timeout or 10.0, args.timeout or 30.0
     n = min(stream, len(movies))
