@@ -25,7 +25,7 @@ def interrupted_message(args: argparse.Namespace) -> str:
         return (f"interrupted; {out} keeps {epochs} finished epoch(s), and `{shlex.join(again)}` continues "
                 "from the last one (the same run as if never stopped)")
     if args.command == "serve":
-        return "interrupted while TorchServe started; it was stopped again"
+        return "interrupted; a TorchServe this serve had started (if it got that far) was stopped again, and no other"
     if args.command == "recipe":
         return f"interrupted; {args.out} keeps its finished runs: the same command again continues the recipe"
     return f"interrupted; {args.command} left its outputs as they were (each is written whole or not at all)"
