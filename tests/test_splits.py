@@ -62,6 +62,13 @@ def test_malicious_pickle_is_refused_and_not_executed(tmp_path):
     assert not marker.exists()
 
 
+def test_a_dict_of_user_to_movies_is_the_same_split(tmp_path):
+    # {user: movies} was refused ("expected a 2-tuple, got dict"); it says the same, by user id
+    assert load_split(dump(tmp_path / "train.pkl", {5: [3, 4], 2: np.array([7])})) == Split([2, 5], [[7], [3, 4]])
+    with pytest.raises(DataError, match=r"users\[\d\]: expected an int id, got str"):
+        load_split(dump(tmp_path / "train.pkl", {5: [3], "u2": [4]}))
+
+
 def test_a_pickled_data_frame_is_refused_with_the_way_out(tmp_path):
     pd = pytest.importorskip("pandas")
     path = tmp_path / "train.pkl"

@@ -59,7 +59,7 @@ def _as_list(value: object, where: str) -> list:
 
 
 def validate_split(obj: object, source: str) -> Split:
-    """Check the `(users, movies)` structure and convert it to a `Split`.
+    """Check the `(users, movies)` structure (or a dict user -> movies) and convert it to a `Split`.
 
     Args:
         obj: the unpickled object.
@@ -71,8 +71,14 @@ def validate_split(obj: object, source: str) -> Split:
     Raises:
         DataError: naming `source` and the first problem found.
     """
+    if isinstance(obj, dict):  # {user: movies}, a notebook's other usual shape: the same, by user id
+        try:
+            users_in_order = sorted(obj)
+        except TypeError:  # ids of mixed types: the checks below name the first that is not an int
+            users_in_order = list(obj)
+        obj = (users_in_order, [obj[u] for u in users_in_order])
     if not isinstance(obj, (tuple, list)) or len(obj) != 2:
-        raise DataError(f"{source}: expected a 2-tuple (users, movies), got {type(obj).__name__}"
+        raise DataError(f"{source}: expected a 2-tuple (users, movies) or a dict user -> movies, got {type(obj).__name__}"
                         + (f" of length {len(obj)}" if isinstance(obj, (tuple, list)) else ""))
     users = [_as_int(u, f"{source}: users[{i}]") for i, u in enumerate(_as_list(obj[0], f"{source}: users"))]
     movies_raw = _as_list(obj[1], f"{source}: movies")
