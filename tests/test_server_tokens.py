@@ -1,4 +1,5 @@
-"""A TorchServe with token authorization on (the line our config.properties comments out deleted)."""
+"""A TorchServe with token authorization on (the line our config.properties comments out deleted), from a
+config that leaves model_store out."""
 
 from __future__ import annotations
 
@@ -21,10 +22,12 @@ def test_serve_and_request_use_the_key_file_torchserve_writes(tiny_run, tmp_path
     build_archive(tiny_run, tmp_path / "model_store", "sessrec")
     build_archive(tiny_run, tmp_path / "model_store", "sessrec_sessions", model_config=SESSIONS_CONFIG)
     inference = f"http://127.0.0.1:{free_port()}"
+    # Also without a model_store line: TorchServe then refused to start ("Missing mandatory parameter
+    # --model-store") after serve had checked the archives in ./model_store; serve now passes that store.
     (tmp_path / "config.properties").write_text(
         f"inference_address={inference}\nmanagement_address=http://127.0.0.1:{free_port()}\n"
         f"metrics_address=http://127.0.0.1:{free_port()}\ngrpc_inference_port={free_port()}\n"
-        f"grpc_management_port={free_port()}\nmodel_store=model_store\nenable_model_api=false\n")
+        f"grpc_management_port={free_port()}\nenable_model_api=false\n")
     copy_log_config(tmp_path)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

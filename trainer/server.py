@@ -150,7 +150,10 @@ def serve(config: Path, models: list[str], workdir: Path, ready_timeout: float =
                            "start this one with another TMPDIR; nothing was started or stopped here")
     # where log4j2.xml puts them: $LOG_LOCATION, else logs/ in the start directory
     logs = StartLogs.mark(Path(workdir) / os.environ.get("LOG_LOCATION", "logs"))
-    proc = start_detached(["--start", "--ncs", "--ts-config", str(Path(config).resolve()), "--models", *models],
+    # A config without model_store: TorchServe refuses to start ("Missing mandatory parameter
+    # --model-store"); check_archives looked in ./model_store, so that is the store it gets.
+    store = [] if read_properties(config).get("model_store") else ["--model-store", str(Path(workdir) / "model_store")]
+    proc = start_detached(["--start", "--ncs", "--ts-config", str(Path(config).resolve()), *store, "--models", *models],
                           workdir)
     try:
         for model in models:
