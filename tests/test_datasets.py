@@ -63,7 +63,11 @@ def test_checksum_mismatch_is_refused_and_not_cached(mirror, tmp_path):
 
 def test_unreachable_mirror_is_a_clear_error(tmp_path):
     spec = DatasetSpec("x", "x.zip", "0" * 32, "x/r.dat", "::")
-    with pytest.raises(DataError, match="cannot download http://127.0.0.1:9/x.zip"):
+    with pytest.raises(DataError, match=f"cannot download http://127.0.0.1:9/x.zip: .*; without a network, copy "
+                                        f"the official x.zip into {tmp_path}: it is used once its MD5 matches"):
+        fetch(spec, tmp_path, "http://127.0.0.1:9", timeout=5)
+    (tmp_path / "x.zip").write_text("not it")
+    with pytest.raises(DataError, match=r"\(the file there now does not match the published MD5\)"):
         fetch(spec, tmp_path, "http://127.0.0.1:9", timeout=5)
 
 

@@ -57,7 +57,9 @@ def fetch(spec: DatasetSpec, cache_dir: Path, base_url: str = GROUPLENS, timeout
         with urllib.request.urlopen(url, timeout=timeout) as resp:
             data = resp.read()
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise DataError(f"cannot download {url}: {exc}") from None
+        held = " (the file there now does not match the published MD5)" if target.exists() else ""
+        raise DataError(f"cannot download {url}: {exc}; without a network, copy the official {spec.archive} into "
+                        f"{cache_dir}{held}: it is used once its MD5 matches") from None
     got = hashlib.md5(data).hexdigest()
     if got != spec.md5:
         raise DataError(f"{url}: checksum mismatch (md5 {got}, expected {spec.md5}); refusing to use it")
