@@ -198,3 +198,11 @@ def test_open_text_atomic_replaces_whole_or_not_at_all(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # the mode a plain open() gives
+
+
+def test_a_directory_that_takes_no_files_is_named_by_the_file_asked_for(tiny_run, tmp_path):
+    # The error named the hidden temporary file (".out.jsonl.pgq7hk1n.tmp"), a name the user never gave.
+    queries = tmp_path / "q.jsonl"
+    queries.write_text('{"movies": [1]}\n')
+    res = run_cli("recommend", "--run", str(tiny_run), "--input", str(queries), "--out", "/proc/out.jsonl")
+    assert res.returncode == 2 and res.stderr.startswith("error: /proc/out.jsonl: cannot write a file there ("), res.stderr

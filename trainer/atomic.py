@@ -13,7 +13,10 @@ from typing import BinaryIO, Iterator, TextIO
 @contextlib.contextmanager
 def _temp_beside(path: Path) -> Iterator[tuple[BinaryIO, Path]]:
     """An open temporary file in `path`'s directory, synced to disk on success and removed on failure."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # the error named the temporary name, which the user never gave
+        raise OSError(exc.errno, f"cannot write a file there ({exc.strerror})", str(path)) from None
     try:
         # mkstemp creates 0600; give the file the mode a plain open() would (TorchServe may run
         # as another user).
