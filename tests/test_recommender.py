@@ -119,6 +119,9 @@ def test_missing_run_is_named(tmp_path):
         Recommender.from_run(tmp_path)
     with pytest.raises(RunDirError, match="nowhere: no such run directory"):
         Recommender.from_run(tmp_path / "nowhere")
+    (tmp_path / "train.pkl").write_bytes(b"")  # --run given the data directory
+    with pytest.raises(RunDirError, match="holds split files \\(train.pkl\\): a data directory, not a run's"):
+        Recommender.from_run(tmp_path)
 
 
 def test_cli_prints_the_answer_of_a_data_users_history(rec, tiny_run, tiny_data):

@@ -62,6 +62,16 @@ def test_malicious_pickle_is_refused_and_not_executed(tmp_path):
     assert not marker.exists()
 
 
+def test_a_file_given_for_the_data_directory_is_named_as_such(tmp_path):
+    # "data directory not found" for a file that is there, when the user named train.pkl itself
+    write_data_dir({n: Split([1], [[1, 2]]) for n in ("train", "validate", "test")}, tmp_path)
+    with pytest.raises(DataError, match=f"train.pkl is a file, not a data directory .*: give the directory it is "
+                                        f"in, {tmp_path}$"):
+        load_data_dir(tmp_path / "train.pkl")
+    with pytest.raises(DataError, match="nowhere: data directory not found"):
+        load_data_dir(tmp_path / "nowhere")
+
+
 def test_a_dict_of_user_to_movies_is_the_same_split(tmp_path):
     # {user: movies} was refused ("expected a 2-tuple, got dict"); it says the same, by user id
     assert load_split(dump(tmp_path / "train.pkl", {5: [3, 4], 2: np.array([7])})) == Split([2, 5], [[7], [3, 4]])

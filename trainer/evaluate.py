@@ -28,6 +28,9 @@ def exported_model(run_dir: Path) -> Path:
     if not run_dir.is_dir():
         raise RunDirError(f"{run_dir}: no such run directory (`python -m trainer train --out {run_dir}` makes one)")
     if not path.exists():
+        if (run_dir / "train.pkl").exists():  # --run and --data swapped, say
+            raise RunDirError(f"{run_dir} holds split files (train.pkl): a data directory, not a run's; --run takes "
+                              "what `python -m trainer train --out` made")
         raise RunDirError(f"{path}: no exported model; train the run to the end or run `python -m trainer export`")
     return path
 

@@ -107,6 +107,10 @@ def load_data_dir(data_dir: Path) -> dict[str, Split]:
         DataError: a file is missing or malformed, or the training split has no events.
     """
     data_dir = Path(data_dir)
+    if data_dir.is_file():
+        split_file = data_dir.name in {f"{name}.pkl" for name in SPLIT_NAMES}
+        raise DataError(f"{data_dir} is a file, not a data directory (one holding train.pkl, validate.pkl and "
+                        f"test.pkl)" + (f": give the directory it is in, {data_dir.parent}" if split_file else ""))
     if not data_dir.is_dir():
         raise DataError(f"{data_dir}: data directory not found")
     splits = {name: load_split(data_dir / f"{name}.pkl") for name in SPLIT_NAMES}
