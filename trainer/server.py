@@ -140,7 +140,7 @@ def serve(config: Path, models: list[str], workdir: Path, ready_timeout: float =
             `ready_timeout` seconds or failing to load again and again (TorchServe is then stopped again).
     """
     addr = addresses(config)
-    check_archives(config, models, workdir)
+    store = check_archives(config, models, workdir)
     ensure_free(addr)
     other = running_torchserve()
     if other is not None:
@@ -150,11 +150,10 @@ def serve(config: Path, models: list[str], workdir: Path, ready_timeout: float =
                            "start this one with another TMPDIR; nothing was started or stopped here")
     # where log4j2.xml puts them: $LOG_LOCATION, else logs/ in the start directory
     logs = StartLogs.mark(Path(workdir) / os.environ.get("LOG_LOCATION", "logs"))
-    # A config without model_store: TorchServe refuses to start ("Missing mandatory parameter
-    # --model-store"); check_archives looked in ./model_store, so that is the store it gets.
-    store = [] if read_properties(config).get("model_store") else ["--model-store", str(Path(workdir) / "model_store")]
-    proc = start_detached(["--start", "--ncs", "--ts-config", str(Path(config).resolve()), *store, "--models", *models],
-                          workdir)
+    # The store the archives were checked in, named: a config without model_store would otherwise
+    # stop TorchServe's start ("Missing mandatory parameter --model-store").
+    proc = start_detached(["--start", "--ncs", "--ts-config", str(Path(config).resolve()), "--model-store", str(store),
+                           "--models", *models], workdir)
     try:
         for model in models:
             wait_ready(addr["management_address"], model.split("=")[0].removesuffix(".mar"), ready_timeout, proc, logs,
@@ -168,9 +167,10 @@ def serve(config: Path, models: list[str], workdir: Path, ready_timeout: float =
     return addr["inference_address"]
 
 
-def check_archives(config: Path, models: list[str], workdir: Path) -> None:
+def check_archives(config: Path, models: list[str], workdir: Path) -> Path:
     """Refuse to start for an archive that is not in the config's model_store: TorchServe would start,
-    log the failure, and never have the model ready."""
+    log the failure, and never have the model ready. Returns that store (./model_store when the
+    config names none)."""
     value = read_properties(config).get("model_store") or "model_store"
     store = Path(workdir) / value  # as TorchServe takes it: relative to the start directory, spaces kept
     blank = f" (model_store in {config} ends in whitespace, which is part of the path)" if value != value.rstrip() else ""
@@ -185,6 +185,7 @@ def check_archives(config: Path, models: list[str], workdir: Path) -> None:
             # TorchServe would take it for an old-style archive and fail in every worker, obscurely
             raise SessrecError(f"{store / archive} is not a model archive (a zip with MAR-INF/MANIFEST.json; "
                                "truncated or overwritten?): rebuild it with `make archive`")
+    return store
 
 
 def _is_model_archive(path: Path) -> bool:
