@@ -44,7 +44,7 @@ def build_archive(run_dir: Path, out_dir: Path, name: str = "sessrec", version: 
         raise ConfigError(f"--version {version!r}: a version is letters, digits, '_', '-' and '.', starting with a "
                           "letter or digit (e.g. 1.0, 2024-06-01)")
     # refuses an unfinished, inconsistent or out-of-date export with a clear message
-    model, _, cfg = load_exported(run_dir, stale="refuse")
+    model, _, cfg = load_exported(run_dir, refuse_stale=True)
     if Path(model_config) == SESSIONS_CONFIG and not hasattr(model, "step"):
         raise RunDirError(f"{run_dir} is a {cfg.kind!r} run: session archives need the GRU's step()")
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Iterable
 
 from .errors import ConfigError
 
@@ -17,13 +18,11 @@ TEMPORAL = ("val_frac", "test_frac")  # prepare_log's arguments
 def check_prepare_flags(args: argparse.Namespace) -> None:
     """Refuse flags that the chosen source or split would ignore without a word (a `--val-frac`
     under `--split leave-one-out` used to be dropped, and the user read the split as theirs)."""
-    def given(*names: str) -> list[str]:
-        return [f"--{name.replace('_', '-')}" for name in names if getattr(args, name) is not None]
-
-    for flags, applies, what in ((given(*TEMPORAL), args.split == "temporal", "--split temporal"),
-                                 (given(*SYNTHETIC), args.synthetic, "--synthetic"),
-                                 (given("cache_dir", "base_url"), args.dataset is not None, "--dataset"),
-                                 (given(*LOG_COLUMNS), args.input is not None, "--input")):
+    for names, applies, what in ((TEMPORAL, args.split == "temporal", "--split temporal"),
+                                 (SYNTHETIC, args.synthetic, "--synthetic"),
+                                 (("cache_dir", "base_url"), args.dataset is not None, "--dataset"),
+                                 (LOG_COLUMNS, args.input is not None, "--input")):
+        flags = [f"--{name.replace('_', '-')}" for name in _given(args, names)]
         if flags and not applies:
             raise ConfigError(f"{' and '.join(flags)} {'go' if len(flags) > 1 else 'goes'} with {what}; "
                               f"here {'they' if len(flags) > 1 else 'it'} would be ignored")
@@ -37,18 +36,19 @@ def prepare(args: argparse.Namespace) -> None:
     check_out_dir(args.out, args.force)  # before a read or a download that may take minutes
     if args.synthetic:
         from .synthetic import synthetic_log
-        df, source = synthetic_log(**_given(args, SYNTHETIC)), "synthetic"
+        df, source = synthetic_log(**{SYNTHETIC[n]: getattr(args, n) for n in _given(args, SYNTHETIC)}), "synthetic"
     elif args.dataset:
         from .datasets import GROUPLENS, load_dataset
         df, source = load_dataset(args.dataset, args.cache_dir, args.base_url or GROUPLENS), args.dataset
     else:
-        columns = {**LOG_COLUMNS, **_given(args, {name: name for name in LOG_COLUMNS})}
+        columns = {**LOG_COLUMNS, **{n: getattr(args, n) for n in _given(args, LOG_COLUMNS)}}
         df, source = read_log(args.input, *columns.values()), str(args.input)
     meta = prepare_log(df, args.out, args.split, args.min_item_count, args.min_user_count, source=source,
-                       force=args.force, keep_duplicates=args.keep_duplicates, **_given(args, {n: n for n in TEMPORAL}))
+                       force=args.force, keep_duplicates=args.keep_duplicates,
+                       **{n: getattr(args, n) for n in _given(args, TEMPORAL)})
     print(json.dumps(meta))
 
 
-def _given(args: argparse.Namespace, names: dict[str, str]) -> dict[str, object]:
-    """The flags of `names` (flag -> argument name) that were given, as keyword arguments."""
-    return {arg: getattr(args, flag) for flag, arg in names.items() if getattr(args, flag) is not None}
+def _given(args: argparse.Namespace, names: Iterable[str]) -> list[str]:
+    """Those of the flags `names` (their argparse names) that were given."""
+    return [name for name in names if getattr(args, name) is not None]

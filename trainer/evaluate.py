@@ -35,15 +35,15 @@ def exported_model(run_dir: Path) -> Path:
     return path
 
 
-def load_exported(run_dir: Path, stale: str = "warn") -> tuple[torch.jit.ScriptModule, Vocab, TrainConfig]:
+def load_exported(run_dir: Path, refuse_stale: bool = False) -> tuple[torch.jit.ScriptModule, Vocab, TrainConfig]:
     """The TorchScript model, vocabulary and config of a finished run. A model.pt exported before
-    the run's best checkpoint last changed gets a warning line (`stale="warn"`), or is refused
-    (`"refuse"`: what is about to be shipped), or passes (`"pass"`)."""
+    the run's best checkpoint last changed gets a warning line, or is refused (`refuse_stale`: what
+    is about to be shipped)."""
     run_dir = Path(run_dir)
     record = {EXPORT_RECORD: b""}
     model = load_scripted(exported_model(run_dir), record)
-    if stale != "pass" and (problem := stale_export(run_dir, record[EXPORT_RECORD])):
-        if stale == "refuse":
+    if problem := stale_export(run_dir, record[EXPORT_RECORD]):
+        if refuse_stale:
             raise RunDirError(problem)
         print(f"warning: {problem}; it answers as exported", file=sys.stderr)
     vocab = Vocab.load(run_dir / VOCAB_FILE)
