@@ -262,3 +262,22 @@ def test_out_is_checked_before_the_log_is_read_and_a_run_directory_is_refused(tm
     # and train names a data directory given as --out
     assert main(["train", "--data", str(tmp_path / "d"), "--out", str(tmp_path / "d")]) == 2
     assert "holds split files (train.pkl): a data directory, not a run's" in capsys.readouterr().err
+
+
+def test_the_help_names_the_defaults_the_readers_apply():
+    # The flags default to None (so an ignored one can be told apart); the defaults the help states
+    # live in the readers' signatures, and must not drift from it.
+    import inspect
+
+    from trainer.cli_parser import build_parser
+    from trainer.cli_prepare import LOG_COLUMNS, SYNTHETIC, TEMPORAL
+    from trainer.prepare import prepare_log
+    from trainer.synthetic import synthetic_log
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices["prepare"]
+    helps = {a.dest: a.help for a in sub._actions}
+    defaults = {**LOG_COLUMNS,
+                **{flag: inspect.signature(synthetic_log).parameters[arg].default for flag, arg in SYNTHETIC.items()},
+                **{name: inspect.signature(prepare_log).parameters[name].default for name in TEMPORAL}}
+    for flag, default in defaults.items():
+        assert f"(default {default})" in helps[flag], (flag, default, helps[flag])
