@@ -45,11 +45,8 @@ def load_scripted(path: Path, extra_files: dict[str, bytes] | None = None) -> to
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def stale_export(run_dir: Path, record: bytes) -> str | None:

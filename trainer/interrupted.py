@@ -63,7 +63,11 @@ def exit_status(exc: KeyboardInterrupt) -> int:
     return exc.exit_status if isinstance(exc, Terminated) else 130
 
 
+def stopped(exc: KeyboardInterrupt) -> str:
+    """How a command was stopped, the first word of its line: "interrupted" or "terminated (SIGTERM)"."""
+    return "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+
+
 def stopped_message(args: argparse.Namespace, exc: KeyboardInterrupt) -> str:
     """interrupted_message, saying which signal it was."""
-    message = interrupted_message(args)
-    return message.replace("interrupted", "terminated (SIGTERM)", 1) if isinstance(exc, Terminated) else message
+    return interrupted_message(args).replace("interrupted", stopped(exc), 1)

@@ -26,7 +26,7 @@ from .checkpoint import best_val, history_timings, read_history, selection_metri
 from .config import PROTOCOLS, check_seed
 from .errors import ConfigError, SessrecError
 from .evaluate import evaluate_run
-from .interrupted import Terminated, exit_status, sigterm_as_interrupt
+from .interrupted import Terminated, exit_status, sigterm_as_interrupt, stopped
 from .export import MODEL_FILE
 from .train import CONFIG_FILE
 
@@ -130,8 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
-        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
-        print(f"{how}; {args.out} keeps its finished seeds: the same command again continues the sweep "
+        print(f"{stopped(exc)}; {args.out} keeps its finished seeds: the same command again continues the sweep "
               "(an interrupted seed resumes from its last finished epoch)", file=sys.stderr)
         return exit_status(exc)
     print("\n".join(summary_lines(summary)))
