@@ -37,33 +37,34 @@ $(STAMP): pyproject.toml
 test: setup
 	$(PY) -m pytest -q
 
-$(DATA)/train.pkl: | setup
-	$(PY) -m trainer prepare --synthetic --out $(DATA)
-
-data: $(DATA)/train.pkl
+# DATA and RUN are quoted wherever a recipe uses them, so paths with spaces work; for the same reason
+# the data step is a recipe that checks for train.pkl, not a file target (make splits targets at spaces).
+data: setup
+	@if [ ! -f "$(DATA)/train.pkl" ]; then echo '$(PY) -m trainer prepare --synthetic --out "$(DATA)"'; \
+		$(PY) -m trainer prepare --synthetic --out "$(DATA)"; fi
 
 train: setup
-	@if [ "$(DATA)" = "data/synthetic" ] && [ ! -f $(DATA)/train.pkl ]; then $(MAKE) --no-print-directory data; fi
-	$(PY) -m trainer train --data $(DATA) --out $(RUN) $(if $(EPOCHS),--epochs $(EPOCHS))
+	@if [ "$(DATA)" = "data/synthetic" ] && [ ! -f "$(DATA)/train.pkl" ]; then $(MAKE) --no-print-directory data; fi
+	$(PY) -m trainer train --data "$(DATA)" --out "$(RUN)" $(if $(EPOCHS),--epochs $(EPOCHS))
 
 evaluate: setup
-	$(PY) -m trainer evaluate --data $(DATA) --run $(RUN) --split test
+	$(PY) -m trainer evaluate --data "$(DATA)" --run "$(RUN)" --split test
 
 # The answer `make request` will get from the server, computed offline from RUN (same k: 10)
 recommend: setup
-	$(PY) -m trainer recommend --run $(RUN) --data $(DATA) --k 10
+	$(PY) -m trainer recommend --run "$(RUN)" --data "$(DATA)" --k 10
 
 baselines: setup
-	@if [ "$(DATA)" = "data/synthetic" ] && [ ! -f $(DATA)/train.pkl ]; then $(MAKE) --no-print-directory data; fi
-	for b in pop sr sknn; do rm -rf runs/$$b; $(PY) -m trainer baseline --name $$b --data $(DATA) --out runs/$$b || exit 1; \
-		echo "$$b test:"; $(PY) -m trainer evaluate --data $(DATA) --run runs/$$b --split test || exit 1; done
+	@if [ "$(DATA)" = "data/synthetic" ] && [ ! -f "$(DATA)/train.pkl" ]; then $(MAKE) --no-print-directory data; fi
+	for b in pop sr sknn; do rm -rf runs/$$b; $(PY) -m trainer baseline --name $$b --data "$(DATA)" --out runs/$$b || exit 1; \
+		echo "$$b test:"; $(PY) -m trainer evaluate --data "$(DATA)" --run runs/$$b --split test || exit 1; done
 
 archive: setup
-	$(PY) -m trainer archive --run $(RUN) --out model_store
+	$(PY) -m trainer archive --run "$(RUN)" --out model_store
 	@# baselines have no GRU state to step: they get the stateless archive only
-	@if grep -q '"kind": "gru"' $(RUN)/config.json; then \
-		echo "$(PY) -m trainer archive --run $(RUN) --out model_store --sessions"; \
-		$(PY) -m trainer archive --run $(RUN) --out model_store --sessions; \
+	@if grep -q '"kind": "gru"' "$(RUN)/config.json"; then \
+		echo '$(PY) -m trainer archive --run "$(RUN)" --out model_store --sessions'; \
+		$(PY) -m trainer archive --run "$(RUN)" --out model_store --sessions; \
 	else rm -f model_store/sessrec_sessions.mar; fi
 
 serve: setup
@@ -74,26 +75,26 @@ serve: setup
 			echo "warning: model_store/sessrec_sessions.mar is older than sessrec.mar (another run's?): not served; 'make archive' rebuilds both"; \
 		else extra=sessrec_sessions.mar; fi; fi; \
 	echo "$(PY) -m trainer serve --config config.properties --models sessrec.mar $$extra"; \
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer serve --config config.properties --models sessrec.mar $$extra
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m trainer serve --config config.properties --models sessrec.mar $$extra
 
 stop: setup
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer stop
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m trainer stop
 
 request: setup
-	$(PY) -m trainer request --data $(DATA)
+	$(PY) -m trainer request --data "$(DATA)"
 
 # Streams the same history into sessrec_sessions one movie at a time and checks the last answer
 # against the stateless one.
 request-session: setup
-	$(PY) -m trainer request --data $(DATA) --session
+	$(PY) -m trainer request --data "$(DATA)" --session
 
 # The whole job on built-in data: data, a short training run, test metrics, one answer offline, archive,
 # serve, the same request to the server, the same history streamed as a session, stop (also when a step fails).
 demo: setup
-	@if [ ! -f $(DATA)/train.pkl ]; then $(MAKE) --no-print-directory data; fi
+	@if [ ! -f "$(DATA)/train.pkl" ]; then $(MAKE) --no-print-directory data; fi
 	rm -rf runs/demo
-	$(PY) -m trainer train --data $(DATA) --out runs/demo --epochs $(or $(EPOCHS),30)
-	$(PY) -m trainer evaluate --data $(DATA) --run runs/demo --split test
+	$(PY) -m trainer train --data "$(DATA)" --out runs/demo --epochs $(or $(EPOCHS),30)
+	$(PY) -m trainer evaluate --data "$(DATA)" --run runs/demo --split test
 	@$(MAKE) --no-print-directory recommend RUN=runs/demo
 	@$(MAKE) --no-print-directory archive RUN=runs/demo
 	@# A failed serve has stopped whatever it started; `make stop` then would stop ANOTHER TorchServe
@@ -102,7 +103,7 @@ demo: setup
 		|| exit 1
 
 # Benchmarks of a trained run stop early, naming the missing file, when RUN has no exported model.
-NEED_MODEL = test -f $(RUN)/model.pt || { echo "error: $(RUN)/model.pt not found; run 'make train' (or pass RUN=...)"; exit 1; }
+NEED_MODEL = test -f "$(RUN)/model.pt" || { echo "error: $(RUN)/model.pt not found; run 'make train' (or pass RUN=...)"; exit 1; }
 WRK_INSTALL = command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; \
 	apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }; }
 
@@ -128,39 +129,39 @@ bench-cuda: setup
 bench-serve: setup
 	@$(WRK_INSTALL)
 	@$(NEED_MODEL)
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer.bench_serve --run $(RUN)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m trainer.bench_serve --run "$(RUN)"
 
 bench-serve-sessions: setup
 	@$(WRK_INSTALL)
 	@$(NEED_MODEL)
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer.bench_serve --run $(RUN) --sessions
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m trainer.bench_serve --run "$(RUN)" --sessions
 
 bench-serve-sessions-sweep: setup
 	@$(WRK_INSTALL)
 	@$(NEED_MODEL)
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer.bench_serve --run $(RUN) --sessions-sweep --seconds 10
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m trainer.bench_serve --run "$(RUN)" --sessions-sweep --seconds 10
 
 # Which code takes the model workers' CPU under the two serving loads (py-spy, from `make setup`).
 profile-serve: setup
 	@$(WRK_INSTALL)
 	@$(NEED_MODEL)
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer.bench_profile --run $(RUN)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m trainer.bench_profile --run "$(RUN)"
 
 # The served GRU on one core (as a worker runs it): predict_next by batch size, and its recurrent matmul
 # three ways (MKL fp32, oneDNN prepacked, bf16), each checked against the fp32 product. About 20 s.
 bench-gru-kernels: setup
 	@$(NEED_MODEL)
-	$(PY) -m trainer.bench_gru_kernels --run $(RUN)
+	$(PY) -m trainer.bench_gru_kernels --run "$(RUN)"
 
 # Lost session requests (a TorchServe 0.12 race at a session's idle timeout) and recovery by resending.
 bench-session-resend: setup
 	@$(NEED_MODEL)
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer.bench_session_resend --run $(RUN)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m trainer.bench_session_resend --run "$(RUN)"
 
 bench-serve-sweep: setup
 	@$(WRK_INSTALL)
 	@$(NEED_MODEL)
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m trainer.bench_serve --run $(RUN) --sweep --seconds 10
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m trainer.bench_serve --run "$(RUN)" --sweep --seconds 10
 
 clean:
 	rm -rf runs model_store/*.mar logs
