@@ -79,3 +79,20 @@ def test_a_dash_is_standard_output_for_answers_and_refused_for_per_user_values(t
     res = run_cli("evaluate", "--run", str(tiny_run), "--data", str(tiny_data), "--per-user", "-", cwd=tmp_path)
     assert res.returncode == 2 and "error: --per-user - would write a file called '-'" in res.stderr
     assert not (tmp_path / "-").exists()
+
+
+def test_missing_directories_are_made_and_a_file_in_the_way_is_named_before_any_work(tiny_run, tiny_data, tmp_path):
+    # recommend --out refused a missing directory that evaluate --per-user made; and a file standing
+    # where a directory must go failed only after the scoring, as "error: afile: File exists".
+    res = run_cli("recommend", "--run", str(tiny_run), "--data", str(tiny_data), "--all", "--out",
+                  str(tmp_path / "new" / "dir" / "answers.jsonl"))
+    assert res.returncode == 0, res.stderr
+    assert len((tmp_path / "new" / "dir" / "answers.jsonl").read_text().splitlines()) > 10
+    (tmp_path / "afile").write_text("kept\n")
+    for command, flag in [("recommend", "--out"), ("evaluate", "--per-user")]:
+        extra = ["--all"] if command == "recommend" else []
+        out = tmp_path / "afile" / "sub" / "x.json"
+        res = run_cli(command, "--run", str(tiny_run), "--data", str(tiny_data), *extra, flag, str(out))
+        assert res.returncode == 2
+        assert f"error: {flag} {out}: {tmp_path / 'afile'} is a file, not a directory" in res.stderr, res.stderr
+    assert (tmp_path / "afile").read_text() == "kept\n"

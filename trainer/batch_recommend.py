@@ -149,8 +149,7 @@ def write_lines(lines: Iterable[str], out: Path | None) -> int:
             count += 1
         return count
     out = Path(out)  # a directory, or a file the command reads, was refused before (output_file.py)
-    if not out.parent.is_dir():
-        raise ConfigError(f"--out {out}: no such directory {out.parent}")
+    out.parent.mkdir(parents=True, exist_ok=True)  # as evaluate --per-user does
     with open_text_atomic(out) as fh:
         for line in lines:
             fh.write(line + "\n")

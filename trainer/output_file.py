@@ -4,7 +4,7 @@ A command writes such a file after minutes of work, and `evaluate --per-user DAT
 replace the training split with JSON. So the name is checked before any work: never a directory,
 never a file the command reads (the --input file, under any other name for it: a symbolic or hard
 link), never a split file of the data directory or a file of the run directory. Anything else,
-a file beside them included, may be written (and replaced).
+a file beside them included, may be written (and replaced); missing directories above it are made.
 """
 
 from __future__ import annotations
@@ -54,6 +54,10 @@ def check_output_file(out: Path, flag: str, run: Path | None = None, data: Path 
     out = Path(out)
     if out.is_dir():
         raise ConfigError(f"{flag} {out} is a directory; name the file to write")
+    # Missing directories are made at the end; one of them that exists as a file would fail only then.
+    above = next(p for p in out.parents if p.exists())
+    if not above.is_dir():
+        raise ConfigError(f"{flag} {out}: {above} is a file, not a directory; name a file in a directory")
     owned = [(Path(p), "the --input file") for p in inputs]
     owned += [(Path(run) / name, "a file of the run") for name in RUN_FILES] if run is not None else []
     owned += [(Path(data) / name, "a split file") for name in DATA_FILES] if data is not None else []
