@@ -107,12 +107,15 @@ def read_queries(path: Path, default_k: int) -> Iterator[Query]:
 
 
 def queries_from_data(data_dir: Path, k: int) -> Iterator[Query]:
-    """Every user of a data directory with a train+validate history, by user id."""
+    """Every user of a data directory with a train+validate history, by user id (the log's text id
+    when prepare numbered them: users.tsv)."""
     from .splits import history_for, load_data_dir
+    from .user_ids import read_users
 
     histories = history_for(load_data_dir(Path(data_dir)), "test")
+    names = read_users(Path(data_dir)) or {}
     for user in sorted(histories):
-        yield Query(user, histories[user], k, [])
+        yield Query(names.get(user, user), histories[user], k, [])
 
 
 def _chunks(queries: Iterable[Query], size: int) -> Iterator[list[Query]]:

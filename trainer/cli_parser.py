@@ -28,6 +28,8 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--user-col", help="--input: user id column (default user_id)")
     p.add_argument("--item-col", help="--input: movie id column (default item_id)")
     p.add_argument("--time-col", help="--input: orders events within a user, stable sort (default timestamp)")
+    p.add_argument("--text-user-ids", action="store_true", default=None,
+                   help="--input: user ids are text (names, UUIDs): number them 1..N and write the table back, users.tsv")
     p.add_argument("--split", choices=["temporal", "leave-one-out"], default="temporal")
     p.add_argument("--val-frac", type=float, help="temporal: share of events for validate (default 0.1)")
     p.add_argument("--test-frac", type=float, help="temporal: share of events for test (default 0.1)")

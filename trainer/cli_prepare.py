@@ -21,7 +21,7 @@ def check_prepare_flags(args: argparse.Namespace) -> None:
     for names, applies, what in ((TEMPORAL, args.split == "temporal", "--split temporal"),
                                  (SYNTHETIC, args.synthetic, "--synthetic"),
                                  (("cache_dir", "base_url"), args.dataset is not None, "--dataset"),
-                                 (LOG_COLUMNS, args.input is not None, "--input")):
+                                 ((*LOG_COLUMNS, "text_user_ids"), args.input is not None, "--input")):
         flags = [f"--{name.replace('_', '-')}" for name in _given(args, names)]
         if flags and not applies:
             raise ConfigError(f"{' and '.join(flags)} {'go' if len(flags) > 1 else 'goes'} with {what}; "
@@ -42,7 +42,7 @@ def prepare(args: argparse.Namespace) -> None:
         df, source = load_dataset(args.dataset, args.cache_dir, args.base_url or GROUPLENS), args.dataset
     else:
         columns = {**LOG_COLUMNS, **{n: getattr(args, n) for n in _given(args, LOG_COLUMNS)}}
-        df, source = read_log(args.input, *columns.values()), str(args.input)
+        df, source = read_log(args.input, *columns.values(), text_user_ids=bool(args.text_user_ids)), str(args.input)
     meta = prepare_log(df, args.out, args.split, args.min_item_count, args.min_user_count, source=source,
                        force=args.force, keep_duplicates=args.keep_duplicates,
                        **{n: getattr(args, n) for n in _given(args, TEMPORAL)})

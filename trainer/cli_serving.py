@@ -11,6 +11,8 @@ from .errors import DataError, SessrecError
 SERVING_COMMANDS = ("archive", "serve", "stop", "request", "recommend")
 STATELESS_URL = "http://127.0.0.1:8080/predictions/sessrec"
 SESSIONS_URL = "http://127.0.0.1:8080/predictions/sessrec_sessions"
+USER_HELP = ("user id in --data (default: the first test user): the log's own id, text too when prepare numbered "
+             "the users (--text-user-ids)")
 
 
 def _add_archive(sub: argparse._SubParsersAction) -> None:
@@ -34,7 +36,7 @@ def _add_server(sub: argparse._SubParsersAction) -> None:
                    f"{STATELESS_URL}, or {SESSIONS_URL} with --session, on --config's inference_address)")
     p.add_argument("--movies", type=int, nargs="*", help="watch history, oldest first")
     p.add_argument("--data", type=Path, help="take the history (train+validate) of --user from this data dir")
-    p.add_argument("--user", type=int, help="user id in --data (default: the first test user)")
+    p.add_argument("--user", help=USER_HELP)
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--session", action="store_true", help="stream the history into the sessions archive: open "
                    "a session with all but its last --stream movies, send those one request each, then check "
@@ -68,6 +70,7 @@ def check_sources(args: argparse.Namespace) -> None:
 def history_from_args(args: argparse.Namespace) -> list[int]:
     """`--movies`, or the train+validate history of `--user` (default: the first test user) in `--data`."""
     from .splits import history_for, load_data_dir
+    from .user_ids import user_number
 
     if args.data is None:
         return args.movies or []
@@ -75,10 +78,11 @@ def history_from_args(args: argparse.Namespace) -> list[int]:
     if args.user is None and not splits["test"].users:
         raise DataError(f"{args.data}/test.pkl has no users, so there is no first test user to take; "
                         "name one with --user")
-    user = args.user if args.user is not None else splits["test"].users[0]
+    user = user_number(args.data, args.user) if args.user is not None else splits["test"].users[0]
     histories = history_for(splits, "test")
     if user not in histories:
-        raise DataError(f"{args.data}: user {user} has no training or validation events")
+        raise DataError(f"{args.data}: user {args.user if args.user is not None else user} has no training or "
+                        "validation events")
     return histories[user]
 
 
@@ -88,7 +92,7 @@ def _add_recommend(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run", type=Path, required=True)
     p.add_argument("--movies", type=int, nargs="*", help="watch history, oldest first")
     p.add_argument("--data", type=Path, help="take the history (train+validate) of --user from this data dir")
-    p.add_argument("--user", type=int, help="user id in --data (default: the first test user)")
+    p.add_argument("--user", help=USER_HELP)
     p.add_argument("--all", action="store_true", help="with --data: one answer line per user, by user id")
     p.add_argument("--input", type=Path, help='JSON Lines, one {"movies": [...]} per line (optional "user", "k", '
                    '"exclude"): one answer line each, in input order; - reads standard input')

@@ -13,6 +13,7 @@ from .atomic import write_text_atomic
 from .config import PROTOCOLS, TrainConfig
 from .data_identity import warn_if_other_data
 from .output_file import check_output_file
+from .user_ids import read_users
 from .errors import ConfigError, DataError, RunDirError
 from .evaluation import EvalCases, check_ranking_width, evaluate_scorer, protocol_cases
 from .export import EXPORT_RECORD, MODEL_FILE, load_scripted, stale_export
@@ -77,8 +78,8 @@ def evaluate_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20
         test_history: "train+validate" (default) or "train" (the notebook's protocol) for `test`.
         device: where the model scores (masking and top-k always run on CPU, as in serving).
         per_user_file: also write every user's metrics there as JSON (`{"users": [...], "targets":
-            [target-set sizes, or event counts], "metrics": {name: [...]}}`, same order), for paired
-            comparisons between runs.
+            [target-set sizes, or event counts], "metrics": {name: [...]}}`, same order; users by the log's
+            text ids when prepare numbered them, users.tsv), for paired comparisons between runs.
         protocol: "set" (the split's movies as one target set after the history) or "next" (each
             movie of the split from everything before it; a user's metrics are the mean over their movies).
 
@@ -94,6 +95,9 @@ def evaluate_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20
                         + (f"{skipped} user(s), each with an empty list" if skipped else "it holds no users")
                         + "); there is nothing to evaluate")
     if per_user_file is not None:
+        names = read_users(Path(data_dir))  # the log's text ids, for joining to the user's own tables
+        if names is not None:
+            per_user["users"] = [names.get(user, user) for user in per_user["users"]]
         Path(per_user_file).parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(Path(per_user_file), json.dumps(per_user) + "\n")
     return result

@@ -18,13 +18,17 @@ from .atomic import write_text_atomic
 from .errors import DataError
 from .log_columns import int_ids, time_keys
 from .splits import SPLIT_NAMES, Split, write_data_dir
+from .user_ids import USERS_FILE, number_ids, users_table
 from .vocab import VOCAB_FILE
 
 META_FILE = "meta.json"
 
 
-def read_log(path: Path, user_col: str, item_col: str, time_col: str) -> pd.DataFrame:
+def read_log(path: Path, user_col: str, item_col: str, time_col: str, text_user_ids: bool = False) -> pd.DataFrame:
     """Read a log into columns `user`, `item`, `time`, `row` (file order), validated.
+
+    With `text_user_ids`, user ids are read as text and numbered 1..N (user_ids.py); the numbering
+    is in `attrs["user_ids"]` as (column name, text -> number) for prepare_log to write.
 
     Raises:
         DataError: unreadable file, unknown format, a column named twice or missing, ids that are not
@@ -36,7 +40,7 @@ def read_log(path: Path, user_col: str, item_col: str, time_col: str) -> pd.Data
                         "three different columns")
     if not path.exists():
         raise DataError(f"{path}: file not found")
-    df, sep = _read_table(path)
+    df, sep = _read_table(path, {user_col: str} if text_user_ids else None)
     missing = [c for c in (user_col, item_col, time_col) if c not in df.columns]
     if missing and len(df.columns) == 1 and sep is not None:
         _name_the_separator(path, str(df.columns[0]), sep)
@@ -46,8 +50,23 @@ def read_log(path: Path, user_col: str, item_col: str, time_col: str) -> pd.Data
     if df.empty:
         raise DataError(f"{path}: no rows")
     out = pd.DataFrame({"user": df[user_col], "item": df[item_col], "time": df[time_col]})
-    for col, name in (("user", user_col), ("item", item_col)):
-        out[col] = int_ids(out[col], f"{path}: column {name!r}")
+    if text_user_ids:
+        out["user"], out.attrs["user_ids"] = _numbered_users(out["user"], f"{path}: column {user_col!r}", user_col)
+    else:
+        try:
+            out["user"] = int_ids(out["user"], f"{path}: column {user_col!r}")
+        except DataError as exc:
+            if pd.api.types.is_numeric_dtype(out["user"]):
+                raise
+            raise DataError(f"{exc}; if its user ids are text (names, UUIDs), pass --text-user-ids: prepare "
+                            f"numbers them and writes the table back to them, {USERS_FILE}") from None
+    try:
+        out["item"] = int_ids(out["item"], f"{path}: column {item_col!r}")
+    except DataError as exc:
+        if pd.api.types.is_numeric_dtype(out["item"]):
+            raise
+        raise DataError(f"{exc}; movie ids stay integers, as clients send them to the server: map text ids to "
+                        "numbers first (IMDb's 'tt0114709' as 114709, say)") from None
     if out["time"].isna().any():
         raise DataError(f"{path}: column {time_col!r} has {int(out['time'].isna().sum())} empty values")
     out["time"], out.attrs["time"] = time_keys(out["time"], f"{path}: column {time_col!r}")
@@ -55,14 +74,26 @@ def read_log(path: Path, user_col: str, item_col: str, time_col: str) -> pd.Data
     return out
 
 
+def _numbered_users(values: pd.Series, where: str, column: str) -> tuple[pd.Series, tuple[str, dict[str, int]]]:
+    """User ids as text, numbered 1..N in sorted order, and the numbering with the column's name."""
+    if values.isna().any():
+        first = int(np.flatnonzero(values.isna().to_numpy())[0])
+        raise DataError(f"{where} has {int(values.isna().sum())} empty user ids (the first at event {first + 1}, "
+                        "in file order)")
+    texts = values.astype(str)
+    numbers = number_ids(texts.tolist())
+    return texts.map(numbers).astype(np.int64), (column, numbers)
+
+
 #: Text log formats by suffix (their column separator), and the compressions pandas undoes by suffix.
 _TEXT_FORMATS = {".tsv": "\t", ".tab": "\t", ".txt": "\t", ".csv": ","}
 _COMPRESSED = (".gz", ".bz2", ".xz", ".zip")
 
 
-def _read_table(path: Path) -> tuple[pd.DataFrame, str | None]:
+def _read_table(path: Path, dtype: dict[str, type] | None = None) -> tuple[pd.DataFrame, str | None]:
     """The log as read by its suffix, and its column separator (None: Parquet). A text log may be
-    compressed (`log.csv.gz`): its format is then the suffix before the compression's."""
+    compressed (`log.csv.gz`): its format is then the suffix before the compression's. `dtype`: text
+    columns read as written ("007" stays "007")."""
     suffixes = [s.lower() for s in path.suffixes]
     last = suffixes[-1] if suffixes else ""
     compressed = last in _COMPRESSED and len(suffixes) >= 2
@@ -73,7 +104,7 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, str | None]:
                         "compressed: .csv.gz, .tsv.bz2, .csv.xz, .csv.zip)")
     try:
         if fmt in _TEXT_FORMATS:
-            return pd.read_csv(path, sep=_TEXT_FORMATS[fmt]), _TEXT_FORMATS[fmt]  # pandas drops a byte-order mark
+            return pd.read_csv(path, sep=_TEXT_FORMATS[fmt], dtype=dtype), _TEXT_FORMATS[fmt]  # pandas drops a byte-order mark
         return pd.read_parquet(path), None
     except Exception as exc:
         raise DataError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
@@ -194,7 +225,7 @@ def prepare_log(df: pd.DataFrame, out_dir: Path, split: str, min_item: int = 1, 
         if value < 1:
             raise DataError(f"{flag} must be >= 1 (1 = keep all), got {value}")
     check_out_dir(out_dir, force)
-    n_raw, time_kind = len(df), df.attrs.get("time", "numbers")
+    n_raw, time_kind, user_ids = len(df), df.attrs.get("time", "numbers"), df.attrs.get("user_ids")
     duplicates = 0 if keep_duplicates else int(df.duplicated(["user", "item", "time"]).sum())
     if duplicates:
         df = df[~df.duplicated(["user", "item", "time"])]  # keeps the first in file order
@@ -221,7 +252,14 @@ def prepare_log(df: pd.DataFrame, out_dir: Path, split: str, min_item: int = 1, 
             "items": int(df["item"].nunique()),
             "order": "stable sort by (user, time); file order breaks ties", "time": time_kind,
             **({"val_frac": val_frac, "test_frac": test_frac} if split == "temporal" else {}),
+            **({"user_ids": f"text, numbered 1..N in sorted order: {USERS_FILE}"} if user_ids else {}),
             "splits": {n: {"users": len(s.users), "events": s.n_events} for n, s in splits.items()}}
-    write_data_dir(splits, out_dir)
+    if user_ids:  # the users the filters kept, as meta.json counts them
+        column, numbers = user_ids
+        kept = set(df["user"].unique().tolist())
+        write_data_dir(splits, out_dir, {USERS_FILE: users_table({t: n for t, n in numbers.items() if n in kept}, column)})
+    else:
+        write_data_dir(splits, out_dir)
+        (out_dir / USERS_FILE).unlink(missing_ok=True)  # an earlier prepare's (--force): not these users' numbers
     write_text_atomic(out_dir / META_FILE, json.dumps(meta, indent=2) + "\n")
     return meta

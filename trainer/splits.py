@@ -143,11 +143,12 @@ def history_for(splits: dict[str, Split], split: str, test_history: str = "train
     return history
 
 
-def write_data_dir(splits: dict[str, Split], out_dir: Path) -> None:
-    """Write the three splits so that `out_dir` holds either all new files or none of them."""
+def write_data_dir(splits: dict[str, Split], out_dir: Path, extra: dict[str, bytes] | None = None) -> None:
+    """Write the three splits (and `extra` files by name) so that `out_dir` holds either all new files or none."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_files_atomic({
-        out_dir / f"{name}.pkl": pickle.dumps((list(splits[name].users), [list(m) for m in splits[name].movies]), protocol=4)
-        for name in SPLIT_NAMES
+        **{out_dir / f"{name}.pkl": pickle.dumps((list(splits[name].users), [list(m) for m in splits[name].movies]),
+                                                 protocol=4) for name in SPLIT_NAMES},
+        **{out_dir / name: data for name, data in (extra or {}).items()},
     })
