@@ -53,21 +53,8 @@ request_parser = _load_sibling("request_parser", "handler.request_parser")
 session_cache = _load_sibling("session_cache", "handler.session_cache")
 session_store = _load_sibling("session_store", "handler.session_store")
 session_flow = _load_sibling("session_flow", "handler.session_flow")
+serving_config = _load_sibling("serving_config", "handler.serving_config")
 answer_text = _load_sibling("answer_text", "handler.answer_text").answer_text
-
-
-#: The settings under model-config.yaml's `handler: sessions:`.
-SESSION_KEYS = ("store", "path", "capacity", "idle_seconds")
-
-
-def _mapping(section: Any, name: str) -> dict[str, Any]:
-    """A model-config.yaml section as a dict (absent or empty: {}); a scalar or list there is a slip
-    (`sessions: shared` for `sessions: {store: shared}`) that would otherwise read as odd key names."""
-    if section is None or section == "":
-        return {}
-    if not isinstance(section, dict):
-        raise ValueError(f"model-config.yaml {name} must be a mapping of settings (key: value lines), got {section!r}")
-    return dict(section)
 
 
 class SessrecHandler(BaseHandler):
@@ -83,47 +70,34 @@ class SessrecHandler(BaseHandler):
         self.index_of: dict[int, int] = {m: i + 1 for i, m in enumerate(self.raw_ids)}
         self.max_len: int = int(config["max_len"])
         yaml_config = getattr(self, "model_yaml_config", None) or {}
-        knobs = _mapping(yaml_config.get("handler"), "handler")
+        knobs = serving_config.mapping(yaml_config.get("handler"), "handler")
         self.limits = request_parser.Limits.from_config(knobs, others=("threads", "sessions"))
-        threads = knobs.get("threads", 0)
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
-            raise ValueError(f"model-config.yaml handler.threads must be an int >= 0 (0 = torch's default), got {threads!r}")
+        threads = serving_config.threads_setting(knobs)
         if threads > 0:
             # Workers x threads should not exceed the cores, or the threads fight each other.
             torch.set_num_threads(threads)
-        sessions = _mapping(knobs.get("sessions"), "handler.sessions")
+        sessions = serving_config.mapping(knobs.get("sessions"), "handler.sessions")
         self.flow = None  # session work (and its store) when the archive runs sequence batching
         if yaml_config.get("sequenceBatching"):
             if not hasattr(self.model, "step"):
                 raise ValueError(f"{config.get('kind', 'this')} model has no step(): sessions need a GRU run")
-            store = self._session_store(sessions, context.model_name, int(yaml_config.get("maxWorkers", 1)))
+            settings = serving_config.session_settings(sessions, int(yaml_config.get("maxWorkers", 1)))
+            store = self._session_store(settings, context.model_name)
             self.flow = session_flow.SessionFlow(self.model, store, self.max_len, self.device,
                                                  recommend.START_INDEX, recommend.pad_batch, session_cache.Session)
         logger.info("sessrec handler: %d movies, max_len %d, %s, sessions %s, torch threads %d", len(self.raw_ids),
                     self.max_len, self.limits, sessions or "off", torch.get_num_threads())
 
-    def _session_store(self, cfg: dict[str, Any], model_name: str, workers: int) -> Any:
-        """`store: memory` (this worker only: the archive must run one worker) or `shared` (an SQLite
-        file all workers of this TorchServe instance open, so sessions may move between workers)."""
-        unknown = sorted(str(k) for k in cfg if k not in SESSION_KEYS)
-        if unknown:  # a misspelt knob would leave its default in force without a word
-            raise ValueError(f"model-config.yaml handler.sessions: unknown setting(s) {unknown}; known: {', '.join(SESSION_KEYS)}")
-        capacity, idle = cfg.get("capacity", 20000), cfg.get("idle_seconds", 1800)
-        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
-            raise ValueError(f"model-config.yaml handler.sessions.capacity must be a positive int, got {capacity!r}")
-        if isinstance(idle, bool) or not isinstance(idle, (int, float)) or not 0 < idle < float("inf"):
-            raise ValueError(f"model-config.yaml handler.sessions.idle_seconds must be a number > 0, got {idle!r}")
-        kind = cfg.get("store", "memory")
-        if kind == "memory":
-            if workers > 1:
-                raise ValueError(f"handler.sessions.store 'memory' with maxWorkers {workers}: a session's next request "
-                                 "may reach a worker that never saw it; use store: shared, or 1 worker")
+    def _session_store(self, cfg: dict[str, Any], model_name: str) -> Any:
+        """`store: memory` (this worker only: the archive runs one worker) or `shared` (an SQLite file
+        all workers of this TorchServe instance open, so sessions may move between workers);
+        `cfg`: serving_config.session_settings."""
+        capacity, idle = cfg["capacity"], cfg["idle_seconds"]
+        if cfg["store"] == "memory":
             return session_cache.SessionCache(capacity, idle)
-        if kind != "shared":
-            raise ValueError(f"handler.sessions.store must be 'memory' or 'shared', got {kind!r}")
         with torch.inference_mode():
             shape = tuple(self.model.encode(torch.ones(1, 1, dtype=torch.long), torch.ones(1, dtype=torch.long)).shape)
-        path = Path(cfg["path"]) if cfg.get("path") else session_store.default_path(model_name)
+        path = Path(cfg["path"]) if cfg["path"] else session_store.default_path(model_name)
         session_store.remove_stale(path.parent)
         return session_store.SessionStore(
             path, capacity, idle, shape, session_type=session_cache.Session,

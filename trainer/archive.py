@@ -12,6 +12,7 @@ import re
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from .errors import ConfigError, RunDirError
 from .evaluate import load_exported
@@ -22,17 +23,56 @@ REPO = Path(__file__).resolve().parents[1]
 HANDLER_DIR = REPO / "handler"
 RUN_FILES = (VOCAB_FILE, "config.json")
 SHIPPED_CODE = (REPO / "trainer" / "recommend.py", HANDLER_DIR / "request_parser.py", HANDLER_DIR / "session_cache.py",
-                HANDLER_DIR / "session_store.py", HANDLER_DIR / "session_flow.py", HANDLER_DIR / "answer_text.py")
+                HANDLER_DIR / "session_store.py", HANDLER_DIR / "session_flow.py", HANDLER_DIR / "answer_text.py",
+                HANDLER_DIR / "serving_config.py")
 SESSIONS_CONFIG = HANDLER_DIR / "model-config-sessions.yaml"
 # TorchServe's rule for model names, which versions follow too (both are URL path segments)
 _TORCHSERVE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-.]*")
 
 
+def read_model_config(path: Path) -> dict[str, Any]:
+    """A model-config.yaml checked as TorchServe and the handler will read it (serving_config.py).
+
+    Raises:
+        ConfigError: an unreadable file or YAML, or a setting named with what is wrong with it.
+    """
+    import yaml
+
+    from handler.request_parser import Limits
+    from handler.serving_config import check_torchserve, mapping, session_settings, threads_setting
+
+    if not Path(path).is_file():
+        raise ConfigError(f"{path}: no such model-config file")
+    try:
+        config = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read it as YAML ({' '.join(str(exc).split())})") from None
+    try:
+        config = mapping(config, "(the whole file)")
+        check_torchserve(config)
+        knobs = mapping(config.get("handler"), "handler")
+        Limits.from_config(knobs, others=("threads", "sessions"))
+        threads_setting(knobs)
+        if config.get("sequenceBatching"):
+            sessions = session_settings(knobs.get("sessions"), config.get("maxWorkers", 1))
+            if sessions["store"] == "memory" and "maxWorkers" not in config:
+                raise ValueError("handler.sessions.store 'memory' keeps sessions in one worker, and without maxWorkers "
+                                 "TorchServe may start several: set maxWorkers: 1 (or use store: shared)")
+        elif knobs.get("sessions"):
+            raise ValueError("handler.sessions is set but sequenceBatching is not true: TorchServe would route "
+                             "no sessions, so nothing would read it")
+    except ValueError as exc:  # the handler's messages name the file generically: here it has a path
+        raise ConfigError(f"{path}: {str(exc).removeprefix('model-config.yaml: ').removeprefix('model-config.yaml ')}") from None
+    return config
+
+
 def build_archive(run_dir: Path, out_dir: Path, name: str = "sessrec", version: str = "1.0",
-                  model_config: Path = HANDLER_DIR / "model-config.yaml") -> Path:
+                  model_config: Path = HANDLER_DIR / "model-config.yaml", check: bool = True) -> Path:
     """Write `out_dir/<name>.mar` from `run_dir` and return its path (`model_config`: the serving
-    knobs packed inside; benchmarks pass variants)."""
+    knobs packed inside, checked first unless `check` is False, which builds the archive a user
+    could build by hand with torch-model-archiver; benchmarks pass variants)."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
+    stateful = bool(read_model_config(model_config).get("sequenceBatching")) if check else Path(model_config) == SESSIONS_CONFIG
     # TorchServe's own rule for model names (the archiver's would come back as a traceback); the name
     # is also the URL path /predictions/NAME, so "sessrec.mar" would serve as "sessrec.mar".
     if not _TORCHSERVE_NAME.fullmatch(name) or name.endswith(".mar"):
@@ -45,7 +85,7 @@ def build_archive(run_dir: Path, out_dir: Path, name: str = "sessrec", version: 
                           "letter or digit (e.g. 1.0, 2024-06-01)")
     # refuses an unfinished, inconsistent or out-of-date export with a clear message
     model, _, cfg = load_exported(run_dir, refuse_stale=True)
-    if Path(model_config) == SESSIONS_CONFIG and not hasattr(model, "step"):
+    if stateful and not hasattr(model, "step"):
         raise RunDirError(f"{run_dir} is a {cfg.kind!r} run: session archives need the GRU's step()")
     out_dir.mkdir(parents=True, exist_ok=True)
     extra = [str(run_dir / f) for f in RUN_FILES] + [str(p) for p in SHIPPED_CODE]

@@ -24,6 +24,9 @@ def _add_archive(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--version", default="1.0")
     p.add_argument("--sessions", action="store_true",
                    help="build the stateful archive (handler/model-config-sessions.yaml)")
+    p.add_argument("--model-config", type=Path, default=None, metavar="FILE",
+                   help="serving knobs to pack instead of handler/model-config.yaml (or -sessions.yaml with "
+                        "--sessions), checked first; a stateful one (sequenceBatching: true) goes with --sessions")
 
 
 def _add_server(sub: argparse._SubParsersAction) -> None:
@@ -146,9 +149,13 @@ def add_serving(sub: argparse._SubParsersAction) -> None:
 def run_serving(args: argparse.Namespace) -> None:
     """Run one of SERVING_COMMANDS; errors are SessrecErrors, reported by the caller."""
     if args.command == "archive":
-        from .archive import HANDLER_DIR, SESSIONS_CONFIG, build_archive
+        from .archive import HANDLER_DIR, SESSIONS_CONFIG, build_archive, read_model_config
         name = args.name or ("sessrec_sessions" if args.sessions else "sessrec")
-        config = SESSIONS_CONFIG if args.sessions else HANDLER_DIR / "model-config.yaml"
+        config = args.model_config or (SESSIONS_CONFIG if args.sessions else HANDLER_DIR / "model-config.yaml")
+        if bool(read_model_config(config).get("sequenceBatching")) != args.sessions:
+            raise SessrecError(f"--model-config {config}: " + (
+                "sets no sequenceBatching: true, which --sessions archives need" if args.sessions else
+                "sets sequenceBatching: true (a sessions archive): add --sessions, which names it sessrec_sessions"))
         print(build_archive(args.run, args.out, name, args.version, model_config=config))
     elif args.command == "serve":
         import time
