@@ -70,6 +70,10 @@ class SessrecHandler(BaseHandler):
         self.index_of: dict[int, int] = {m: i + 1 for i, m in enumerate(self.raw_ids)}
         self.max_len: int = int(config["max_len"])
         yaml_config = getattr(self, "model_yaml_config", None) or {}
+        try:  # TorchServe has already applied (or dropped) its own settings: say so, serve anyway
+            serving_config.check_torchserve(yaml_config)
+        except ValueError as exc:
+            logger.warning("%s", exc)
         knobs = serving_config.mapping(yaml_config.get("handler"), "handler")
         self.limits = request_parser.Limits.from_config(knobs, others=("threads", "sessions"))
         threads = serving_config.threads_setting(knobs)

@@ -80,3 +80,12 @@ def test_an_unreadable_file_is_named(tiny_run, tmp_path):
     res = run_cli(*args, str(tmp_path / "bad.yaml"))
     assert res.returncode == 2 and res.stderr.startswith(f"error: {tmp_path / 'bad.yaml'}: cannot read it as YAML (")
     assert not (tmp_path / "store").exists() or not any((tmp_path / "store").iterdir())
+
+
+def test_an_archive_built_by_hand_with_a_slip_in_torchserves_settings_loads_and_logs_it(tiny_run, tmp_path, caplog):
+    # TorchServe has applied or dropped its settings before the handler loads: the worker serves and the log says why
+    from handler_harness import Harness, extract_archive
+
+    harness = Harness(extract_archive(tiny_run, tmp_path), top_overrides={"batchsize": 16})
+    assert "'batchsize' is not a setting TorchServe 0.12 reads" in caplog.text
+    assert harness.call([{"movies": [1, 2]}])[0][0] == 200
