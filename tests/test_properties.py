@@ -58,3 +58,30 @@ def test_addresses_with_spaced_separators(tmp_path):
     config.write_text("inference_address=http://127.0.0.1:9080\n")
     with pytest.raises(SessrecError, match="needs inference_address and management_address"):
         addresses(config)
+
+
+@pytest.mark.parametrize("key, known", [
+    ("inference_adress", "inference_address"),  # TorchServe would bind its default address instead
+    ("disable_token_authorisation", "disable_token_authorization"),  # tokens would stay on
+    ("enable_token_authorization", "disable_token_authorization"),
+    ("allowed_url", "allowed_urls"),  # any URL's archive would be allowed
+    ("modelstore", "model_store"),
+])
+def test_a_near_miss_of_a_torchserve_key_is_refused_before_anything_starts(tmp_path, key, known):
+    from trainer.properties import misspelt_keys
+    from trainer.server import serve
+
+    text = (REPO / "config.properties").read_text() + f"{key}=true\n"
+    (tmp_path / "config.properties").write_text(text)
+    assert misspelt_keys(read_properties(tmp_path / "config.properties")) == {key: known}
+    with pytest.raises(SessrecError, match=rf"'{key}' is not a setting TorchServe reads, which would ignore it and use "
+                                           rf"its default: did you mean '{known}'\?; nothing was started"):
+        serve(tmp_path / "config.properties", ["sessrec.mar"], tmp_path)
+    assert not (tmp_path / "logs").exists()  # refused before the start marks its logs
+
+
+def test_the_repos_config_and_keys_far_from_torchserves_pass():
+    from trainer.properties import misspelt_keys
+
+    assert misspelt_keys(read_properties(REPO / "config.properties")) == {}
+    assert misspelt_keys({"my_plugin_setting": "1", "netty_threads": "2"}) == {}

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SessrecError
-from .properties import read_properties
+from .properties import misspelt_keys, read_properties
 from .server_logs import LOAD_FAILURES_TO_GIVE_UP, StartLogs
 from .server_tokens import KEY_FILE, bearer
 from .tools import find_tool
@@ -139,6 +139,11 @@ def serve(config: Path, models: list[str], workdir: Path, ready_timeout: float =
         SessrecError: an archive missing from the model store, busy ports, or a model not ready within
             `ready_timeout` seconds or failing to load again and again (TorchServe is then stopped again).
     """
+    slips = misspelt_keys(read_properties(config))
+    if slips:
+        raise SessrecError(f"{config}: " + "; ".join(f"{key!r} is not a setting TorchServe reads, which would ignore "
+                                                      f"it and use its default: did you mean {known!r}?"
+                                                      for key, known in slips.items()) + "; nothing was started")
     addr = addresses(config)
     store = check_archives(config, models, workdir)
     ensure_free(addr)
