@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Iterator, TextIO
+
+
+# Errors of writing, not reading: the system leaves the file out of them, so the path is added.
+_WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS}
 
 
 @contextlib.contextmanager
@@ -27,6 +32,12 @@ def _temp_beside(path: Path) -> Iterator[tuple[BinaryIO, Path]]:
             yield fh, Path(tmp)
             fh.flush()
             os.fsync(fh.fileno())
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.filename is None and exc.errno in _WRITE_ERRORS:  # "error: [Errno 28] No space left on device"
+            raise OSError(exc.errno, f"cannot write it ({exc.strerror}); the old file, if any, is unchanged",
+                          str(path)) from None
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
