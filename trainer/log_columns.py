@@ -12,8 +12,9 @@ import pandas as pd
 from .errors import DataError
 
 
-def int_ids(values: pd.Series, where: str) -> pd.Series:
-    """An id column as int64, or a DataError naming its first value that is not a 64-bit integer.
+def int_ids(values: pd.Series, where: str, text_hint: str = "") -> pd.Series:
+    """An id column as int64, or a DataError naming its first value that is not a 64-bit integer
+    (and, for a column of text, `text_hint`: what to do about text ids).
 
     Whole numbers stored as floats or text ("12.0", common after a column held an empty cell) are
     taken, up to 2**53 for floats, where every whole number is still exact. A column typed as
@@ -32,8 +33,9 @@ def int_ids(values: pd.Series, where: str) -> pd.Series:
     first = int(np.flatnonzero(bad)[0])
     example = values.iloc[first]
     found = "an empty value" if pd.isna(example) else repr(example.item() if hasattr(example, "item") else example)
+    hint = f"; {text_hint}" if text_hint and not pd.api.types.is_numeric_dtype(values) else ""
     raise DataError(f"{where} must hold integer ids (64-bit); found {found} at event {first + 1} "
-                    f"(in file order; dtype {values.dtype})")
+                    f"(in file order; dtype {values.dtype}){hint}")
 
 
 def time_keys(values: pd.Series, where: str) -> tuple[pd.Series, str]:

@@ -53,20 +53,12 @@ def read_log(path: Path, user_col: str, item_col: str, time_col: str, text_user_
     if text_user_ids:
         out["user"], out.attrs["user_ids"] = _numbered_users(out["user"], f"{path}: column {user_col!r}", user_col)
     else:
-        try:
-            out["user"] = int_ids(out["user"], f"{path}: column {user_col!r}")
-        except DataError as exc:
-            if pd.api.types.is_numeric_dtype(out["user"]):
-                raise
-            raise DataError(f"{exc}; if its user ids are text (names, UUIDs), pass --text-user-ids: prepare "
-                            f"numbers them and writes the table back to them, {USERS_FILE}") from None
-    try:
-        out["item"] = int_ids(out["item"], f"{path}: column {item_col!r}")
-    except DataError as exc:
-        if pd.api.types.is_numeric_dtype(out["item"]):
-            raise
-        raise DataError(f"{exc}; movie ids stay integers, as clients send them to the server: map text ids to "
-                        "numbers first (IMDb's 'tt0114709' as 114709, say)") from None
+        out["user"] = int_ids(out["user"], f"{path}: column {user_col!r}", text_hint=(
+            "if its user ids are text (names, UUIDs), pass --text-user-ids: prepare numbers them and writes the "
+            f"table back to them, {USERS_FILE}"))
+    out["item"] = int_ids(out["item"], f"{path}: column {item_col!r}", text_hint=(
+        "movie ids stay integers, as clients send them to the server: map text ids to numbers first (IMDb's "
+        "'tt0114709' as 114709, say)"))
     if out["time"].isna().any():
         raise DataError(f"{path}: column {time_col!r} has {int(out['time'].isna().sum())} empty values")
     out["time"], out.attrs["time"] = time_keys(out["time"], f"{path}: column {time_col!r}")
