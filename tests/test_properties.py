@@ -85,3 +85,15 @@ def test_the_repos_config_and_keys_far_from_torchserves_pass():
 
     assert misspelt_keys(read_properties(REPO / "config.properties")) == {}
     assert misspelt_keys({"my_plugin_setting": "1", "netty_threads": "2"}) == {}
+
+
+def test_serve_away_from_the_repo_root_says_where_it_looked(tmp_path):
+    # It said "error: config.properties: No such file or directory", with no word of the directory.
+    from conftest import run_cli
+
+    res = run_cli("serve", cwd=tmp_path)
+    assert res.returncode == 2
+    assert res.stderr.startswith(f"error: config.properties: no such file in {tmp_path.resolve()}; start from the "
+                                 "repo root (as `make serve` does) or pass --config PATH"), res.stderr
+    res = run_cli("serve", "--config", str(tmp_path / "none.properties"), cwd=tmp_path)
+    assert res.returncode == 2 and res.stderr.startswith(f"error: {tmp_path / 'none.properties'}: no such file; ")

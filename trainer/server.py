@@ -139,6 +139,10 @@ def serve(config: Path, models: list[str], workdir: Path, ready_timeout: float =
         SessrecError: an archive missing from the model store, busy ports, or a model not ready within
             `ready_timeout` seconds or failing to load again and again (TorchServe is then stopped again).
     """
+    if not Path(config).is_file():
+        where = "" if Path(config).is_absolute() else f" in {Path(workdir).resolve()}"
+        raise SessrecError(f"{config}: no such file{where}; start from the repo root (as `make serve` does) or "
+                           "pass --config PATH")
     slips = misspelt_keys(read_properties(config))
     if slips:
         raise SessrecError(f"{config}: " + "; ".join(f"{key!r} is not a setting TorchServe reads, which would ignore "
