@@ -35,7 +35,7 @@ def run_baseline(name: str, data_dir: Path, out_dir: Path, min_count: int = 5, m
         seqs = [vocab.encode(seq) for seq in splits["train"].movies]
         model = build_baseline(name, [s for s in seqs if s], vocab.size).eval()
         val_cases = build_cases(history_for(splits, "validate"), splits["validate"], vocab, max_len)
-        val = evaluate_scorer(model.predict_next, val_cases, cfg.eval_k)
+        val = evaluate_scorer(model.predict_next, val_cases, cfg.eval_k, counts=vocab.counts)
         save_scripted(model, out_dir / MODEL_FILE, [[0], [0] + list(range(1, min(vocab.size, max_len)))])
         vocab.save(out_dir / VOCAB_FILE)
         write_text_atomic(out_dir / CONFIG_FILE, json.dumps(cfg.to_dict(), indent=2) + "\n")

@@ -109,10 +109,12 @@ def score_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20, t
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ConfigError(f"--k (the map@k cut-off) must be a positive int, got {k!r}")
     model, cases = run_cases(data_dir, run_dir, split, test_history, protocol)
-    check_ranking_width(k, TrainConfig.load(Path(run_dir) / CONFIG_FILE).model.vocab_size - 1, "--k")
+    vocab = Vocab.load(Path(run_dir) / VOCAB_FILE)  # load_exported checked it against the config
+    check_ranking_width(k, vocab.size - 1, "--k")
     model = model.to(device)
     values: dict[str, torch.Tensor] = {}
-    result = evaluate_scorer(lambda m, l: model.predict_next(m.to(device), l.to(device)), cases, k, per_user=values)
+    result = evaluate_scorer(lambda m, l: model.predict_next(m.to(device), l.to(device)), cases, k, per_user=values,
+                             counts=vocab.counts)
     result["split"], result["protocol"] = split, protocol
     per_user = {"run": str(run_dir), "split": split, "protocol": protocol, "users": cases.users,
                 "targets": cases.targets_per_user(),

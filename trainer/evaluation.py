@@ -11,6 +11,7 @@ from typing import Callable
 
 import torch
 
+from .catalog_metrics import catalog_metrics
 from .errors import ConfigError
 from .metrics import TARGET_PAD, ranking_metrics
 from .recommend import encode_history, model_input, pad_batch, recommend
@@ -151,28 +152,40 @@ def check_ranking_width(k: int, catalog: int, what: str) -> None:
 
 def per_user_metrics(scorer: Scorer, cases: EvalCases, k: int = 20, batch_size: int = 256) -> dict[str, torch.Tensor]:
     """Every metric for every user of `cases`: name -> FloatTensor[N], in `cases.users` order."""
+    return _ranked_and_metrics(scorer, cases, k, batch_size)[1]
+
+
+def _ranked_and_metrics(scorer: Scorer, cases: EvalCases, k: int,
+                        batch_size: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Every case's top max(k, 20), and `per_user_metrics` from them."""
     ranked, _ = rank_cases(scorer, cases.inputs, cases.seen, max(k, 20), batch_size)
     values = ranking_metrics(ranked, cases.targets, cases.n_targets, k)
     if cases.owner is None:
-        return values
+        return ranked, values
     # Several cases per user: each user's mean, so users count alike however many events they have.
     counts = torch.bincount(cases.owner, minlength=len(cases.users)).to(torch.float64)
-    return {name: torch.zeros(len(cases.users), dtype=torch.float64).index_add_(0, cases.owner, v.to(torch.float64))
-            / counts for name, v in values.items()}
+    return ranked, {name: torch.zeros(len(cases.users), dtype=torch.float64).index_add_(0, cases.owner,
+                                                                                        v.to(torch.float64))
+                    / counts for name, v in values.items()}
 
 
 def evaluate_scorer(scorer: Scorer, cases: EvalCases, k: int = 20, batch_size: int = 256,
-                    per_user: dict[str, torch.Tensor] | None = None) -> dict[str, float]:
+                    per_user: dict[str, torch.Tensor] | None = None,
+                    counts: Sequence[int] | None = None) -> dict[str, float]:
     """Mean metrics over `cases` plus `users` and `skipped_users` counts.
 
-    `per_user`, when given, is filled with the per-user values the means come from.
+    `per_user`, when given, is filled with the per-user values the means come from. With the
+    vocabulary's training `counts`, the lists' catalog figures follow (catalog_metrics.py: coverage,
+    Gini index, popularity, over every case's list).
     """
     if not cases.users:
         return {"users": 0, "skipped_users": cases.skipped_users}
-    values = per_user_metrics(scorer, cases, k, batch_size)
+    ranked, values = _ranked_and_metrics(scorer, cases, k, batch_size)
     if per_user is not None:
         per_user.update(values)
     result: dict[str, float] = {name: float(v.mean()) for name, v in values.items()}
+    if counts is not None:
+        result.update(catalog_metrics(ranked, counts))
     result["users"] = len(cases.users)
     result["skipped_users"] = cases.skipped_users
     return result

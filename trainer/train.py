@@ -209,7 +209,8 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
         # ---- validate: the same full-catalog evaluation as `evaluate` ----
         model.eval()
         t1 = time.perf_counter()
-        val = evaluate_scorer(lambda m, l: judged.predict_next(m.to(device), l.to(device)), val_cases, cfg.eval_k)
+        val = evaluate_scorer(lambda m, l: judged.predict_next(m.to(device), l.to(device)), val_cases, cfg.eval_k,
+                              counts=vocab.counts)
         eval_seconds = time.perf_counter() - t1
 
         # ---- bookkeeping: best model, checkpoint, history, plot ----
