@@ -8,7 +8,7 @@ import pytest
 
 from conftest import cli_error
 from trainer.bench_accuracy import BENCHES
-from trainer.bench_accuracy_md import validation_lines
+from trainer.bench_accuracy_md import catalog_lines, validation_lines
 
 
 def test_validation_table_rows_carry_each_runs_values_and_bold_the_leader_per_column():
@@ -23,6 +23,15 @@ def test_validation_table_rows_carry_each_runs_values_and_bold_the_leader_per_co
     assert table["sknn"] == "| sknn | 0.0488 | 0.1234 |"
     assert table["GRU"] == "| GRU | 0.0641 | **0.1662** |"
     assert table["tie"] == "| tie | **0.0648** | 0.1000 |"  # equal as shown: both bold
+
+
+def test_catalog_table_shows_each_runs_figures_and_is_left_out_for_runs_scored_without_them():
+    catalog = {"coverage@10": 0.0546, "coverage@20": 0.0866, "gini@20": 0.96041, "popularity@20": 241.847}
+    rows = [{"model": "pop", "test": {**catalog, "coverage@20": 0.1053}}, {"model": "GRU", "test": catalog}]
+    lines = catalog_lines(rows)
+    assert lines[-2:] == ["| pop | 0.0546 | 0.1053 | 0.9604 | 241.8 |", "| GRU | 0.0546 | 0.0866 | 0.9604 | 241.8 |"]
+    assert lines[3] == "| model | coverage@10 | coverage@20 | gini@20 | popularity@20 |"
+    assert catalog_lines([{"model": "GRU", "test": {"map@20": 0.1}}, *rows]) == []  # an older run's row
 
 
 def test_only_benches_that_ask_for_it_get_a_validation_table():

@@ -61,7 +61,26 @@ def section(name: str, bench: dict[str, Any], meta: dict[str, Any], rows: list[d
         for label, vals in LITERATURE:
             lines.append(f"| {label} | " + " | ".join(f"{vals[k]:.4f}" if k in vals else "" for k in bench["metrics"]) + " | |")
     return "\n".join(lines + seeds + validation_lines(bench, rows) + differences(name, bench, rows, per_user)
-                     + target_count_lines(bench, rows, per_user) + next_lines(bench, rows, seed_next or []))
+                     + target_count_lines(bench, rows, per_user) + next_lines(bench, rows, seed_next or [])
+                     + catalog_lines(rows))
+
+
+#: evaluate's beyond-accuracy figures (catalog_metrics.py), in the order of their table
+CATALOG = ("coverage@10", "coverage@20", "gini@20", "popularity@20")
+
+
+def catalog_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """What each model's test lists do with the catalog (runs scored before evaluate reported it: none)."""
+    if not all(k in r["test"] for r in rows for k in CATALOG):
+        return []
+    lines = ["", "Beyond accuracy, the same test lists (`trainer/catalog_metrics.py`): the share of the catalog in at "
+             "least one user's top 10 / top 20, the Gini index of how often each catalog movie is in a top 20 "
+             "(0: all equally often, towards 1: a few take every slot), and the mean training count of the "
+             "recommended movies.", "", "| model | " + " | ".join(CATALOG) + " |", "|---|" + "---|" * len(CATALOG)]
+    for r in rows:
+        lines.append(f"| {r['model']} | " + " | ".join(f"{r['test'][k]:.1f}" if k == "popularity@20" else
+                                                       f"{r['test'][k]:.4f}" for k in CATALOG) + " |")
+    return lines
 
 
 def next_lines(bench: dict[str, Any], rows: list[dict[str, Any]], seed_next: list[dict[str, Any]]) -> list[str]:
