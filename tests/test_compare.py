@@ -9,8 +9,10 @@ import pytest
 
 from conftest import run_cli
 from trainer.baseline_run import run_baseline
+from trainer.catalog_metrics import CATALOG_METRICS
 from trainer.compare import compare_runs, comparison_table, holm_adjusted
 from trainer.errors import ConfigError, RunDirError
+from trainer.evaluate import evaluate_run
 
 
 @pytest.fixture(scope="module")
@@ -185,3 +187,16 @@ def test_bad_requests_are_named(tiny_data, tiny_run, tmp_path):
     assert res.returncode == 0 and f'"map@{catalog}"' in res.stdout
     with pytest.raises(ConfigError, match=r"--seed must be an int in 0..2\*\*63-1, got -1"):
         compare_runs(tiny_data, [tiny_run, tiny_run], seed=-1)  # numpy's generator takes no negative seed
+
+
+def test_catalog_figures_go_below_the_table_as_evaluate_reports_them(tiny_data, tiny_run, pop_run):
+    got = compare_runs(tiny_data, [tiny_run, pop_run], metrics=["map@20"], resamples=100)
+    for entry, run in zip(got["catalog"], (tiny_run, pop_run)):
+        means = evaluate_run(tiny_data, run, "test")
+        assert entry == {"run": str(run), **{m: pytest.approx(means[m]) for m in CATALOG_METRICS}}
+    lines = comparison_table(got).splitlines()
+    at = lines.index("| run | coverage@10 | coverage@20 | gini@20 | popularity@20 |")
+    assert lines[at + 2] == f"| {tiny_run} | " + " | ".join(f"{got['catalog'][0][m]:.4f}" for m in CATALOG_METRICS) + " |"
+    with pytest.raises(ConfigError, match=r"coverage@20 is a figure of all the users' lists at once, not a per-user "
+                                          r"value to pair: compare shows it below the table"):
+        compare_runs(tiny_data, [tiny_run, pop_run], metrics=["coverage@20"], resamples=100)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .breakdown import breakdown_lines
+from .catalog_metrics import CATALOG_METRICS
 from .presets import PRESETS
 from .run_text import goal_text, loss_text, lr_schedule_text, stopped_text
 from .significance import paired_bootstrap
@@ -65,21 +66,18 @@ def section(name: str, bench: dict[str, Any], meta: dict[str, Any], rows: list[d
                      + catalog_lines(rows))
 
 
-#: evaluate's beyond-accuracy figures (catalog_metrics.py), in the order of their table
-CATALOG = ("coverage@10", "coverage@20", "gini@20", "popularity@20")
-
-
 def catalog_lines(rows: list[dict[str, Any]]) -> list[str]:
     """What each model's test lists do with the catalog (runs scored before evaluate reported it: none)."""
-    if not all(k in r["test"] for r in rows for k in CATALOG):
+    if not all(k in r["test"] for r in rows for k in CATALOG_METRICS):
         return []
     lines = ["", "Beyond accuracy, the same test lists (`trainer/catalog_metrics.py`): the share of the catalog in at "
              "least one user's top 10 / top 20, the Gini index of how often each catalog movie is in a top 20 "
              "(0: all equally often, towards 1: a few take every slot), and the mean training count of the "
-             "recommended movies.", "", "| model | " + " | ".join(CATALOG) + " |", "|---|" + "---|" * len(CATALOG)]
+             "recommended movies.", "", "| model | " + " | ".join(CATALOG_METRICS) + " |",
+             "|---|" + "---|" * len(CATALOG_METRICS)]
     for r in rows:
         lines.append(f"| {r['model']} | " + " | ".join(f"{r['test'][k]:.1f}" if k == "popularity@20" else
-                                                       f"{r['test'][k]:.4f}" for k in CATALOG) + " |")
+                                                       f"{r['test'][k]:.4f}" for k in CATALOG_METRICS) + " |")
     return lines
 
 

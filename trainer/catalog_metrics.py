@@ -18,6 +18,9 @@ from collections.abc import Sequence
 
 import torch
 
+#: The names `catalog_metrics` reports, in its order.
+CATALOG_METRICS = ("coverage@10", "coverage@20", "gini@20", "popularity@20")
+
 
 def recommendation_counts(ranked: torch.Tensor, n_items: int, k: int) -> torch.Tensor:
     """How often each movie appears in the top k of all lists.
@@ -90,6 +93,6 @@ def catalog_metrics(ranked: torch.Tensor, counts: Sequence[int]) -> dict[str, fl
         training count).
     """
     n_items = len(counts)
-    return {"coverage@10": item_coverage(ranked, n_items, 10), "coverage@20": item_coverage(ranked, n_items, 20),
-            "gini@20": gini_index(ranked, n_items, 20),
-            "popularity@20": float(average_popularity(ranked, counts, 20).mean()) if len(ranked) else 0.0}
+    values = (item_coverage(ranked, n_items, 10), item_coverage(ranked, n_items, 20), gini_index(ranked, n_items, 20),
+              float(average_popularity(ranked, counts, 20).mean()) if len(ranked) else 0.0)
+    return dict(zip(CATALOG_METRICS, values))

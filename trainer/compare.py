@@ -20,6 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+from .catalog_metrics import CATALOG_METRICS
 from .config import ADJUSTMENTS, check_seed
 from .errors import ConfigError, DataError
 from .significance import paired_bootstrap
@@ -66,7 +67,9 @@ def compare_runs(data: Path, runs: Sequence[Path], split: str = "test", metrics:
     Returns:
         {"split", "protocol", "users", "metrics", "resamples", "level", "adjust", "interval_level", "seed",
          "runs": [{"run", "means"}], "differences": [{"run", "minus", metric: {"mean", "low", "high", "p",
-         "significant"}}]}; with "holm", each metric's entry also has "p_holm", its adjusted p-value.
+         "significant"}}], "catalog": [{"run", catalog metric: value}]}; with "holm", each metric's entry
+         also has "p_holm", its adjusted p-value. The catalog figures (catalog_metrics.py) are of all the
+         users' lists at once, so they have no paired interval.
 
     Raises:
         ConfigError: fewer than two runs, an unknown metric, or a bad resamples/level.
@@ -91,6 +94,9 @@ def compare_runs(data: Path, runs: Sequence[Path], split: str = "test", metrics:
     if unknown:
         hint = f" (map's cut-off is --k: --k {unknown[0][4:]} reports {unknown[0]})" if any(
             m.startswith("map@") and m[4:].isdigit() for m in unknown[:1]) else ""
+        if unknown[0] in CATALOG_METRICS:
+            hint = (f" ({unknown[0]} is a figure of all the users' lists at once, not a per-user value to pair: "
+                    "compare shows it below the table for every run)")
         raise ConfigError(f"unknown metric {', '.join(unknown)}; evaluate reports {', '.join(known)}{hint}")
     scored += [score_run(Path(data), Path(run), split, k, test_history, protocol=protocol) for run in runs[1:]]
     reference = scored[0][1]["metrics"]
@@ -109,7 +115,9 @@ def compare_runs(data: Path, runs: Sequence[Path], split: str = "test", metrics:
     return {"split": split, "protocol": protocol, "users": len(scored[0][1]["users"]), "metrics": chosen,
             "resamples": resamples, "level": level, "adjust": adjust, "interval_level": each, "seed": seed,
             "runs": [{"run": str(run), "means": {m: means[m] for m in chosen}} for run, (means, _) in zip(runs, scored)],
-            "differences": differences}
+            "differences": differences,
+            "catalog": [{"run": str(run), **{m: means[m] for m in CATALOG_METRICS if m in means}}
+                        for run, (means, _) in zip(runs, scored)]}
 
 
 def comparison_table(result: dict[str, Any]) -> str:
@@ -135,4 +143,10 @@ def comparison_table(result: dict[str, Any]) -> str:
             p_text = (f" p {m['p_holm']:.3g}" if m["p_holm"] > 0 else f" p < {1 / result['resamples']:.2g}") if holm else ""
             cells.append(f"{m['mean']:+.4f} [{m['low']:+.4f}, {m['high']:+.4f}]{p_text}{' *' if m['significant'] else ''}")
         lines.append(f"| {metric} | " + " | ".join(cells) + " |")
+    catalog = result.get("catalog") or []
+    if catalog and all(m in c for c in catalog for m in CATALOG_METRICS):
+        lines += ["", "Catalog figures of each run's lists (catalog_metrics.py; figures of all users at once, so "
+                  "without a paired interval):", "", "| run | " + " | ".join(CATALOG_METRICS) + " |",
+                  "|---|" + "---|" * len(CATALOG_METRICS)]
+        lines += [f"| {c['run']} | " + " | ".join(f"{c[m]:.4f}" for m in CATALOG_METRICS) + " |" for c in catalog]
     return "\n".join(lines)
