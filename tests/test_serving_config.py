@@ -89,3 +89,15 @@ def test_an_archive_built_by_hand_with_a_slip_in_torchserves_settings_loads_and_
     harness = Harness(extract_archive(tiny_run, tmp_path), top_overrides={"batchsize": 16})
     assert "'batchsize' is not a setting TorchServe 0.12 reads" in caplog.text
     assert harness.call([{"movies": [1, 2]}])[0][0] == 200
+
+
+def test_every_benchmark_variant_of_the_knobs_passes_the_check(tmp_path):
+    # the serving sweeps build their archives through the same check: a variant it refused would end a sweep
+    from trainer.bench_serve import SESSIONS_SWEEP, SWEEP
+    from trainer.bench_server import merged_config
+
+    for i, overrides in enumerate(SWEEP):
+        read_model_config(merged_config(overrides, tmp_path / f"plain-{i}.yaml"))
+    for i, overrides in enumerate(SESSIONS_SWEEP):
+        config = read_model_config(merged_config(overrides, tmp_path / f"sessions-{i}.yaml", base=SESSIONS_CONFIG))
+        assert config["sequenceBatching"] is True
