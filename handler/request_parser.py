@@ -84,7 +84,9 @@ def parse_id(value: Any, where: str) -> int:
 
 
 def _id_list(body: dict[str, Any], field: str, limits: Limits) -> list[int]:
-    value = body.get(field, [])
+    value = body.get(field)
+    if value is None and field != "movies":  # optional: null is the same as leaving it out
+        value = []
     if not isinstance(value, list):
         raise RequestError("InvalidField", f"'{field}' must be a list of movie ids, got {_short(value)}")
     if len(value) > limits.max_ids:
@@ -150,7 +152,11 @@ def parse_request(raw: Any, limits: Limits) -> Request:
         raise RequestError("UnknownField", f"unknown field(s) {unknown}; allowed: {list(FIELDS)}")
     if "movies" not in body:
         raise RequestError("MissingField", "'movies' is required: the watch history, oldest first (may be [])")
-    k = body.get("k", limits.default_k)
+    # Optional fields may be null, as many clients' serializers write an unset field (Jackson, Gson):
+    # the same as leaving them out. Only 'movies' is required, and null is not a history.
+    k = body.get("k")
+    if k is None:
+        k = limits.default_k
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= limits.max_k:
         raise RequestError("InvalidField", f"'k' must be an integer in 1..{limits.max_k}, got {_short(k)}")
     after = body.get("after")

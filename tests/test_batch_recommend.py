@@ -160,6 +160,10 @@ def test_a_line_reads_ids_as_a_request_body_does():
 
 def test_a_line_without_k_takes_the_default():
     assert parse_query('{"movies": [4, 5]}', "x:1", 9) == Query(None, [4, 5], 9, [])
+    # null for an optional field is leaving it out, as the handler reads it; not for the history
+    assert parse_query('{"movies": [4, 5], "k": null, "exclude": null}', "x:1", 9) == Query(None, [4, 5], 9, [])
+    with pytest.raises(DataError, match="'exclude' must be a sequence of int movie ids, got bool"):
+        parse_query('{"movies": [4], "exclude": false}', "x:1", 9)
 
 
 @pytest.mark.parametrize("args, match", [

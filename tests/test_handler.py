@@ -117,6 +117,8 @@ BAD = [
     ({"movies": [1], "k": 1001}, "InvalidField"),
     ({"movies": [1], "k": "5"}, "InvalidField"),
     ({"movies": [1], "exclude": 7}, "InvalidField"),
+    ({"movies": None}, "InvalidField"),  # null is not a history (optional fields may be null: below)
+    ({"movies": [1], "exclude": False}, "InvalidField"),
     ({"movies": list(range(1001))}, "TooManyIds"),
     (None, "MissingBody"),
     (b"", "MissingBody"),  # a GET, or a POST without a body: was MalformedJSON "Expecting value"
@@ -129,6 +131,13 @@ def test_bad_requests_get_400_with_a_json_message(harness, body, kind):
     [(status, out)] = harness.call([body])
     assert status == 400
     assert out["code"] == 400 and out["type"] == kind and len(out["message"]) > 10
+
+
+def test_null_optional_fields_are_left_out_fields(harness):
+    # Jackson and Gson write an unset field as null: "k": null was a 400 while "after": null was fine
+    plain = harness.call([{"movies": [1, 2, 3]}])[0]
+    assert plain[0] == 200
+    assert harness.call([{"movies": [1, 2, 3], "k": None, "exclude": None, "after": None}])[0] == plain
 
 
 def test_a_gzip_body_is_named_as_such(harness):

@@ -64,11 +64,11 @@ def parse_query(line: str, where: str, default_k: int) -> Query:
         raise DataError(f"{where}: unknown field(s) {unknown}; allowed: {list(FIELDS)}")
     if "movies" not in body:
         raise DataError(f"{where}: 'movies' is required (the watch history, oldest first; may be [])")
-    k = body.get("k", default_k)
+    k = default_k if body.get("k") is None else body["k"]  # null: left out, as the handler reads it
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise DataError(f"{where}: 'k' must be a positive int, got {json.dumps(k)[:40]}")
     return Query(body.get("user"), _line_ids(body["movies"], f"{where}: 'movies'"), k,
-                 _line_ids(body.get("exclude", []), f"{where}: 'exclude'"))
+                 _line_ids([] if body.get("exclude") is None else body["exclude"], f"{where}: 'exclude'"))
 
 
 def _line_ids(value: Any, what: str) -> list[int]:
