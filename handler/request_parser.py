@@ -120,7 +120,8 @@ def decode_body(raw: Any, limits: Limits) -> Any:
         if size > limits.max_body_bytes:
             raise RequestError("BodyTooLarge", f"body is {size} bytes; the limit is {limits.max_body_bytes}")
         try:
-            return json.loads(raw)
+            # bytes with a byte-order mark parse as they are; text (a text/plain body TorchServe decoded) keeps it
+            return json.loads(raw.removeprefix("\ufeff") if isinstance(raw, str) else raw)
         except RecursionError:
             raise RequestError("MalformedJSON", "body is nested too deeply") from None
         except (ValueError, UnicodeDecodeError) as exc:

@@ -72,10 +72,12 @@ def test_matches_offline_decoding_and_accepts_numeric_strings_and_bytes(harness,
     inputs = [0] + [vocab.index_of[m] for m in history]
     idx, val = recommend(model.predict_next(*pad_batch([inputs])), [inputs[1:]], 20)
     expected = [vocab.raw_id(i) for i in idx[0].tolist()]
-    as_ints, as_strings, as_bytes = harness.call([
-        {"movies": history}, {"movies": [str(m) for m in history]},
-        bytearray(json.dumps({"movies": history}).encode())])
-    for status, body in (as_ints, as_strings, as_bytes):
+    text = json.dumps({"movies": history})
+    # with a byte-order mark (Windows tools write one): as bytes, and as text TorchServe decoded (text/plain)
+    as_ints, as_strings, as_bytes, bom_bytes, bom_text = harness.call([
+        {"movies": history}, {"movies": [str(m) for m in history]}, bytearray(text.encode()),
+        b"\xef\xbb\xbf" + text.encode(), "\ufeff" + text])
+    for status, body in (as_ints, as_strings, as_bytes, bom_bytes, bom_text):
         assert status == 200 and body["movies"] == expected
         assert body["scores"] == pytest.approx(val[0].tolist(), abs=1e-5)
 
