@@ -80,10 +80,13 @@ def session_settings(section: Any, workers: int) -> dict[str, Any]:
         raise ValueError(f"model-config.yaml handler.sessions.capacity must be a positive int, got {capacity!r}")
     if isinstance(idle, bool) or not isinstance(idle, (int, float)) or not 0 < idle < float("inf"):
         raise ValueError(f"model-config.yaml handler.sessions.idle_seconds must be a number > 0, got {idle!r}")
+    path = cfg.get("path")
+    if path is not None and (not isinstance(path, str) or not path.strip()):
+        raise ValueError(f"model-config.yaml handler.sessions.path must be a file path, got {path!r}")
     kind = cfg.get("store", "memory")
     if kind not in ("memory", "shared"):
         raise ValueError(f"handler.sessions.store must be 'memory' or 'shared', got {kind!r}")
     if kind == "memory" and workers > 1:
         raise ValueError(f"handler.sessions.store 'memory' with maxWorkers {workers}: a session's next request "
                          "may reach a worker that never saw it; use store: shared, or 1 worker")
-    return {"store": kind, "path": cfg.get("path") or None, "capacity": capacity, "idle_seconds": idle}
+    return {"store": kind, "path": path, "capacity": capacity, "idle_seconds": idle}

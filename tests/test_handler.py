@@ -191,6 +191,7 @@ def test_bad_model_config_fails_at_load():
     ({"sessions": {"store": "memory", "capacity": 2.5}}, r"sessions.capacity must be a positive int, got 2.5"),
     ({"sessions": {"store": "memory", "idle_seconds": "10"}}, r"sessions.idle_seconds must be a number > 0, got '10'"),
     ({"sessions": "shared"}, r"handler.sessions must be a mapping of settings \(key: value lines\), got 'shared'"),
+    ({"sessions": {"store": "shared", "path": 5}}, r"handler.sessions.path must be a file path, got 5"),
     ("max_k: 5", r"model-config.yaml handler must be a mapping of settings \(key: value lines\), got 'max_k: 5'"),
 ])
 def test_misspelt_or_mistyped_knobs_fail_at_load_by_name(tiny_run, tmp_path, knobs, message):
