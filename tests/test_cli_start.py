@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
+
+import pytest
 import sys
 
 from conftest import REPO
@@ -17,3 +20,18 @@ def test_the_command_line_starts_without_torch():
             "print(sorted(x for x in ('torch', 'numpy') if x in sys.modules))")
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and res.stdout.strip() == "[]", (res.stdout, res.stderr)
+
+
+def test_version_names_sessrec_and_what_it_runs_on_and_the_script_names_itself():
+    import shutil
+    from importlib.metadata import version
+
+    res = subprocess.run([sys.executable, "-m", "trainer", "--version"], cwd=REPO, capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 0
+    assert res.stdout.strip() == f"sessrec {version('sessrec')} (torch {version('torch')}, torchserve {version('torchserve')})"
+    script = shutil.which("sessrec", path=str(Path(sys.executable).parent))
+    if script is None:
+        pytest.skip("no sessrec console script beside this interpreter (sessrec not installed with pip)")
+    res = subprocess.run([script, "train"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and res.stderr.startswith("usage: sessrec train ")

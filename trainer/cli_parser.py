@@ -190,9 +190,28 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the comparison as JSON instead of a table")
 
 
+def _versions() -> str:
+    """sessrec's version and those of what it trains and serves with, from the installed metadata
+    (importing torch would cost the CLI's start a second)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def of(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return f"sessrec {of('sessrec')} (torch {of('torch')}, torchserve {of('torchserve')})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line (also how seed_sweep reads the train flags it passes on)."""
-    parser = argparse.ArgumentParser(prog="python -m trainer", description=DESCRIPTION)
+    import sys
+
+    # `sessrec` is the console script pyproject.toml installs; usage lines then name it
+    prog = "sessrec" if Path(sys.argv[0]).name == "sessrec" else "python -m trainer"
+    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=_versions())
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_add_prepare, _add_train, _add_evaluate, _add_compare, _add_export, _add_ensemble, _add_recipe,
                 _add_baseline, add_serving):
