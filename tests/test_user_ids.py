@@ -73,6 +73,13 @@ def test_replacing_text_user_data_with_int_user_data_drops_the_old_table(tmp_pat
     assert not (tmp_path / "d" / USERS_FILE).exists() and read_users(tmp_path / "d") is None
 
 
+def test_a_log_column_called_user_keeps_the_tables_two_names_apart(tmp_path):
+    from trainer.user_ids import users_table
+
+    assert users_table({"anna": 1}, "user").decode().splitlines() == ["user\tuser_id", "1\tanna"]
+    assert users_table({"anna": 1}, "customer").decode().splitlines() == ["user\tcustomer", "1\tanna"]
+
+
 def test_user_number_names_what_it_cannot_find(tmp_path):
     (tmp_path / USERS_FILE).write_text("user\tuser_id\n1\tanna\n")
     assert user_number(tmp_path, "anna") == 1

@@ -31,7 +31,7 @@ def users_table(numbers: dict[str, int], column: str) -> bytes:
     Ids holding tabs, quotes or line breaks are quoted as CSV quotes them, which pandas reads back."""
     text = io.StringIO()
     writer = csv.writer(text, delimiter="\t", lineterminator="\n")
-    writer.writerow([NUMBER_COLUMN, column])
+    writer.writerow([NUMBER_COLUMN, column if column != NUMBER_COLUMN else "user_id"])  # two names, for joins
     writer.writerows((number, name) for name, number in sorted(numbers.items(), key=lambda item: item[1]))
     return text.getvalue().encode()
 
