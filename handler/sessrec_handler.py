@@ -23,6 +23,7 @@ import json
 import logging
 import sys
 import warnings
+import zipfile
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -57,6 +58,17 @@ serving_config = _load_sibling("serving_config", "handler.serving_config")
 answer_text = _load_sibling("answer_text", "handler.answer_text").answer_text
 
 
+def _export_record(model_file: Path) -> dict[str, Any]:
+    """The record export.py saves inside model.pt (a zip; TorchScript's extra files sit in `*/extra/`),
+    read without loading the model a second time; {} for a file without one (a baseline's)."""
+    try:
+        with zipfile.ZipFile(model_file) as archive:
+            name = next((n for n in archive.namelist() if n.endswith("/extra/sessrec_export.json")), None)
+            return json.loads(archive.read(name)) if name else {}
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return {}
+
+
 class SessrecHandler(BaseHandler):
     def initialize(self, context: Any) -> None:
         with warnings.catch_warnings():  # TorchScript's deprecation notice on load, nothing else
@@ -69,6 +81,12 @@ class SessrecHandler(BaseHandler):
         self.raw_ids: list[int] = list(vocab["movies"])
         self.index_of: dict[int, int] = {m: i + 1 for i, m in enumerate(self.raw_ids)}
         self.max_len: int = int(config["max_len"])
+        # for describe_handle: the run's kind and shape, how it was trained, and which weights (export.py's record)
+        self.kind = config.get("kind", "gru")
+        self.model_args = config.get("model", {})
+        self.trained = {key: config[key] for key in ("data", "seed", "lr", "batch_size", "min_count", "select_metric")
+                        if key in config}
+        self.weights = _export_record(model_dir / self.manifest["model"]["serializedFile"]).get("best_sha256")
         yaml_config = getattr(self, "model_yaml_config", None) or {}
         try:  # TorchServe has already applied (or dropped) its own settings: say so, serve anyway
             serving_config.check_torchserve(yaml_config)
@@ -106,6 +124,14 @@ class SessrecHandler(BaseHandler):
         return session_store.SessionStore(
             path, capacity, idle, shape, session_type=session_cache.Session,
             to_tensor=lambda b, shape: torch.frombuffer(bytearray(b), dtype=torch.float32).reshape(shape))
+
+    def describe_handle(self) -> str:
+        """What this archive serves, for `GET /models/NAME?customized=true` on the management API (its
+        `customizedMetadata`): a deployment told apart from another without opening its files."""
+        return json.dumps({"kind": self.kind, "movies": len(self.raw_ids), "max_len": self.max_len,
+                           "sessions": self.flow is not None, "weights_sha256": self.weights,
+                           "limits": {name: getattr(self.limits, name) for name in self.limits.__dataclass_fields__},
+                           "model": self.model_args, "trained": self.trained})
 
     def preprocess(self, data: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Validate and encode each request; a bad one becomes an error entry, the rest go on."""

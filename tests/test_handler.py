@@ -241,3 +241,16 @@ def test_64_bit_ids_are_served_whether_sent_as_numbers_or_strings(tmp_path):
     assert all(m > 10**18 and m not in history for m in as_ints[1]["movies"])
     [(status, body)] = harness.call([{"movies": [str(top) + "0"]}])  # 20 digits: past any 64-bit id
     assert status == 400 and body["type"] == "InvalidId" and "at most 19 digits" in body["message"]
+
+
+def test_describe_names_what_the_archive_serves(harness, tiny_run, vocab):
+    # GET /models/sessrec?customized=true on the management API: which run's weights, catalog, limits
+    import hashlib
+
+    described = json.loads(harness.handler.describe_handle())
+    assert described["weights_sha256"] == hashlib.sha256((tiny_run / "best.pt").read_bytes()).hexdigest()
+    config = json.loads((tiny_run / "config.json").read_text())
+    assert (described["kind"], described["movies"], described["max_len"]) == ("gru", len(vocab.movies), config["max_len"])
+    assert described["model"] == config["model"] and described["trained"]["seed"] == config["seed"]
+    assert described["limits"] == {"max_ids": 1000, "max_k": 1000, "default_k": 20, "max_body_bytes": 65536}
+    assert described["sessions"] is False

@@ -304,3 +304,14 @@ def test_stop_returns_once_the_server_has_let_go_of_its_ports(tiny_run, tmp_path
         # What `make stop` then `make serve` relies on: nothing answers any more.
         ensure_free({"inference_address": srv.inference, "management_address": srv.management})
         assert srv.stop() == "TorchServe is not currently running."  # what `make stop` prints then
+
+
+def test_the_management_api_describes_the_served_run(server, tiny_run):
+    # TorchServe hands the handler's describe_handle text back as customizedMetadata, parsed
+    import hashlib
+
+    status, body = http("GET", f"{server.management}/models/sessrec?customized=true")
+    assert status == 200, body
+    described = body[0]["customizedMetadata"]
+    assert described["weights_sha256"] == hashlib.sha256((tiny_run / "best.pt").read_bytes()).hexdigest()
+    assert described["kind"] == "gru" and described["sessions"] is False
