@@ -146,3 +146,14 @@ def test_k_past_the_catalog_returns_the_whole_ranking_without_ranking_k_columns(
     whole = rec.recommend([rec.vocab.movies[0]], k=rec.vocab.size)
     assert len(whole.movies) == rec.vocab.size - 2  # every movie but the one in the history
     assert rec.recommend([rec.vocab.movies[0]], k=10**30) == whole
+
+
+def test_the_default_k_is_the_shipped_handlers():
+    # recommend answers "what the server will answer"; a request without k gets the archive's default_k
+    import yaml
+
+    from trainer.archive import HANDLER_DIR, SESSIONS_CONFIG
+    from trainer.recommender import DEFAULT_K
+
+    for path in (HANDLER_DIR / "model-config.yaml", SESSIONS_CONFIG):
+        assert yaml.safe_load(path.read_text())["handler"]["default_k"] == DEFAULT_K, path
