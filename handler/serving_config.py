@@ -21,6 +21,7 @@ TORCHSERVE_OTHERS = ("deviceType", "deviceIds", "parallelType", "parallelMode", 
 HANDLER_SECTIONS = ("handler", "pt2")  # ours, and BaseHandler's torch.compile settings
 AT_LEAST_ONE = ("maxWorkers", "batchSize", "responseTimeout", "startupTimeout")
 SESSION_KEYS = ("store", "path", "capacity", "idle_seconds")
+CHOICES = {"deviceType": ("cpu", "gpu"), "parallelType": ("pp", "tp", "pptp", "custom")}  # read case-blind
 
 
 def mapping(section: Any, name: str) -> dict[str, Any]:
@@ -55,6 +56,9 @@ def check_torchserve(config: dict[str, Any]) -> None:
                              f"{value!r} (TorchServe would use its default instead)")
         if key in TORCHSERVE_BOOLS and not isinstance(value, bool):
             raise ValueError(f"model-config.yaml {key} must be true or false, got {value!r}")
+        if key in CHOICES and str(value).lower() not in CHOICES[key]:
+            raise ValueError(f"model-config.yaml {key} must be one of {', '.join(CHOICES[key])}, got {value!r} "
+                             "(TorchServe would ignore it)")
     low, high = config.get("minWorkers"), config.get("maxWorkers")
     if low is not None and high is not None and low > high:
         raise ValueError(f"model-config.yaml minWorkers {low} is above maxWorkers {high}")

@@ -26,6 +26,7 @@ def test_the_shipped_model_configs_pass_their_own_check():
     ({"maxBatchDelay": "5"}, "maxBatchDelay must be an int >= 0, got '5'"),
     ({"minWorkers": 3}, "minWorkers 3 is above maxWorkers 2"),
     ({"sequenceBatching": "on"}, "sequenceBatching must be true or false, got 'on'"),
+    ({"deviceType": "cuda"}, "deviceType must be one of cpu, gpu, got 'cuda' (TorchServe would ignore it)"),
     ({"handler": {"max_k": 0}}, "handler.max_k must be a positive int, got 0"),
     ({"handler": {"threads": -1}}, "handler.threads must be an int >= 0"),
     ({"handler": {"sessions": {"store": "shared"}}}, "handler.sessions is set but sequenceBatching is not true"),
