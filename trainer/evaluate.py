@@ -12,13 +12,13 @@ import torch
 from .atomic import write_text_atomic
 from .config import PROTOCOLS, TrainConfig
 from .data_identity import warn_if_other_data
-from .output_file import check_output_file
-from .user_ids import read_users
 from .errors import ConfigError, DataError, RunDirError
 from .evaluation import EvalCases, check_ranking_width, evaluate_scorer, protocol_cases
 from .export import EXPORT_RECORD, MODEL_FILE, load_scripted, stale_export
+from .output_file import check_output_file
 from .splits import history_for, load_data_dir
 from .train import CONFIG_FILE, VOCAB_FILE
+from .user_ids import read_users
 from .vocab import Vocab
 
 
@@ -57,12 +57,19 @@ def load_exported(run_dir: Path, refuse_stale: bool = False) -> tuple[torch.jit.
 def run_cases(data_dir: Path, run_dir: Path, split: str = "test", test_history: str = "train+validate",
               protocol: str = "set") -> tuple[torch.jit.ScriptModule, EvalCases]:
     """A finished run's exported model and the evaluation cases of `split`, built with its vocabulary."""
+    return _run_cases(data_dir, run_dir, split, test_history, protocol)[:2]
+
+
+def _run_cases(data_dir: Path, run_dir: Path, split: str, test_history: str,
+               protocol: str) -> tuple[torch.jit.ScriptModule, EvalCases, Vocab]:
+    """`run_cases`, and the vocabulary it built them with."""
     if protocol not in PROTOCOLS:
         raise ConfigError(f"--protocol must be {' or '.join(PROTOCOLS)}, got {protocol!r}")
     model, vocab, cfg = load_exported(run_dir)
     splits = load_data_dir(Path(data_dir))
     warn_if_other_data(run_dir, data_dir, splits)  # loaded: compared by content without a second load
-    return model, protocol_cases(protocol, history_for(splits, split, test_history), splits[split], vocab, cfg.max_len)
+    return (model, protocol_cases(protocol, history_for(splits, split, test_history), splits[split], vocab,
+                                  cfg.max_len), vocab)
 
 
 def evaluate_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20,
@@ -108,8 +115,7 @@ def score_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20, t
     """`evaluate_run`'s result and its per-user values (the `per_user_file` payload), for comparisons in process."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ConfigError(f"--k (the map@k cut-off) must be a positive int, got {k!r}")
-    model, cases = run_cases(data_dir, run_dir, split, test_history, protocol)
-    vocab = Vocab.load(Path(run_dir) / VOCAB_FILE)  # load_exported checked it against the config
+    model, cases, vocab = _run_cases(data_dir, run_dir, split, test_history, protocol)
     check_ranking_width(k, vocab.size - 1, "--k")
     model = model.to(device)
     values: dict[str, torch.Tensor] = {}
