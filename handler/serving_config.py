@@ -10,7 +10,7 @@ again when a worker loads (an archive built by hand). Shipped in the archive; st
 from __future__ import annotations
 
 import difflib
-from typing import Any
+from typing import Any, Callable
 
 # TorchServe 0.12's model-config keys (its ModelConfig.build), by the type it accepts.
 TORCHSERVE_INTS = ("minWorkers", "maxWorkers", "batchSize", "maxBatchDelay", "responseTimeout", "startupTimeout",
@@ -94,3 +94,28 @@ def session_settings(section: Any, workers: int) -> dict[str, Any]:
         raise ValueError(f"handler.sessions.store 'memory' with maxWorkers {workers}: a session's next request "
                          "may reach a worker that never saw it; use store: shared, or 1 worker")
     return {"store": kind, "path": path, "capacity": capacity, "idle_seconds": idle}
+
+
+def handler_settings(config: dict[str, Any], limits_from_config: Callable[..., Any]) -> tuple[Any, int, dict | None]:
+    """The handler's own settings in a whole model-config: its request limits (made by
+    `limits_from_config`, request_parser's `Limits.from_config`, passed in because the archive loads
+    its modules by path), torch threads, and the sessions settings (None without sequence batching).
+
+    Raises:
+        ValueError: naming the first setting that is wrong, or sessions settings nothing would read,
+            or memory-kept sessions where TorchServe may start several workers.
+    """
+    knobs = mapping(config.get("handler"), "handler")
+    limits = limits_from_config(knobs, others=("threads", "sessions"))
+    threads = threads_setting(knobs)
+    if not config.get("sequenceBatching"):
+        if knobs.get("sessions"):
+            raise ValueError("handler.sessions is set but sequenceBatching is not true: TorchServe would route "
+                             "no sessions, so nothing would read it")
+        return limits, threads, None
+    workers = config.get("maxWorkers")
+    sessions = session_settings(knobs.get("sessions"), workers if _is_int(workers) else 1)
+    if sessions["store"] == "memory" and not _is_int(workers):
+        raise ValueError("handler.sessions.store 'memory' keeps sessions in one worker, and without an int maxWorkers "
+                         "TorchServe may start several: set maxWorkers: 1 (or use store: shared)")
+    return limits, threads, sessions

@@ -92,19 +92,15 @@ class SessrecHandler(BaseHandler):
             serving_config.check_torchserve(yaml_config)
         except ValueError as exc:
             logger.warning("%s", exc)
-        knobs = serving_config.mapping(yaml_config.get("handler"), "handler")
-        self.limits = request_parser.Limits.from_config(knobs, others=("threads", "sessions"))
-        threads = serving_config.threads_setting(knobs)
+        self.limits, threads, sessions = serving_config.handler_settings(yaml_config, request_parser.Limits.from_config)
         if threads > 0:
             # Workers x threads should not exceed the cores, or the threads fight each other.
             torch.set_num_threads(threads)
-        sessions = serving_config.mapping(knobs.get("sessions"), "handler.sessions")
         self.flow = None  # session work (and its store) when the archive runs sequence batching
-        if yaml_config.get("sequenceBatching"):
+        if sessions is not None:
             if not hasattr(self.model, "step"):
                 raise ValueError(f"{config.get('kind', 'this')} model has no step(): sessions need a GRU run")
-            settings = serving_config.session_settings(sessions, int(yaml_config.get("maxWorkers", 1)))
-            store = self._session_store(settings, context.model_name)
+            store = self._session_store(sessions, context.model_name)
             self.flow = session_flow.SessionFlow(self.model, store, self.max_len, self.device,
                                                  recommend.START_INDEX, recommend.pad_batch, session_cache.Session)
         logger.info("sessrec handler: %d movies, max_len %d, %s, sessions %s, torch threads %d", len(self.raw_ids),

@@ -65,7 +65,7 @@ def test_sessions_go_with_a_stateful_config_and_memory_sessions_with_one_worker(
     del memory["minWorkers"], memory["maxWorkers"]
     (tmp_path / "memory.yaml").write_text(yaml.safe_dump(memory))
     res = run_cli(*args, "--sessions", "--model-config", str(tmp_path / "memory.yaml"))
-    assert res.returncode == 2 and "without maxWorkers TorchServe may start several: set maxWorkers: 1" in res.stderr
+    assert res.returncode == 2 and "without an int maxWorkers TorchServe may start several: set maxWorkers: 1" in res.stderr
     memory["maxWorkers"] = 1
     (tmp_path / "memory.yaml").write_text(yaml.safe_dump(memory))
     res = run_cli(*args, "--sessions", "--model-config", str(tmp_path / "memory.yaml"))

@@ -39,7 +39,7 @@ def read_model_config(path: Path) -> dict[str, Any]:
     import yaml
 
     from handler.request_parser import Limits
-    from handler.serving_config import check_torchserve, mapping, session_settings, threads_setting
+    from handler.serving_config import check_torchserve, handler_settings, mapping
 
     if not Path(path).is_file():
         raise ConfigError(f"{path}: no such model-config file")
@@ -50,17 +50,7 @@ def read_model_config(path: Path) -> dict[str, Any]:
     try:
         config = mapping(config, "(the whole file)")
         check_torchserve(config)
-        knobs = mapping(config.get("handler"), "handler")
-        Limits.from_config(knobs, others=("threads", "sessions"))
-        threads_setting(knobs)
-        if config.get("sequenceBatching"):
-            sessions = session_settings(knobs.get("sessions"), config.get("maxWorkers", 1))
-            if sessions["store"] == "memory" and "maxWorkers" not in config:
-                raise ValueError("handler.sessions.store 'memory' keeps sessions in one worker, and without maxWorkers "
-                                 "TorchServe may start several: set maxWorkers: 1 (or use store: shared)")
-        elif knobs.get("sessions"):
-            raise ValueError("handler.sessions is set but sequenceBatching is not true: TorchServe would route "
-                             "no sessions, so nothing would read it")
+        handler_settings(config, Limits.from_config)
     except ValueError as exc:  # the handler's messages name the file generically: here it has a path
         raise ConfigError(f"{path}: {str(exc).removeprefix('model-config.yaml: ').removeprefix('model-config.yaml ')}") from None
     return config
