@@ -17,6 +17,7 @@ what is served is exactly what offline evaluation measured.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import json
@@ -126,7 +127,7 @@ class SessrecHandler(BaseHandler):
         `customizedMetadata`): a deployment told apart from another without opening its files."""
         return json.dumps({"kind": self.kind, "movies": len(self.raw_ids), "max_len": self.max_len,
                            "sessions": self.flow is not None, "weights_sha256": self.weights,
-                           "limits": {name: getattr(self.limits, name) for name in self.limits.__dataclass_fields__},
+                           "limits": dataclasses.asdict(self.limits),
                            "model": self.model_args, "trained": self.trained})
 
     def preprocess(self, data: list[dict[str, Any]]) -> list[dict[str, Any]]:
