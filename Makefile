@@ -8,6 +8,9 @@ STAMP := $(VENV)/.sessrec-setup
 DATA ?= data/synthetic
 RUN ?= runs/latest
 EPOCHS ?=
+# Serving knobs to pack instead of handler/model-config.yaml and handler/model-config-sessions.yaml
+MODEL_CONFIG ?=
+SESSIONS_MODEL_CONFIG ?=
 ML_METRICS := ml_metrics==0.1.4
 
 .PHONY: setup test data train evaluate recommend baselines archive serve stop request request-session demo bench bench-accuracy bench-serve bench-serve-sessions bench-serve-sweep bench-serve-sessions-sweep bench-session-resend bench-cuda profile-serve bench-gru-kernels clean
@@ -60,11 +63,11 @@ baselines: setup
 		echo "$$b test:"; $(PY) -m trainer evaluate --data "$(DATA)" --run runs/$$b --split test || exit 1; done
 
 archive: setup
-	$(PY) -m trainer archive --run "$(RUN)" --out model_store
+	$(PY) -m trainer archive --run "$(RUN)" --out model_store $(if $(MODEL_CONFIG),--model-config "$(MODEL_CONFIG)")
 	@# baselines have no GRU state to step: they get the stateless archive only
 	@if grep -q '"kind": "gru"' "$(RUN)/config.json"; then \
-		echo '$(PY) -m trainer archive --run "$(RUN)" --out model_store --sessions'; \
-		$(PY) -m trainer archive --run "$(RUN)" --out model_store --sessions; \
+		echo '$(PY) -m trainer archive --run "$(RUN)" --out model_store --sessions $(if $(SESSIONS_MODEL_CONFIG),--model-config "$(SESSIONS_MODEL_CONFIG)")'; \
+		$(PY) -m trainer archive --run "$(RUN)" --out model_store --sessions $(if $(SESSIONS_MODEL_CONFIG),--model-config "$(SESSIONS_MODEL_CONFIG)"); \
 	else rm -f model_store/sessrec_sessions.mar; fi
 
 serve: setup

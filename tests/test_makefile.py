@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,33 @@ def test_data_target_prepares_a_directory_with_spaces_once(tmp_path: Path):
     res = make("data", f"DATA={data}")  # already there: nothing rewritten
     assert res.returncode == 0 and (data / "train.pkl").stat().st_mtime_ns == stamp, res.stdout + res.stderr
 
+
+
+def test_archive_packs_the_users_model_configs(tmp_path: Path):
+    # `make archive` is how README's job builds archives, so a user's own knobs must reach it there too,
+    # for each archive separately; make runs in tmp_path so the repo's model_store is left alone.
+    data, run = tmp_path / "data", tmp_path / "run"
+    assert main(["prepare", "--synthetic", "--users", "200", "--movies", "100", "--out", str(data)]) == 0
+    assert main(["train", "--data", str(data), "--out", str(run), "--epochs", "1"]) == 0
+    mine = tmp_path / "my config.yaml"
+    mine.write_text((REPO / "handler" / "model-config.yaml").read_text().replace("batchSize: 16", "batchSize: 4"))
+    mine_sessions = tmp_path / "my-sessions.yaml"
+    mine_sessions.write_text((REPO / "handler" / "model-config-sessions.yaml").read_text()
+                             .replace("batchSize: 16", "batchSize: 8"))
+
+    def packed(name: str) -> str:
+        with zipfile.ZipFile(tmp_path / "model_store" / name) as mar:
+            # the archiver keeps the file's own name; TorchServe finds it through the manifest
+            return mar.read(json.loads(mar.read("MAR-INF/MANIFEST.json"))["model"]["configFile"]).decode()
+
+    res = subprocess.run(["make", "--no-print-directory", "-f", str(REPO / "Makefile"), "-o", ".venv/.sessrec-setup",
+                          f"PY={sys.executable}", "archive", f"RUN={run}", f"MODEL_CONFIG={mine}",
+                          f"SESSIONS_MODEL_CONFIG={mine_sessions}"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "batchSize: 4" in packed("sessrec.mar") and "batchSize: 8" in packed("sessrec_sessions.mar")
+    res = subprocess.run(["make", "--no-print-directory", "-f", str(REPO / "Makefile"), "-o", ".venv/.sessrec-setup",
+                          f"PY={sys.executable}", "archive", f"RUN={run}"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "batchSize: 16" in packed("sessrec.mar") and "batchSize: 16" in packed("sessrec_sessions.mar")
