@@ -25,3 +25,13 @@ def test_cuda_amp_training_exports_a_cpu_model_matching_eager(tiny_data, tmp_pat
         gpu = model.cuda().predict_next(movies.cuda(), lens.cuda()).cpu()
         assert torch.allclose(gpu, model.cpu().predict_next(movies, lens), atol=1e-3)
     assert evaluate_run(tiny_data, run, "validate")["users"] > 0
+
+
+def test_training_on_a_named_gpu_resumes_there(tiny_data, tmp_path):
+    # the last GPU by name: on a one-GPU machine cuda:0, elsewhere one the default device is not
+    name = f"cuda:{torch.cuda.device_count() - 1}"
+    run = tmp_path / "named"
+    train(tiny_config(tiny_data, device=name, epochs=2), run, progress=False)
+    assert torch.load(run / "ckpt.pt", weights_only=False)["cuda_rng"] is not None
+    train(tiny_config(tiny_data, device=name, epochs=3), run, resume=True, progress=False)
+    assert evaluate_run(tiny_data, run, "validate")["users"] > 0

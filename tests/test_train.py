@@ -308,3 +308,24 @@ def test_a_diverging_run_stops_with_an_error_and_keeps_its_finished_epochs(tiny_
     assert res.stderr.startswith("error: training diverged in epoch 1: ") and "lower --lr (this run: 1e+30)" in res.stderr
     assert "Train again into the same --out" in res.stderr and "nothing of this run was kept" in res.stderr
     assert not run.exists()
+
+
+def test_device_takes_one_gpu_of_several_by_name(tiny_data, tmp_path, monkeypatch, capsys):
+    from trainer.__main__ import main
+
+    # argparse offered auto|cpu|cuda only, so a machine's second GPU could not be chosen at all;
+    # now the name passes the parser and the machine decides, before the run directory is touched
+    out = tmp_path / "run"
+    base = ["train", "--data", str(tiny_data), "--out", str(out), "--epochs", "1"]
+    assert main([*base, "--device", "gpu"]) == 2
+    assert "--device must be auto, cpu, cuda or cuda:N, got 'gpu'" in capsys.readouterr().err
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert main([*base, "--device", "cuda:2"]) == 2
+    assert "--device cuda:2: this machine has 2 CUDA device(s)" in capsys.readouterr().err
+    assert not out.exists()
+    monkeypatch.undo()
+    if not torch.cuda.is_available():
+        assert main([*base, "--device", "cuda:1"]) == 2
+        assert "--device cuda:1 requested but no CUDA device is available" in capsys.readouterr().err
+        assert not out.exists()

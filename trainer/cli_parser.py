@@ -85,8 +85,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="how validation is scored for it: set (every validation movie as one target set, as "
                         "`evaluate` by default) or next (each movie from all before it, as sessions are "
                         "answered; `evaluate --protocol next`) (default set)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
-                   help="where to train; auto: CUDA when present, else the CPU (default auto)")
+    p.add_argument("--device", default=None, metavar="auto|cpu|cuda|cuda:N",
+                   help="where to train; auto: CUDA when present, else the CPU; cuda:N one GPU of several "
+                        "(default auto)")
     p.add_argument("--windows", choices=WINDOWS, default=None,
                    help="train on each user's last --max-len events, or on all of the history in windows")
     p.add_argument("--shuffle-window", type=int, default=None, metavar="N",
@@ -159,7 +160,7 @@ def _add_recipe(sub: argparse._SubParsersAction) -> None:
                    help="the recipe's directory: new, or started by this same command (then it continues)")
     p.add_argument("--student-seed", type=int, default=None, help="default: the recipe's own")
     p.add_argument("--epochs", type=int, default=None, help="cap every run's epochs (a quick try)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None)
+    p.add_argument("--device", default=None, metavar="auto|cpu|cuda|cuda:N", help="--device for every run")
     p.add_argument("--jobs", type=int, default=1,
                    help="train this many teachers at once, each with its share of the cores (logs: RUN.log)")
 

@@ -9,11 +9,15 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, RunDirError
+
+# --device names (devices.resolve_device turns one into a torch device where it runs)
+DEVICE_NAME = re.compile(r"auto|cpu|cuda(?::[0-9]+)?")
 
 #: Training windows per user: each user's "last" max_len positions, or "all" of the history.
 WINDOWS = ("last", "all")
@@ -180,8 +184,10 @@ class TrainConfig:
             raise ConfigError(f"--select-protocol must be {' or '.join(PROTOCOLS)}, got {self.select_protocol!r}")
         if self.windows not in WINDOWS:
             raise ConfigError(f"--windows must be {' or '.join(WINDOWS)}, got {self.windows!r}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise ConfigError(f"--device must be auto, cpu or cuda, got {self.device!r}")
+        # the name only: whether this machine has the device is train()'s question, so a config written
+        # on a GPU machine still loads (and resumes with another --device) on one without
+        if not isinstance(self.device, str) or not DEVICE_NAME.fullmatch(self.device):
+            raise ConfigError(f"--device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         self.model.validate()
 
     def to_dict(self) -> dict[str, Any]:

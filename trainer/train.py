@@ -155,7 +155,7 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
             average.load_state_dict(ckpt["average"])
         torch.set_rng_state(ckpt["torch_rng"])
         if device.type == "cuda" and ckpt.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state(ckpt["cuda_rng"])
+            torch.cuda.set_rng_state(ckpt["cuda_rng"], device)  # without it: the current device, cuda:0
         rng.bit_generator.state = ckpt["numpy_rng"]
         history = ckpt["history"]
         start_epoch, best_metric, best_epoch, bad_epochs = (
@@ -234,7 +234,7 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
                     "scheduler": scheduler.state_dict() if scheduler is not None else None,
                     "average": average.state_dict() if average is not None else None,
                     "torch_rng": torch.get_rng_state(),
-                    "cuda_rng": torch.cuda.get_rng_state() if device.type == "cuda" else None,
+                    "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
                     "numpy_rng": rng.bit_generator.state, "history": history, "best_metric": best_metric,
                     "best_epoch": best_epoch, "bad_epochs": bad_epochs, "config": cfg.to_dict()},
                    out_dir / CKPT_FILE)
