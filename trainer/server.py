@@ -28,9 +28,9 @@ def copy_log_config(start_dir: Path) -> None:
     shutil.copy(Path(__file__).resolve().parents[1] / "log4j2.xml", Path(start_dir) / "log4j2.xml")
 
 
-def addresses(config: Path) -> dict[str, str]:
-    """The inference/management addresses named in a config.properties."""
-    props = read_properties(config)
+def addresses(config: Path, props: dict[str, str] | None = None) -> dict[str, str]:
+    """The inference/management addresses named in a config.properties (`props`: its keys, read already)."""
+    props = read_properties(config) if props is None else props
     found = {key: props[key].strip() for key in ("inference_address", "management_address") if key in props}
     if len(found) != 2:
         raise SessrecError(f"{config}: needs inference_address and management_address lines")
@@ -143,13 +143,14 @@ def serve(config: Path, models: list[str], workdir: Path, ready_timeout: float =
         where = "" if Path(config).is_absolute() else f" in {Path(workdir).resolve()}"
         raise SessrecError(f"{config}: no such file{where}; start from the repo root (as `make serve` does) or "
                            "pass --config PATH")
-    slips = misspelt_keys(read_properties(config))
+    props = read_properties(config)  # once: the checks below judge one version of the file
+    slips = misspelt_keys(props)
     if slips:
         raise SessrecError(f"{config}: " + "; ".join(f"{key!r} is not a setting TorchServe reads, which would ignore "
                                                       f"it and use its default: did you mean {known!r}?"
                                                       for key, known in slips.items()) + "; nothing was started")
-    addr = addresses(config)
-    store = check_archives(config, models, workdir)
+    addr = addresses(config, props)
+    store = check_archives(config, models, workdir, props)
     ensure_free(addr)
     other = running_torchserve()
     if other is not None:
@@ -176,11 +177,11 @@ def serve(config: Path, models: list[str], workdir: Path, ready_timeout: float =
     return addr["inference_address"]
 
 
-def check_archives(config: Path, models: list[str], workdir: Path) -> Path:
+def check_archives(config: Path, models: list[str], workdir: Path, props: dict[str, str] | None = None) -> Path:
     """Refuse to start for an archive that is not in the config's model_store: TorchServe would start,
     log the failure, and never have the model ready. Returns that store (./model_store when the
-    config names none)."""
-    value = read_properties(config).get("model_store") or "model_store"
+    config names none; `props`: its keys, read already)."""
+    value = (read_properties(config) if props is None else props).get("model_store") or "model_store"
     store = Path(workdir) / value  # as TorchServe takes it: relative to the start directory, spaces kept
     blank = f" (model_store in {config} ends in whitespace, which is part of the path)" if value != value.rstrip() else ""
     for model in models:
