@@ -306,6 +306,33 @@ def test_stop_returns_once_the_server_has_let_go_of_its_ports(tiny_run, tmp_path
         assert srv.stop() == "TorchServe is not currently running."  # what `make stop` prints then
 
 
+def test_stop_leaves_a_torchserve_started_elsewhere_running(tiny_run, tmp_path):
+    import subprocess
+    import sys
+
+    # TorchServe's --stop takes the user's last server from any directory: `make stop` in one checkout
+    # must not stop the one a user runs from another (README's `torchserve --start` there, say)
+    build_archive(tiny_run, tmp_path / "store")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    with torchserve(tmp_path / "store", tmp_path / "work") as srv:
+        def stop_cli(cwd, *flags):
+            return subprocess.run([sys.executable, "-m", "trainer", "stop", *flags], cwd=cwd, env=srv.env,
+                                  capture_output=True, text=True, timeout=120)
+
+        res = stop_cli(elsewhere)
+        assert res.returncode == 2, res.stdout + res.stderr
+        assert re.search(rf"error: the running TorchServe \(pid \d+\) was started from {re.escape(str(srv.workdir))}, "
+                         r"not from here .*left running", res.stderr), res.stderr
+        assert http("GET", f"{srv.inference}/ping")[0] == 200
+        res = stop_cli(srv.workdir)
+        assert res.returncode == 0 and "TorchServe has stopped." in res.stdout, res.stdout + res.stderr
+    with torchserve(tmp_path / "store", tmp_path / "work") as srv:
+        res = subprocess.run([sys.executable, "-m", "trainer", "stop", "--any-dir"], cwd=elsewhere, env=srv.env,
+                             capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0 and "TorchServe has stopped." in res.stdout, res.stdout + res.stderr
+
+
 def test_the_management_api_describes_the_served_run(server, tiny_run):
     # TorchServe hands the handler's describe_handle text back as customizedMetadata, parsed
     import hashlib

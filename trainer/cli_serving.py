@@ -33,7 +33,9 @@ def _add_server(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="start TorchServe detached with config.properties and wait for the model")
     p.add_argument("--config", type=Path, default=Path("config.properties"))
     p.add_argument("--models", nargs="+", default=["sessrec.mar"], help="archive(s) in the config's model_store")
-    sub.add_parser("stop", help="stop TorchServe")
+    p = sub.add_parser("stop", help="stop the TorchServe started from this directory (make serve's)")
+    p.add_argument("--any-dir", action="store_true",
+                   help="stop this user's TorchServe wherever it was started (torchserve --stop)")
     p = sub.add_parser("request", help="send one recommendation request (or stream a session) and print the answers")
     p.add_argument("--url", default=None, help="the model's predictions URL (default: "
                    f"{STATELESS_URL}, or {SESSIONS_URL} with --session, on --config's inference_address)")
@@ -171,8 +173,8 @@ def run_serving(args: argparse.Namespace) -> None:
             print(f"token authorization is on: every call needs 'Authorization: Bearer <key>' with a key from "
                   f"{key_file} (`request` reads it from there)")
     elif args.command == "stop":
-        from .server import stop
-        print(stop(Path.cwd()))
+        from .server import stop_started_here
+        print(stop_started_here(Path.cwd(), args.any_dir))
     elif args.command == "request":
         from .request_cli import request
         request(args)

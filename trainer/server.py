@@ -119,6 +119,32 @@ def wait_ready(management: str, model: str, timeout: float = 180, proc: subproce
     raise SessrecError(f"model {model!r} not ready after {timeout:.0f}s; see logs/model_log.log")
 
 
+def started_from(pid: int) -> Path | None:
+    """The directory process `pid` was started in (TorchServe's launcher passes its own on to the
+    server), or None where /proc does not say."""
+    try:
+        return Path(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:
+        return None
+
+
+def stop_started_here(workdir: Path, any_dir: bool = False) -> str:
+    """`stop` for the CLI (`make stop`): only a TorchServe started from `workdir`, unless `any_dir`.
+
+    TorchServe's own --stop takes whichever server this user started last, from any directory, so a
+    `make stop` in one checkout would stop a server a user runs for something else.
+
+    Raises:
+        SessrecError: naming the directory the running server was started from, which is left running.
+    """
+    pid = running_torchserve()
+    where = started_from(pid) if pid is not None else None
+    if not any_dir and where is not None and where.resolve() != Path(workdir).resolve():
+        raise SessrecError(f"the running TorchServe (pid {pid}) was started from {where}, not from here "
+                           f"({Path(workdir).resolve()}): left running; stop it from there, or pass --any-dir")
+    return stop(workdir)
+
+
 def stop(workdir: Path, env: dict[str, str] | None = None) -> str:
     """`torchserve --stop` and wait (up to 60 s, TorchServe's own limit) until the server has exited;
     returns what TorchServe said ("TorchServe has stopped." or "... is not currently running.").
