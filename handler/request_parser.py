@@ -16,7 +16,7 @@ from typing import Any
 # numbers cannot hold them. Longer strings are refused before int() parses them.
 _NUMERIC = re.compile(r"-?[0-9]{1,19}")
 ID_MIN, ID_MAX = -(2**63), 2**63 - 1
-FIELDS = ("movies", "k", "exclude", "after")
+FIELDS = ("movies", "k", "exclude", "candidates", "after")
 _INT_ONLY = {int}
 
 
@@ -66,6 +66,7 @@ class Request:
     k: int
     exclude: list[int]
     after: int | None = None  # sessions: the `step` of the last answer the client received
+    candidates: list[int] | None = None  # the only movies to rank (an allow-list); None: the whole catalog
 
 
 def _short(value: Any) -> str:
@@ -164,4 +165,7 @@ def parse_request(raw: Any, limits: Limits) -> Request:
     if after is not None and (isinstance(after, bool) or not isinstance(after, int) or after < 0):
         raise RequestError("InvalidField", f"'after' must be the non-negative integer 'step' of the session's last "
                            f"answer, got {_short(after)}")
-    return Request(movies=_id_list(body, "movies", limits), k=k, exclude=_id_list(body, "exclude", limits), after=after)
+    # candidates: null or absent is the whole catalog; [] is a list that allows nothing (an empty answer)
+    candidates = None if body.get("candidates") is None else _id_list(body, "candidates", limits)
+    return Request(movies=_id_list(body, "movies", limits), k=k, exclude=_id_list(body, "exclude", limits), after=after,
+                   candidates=candidates)

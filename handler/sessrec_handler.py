@@ -1,6 +1,7 @@
 """TorchServe handler for sessrec: raw movie ids in, the next movies out.
 
-Request  `{"movies": [raw ids, oldest first], "k": 20, "exclude": [raw ids]}`
+Request  `{"movies": [raw ids, oldest first], "k": 20, "exclude": [raw ids], "candidates": [raw ids]}`
+(`candidates`, optional: rank only these movies)
 Response `{"movies": [k raw ids, best first], "scores": [...], "unknown": [ids not in the vocabulary]}`
 A bad request gets `{"code": 4xx, "type": ..., "message": ...}` for itself alone.
 
@@ -140,7 +141,10 @@ class SessrecHandler(BaseHandler):
             except request_parser.RequestError as exc:
                 rows.append({"error": (400, exc.kind, str(exc))})
                 continue
-            out = {"k": req.k, "exclude": [self.index_of[m] for m in req.exclude if m in self.index_of]}
+            out = {"k": req.k, "exclude": [self.index_of[m] for m in req.exclude if m in self.index_of],
+                   # a candidate the model does not know has no score: it cannot be ranked, so it is left out
+                   "allowed": None if req.candidates is None else
+                   [self.index_of[m] for m in req.candidates if m in self.index_of]}
             if self.flow is None:
                 if req.after is not None:
                     rows.append({"error": (400, "InvalidField", "'after' continues a session; this archive answers "
@@ -170,8 +174,10 @@ class SessrecHandler(BaseHandler):
                 scores = self.model.predict_next(movies.to(self.device), lens.to(self.device)).cpu()
             else:
                 scores = self.flow.advance(good)
+        allowed = [r["allowed"] for r in good]
         indices, values = recommend.recommend(scores, [r["seen"] + r["exclude"] for r in good],
-                                              max(r["k"] for r in good))
+                                              max(r["k"] for r in good),
+                                              allowed if any(a is not None for a in allowed) else None)
         for r, idx, val in zip(good, indices.tolist(), values.tolist()):
             r["movies"], r["scores"] = recommend.to_raw(idx, val, r["k"], self.raw_ids)
         return rows

@@ -29,7 +29,8 @@ def lines_of(path) -> list[dict]:
 
 
 def random_lines(movies: list[int], n: int, seed: int) -> list[dict]:
-    """Request bodies with a `user` of any JSON type, some without k or exclude, unknown ids, repeats."""
+    """Request bodies with a `user` of any JSON type, some without k or exclude, some with candidates,
+    unknown ids, repeats."""
     rng = random.Random(seed)
     users = [17, "anna", None, {"id": 3, "segment": "b"}, 2.5]
     out = []
@@ -41,6 +42,8 @@ def random_lines(movies: list[int], n: int, seed: int) -> list[dict]:
             line["k"] = rng.choice([1, 3, 20, len(movies)])
         if rng.random() < 0.5:
             line["exclude"] = rng.sample(movies, rng.randint(0, 4))
+        if rng.random() < 0.3:  # an allow-list, now and then with an id the model does not know
+            line["candidates"] = rng.sample(movies, rng.randint(0, 40)) + [10**6] * (rng.random() < 0.3)
         out.append(line)
     return out
 
@@ -56,7 +59,7 @@ def test_each_line_is_the_served_answer(rec, tiny_run, tmp_path):
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == f"40 answers -> {out}"
     harness = Harness(extract_archive(tiny_run, tmp_path / "mar"))
-    requests = [{key: b[key] for key in ("movies", "k", "exclude") if key in b} for b in bodies]
+    requests = [{key: b[key] for key in ("movies", "k", "exclude", "candidates") if key in b} for b in bodies]
     # the handler's default k is 20; the CLI's --k 6 stands in for a line without "k"
     served = harness.call([{"k": 6, **r} for r in requests])
     answers = lines_of(out)
@@ -67,6 +70,8 @@ def test_each_line_is_the_served_answer(rec, tiny_run, tmp_path):
         assert answer["movies"] == expected["movies"] and answer["unknown"] == expected["unknown"]
         assert answer["scores"] == pytest.approx(expected["scores"], abs=1e-5)
         assert not set(answer["movies"]) & (set(body["movies"]) | set(body.get("exclude", [])))
+        assert set(answer["movies"]) <= set(body.get("candidates", answer["movies"]))
+    assert any(b.get("candidates") for b in bodies) and any("candidates" not in b for b in bodies)
     assert not list(tmp_path.glob(".recs.jsonl.*"))  # no temporary file left beside the output
 
 
@@ -75,10 +80,29 @@ def test_chunks_and_mixed_k_keep_the_single_answers(rec):
     whole = [json.loads(line) for line in answer_lines(rec, queries)]
     chunked = [json.loads(line) for line in answer_lines(rec, queries, chunk=3)]
     for q, a, b in zip(queries, whole, chunked, strict=True):
-        single = rec.recommend(q.movies, q.k, q.exclude)
+        single = rec.recommend(q.movies, q.k, q.exclude, q.candidates)
         assert a["movies"] == b["movies"] == single.movies and a["user"] == b["user"] == q.user
         # written with 9 digits: each reads back as a float32 within the batch-to-batch rounding
         assert np.allclose(np.float32(a["scores"]), np.float32(single.scores), atol=1e-5)
+
+
+def test_candidates_flag_is_the_default_of_every_line_without_its_own(rec, tiny_run, tmp_path):
+    movies = rec.vocab.movies
+    pool = movies[::4]
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(json.dumps(b) for b in [
+        {"movies": movies[1:3]}, {"movies": movies[1:3], "candidates": [movies[8], 10**6]},
+        {"movies": movies[1:3], "candidates": None}, {"movies": movies[1:3], "candidates": []}]) + "\n")
+    res = run_cli("recommend", "--run", str(tiny_run), "--input", str(src), "--k", "5",
+                  "--candidates", *map(str, pool))
+    assert res.returncode == 0, res.stderr
+    default, own, null, empty = [json.loads(line)["movies"] for line in res.stdout.splitlines()]
+    ranked = rec.recommend(movies[1:3], len(movies)).movies
+    assert default == null == [m for m in ranked if m in set(pool)][:5]
+    assert own == [movies[8]] and empty == []
+    res = run_cli("recommend", "--run", str(tiny_run), "--movies", *map(str, movies[1:3]), "--k", "3",
+                  "--candidates", *map(str, pool))
+    assert res.returncode == 0 and json.loads(res.stdout)["movies"] == default[:3], res.stderr
 
 
 def test_all_users_of_a_data_dir(rec, tiny_run, tiny_data, tmp_path):

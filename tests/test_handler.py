@@ -89,6 +89,29 @@ def test_exclude_and_cold_start(harness, vocab):
     assert excl["movies"][:17] == cold["movies"][3:]
 
 
+def test_candidates_rank_only_those_movies_in_the_catalog_order(harness, vocab):
+    # an allow-list (what a region may stream, a shelf of new titles): the answer is the full ranking
+    # with everything else removed, so it equals the whole-catalog answer filtered, order and scores kept
+    history = vocab.movies[10:16]
+    [(_, full)] = harness.call([{"movies": history, "k": 1000}])
+    pool = vocab.movies[::3]
+    picked = [m for m in full["movies"] if m in set(pool)]
+    requests = [{"movies": history, "k": 5, "candidates": pool},
+                {"movies": history, "k": 5, "candidates": pool + [987654], "exclude": picked[:2]},
+                {"movies": history, "k": 5},  # batched with rows that have a list: this one keeps the catalog
+                {"movies": history, "candidates": history[:3] + [987654]},  # seen or unknown: nothing left
+                {"movies": history, "candidates": []},
+                {"movies": history, "candidates": None}]
+    only, without_two, plain, none_left, empty, null = harness.call(requests)
+    assert only[0] == 200 and only[1]["movies"] == picked[:5]
+    # (last digits may differ: the full answer was computed in another batch, README's HTTP contract)
+    assert only[1]["scores"] == pytest.approx([full["scores"][full["movies"].index(m)] for m in picked[:5]], rel=1e-5)
+    assert without_two[1]["movies"] == picked[2:7]
+    assert plain[1]["movies"] == full["movies"][:5]
+    assert none_left == (200, {"movies": [], "scores": [], "unknown": []})
+    assert empty[1]["movies"] == [] and null[1]["movies"] == full["movies"][:20]
+
+
 def test_k_larger_than_the_unseen_catalog_returns_what_is_left(harness, vocab):
     limits = harness.handler.limits
     history = vocab.movies[:-5]
@@ -121,6 +144,9 @@ BAD = [
     ({"movies": [1], "exclude": 7}, "InvalidField"),
     ({"movies": None}, "InvalidField"),  # null is not a history (optional fields may be null: below)
     ({"movies": [1], "exclude": False}, "InvalidField"),
+    ({"movies": [1], "candidates": 7}, "InvalidField"),
+    ({"movies": [1], "candidates": [1, "x"]}, "InvalidId"),
+    ({"movies": [1], "candidates": list(range(1001))}, "TooManyIds"),
     ({"movies": list(range(1001))}, "TooManyIds"),
     (None, "MissingBody"),
     (b"", "MissingBody"),  # a GET, or a POST without a body: was MalformedJSON "Expecting value"

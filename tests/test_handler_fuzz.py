@@ -32,9 +32,9 @@ def body(rng: random.Random, catalog: list[int]) -> bytes:
     fields = {}
     if rng.random() < 0.9:
         fields["movies"] = [an_id() for _ in range(rng.randint(0, 8))] if rng.random() < 0.9 else a_value()
-    for key in ("k", "exclude", "after", "junk"):
+    for key in ("k", "exclude", "candidates", "after", "junk"):
         if rng.random() < 0.3:
-            fields[key] = [an_id() for _ in range(rng.randint(0, 3))] if key == "exclude" else a_value()
+            fields[key] = [an_id() for _ in range(rng.randint(0, 3))] if key in ("exclude", "candidates") else a_value()
     text = json.dumps(fields).encode()
     return text[: rng.randint(0, len(text))] if rng.random() < 0.05 else text
 

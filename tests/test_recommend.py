@@ -127,3 +127,22 @@ def test_a_nan_score_is_never_recommended():
     idx, val = recommend(scores, [[], []], 4)
     assert idx[0].tolist() == [3, 1, 4, NO_ITEM] and idx[1].tolist() == [NO_ITEM] * 4
     assert torch.isneginf(val[1]).all() and not torch.isnan(val).any()
+
+
+def test_an_allow_list_is_the_same_as_masking_everything_else():
+    # rows with a list (possibly empty, possibly holding seen or repeated indices) beside rows without
+    g = torch.Generator().manual_seed(3)
+    for trial in range(300):
+        b, v, k = (int(x) for x in torch.randint(1, 30, (3,), generator=g))
+        scores = torch.randint(-2, 3, (b, v), generator=g).float() if trial % 2 else torch.randn(b, v, generator=g)
+        seen = [torch.randperm(v, generator=g)[: int(torch.randint(0, v // 2 + 1, (1,), generator=g))].tolist()
+                for _ in range(b)]
+        allowed = [None if int(torch.randint(0, 3, (1,), generator=g)) == 0 else
+                   torch.randint(0, v, (int(torch.randint(0, v + 2, (1,), generator=g)),), generator=g).tolist()
+                   for _ in range(b)]
+        idx, val = recommend(scores, seen, k, allowed)
+        others = [s if a is None else s + [i for i in range(v) if i not in set(a)] for s, a in zip(seen, allowed)]
+        ref_idx, ref_val = _reference_top_k(scores, others, k)
+        assert torch.equal(idx, ref_idx) and torch.equal(val, ref_val), (trial, scores, seen, allowed, k)
+    scores = torch.randn(2, 9, generator=g)
+    assert torch.equal(recommend(scores, [[1], [2]], 4, [None, None])[0], recommend(scores, [[1], [2]], 4)[0])

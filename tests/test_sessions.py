@@ -143,13 +143,18 @@ def test_an_id_past_64_bits_is_a_400_and_its_batch_is_answered(any_store, statel
     assert status == 200 and body["movies"] == expected["movies"]
 
 
-def test_exclude_and_k_apply_per_request_not_to_the_session(sessions, stateless, histories):
+def test_exclude_candidates_and_k_apply_per_request_not_to_the_session(sessions, stateless, histories):
     history = histories[1][:8]
     _, first = open_session(sessions, "e", history, k=5)
     _, excl = send(sessions, "e", [], exclude=first["movies"][:2], k=5)
     assert excl["movies"][:3] == first["movies"][2:5]
     _, again = send(sessions, "e", [], k=5)
     assert again["movies"] == first["movies"]
+    _, wide = send(sessions, "e", [], k=10)
+    _, pool = send(sessions, "e", [], candidates=wide["movies"][6:8] + wide["movies"][1:4], k=4)
+    assert pool["movies"] == wide["movies"][1:4] + wide["movies"][6:7]
+    _, after_pool = send(sessions, "e", [], k=5)
+    assert after_pool["movies"] == first["movies"]
 
 
 def test_cache_is_bounded_and_lru():

@@ -1,8 +1,8 @@
 """Recommendations for many histories in one command: JSON Lines in, one answer per line out.
 
 `python -m trainer recommend --run RUN --input histories.jsonl --out recs.jsonl` reads one object
-per line, `{"user": "anna", "movies": [601, 640, 254], "k": 10, "exclude": [50]}` (only `movies`
-is required; `user`, any JSON value, is copied to the answer so lines can be joined back), and
+per line, `{"user": "anna", "movies": [601, 640, 254], "k": 10, "exclude": [50], "candidates": [...]}`
+(only `movies` is required; `candidates`, the only movies to rank, defaults to `--candidates`; `user`, any JSON value, is copied to the answer so lines can be joined back), and
 writes `{"user": ..., "movies": [...], "scores": [...], "unknown": [...]}` per line, in input
 order. `--data DIR --all` does the same for every user of a data directory, with the history
 `evaluate` scores the test period from (train + validate).
@@ -28,7 +28,7 @@ from .atomic import open_text_atomic
 from .errors import ConfigError, DataError
 from .recommender import Recommendation, Recommender, movie_ids
 
-FIELDS = ("user", "movies", "k", "exclude")
+FIELDS = ("user", "movies", "k", "exclude", "candidates")
 CHUNK = 1024  # lines scored together: enough to keep the model's batches full, small in memory
 
 
@@ -40,6 +40,7 @@ class Query:
     movies: list[int]
     k: int
     exclude: list[int]
+    candidates: list[int] | None = None  # None: the job's default (--candidates), else the whole catalog
 
 
 def answer_json(answer: Recommendation, user: Any = None, with_user: bool = False) -> str:
@@ -68,7 +69,8 @@ def parse_query(line: str, where: str, default_k: int) -> Query:
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise DataError(f"{where}: 'k' must be a positive int, got {json.dumps(k)[:40]}")
     return Query(body.get("user"), _line_ids(body["movies"], f"{where}: 'movies'"), k,
-                 _line_ids([] if body.get("exclude") is None else body["exclude"], f"{where}: 'exclude'"))
+                 _line_ids([] if body.get("exclude") is None else body["exclude"], f"{where}: 'exclude'"),
+                 None if body.get("candidates") is None else _line_ids(body["candidates"], f"{where}: 'candidates'"))
 
 
 def _line_ids(value: Any, what: str) -> list[int]:
@@ -129,14 +131,18 @@ def _chunks(queries: Iterable[Query], size: int) -> Iterator[list[Query]]:
         yield chunk
 
 
-def answer_lines(recommender: Recommender, queries: Iterable[Query], chunk: int = CHUNK) -> Iterator[str]:
-    """One JSON answer per query, in input order, scored `chunk` queries at a time."""
+def answer_lines(recommender: Recommender, queries: Iterable[Query], chunk: int = CHUNK,
+                 candidates: list[int] | None = None) -> Iterator[str]:
+    """One JSON answer per query, in input order, scored `chunk` queries at a time; `candidates`: the
+    allow-list of every query that brings none of its own."""
     for part in _chunks(queries, chunk):
         answers: list[Recommendation | None] = [None] * len(part)
         # one recommend_batch call per distinct k: each answer is then exactly the single request's
         for k in sorted({q.k for q in part}):
             rows = [i for i, q in enumerate(part) if q.k == k]
-            got = recommender.recommend_batch([part[i].movies for i in rows], k, [part[i].exclude for i in rows])
+            got = recommender.recommend_batch([part[i].movies for i in rows], k, [part[i].exclude for i in rows],
+                                              [candidates if part[i].candidates is None else part[i].candidates
+                                               for i in rows])
             for i, answer in zip(rows, got):
                 answers[i] = answer
         for query, answer in zip(part, answers):

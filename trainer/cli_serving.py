@@ -100,12 +100,15 @@ def _add_recommend(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--user", help=USER_HELP)
     p.add_argument("--all", action="store_true", help="with --data: one answer line per user, by user id")
     p.add_argument("--input", type=Path, help='JSON Lines, one {"movies": [...]} per line (optional "user", "k", '
-                   '"exclude"): one answer line each, in input order; - reads standard input')
+                   '"exclude", "candidates"): one answer line each, in input order; - reads standard input')
     p.add_argument("--out", type=Path, help="with --input or --all: write the answer lines to this file "
                    "(whole or not at all) instead of stdout (- : stdout)")
     p.add_argument("--k", type=int, default=20, help="list length (default: the handler's default_k; "
                    "a line's own \"k\" wins)")
     p.add_argument("--exclude", type=int, nargs="*", default=[], help="movie ids never to recommend")
+    p.add_argument("--candidates", type=int, nargs="*", default=None, metavar="ID",
+                   help="rank only these movie ids (an allow-list; ids the model does not know are left out); with "
+                        "--input or --all, for every history (a line's own \"candidates\" wins)")
 
 
 def _recommend(args: argparse.Namespace) -> None:
@@ -134,10 +137,10 @@ def _recommend(args: argparse.Namespace) -> None:
         from .data_identity import warn_if_other_data
         warn_if_other_data(args.run, args.data)
     if not batch:
-        print(answer_json(recommender.recommend(history_from_args(args), args.k, args.exclude)))
+        print(answer_json(recommender.recommend(history_from_args(args), args.k, args.exclude, args.candidates)))
         return
     queries = read_queries(args.input, args.k) if args.input is not None else queries_from_data(args.data, args.k)
-    count = write_lines(answer_lines(recommender, queries), args.out)
+    count = write_lines(answer_lines(recommender, queries, candidates=args.candidates), args.out)
     if args.out is not None:
         print(f"{count} answers -> {args.out}")
 

@@ -153,9 +153,36 @@ def _top_k(masked: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     return indices, values
 
 
-def recommend(scores: torch.Tensor, seen: Sequence[Sequence[int]], k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """`mask_seen` then `top_k`: what evaluation scores and what the handler returns."""
-    return top_k(mask_seen(scores, seen), k)
+def keep_only(masked: torch.Tensor, allowed: Sequence[Sequence[int] | None]) -> torch.Tensor:
+    """Every index outside a row's allow-list set to -inf, in place (a row whose list is None keeps all).
+
+    Args:
+        masked: FloatTensor[B, V], from `mask_seen`.
+        allowed: for each row, the only indices it may recommend, or None.
+
+    Returns:
+        `masked`.
+    """
+    rows = [i for i, a in enumerate(allowed) if a is not None]
+    if not rows:
+        return masked
+    width = masked.shape[1]
+    keep = torch.zeros(len(rows) * width, dtype=torch.bool)
+    counts = torch.tensor([len(allowed[i]) for i in rows], dtype=torch.long)
+    if int(counts.sum()):
+        cols = long_tensor(allowed[i] for i in rows)
+        keep[torch.repeat_interleave(torch.arange(len(rows)), counts) * width + cols] = True
+    picked = torch.tensor(rows, dtype=torch.long)
+    masked[picked] = masked[picked].masked_fill(~keep.view(len(rows), width).to(masked.device), float("-inf"))
+    return masked
+
+
+def recommend(scores: torch.Tensor, seen: Sequence[Sequence[int]], k: int,
+              allowed: Sequence[Sequence[int] | None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """`mask_seen`, `keep_only` (rows with an allow-list, when `allowed` is given), then `top_k`: what
+    evaluation scores and what the handler returns."""
+    masked = mask_seen(scores, seen)
+    return top_k(masked if allowed is None else keep_only(masked, allowed), k)
 
 
 def unknown_ids(raw_ids: Iterable[int], index_of: Mapping[int, int]) -> list[int]:

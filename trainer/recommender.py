@@ -83,14 +83,17 @@ class Recommender:
         model, vocab, cfg = load_exported(Path(run_dir))
         return cls(model, vocab, cfg.max_len, device)
 
-    def recommend(self, movies: Sequence[int], k: int = DEFAULT_K, exclude: Iterable[int] = ()) -> Recommendation:
+    def recommend(self, movies: Sequence[int], k: int = DEFAULT_K, exclude: Iterable[int] = (),
+                  candidates: Iterable[int] | None = None) -> Recommendation:
         """The top `k` movies after the history `movies` (raw ids, oldest first), none of them in
-        the history or in `exclude` (a sequence or a set). Fewer than k come back when fewer movies
+        the history or in `exclude` (a sequence or a set), and with `candidates`, only movies among
+        those (ids the model does not know are left out). Fewer than k come back when fewer movies
         are left."""
-        return self.recommend_batch([movies], k, [exclude])[0]
+        return self.recommend_batch([movies], k, [exclude], None if candidates is None else [candidates])[0]
 
     def recommend_batch(self, histories: Iterable[Sequence[int]], k: int = DEFAULT_K,
                         excludes: Iterable[Iterable[int]] | None = None,
+                        candidates: Iterable[Iterable[int] | None] | None = None,
                         batch_size: int = 256) -> list[Recommendation]:
         """`recommend` for many histories at once (scored `batch_size` at a time), in input order.
 
@@ -99,20 +102,28 @@ class Recommender:
                 values, in its order); not a dict, whose keys would be taken for histories.
             k: answers per history (an int, numpy's included).
             excludes: per history, ids never to return (sequences or sets), or None.
+            candidates: per history, the only ids it may return (a sequence or set, or None: the whole
+                catalog), or None for all; the serving request's `candidates`.
             batch_size: histories scored together.
 
         Raises:
-            ConfigError: `k` or `batch_size` is not a positive int, `histories` or `excludes` is a
-                dict, or `excludes` has another length.
-            DataError: a history or exclusion is not a sequence of int ids (the message names it).
+            ConfigError: `k` or `batch_size` is not a positive int, `histories`, `excludes` or
+                `candidates` is a dict, or `excludes` or `candidates` has another length.
+            DataError: a history, exclusion or candidate list is not a sequence of int ids (the
+                message names it).
         """
         k, batch_size = _positive_int("k", k), _positive_int("batch_size", batch_size)
         histories = _listed("histories", histories)
         excludes = [()] * len(histories) if excludes is None else _listed("excludes", excludes)
         if len(excludes) != len(histories):
             raise ConfigError(f"excludes has {len(excludes)} entries for {len(histories)} histories")
+        candidates = [None] * len(histories) if candidates is None else _listed("candidates", candidates)
+        if len(candidates) != len(histories):
+            raise ConfigError(f"candidates has {len(candidates)} entries for {len(histories)} histories")
         raw = [movie_ids(h, f"histories[{i}]") for i, h in enumerate(histories)]
         skip = [movie_ids(e, f"excludes[{i}]", any_order=True) for i, e in enumerate(excludes)]
+        only = [None if c is None else self.vocab.encode(movie_ids(c, f"candidates[{i}]", any_order=True))
+                for i, c in enumerate(candidates)]
         answers: list[Recommendation] = []
         # No answer is longer than the catalog: ranking k columns would cost k-sized tensors for
         # nothing (k = 10**9 asked for 16 GB; k past 2**63 overflowed in torch).
@@ -124,7 +135,8 @@ class Recommender:
                 movies, lens = pad_batch([inputs for inputs, _ in encoded])
                 scores = self.model.predict_next(movies.to(self.device), lens.to(self.device)).cpu()
                 masks = [seen + self.vocab.encode(skip[i]) for (_, seen), i in zip(encoded, chunk)]
-                indices, values = recommend(scores, masks, k)
+                allowed = [only[i] for i in chunk]
+                indices, values = recommend(scores, masks, k, allowed if any(a is not None for a in allowed) else None)
                 for i, idx, val in zip(chunk, indices.tolist(), values.tolist()):
                     answers.append(Recommendation(*to_raw(idx, val, k, self.vocab.movies),
                                                   unknown_ids(raw[i], self.vocab.index_of)))
