@@ -177,6 +177,15 @@ mean training count 242), less than pop (0.1053, 0.952, 276) and far less than s
 (0.3690, 0.800, 154). The GRU's lists are less personal than pop's, whose only differences are the masked
 histories: one recently popular list for nearly everyone, the pattern behind the three heavy raters above.
 A lever for the precision@20 gap would have to widen that; the popularity offsets tried above did not.
+Neighbourhood terms on v4's seeds 1-10 (2026-12-03, build/p12, offline, not kept): v4's log-probabilities plus
+lambda x a row-standardised kNN score over the user's whole history. Item kNN (cosine of the training users'
+item sets; ships no user data) lowered everything but test precision@20: lambda 0.05 / 0.1 / 0.25 gave validation
+/ test map@20 0.0858 / 0.0956, 0.0834 / 0.0888, 0.0767 / 0.0788, test precision@20 0.1082 / 0.1086 / 0.1090
+against 0.0892 / 0.0993 / 0.1074. User kNN (the 100 most similar training users vote with their movies, as sknn
+does) moved test precision@20 past sknn's 0.1123 (lambda 0.1: 0.1146, map@20 0.0928; 0.25: 0.1187, 0.0869) but
+cost validation at every lambda (map@20 0.0861 / 0.0828 / 0.0722 at 0.05 / 0.1 / 0.25; precision@20 at most
+0.0947 against 0.0930), so validation would not pick it, and serving it would put the training users' histories
+into the archive, which holds no training data. The test gap to sknn is user-neighbourhood signal.
 """
 
 from __future__ import annotations
