@@ -184,6 +184,21 @@ def test_the_readme_session_client_equals_stateless_answers(server, tiny_data):
     assert status == 200 and answer["movies"] == expected["movies"]
 
 
+def test_the_request_cli_sends_exclude_and_candidates_through_torchserve(server, tiny_run):
+    from trainer.recommender import Recommender
+
+    rec = Recommender.from_run(tiny_run)
+    history, pool = rec.vocab.movies[:6], rec.vocab.movies[::5]
+    done = run_cli("request", "--url", f"{server.inference}/predictions/sessrec", "--movies", *map(str, history),
+                   "--k", "4", "--exclude", str(pool[3]), "--candidates", *map(str, pool))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert json.loads(lines[1]) == {"movies": history, "k": 4, "exclude": [pool[3]], "candidates": pool}
+    assert lines[2] == "HTTP 200"
+    expected = rec.recommend(history, 4, [pool[3]], pool)
+    assert json.loads(lines[3])["movies"] == expected.movies and set(expected.movies) <= set(pool) - {pool[3]}
+
+
 def test_the_request_cli_streams_a_session_and_checks_it_against_the_stateless_answer(server, tiny_data):
     sessions, stateless = f"{server.inference}/predictions/sessrec_sessions", f"{server.inference}/predictions/sessrec"
     user = max(load_data_dir(tiny_data)["test"].users[:20])

@@ -43,6 +43,9 @@ def _add_server(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", type=Path, help="take the history (train+validate) of --user from this data dir")
     p.add_argument("--user", help=USER_HELP)
     p.add_argument("--k", type=int, default=10)
+    p.add_argument("--exclude", type=int, nargs="*", default=None, metavar="ID", help="the request's \"exclude\"")
+    p.add_argument("--candidates", type=int, nargs="*", default=None, metavar="ID",
+                   help="the request's \"candidates\": rank only these movie ids")
     p.add_argument("--session", action="store_true", help="stream the history into the sessions archive: open "
                    "a session with all but its last --stream movies, send those one request each, then check "
                    "the last answer against one stateless request (--check-url) with the whole history")

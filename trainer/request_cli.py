@@ -22,6 +22,12 @@ def request(args: argparse.Namespace) -> None:
         given = [flag for flag, value in (("--stream", args.stream), ("--check-url", args.check_url)) if value is not None]
         if given:
             raise SessrecError(f"{' and '.join(given)} {'go' if len(given) > 1 else 'goes'} with --session")
+    else:
+        # the session check compares whole answers with one stateless request; lists that shorten an answer
+        # belong to single requests (clients send them with any session request, README)
+        given = [flag for flag, value in (("--exclude", args.exclude), ("--candidates", args.candidates)) if value is not None]
+        if given:
+            raise SessrecError(f"{' and '.join(given)} {'go' if len(given) > 1 else 'goes'} without --session")
     for flag, url in (("--url", args.url), ("--check-url", args.check_url)):
         if url is not None:
             _check_url(flag, url)
@@ -33,7 +39,9 @@ def request(args: argparse.Namespace) -> None:
     if args.session:
         return _request_session(args, movies, key_file, sessions_url, stateless_url)
     url, timeout = args.url or stateless_url, args.timeout or 30.0
-    payload = {"movies": movies, "k": args.k}
+    payload = {"movies": movies, "k": args.k,
+               **{name: value for name, value in (("exclude", args.exclude), ("candidates", args.candidates))
+                  if value is not None}}
     print(f"POST {url}\n{json.dumps(payload)}")
     try:
         status, body = http("POST", url, json.dumps(payload).encode(), timeout=timeout,
