@@ -33,6 +33,7 @@ class Limits:
     """Request limits, read from the `handler:` section of model-config.yaml."""
 
     max_ids: int = 1000
+    max_candidates: int = 5000  # an allow-list may be a good part of the catalog (a region's titles)
     max_k: int = 1000
     default_k: int = 20
     max_body_bytes: int = 65536
@@ -90,9 +91,10 @@ def _id_list(body: dict[str, Any], field: str, limits: Limits) -> list[int]:
         value = []
     if not isinstance(value, list):
         raise RequestError("InvalidField", f"'{field}' must be a list of movie ids, got {_short(value)}")
-    if len(value) > limits.max_ids:
-        raise RequestError("TooManyIds", f"'{field}' has {len(value)} ids; the limit is {limits.max_ids} "
-                           "(send the most recent ones)")
+    limit = limits.max_candidates if field == "candidates" else limits.max_ids
+    if len(value) > limit:
+        raise RequestError("TooManyIds", f"'{field}' has {len(value)} ids; the limit is {limit} " + (
+            "(handler.max_candidates in model-config.yaml)" if field == "candidates" else "(send the most recent ones)"))
     if not value:
         return value
     if set(map(type, value)) != _INT_ONLY:

@@ -112,6 +112,16 @@ def test_candidates_rank_only_those_movies_in_the_catalog_order(harness, vocab):
     assert empty[1]["movies"] == [] and null[1]["movies"] == full["movies"][:20]
 
 
+def test_candidates_have_their_own_limit(model_dir, vocab):
+    # an allow-list can be most of a region's catalog, far past a history's max_ids
+    harness = Harness(model_dir, {"max_ids": 3, "max_candidates": 4})
+    history = vocab.movies[:3]
+    [(ok, _), (long, body)] = harness.call([{"movies": history, "candidates": vocab.movies[:4]},
+                                            {"movies": history, "candidates": vocab.movies[:5]}])
+    assert ok == 200 and long == 400 and body["type"] == "TooManyIds"
+    assert body["message"] == "'candidates' has 5 ids; the limit is 4 (handler.max_candidates in model-config.yaml)"
+
+
 def test_k_larger_than_the_unseen_catalog_returns_what_is_left(harness, vocab):
     limits = harness.handler.limits
     history = vocab.movies[:-5]
@@ -146,7 +156,7 @@ BAD = [
     ({"movies": [1], "exclude": False}, "InvalidField"),
     ({"movies": [1], "candidates": 7}, "InvalidField"),
     ({"movies": [1], "candidates": [1, "x"]}, "InvalidId"),
-    ({"movies": [1], "candidates": list(range(1001))}, "TooManyIds"),
+    ({"movies": [1], "candidates": list(range(5001))}, "TooManyIds"),  # handler.max_candidates
     ({"movies": list(range(1001))}, "TooManyIds"),
     (None, "MissingBody"),
     (b"", "MissingBody"),  # a GET, or a POST without a body: was MalformedJSON "Expecting value"
@@ -205,7 +215,7 @@ def test_bad_model_config_fails_at_load():
         Limits.from_config({"max_ids": 0})
     with pytest.raises(ValueError, match="default_k=50 must be in 1..max_k=10"):
         Limits.from_config({"max_k": 10, "default_k": 50})
-    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['max_kk'\]; known: threads, max_ids, max_k"):
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['max_kk'\]; known: threads, max_ids, max_candidates, max_k"):
         Limits.from_config({"max_kk": 10, "threads": 1}, others=("threads",))
 
 
@@ -278,5 +288,6 @@ def test_describe_names_what_the_archive_serves(harness, tiny_run, vocab):
     config = json.loads((tiny_run / "config.json").read_text())
     assert (described["kind"], described["movies"], described["max_len"]) == ("gru", len(vocab.movies), config["max_len"])
     assert described["model"] == config["model"] and described["trained"]["seed"] == config["seed"]
-    assert described["limits"] == {"max_ids": 1000, "max_k": 1000, "default_k": 20, "max_body_bytes": 65536}
+    assert described["limits"] == {"max_ids": 1000, "max_candidates": 5000, "max_k": 1000, "default_k": 20,
+                                   "max_body_bytes": 65536}
     assert described["sessions"] is False
