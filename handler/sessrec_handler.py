@@ -174,10 +174,8 @@ class SessrecHandler(BaseHandler):
                 scores = self.model.predict_next(movies.to(self.device), lens.to(self.device)).cpu()
             else:
                 scores = self.flow.advance(good)
-        allowed = [r["allowed"] for r in good]
         indices, values = recommend.recommend(scores, [r["seen"] + r["exclude"] for r in good],
-                                              max(r["k"] for r in good),
-                                              allowed if any(a is not None for a in allowed) else None)
+                                              max(r["k"] for r in good), [r["allowed"] for r in good])
         for r, idx, val in zip(good, indices.tolist(), values.tolist()):
             r["movies"], r["scores"] = recommend.to_raw(idx, val, r["k"], self.raw_ids)
         return rows

@@ -2,7 +2,8 @@
 
 `python -m trainer recommend --run RUN --input histories.jsonl --out recs.jsonl` reads one object
 per line, `{"user": "anna", "movies": [601, 640, 254], "k": 10, "exclude": [50], "candidates": [...]}`
-(only `movies` is required; `candidates`, the only movies to rank, defaults to `--candidates`; `user`, any JSON value, is copied to the answer so lines can be joined back), and
+(only `movies` is required; `candidates`, the only movies to rank, defaults to `--candidates`; `user`,
+any JSON value, is copied to the answer so lines can be joined back), and
 writes `{"user": ..., "movies": [...], "scores": [...], "unknown": [...]}` per line, in input
 order. `--data DIR --all` does the same for every user of a data directory, with the history
 `evaluate` scores the test period from (train + validate).
@@ -141,8 +142,8 @@ def answer_lines(recommender: Recommender, queries: Iterable[Query], chunk: int 
         for k in sorted({q.k for q in part}):
             rows = [i for i, q in enumerate(part) if q.k == k]
             got = recommender.recommend_batch([part[i].movies for i in rows], k, [part[i].exclude for i in rows],
-                                              [candidates if part[i].candidates is None else part[i].candidates
-                                               for i in rows])
+                                              candidates=[candidates if part[i].candidates is None
+                                                          else part[i].candidates for i in rows])
             for i, answer in zip(rows, got):
                 answers[i] = answer
         for query, answer in zip(part, answers):

@@ -89,12 +89,12 @@ class Recommender:
         the history or in `exclude` (a sequence or a set), and with `candidates`, only movies among
         those (ids the model does not know are left out). Fewer than k come back when fewer movies
         are left."""
-        return self.recommend_batch([movies], k, [exclude], None if candidates is None else [candidates])[0]
+        return self.recommend_batch([movies], k, [exclude], candidates=None if candidates is None else [candidates])[0]
 
     def recommend_batch(self, histories: Iterable[Sequence[int]], k: int = DEFAULT_K,
                         excludes: Iterable[Iterable[int]] | None = None,
-                        candidates: Iterable[Iterable[int] | None] | None = None,
-                        batch_size: int = 256) -> list[Recommendation]:
+                        batch_size: int = 256,
+                        candidates: Iterable[Iterable[int] | None] | None = None) -> list[Recommendation]:
         """`recommend` for many histories at once (scored `batch_size` at a time), in input order.
 
         Args:
@@ -102,9 +102,9 @@ class Recommender:
                 values, in its order); not a dict, whose keys would be taken for histories.
             k: answers per history (an int, numpy's included).
             excludes: per history, ids never to return (sequences or sets), or None.
+            batch_size: histories scored together.
             candidates: per history, the only ids it may return (a sequence or set, or None: the whole
                 catalog), or None for all; the serving request's `candidates`.
-            batch_size: histories scored together.
 
         Raises:
             ConfigError: `k` or `batch_size` is not a positive int, `histories`, `excludes` or
@@ -135,8 +135,7 @@ class Recommender:
                 movies, lens = pad_batch([inputs for inputs, _ in encoded])
                 scores = self.model.predict_next(movies.to(self.device), lens.to(self.device)).cpu()
                 masks = [seen + self.vocab.encode(skip[i]) for (_, seen), i in zip(encoded, chunk)]
-                allowed = [only[i] for i in chunk]
-                indices, values = recommend(scores, masks, k, allowed if any(a is not None for a in allowed) else None)
+                indices, values = recommend(scores, masks, k, [only[i] for i in chunk])
                 for i, idx, val in zip(chunk, indices.tolist(), values.tolist()):
                     answers.append(Recommendation(*to_raw(idx, val, k, self.vocab.movies),
                                                   unknown_ids(raw[i], self.vocab.index_of)))
