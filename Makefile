@@ -62,12 +62,12 @@ baselines: setup
 	for b in pop sr sknn; do rm -rf runs/$$b; $(PY) -m trainer baseline --name $$b --data "$(DATA)" --out runs/$$b || exit 1; \
 		echo "$$b test:"; $(PY) -m trainer evaluate --data "$(DATA)" --run runs/$$b --split test || exit 1; done
 
+SESSIONS_ARCHIVE = $(PY) -m trainer archive --run "$(RUN)" --out model_store --sessions \
+	$(if $(SESSIONS_MODEL_CONFIG),--model-config "$(SESSIONS_MODEL_CONFIG)")
 archive: setup
 	$(PY) -m trainer archive --run "$(RUN)" --out model_store $(if $(MODEL_CONFIG),--model-config "$(MODEL_CONFIG)")
 	@# baselines have no GRU state to step: they get the stateless archive only
-	@if grep -q '"kind": "gru"' "$(RUN)/config.json"; then \
-		echo '$(PY) -m trainer archive --run "$(RUN)" --out model_store --sessions $(if $(SESSIONS_MODEL_CONFIG),--model-config "$(SESSIONS_MODEL_CONFIG)")'; \
-		$(PY) -m trainer archive --run "$(RUN)" --out model_store --sessions $(if $(SESSIONS_MODEL_CONFIG),--model-config "$(SESSIONS_MODEL_CONFIG)"); \
+	@if grep -q '"kind": "gru"' "$(RUN)/config.json"; then echo '$(SESSIONS_ARCHIVE)'; $(SESSIONS_ARCHIVE); \
 	else rm -f model_store/sessrec_sessions.mar; fi
 
 serve: setup

@@ -19,15 +19,11 @@ def request(args: argparse.Namespace) -> None:
     """`request`: one stateless request, or (--session) a streamed session checked against one."""
     check_sources(args)
     if not args.session:
-        given = [flag for flag, value in (("--stream", args.stream), ("--check-url", args.check_url)) if value is not None]
-        if given:
-            raise SessrecError(f"{' and '.join(given)} {'go' if len(given) > 1 else 'goes'} with --session")
+        _refuse_given((("--stream", args.stream), ("--check-url", args.check_url)), "with --session")
     else:
         # the session check compares whole answers with one stateless request; lists that shorten an answer
         # belong to single requests (clients send them with any session request, README)
-        given = [flag for flag, value in (("--exclude", args.exclude), ("--candidates", args.candidates)) if value is not None]
-        if given:
-            raise SessrecError(f"{' and '.join(given)} {'go' if len(given) > 1 else 'goes'} without --session")
+        _refuse_given((("--exclude", args.exclude), ("--candidates", args.candidates)), "without --session")
     for flag, url in (("--url", args.url), ("--check-url", args.check_url)):
         if url is not None:
             _check_url(flag, url)
@@ -56,6 +52,13 @@ def request(args: argparse.Namespace) -> None:
         raise SessrecError(token_advice(key_file))
     if status != 200:
         raise SessrecError(f"server answered HTTP {status}")
+
+
+def _refuse_given(flags: tuple[tuple[str, object], ...], where: str) -> None:
+    """A SessrecError naming the given flags (value not None) as belonging `where`."""
+    given = [flag for flag, value in flags if value is not None]
+    if given:
+        raise SessrecError(f"{' and '.join(given)} {'go' if len(given) > 1 else 'goes'} {where}")
 
 
 def default_urls(config: Path | None) -> tuple[str, str]:
