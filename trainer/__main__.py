@@ -79,9 +79,11 @@ def _dispatch(args: argparse.Namespace) -> None:
         from .train import train
         train(_train_config(args), args.out, resume=args.resume, progress=args.progress)
     elif args.command == "evaluate":
+        from .candidate_ids import read_id_file
         from .evaluate import evaluate_run
+        candidates = None if args.candidates is None else read_id_file(args.candidates)
         print(json.dumps(evaluate_run(args.data, args.run, args.split, args.k, args.test_history,
-                                      per_user_file=args.per_user, protocol=args.protocol)))
+                                      per_user_file=args.per_user, protocol=args.protocol, candidates=candidates)))
     elif args.command == "compare":
         from .compare import compare_runs, comparison_table
         result = compare_runs(args.data, args.runs, args.split, args.metrics, args.k, args.test_history,

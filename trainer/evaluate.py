@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
@@ -74,7 +74,8 @@ def _run_cases(data_dir: Path, run_dir: Path, split: str, test_history: str,
 
 def evaluate_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20,
                  test_history: str = "train+validate", device: str = "cpu",
-                 per_user_file: Path | None = None, protocol: str = "set") -> dict[str, Any]:
+                 per_user_file: Path | None = None, protocol: str = "set",
+                 candidates: Sequence[int] | None = None) -> dict[str, Any]:
     """Full-catalog metrics of the exported model on `split` of `data_dir`.
 
     Args:
@@ -89,13 +90,15 @@ def evaluate_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20
             text ids when prepare numbered them, users.tsv), for paired comparisons between runs.
         protocol: "set" (the split's movies as one target set after the history) or "next" (each
             movie of the split from everything before it; a user's metrics are the mean over their movies).
+        candidates: raw movie ids to rank among (a deployment's allow-list, served as `candidates`); targets
+            outside them stay in the target sets, as misses. The result then says how many are in the catalog.
 
     Returns:
         Metric means over users plus `users`, `skipped_users`, `split` and `protocol`.
     """
     if per_user_file is not None:  # before the scoring, which may take minutes
         check_output_file(per_user_file, "--per-user", run=run_dir, data=data_dir)
-    result, per_user = score_run(data_dir, run_dir, split, k, test_history, device, protocol)
+    result, per_user = score_run(data_dir, run_dir, split, k, test_history, device, protocol, candidates)
     if not result["users"]:  # was printed as {"users": 0, ...}, without a metric, and exit status 0
         skipped = result["skipped_users"]
         raise DataError(f"{Path(data_dir) / (split + '.pkl')}: no user has movies to predict ("
@@ -111,17 +114,24 @@ def evaluate_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20
 
 
 def score_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20, test_history: str = "train+validate",
-              device: str = "cpu", protocol: str = "set") -> tuple[dict[str, Any], dict[str, Any]]:
+              device: str = "cpu", protocol: str = "set",
+              candidates: Sequence[int] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """`evaluate_run`'s result and its per-user values (the `per_user_file` payload), for comparisons in process."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ConfigError(f"--k (the map@k cut-off) must be a positive int, got {k!r}")
     model, cases, vocab = _run_cases(data_dir, run_dir, split, test_history, protocol)
     check_ranking_width(k, vocab.size - 1, "--k")
+    allowed = None if candidates is None else vocab.encode(dict.fromkeys(candidates))
+    if allowed is not None and not allowed:
+        raise DataError(f"none of the {len(candidates)} candidate id(s) is in {run_dir}'s catalog of "
+                        f"{vocab.size - 1} movies; nothing could be ranked")
     model = model.to(device)
     values: dict[str, torch.Tensor] = {}
     result = evaluate_scorer(lambda m, l: model.predict_next(m.to(device), l.to(device)), cases, k, per_user=values,
-                             counts=vocab.counts)
+                             counts=vocab.counts, allowed=allowed)
     result["split"], result["protocol"] = split, protocol
+    if allowed is not None:
+        result["candidates"] = len(allowed)  # distinct ids in the catalog: the others cannot be ranked
     per_user = {"run": str(run_dir), "split": split, "protocol": protocol, "users": cases.users,
                 "targets": cases.targets_per_user(),
                 "metrics": {name: v.tolist() for name, v in values.items()}}

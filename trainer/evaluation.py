@@ -125,8 +125,9 @@ def protocol_cases(protocol: str, history: dict[int, list[int]], split: Split, v
 
 
 def rank_cases(scorer: Scorer, inputs: list[list[int]], seen: Sequence[Sequence[int]], k: int,
-               batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-k indices and scores for each input, in input order: `(LongTensor[N,k], FloatTensor[N,k])`.
+               batch_size: int = 256, allowed: Sequence[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-k indices and scores for each input, in input order: `(LongTensor[N,k], FloatTensor[N,k])`;
+    with `allowed`, ranked among those indices only (the served `candidates`, recommend.keep_only).
 
     Inputs are batched by length so little time is spent on padding.
     """
@@ -137,7 +138,8 @@ def rank_cases(scorer: Scorer, inputs: list[list[int]], seen: Sequence[Sequence[
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             movies, lens = pad_batch([inputs[i] for i in rows])
-            idx, val = recommend(scorer(movies, lens).cpu(), [seen[i] for i in rows], k)
+            idx, val = recommend(scorer(movies, lens).cpu(), [seen[i] for i in rows], k,
+                                 None if allowed is None else [allowed] * len(rows))
             ranked[rows], values[rows] = idx, val
     return ranked, values
 
@@ -155,10 +157,10 @@ def per_user_metrics(scorer: Scorer, cases: EvalCases, k: int = 20, batch_size: 
     return _ranked_and_metrics(scorer, cases, k, batch_size)[1]
 
 
-def _ranked_and_metrics(scorer: Scorer, cases: EvalCases, k: int,
-                        batch_size: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def _ranked_and_metrics(scorer: Scorer, cases: EvalCases, k: int, batch_size: int,
+                        allowed: Sequence[int] | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Every case's top max(k, 20), and `per_user_metrics` from them."""
-    ranked, _ = rank_cases(scorer, cases.inputs, cases.seen, max(k, 20), batch_size)
+    ranked, _ = rank_cases(scorer, cases.inputs, cases.seen, max(k, 20), batch_size, allowed)
     values = ranking_metrics(ranked, cases.targets, cases.n_targets, k)
     if cases.owner is None:
         return ranked, values
@@ -171,16 +173,17 @@ def _ranked_and_metrics(scorer: Scorer, cases: EvalCases, k: int,
 
 def evaluate_scorer(scorer: Scorer, cases: EvalCases, k: int = 20, batch_size: int = 256,
                     per_user: dict[str, torch.Tensor] | None = None,
-                    counts: Sequence[int] | None = None) -> dict[str, float]:
+                    counts: Sequence[int] | None = None, allowed: Sequence[int] | None = None) -> dict[str, float]:
     """Mean metrics over `cases` plus `users` and `skipped_users` counts.
 
     `per_user`, when given, is filled with the per-user values the means come from. With the
     vocabulary's training `counts`, the lists' catalog figures follow (catalog_metrics.py: coverage,
-    Gini index, popularity, over every case's list).
+    Gini index, popularity, over every case's list). With `allowed`, every list is ranked among those
+    indices only; targets outside them stay in the target sets, as misses.
     """
     if not cases.users:
         return {"users": 0, "skipped_users": cases.skipped_users}
-    ranked, values = _ranked_and_metrics(scorer, cases, k, batch_size)
+    ranked, values = _ranked_and_metrics(scorer, cases, k, batch_size, allowed)
     if per_user is not None:
         per_user.update(values)
     result: dict[str, float] = {name: float(v.mean()) for name, v in values.items()}

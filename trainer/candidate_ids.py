@@ -1,0 +1,33 @@
+"""A file of movie ids, for `evaluate --candidates FILE`: the allow-list a deployment sends as each
+request's `candidates` (a region's titles, say), so offline figures can be those of what it serves."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .errors import DataError
+
+_ID = re.compile(r"-?[0-9]{1,19}")
+
+
+def read_id_file(path: Path) -> list[int]:
+    """The ids in `path`: integers separated by whitespace or commas, `#` starting a comment.
+
+    Raises:
+        DataError: naming the file, and the line and token that is not a 64-bit integer id; or a
+            file that holds no id at all (an allow-list of nothing would score every user 0).
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read it as a text file of movie ids ({exc})") from None
+    ids: list[int] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        for token in line.split("#", 1)[0].replace(",", " ").split():
+            if not _ID.fullmatch(token) or not -(2**63) <= int(token) < 2**63:
+                raise DataError(f"{path}:{number}: {token[:40]!r} is not a movie id (a 64-bit integer)")
+            ids.append(int(token))
+    if not ids:
+        raise DataError(f"{path}: no movie ids in it; expected integers separated by spaces, commas or new lines")
+    return ids
