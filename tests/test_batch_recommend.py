@@ -103,6 +103,15 @@ def test_candidates_flag_is_the_default_of_every_line_without_its_own(rec, tiny_
     res = run_cli("recommend", "--run", str(tiny_run), "--movies", *map(str, movies[1:3]), "--k", "3",
                   "--candidates", *map(str, pool))
     assert res.returncode == 0 and json.loads(res.stdout)["movies"] == default[:3], res.stderr
+    # a region's list is long: from a file, as evaluate --candidates reads it
+    (tmp_path / "region.txt").write_text("# region\n" + "\n".join(map(str, pool)) + "\n")
+    res = run_cli("recommend", "--run", str(tiny_run), "--input", str(src), "--k", "5",
+                  "--candidates-file", str(tmp_path / "region.txt"))
+    assert res.returncode == 0 and [json.loads(line)["movies"] for line in res.stdout.splitlines()] == \
+        [default, own, null, empty], res.stderr
+    res = run_cli("recommend", "--run", str(tiny_run), "--movies", "1", "--candidates", "2",
+                  "--candidates-file", str(tmp_path / "region.txt"))
+    assert res.returncode == 2 and "give --candidates or --candidates-file, not both" in res.stderr
 
 
 def test_all_users_of_a_data_dir(rec, tiny_run, tiny_data, tmp_path):

@@ -63,3 +63,16 @@ def test_ids_none_of_which_the_model_knows_are_refused(tiny_run, tiny_data, tmp_
         in res.stderr, res.stderr
     res = run_cli("evaluate", "--run", str(tiny_run), "--data", str(tiny_data), "--candidates", str(tmp_path / "no.txt"))
     assert res.returncode == 2 and "no.txt: cannot read it as a text file of movie ids" in res.stderr, res.stderr
+
+
+def test_an_output_naming_the_id_file_is_refused_before_any_work(tiny_run, tiny_data, tmp_path):
+    ids = tmp_path / "region.txt"
+    ids.write_text("1 2 3\n")
+    res = run_cli("evaluate", "--run", str(tiny_run), "--data", str(tiny_data), "--candidates", str(ids),
+                  "--per-user", str(ids))
+    assert res.returncode == 2 and "--per-user" in res.stderr and str(ids) in res.stderr, res.stderr
+    (tmp_path / "in.jsonl").write_text('{"movies": [1]}\n')
+    res = run_cli("recommend", "--run", str(tiny_run), "--input", str(tmp_path / "in.jsonl"), "--candidates-file",
+                  str(ids), "--out", str(ids))
+    assert res.returncode == 2 and "--out" in res.stderr and str(ids) in res.stderr, res.stderr
+    assert ids.read_text() == "1 2 3\n"

@@ -112,6 +112,9 @@ def _add_recommend(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--candidates", type=int, nargs="*", default=None, metavar="ID",
                    help="rank only these movie ids (an allow-list; ids the model does not know are left out); with "
                         "--input or --all, for every history (a line's own \"candidates\" wins)")
+    p.add_argument("--candidates-file", type=Path, default=None, metavar="FILE",
+                   help="--candidates from a file (ids separated by spaces, commas or new lines; # comments), "
+                        "as evaluate --candidates reads it")
 
 
 def _recommend(args: argparse.Namespace) -> None:
@@ -131,10 +134,15 @@ def _recommend(args: argparse.Namespace) -> None:
         raise SessrecError('--exclude is for one history; in --input give each line its own "exclude"')
     if args.k < 1:
         raise SessrecError(f"--k must be a positive int, got {args.k}")
+    if args.candidates_file is not None:
+        if args.candidates is not None:
+            raise SessrecError("give --candidates or --candidates-file, not both")
+        from .candidate_ids import read_id_file
+        args.candidates = read_id_file(args.candidates_file)
     if args.out is not None:
         from .output_file import check_output_file
         check_output_file(args.out, "--out", run=args.run, data=args.data,
-                          inputs=[args.input] if args.input is not None else [])
+                          inputs=[f for f in (args.input, args.candidates_file) if f is not None])
     recommender = Recommender.from_run(args.run)
     if args.data is not None:
         from .data_identity import warn_if_other_data
