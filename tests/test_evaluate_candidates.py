@@ -76,3 +76,19 @@ def test_an_output_naming_the_id_file_is_refused_before_any_work(tiny_run, tiny_
                   str(ids), "--out", str(ids))
     assert res.returncode == 2 and "--out" in res.stderr and str(ids) in res.stderr, res.stderr
     assert ids.read_text() == "1 2 3\n"
+
+
+def test_compare_ranks_every_run_among_the_same_candidates(tiny_run, tiny_data, tmp_path):
+    from trainer.compare import compare_runs, comparison_table
+    from trainer.evaluate import evaluate_run
+
+    pool = load_exported(tiny_run)[1].movies[1::2]
+    result = compare_runs(tiny_data, [tiny_run, tiny_run], metrics=["map@20", "recall@20"], resamples=200,
+                          candidates=pool)
+    alone = evaluate_run(tiny_data, tiny_run, candidates=pool)
+    for entry in result["runs"]:
+        assert entry["candidates"] == len(pool)
+        assert entry["means"] == {m: pytest.approx(alone[m], abs=1e-12) for m in ("map@20", "recall@20")}
+    assert f"ranked among the --candidates ids (in each run's catalog: {len(pool)}, {len(pool)})" in \
+        comparison_table(result)
+    assert "candidates" not in compare_runs(tiny_data, [tiny_run, tiny_run], resamples=200)["runs"][0]

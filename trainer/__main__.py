@@ -90,9 +90,11 @@ def _dispatch(args: argparse.Namespace) -> None:
         print(json.dumps(evaluate_run(args.data, args.run, args.split, args.k, args.test_history,
                                       per_user_file=args.per_user, protocol=args.protocol, candidates=candidates)))
     elif args.command == "compare":
+        from .candidate_ids import read_id_file
         from .compare import compare_runs, comparison_table
         result = compare_runs(args.data, args.runs, args.split, args.metrics, args.k, args.test_history,
-                              args.resamples, args.level, args.seed, args.protocol, args.adjust)
+                              args.resamples, args.level, args.seed, args.protocol, args.adjust,
+                              None if args.candidates is None else read_id_file(args.candidates))
         print(json.dumps(result) if args.json else comparison_table(result))
     elif args.command == "ensemble":
         from .ensemble import build_ensemble

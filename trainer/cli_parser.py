@@ -122,10 +122,6 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     _add_scoring(p)
     p.add_argument("--per-user", type=Path, default=None,
                    help="also write every user's metrics to this JSON file (for paired comparisons)")
-    p.add_argument("--candidates", type=Path, default=None, metavar="FILE",
-                   help="rank among these movie ids only, as a deployment that sends them as every request's "
-                        "\"candidates\" serves (ids separated by spaces, commas or new lines; # comments); "
-                        "test movies outside them count as misses")
 
 
 def _add_scoring(p: argparse.ArgumentParser) -> None:
@@ -138,6 +134,10 @@ def _add_scoring(p: argparse.ArgumentParser) -> None:
     p.add_argument("--protocol", choices=PROTOCOLS, default="set",
                    help="set: the split's movies as one target set after the history (default); next: each movie "
                         "of the split from everything before it, as a session is answered after each event")
+    p.add_argument("--candidates", type=Path, default=None, metavar="FILE",
+                   help="rank among these movie ids only, as a deployment that sends them as every request's "
+                        "\"candidates\" serves (ids separated by spaces, commas or new lines; # comments); "
+                        "test movies outside them count as misses")
 
 
 def _add_export(sub: argparse._SubParsersAction) -> None:

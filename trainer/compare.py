@@ -52,7 +52,8 @@ def holm_adjusted(p_values: Sequence[float]) -> list[float]:
 
 def compare_runs(data: Path, runs: Sequence[Path], split: str = "test", metrics: Sequence[str] | None = None,
                  k: int = 20, test_history: str = "train+validate", resamples: int = 10_000, level: float = 0.95,
-                 seed: int = 0, protocol: str = "set", adjust: str = "none") -> dict[str, Any]:
+                 seed: int = 0, protocol: str = "set", adjust: str = "none",
+                 candidates: Sequence[int] | None = None) -> dict[str, Any]:
     """Each run's metric means on `split`, and each later run minus the first with a paired bootstrap interval.
 
     Args:
@@ -63,6 +64,8 @@ def compare_runs(data: Path, runs: Sequence[Path], split: str = "test", metrics:
         resamples, level, seed: the bootstrap's resamples, interval coverage and seed.
         adjust: "none" (each interval covers `level`), "bonferroni" (all of them together do) or "holm"
             (the marks hold family-wise by Holm's step-down; intervals each at `level`).
+        candidates: raw movie ids every run ranks among (as `evaluate --candidates`); each run's entry
+            then says how many are in its catalog.
 
     Returns:
         {"split", "protocol", "users", "metrics", "resamples", "level", "adjust", "interval_level", "seed",
@@ -85,7 +88,7 @@ def compare_runs(data: Path, runs: Sequence[Path], split: str = "test", metrics:
     check_seed(seed)
     for run in runs:  # a missing run is named before minutes go into scoring the others
         exported_model(Path(run))
-    scored = [score_run(Path(data), Path(runs[0]), split, k, test_history, protocol=protocol)]
+    scored = [score_run(Path(data), Path(runs[0]), split, k, test_history, protocol=protocol, candidates=candidates)]
     if not scored[0][1]["users"]:
         raise DataError(f"{data}: no user has targets in the {split} split; there is nothing to compare")
     known = list(scored[0][1]["metrics"])
@@ -98,7 +101,8 @@ def compare_runs(data: Path, runs: Sequence[Path], split: str = "test", metrics:
             hint = (f" ({unknown[0]} is a figure of all the users' lists at once, not a per-user value to pair: "
                     "compare shows it below the table for every run)")
         raise ConfigError(f"unknown metric {', '.join(unknown)}; evaluate reports {', '.join(known)}{hint}")
-    scored += [score_run(Path(data), Path(run), split, k, test_history, protocol=protocol) for run in runs[1:]]
+    scored += [score_run(Path(data), Path(run), split, k, test_history, protocol=protocol, candidates=candidates)
+               for run in runs[1:]]
     reference = scored[0][1]["metrics"]
     each = interval_level(level, len(chosen) * (len(runs) - 1), adjust)
     differences = []
@@ -114,7 +118,9 @@ def compare_runs(data: Path, runs: Sequence[Path], split: str = "test", metrics:
             cell.update(p_holm=adjusted, significant=adjusted < 1.0 - level)
     return {"split": split, "protocol": protocol, "users": len(scored[0][1]["users"]), "metrics": chosen,
             "resamples": resamples, "level": level, "adjust": adjust, "interval_level": each, "seed": seed,
-            "runs": [{"run": str(run), "means": {m: means[m] for m in chosen}} for run, (means, _) in zip(runs, scored)],
+            "runs": [{"run": str(run), "means": {m: means[m] for m in chosen},
+                      **({"candidates": means["candidates"]} if "candidates" in means else {})}
+                     for run, (means, _) in zip(runs, scored)],
             "differences": differences,
             "catalog": [{"run": str(run), **{m: means[m] for m in CATALOG_METRICS if m in means}}
                         for run, (means, _) in zip(runs, scored)]}
@@ -132,6 +138,9 @@ def comparison_table(result: dict[str, Any]) -> str:
                 if result.get("adjust") == "bonferroni" else f"{result['level']:.0%} interval")
     mark = (f"* = marked by Holm's step-down over {n} at family-wise {1 - result['level']:.0%}; p = the Holm-adjusted "
             "p-value" if holm else "* = the interval excludes 0")
+    if "candidates" in result["runs"][0]:
+        protocol += (", ranked among the --candidates ids (in each run's catalog: "
+                     f"{', '.join(str(r['candidates']) for r in result['runs'])})")
     lines = [f"{result['split']} split{protocol}, {result['users']:,} users; paired bootstrap over users "
              f"({result['resamples']:,} resamples, {coverage}, seed {result['seed']}; {mark})", "",
              "| metric | " + " | ".join(head) + " |", "|---|" + "---|" * len(head)]
