@@ -184,7 +184,7 @@ def test_the_readme_session_client_equals_stateless_answers(server, tiny_data):
     assert status == 200 and answer["movies"] == expected["movies"]
 
 
-def test_the_request_cli_sends_exclude_and_candidates_through_torchserve(server, tiny_run):
+def test_the_request_cli_sends_exclude_and_candidates_through_torchserve(server, tiny_run, tmp_path):
     from trainer.recommender import Recommender
 
     rec = Recommender.from_run(tiny_run)
@@ -197,6 +197,11 @@ def test_the_request_cli_sends_exclude_and_candidates_through_torchserve(server,
     assert lines[2] == "HTTP 200"
     expected = rec.recommend(history, 4, [pool[3]], pool)
     assert json.loads(lines[3])["movies"] == expected.movies and set(expected.movies) <= set(pool) - {pool[3]}
+    ids = tmp_path / "region.txt"
+    ids.write_text("\n".join(map(str, pool)))
+    done = run_cli("request", "--url", f"{server.inference}/predictions/sessrec", "--movies", *map(str, history),
+                   "--k", "4", "--exclude", str(pool[3]), "--candidates-file", str(ids))
+    assert done.returncode == 0 and done.stdout.splitlines()[1:] == lines[1:], done.stdout + done.stderr
 
 
 def test_the_request_cli_streams_a_session_and_checks_it_against_the_stateless_answer(server, tiny_data):

@@ -46,6 +46,8 @@ def _add_server(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--exclude", type=int, nargs="*", default=None, metavar="ID", help="the request's \"exclude\"")
     p.add_argument("--candidates", type=int, nargs="*", default=None, metavar="ID",
                    help="the request's \"candidates\": rank only these movie ids")
+    p.add_argument("--candidates-file", type=Path, default=None, metavar="FILE",
+                   help="--candidates from a file (ids separated by spaces, commas or new lines; # comments)")
     p.add_argument("--session", action="store_true", help="stream the history into the sessions archive: open "
                    "a session with all but its last --stream movies, send those one request each, then check "
                    "the last answer against one stateless request (--check-url) with the whole history")
@@ -61,6 +63,15 @@ def _add_server(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--key-file", type=Path, default=None, metavar="PATH",
                    help="TorchServe's key_file.json, for a server with token authorization on (default: "
                    "./key_file.json when there is one, which TorchServe writes in the directory it starts from)")
+
+
+def candidates_from_file(args: argparse.Namespace) -> None:
+    """`--candidates-file` read into `args.candidates` (recommend and request take either, not both)."""
+    if args.candidates_file is not None:
+        if args.candidates is not None:
+            raise SessrecError("give --candidates or --candidates-file, not both")
+        from .candidate_ids import read_id_file
+        args.candidates = read_id_file(args.candidates_file)
 
 
 def check_sources(args: argparse.Namespace) -> None:
@@ -134,11 +145,7 @@ def _recommend(args: argparse.Namespace) -> None:
         raise SessrecError('--exclude is for one history; in --input give each line its own "exclude"')
     if args.k < 1:
         raise SessrecError(f"--k must be a positive int, got {args.k}")
-    if args.candidates_file is not None:
-        if args.candidates is not None:
-            raise SessrecError("give --candidates or --candidates-file, not both")
-        from .candidate_ids import read_id_file
-        args.candidates = read_id_file(args.candidates_file)
+    candidates_from_file(args)
     if args.out is not None:
         from .output_file import check_output_file
         check_output_file(args.out, "--out", run=args.run, data=args.data,

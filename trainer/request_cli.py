@@ -7,7 +7,7 @@ import json
 import urllib.parse
 from pathlib import Path
 
-from .cli_serving import SESSIONS_URL, STATELESS_URL, check_sources, history_from_args
+from .cli_serving import SESSIONS_URL, STATELESS_URL, candidates_from_file, check_sources, history_from_args
 from .errors import SessrecError
 from .server import http
 from .properties import read_properties
@@ -23,7 +23,9 @@ def request(args: argparse.Namespace) -> None:
     else:
         # the session check compares whole answers with one stateless request; lists that shorten an answer
         # belong to single requests (clients send them with any session request, README)
-        _refuse_given((("--exclude", args.exclude), ("--candidates", args.candidates)), "without --session")
+        _refuse_given((("--exclude", args.exclude), ("--candidates", args.candidates),
+                       ("--candidates-file", args.candidates_file)), "without --session")
+    candidates_from_file(args)
     for flag, url in (("--url", args.url), ("--check-url", args.check_url)):
         if url is not None:
             _check_url(flag, url)
