@@ -3,12 +3,11 @@ request's `candidates` (a region's titles, say), so offline figures can be those
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from .errors import DataError
+from handler.request_parser import ID_MAX, ID_MIN, RequestError, parse_id
 
-_ID = re.compile(r"-?[0-9]{1,19}")
+from .errors import DataError
 
 
 def read_id_file(path: Path) -> list[int]:
@@ -25,9 +24,13 @@ def read_id_file(path: Path) -> list[int]:
     ids: list[int] = []
     for number, line in enumerate(text.splitlines(), 1):
         for token in line.split("#", 1)[0].replace(",", " ").split():
-            if not _ID.fullmatch(token) or not -(2**63) <= int(token) < 2**63:
+            try:  # read as the handler reads a request's numeric-string ids, within the same 64-bit bound
+                value = parse_id(token, token)
+            except RequestError:
+                value = None
+            if value is None or not ID_MIN <= value <= ID_MAX:
                 raise DataError(f"{path}:{number}: {token[:40]!r} is not a movie id (a 64-bit integer)")
-            ids.append(int(token))
+            ids.append(value)
     if not ids:
         raise DataError(f"{path}: no movie ids in it; expected integers separated by spaces, commas or new lines")
     return ids
