@@ -81,14 +81,10 @@ def _dispatch(args: argparse.Namespace) -> None:
     elif args.command == "evaluate":
         from .candidate_ids import read_id_file
         from .evaluate import evaluate_run
-        candidates = None
-        if args.candidates is not None:
-            if args.per_user is not None:  # evaluate_run checks the rest; the id file is this command's to name
-                from .output_file import check_output_file
-                check_output_file(args.per_user, "--per-user", run=args.run, data=args.data, inputs=[args.candidates])
-            candidates = read_id_file(args.candidates)
+        given = [args.candidates] if args.candidates is not None else []
         print(json.dumps(evaluate_run(args.data, args.run, args.split, args.k, args.test_history,
-                                      per_user_file=args.per_user, protocol=args.protocol, candidates=candidates)))
+                                      per_user_file=args.per_user, protocol=args.protocol,
+                                      candidates=read_id_file(given[0]) if given else None, read_files=given)))
     elif args.command == "compare":
         from .candidate_ids import read_id_file
         from .compare import compare_runs, comparison_table

@@ -75,7 +75,7 @@ def _run_cases(data_dir: Path, run_dir: Path, split: str, test_history: str,
 def evaluate_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20,
                  test_history: str = "train+validate", device: str = "cpu",
                  per_user_file: Path | None = None, protocol: str = "set",
-                 candidates: Sequence[int] | None = None) -> dict[str, Any]:
+                 candidates: Sequence[int] | None = None, read_files: Sequence[Path] = ()) -> dict[str, Any]:
     """Full-catalog metrics of the exported model on `split` of `data_dir`.
 
     Args:
@@ -92,12 +92,13 @@ def evaluate_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20
             movie of the split from everything before it; a user's metrics are the mean over their movies).
         candidates: raw movie ids to rank among (a deployment's allow-list, served as `candidates`); targets
             outside them stay in the target sets, as misses. The result then says how many are in the catalog.
+        read_files: other files the caller read (the candidates' id file), which `per_user_file` must not replace.
 
     Returns:
         Metric means over users plus `users`, `skipped_users`, `split` and `protocol`.
     """
     if per_user_file is not None:  # before the scoring, which may take minutes
-        check_output_file(per_user_file, "--per-user", run=run_dir, data=data_dir)
+        check_output_file(per_user_file, "--per-user", run=run_dir, data=data_dir, inputs=read_files)
     result, per_user = score_run(data_dir, run_dir, split, k, test_history, device, protocol, candidates)
     if not result["users"]:  # was printed as {"users": 0, ...}, without a metric, and exit status 0
         skipped = result["skipped_users"]
