@@ -85,16 +85,15 @@ def parse_id(value: Any, where: str) -> int:
                                     f"got {_short(value)}")
 
 
-def _id_list(body: dict[str, Any], field: str, limits: Limits) -> list[int]:
+def _id_list(body: dict[str, Any], field: str, limit: int, advice: str) -> list[int]:
+    """`body[field]` as 64-bit int ids, at most `limit` of them (`advice`: what to do about more)."""
     value = body.get(field)
     if value is None and field != "movies":  # optional: null is the same as leaving it out
         value = []
     if not isinstance(value, list):
         raise RequestError("InvalidField", f"'{field}' must be a list of movie ids, got {_short(value)}")
-    limit = limits.max_candidates if field == "candidates" else limits.max_ids
     if len(value) > limit:
-        raise RequestError("TooManyIds", f"'{field}' has {len(value)} ids; the limit is {limit} " + (
-            "(handler.max_candidates in model-config.yaml)" if field == "candidates" else "(send the most recent ones)"))
+        raise RequestError("TooManyIds", f"'{field}' has {len(value)} ids; the limit is {limit} ({advice})")
     if not value:
         return value
     if set(map(type, value)) != _INT_ONLY:
@@ -168,6 +167,8 @@ def parse_request(raw: Any, limits: Limits) -> Request:
         raise RequestError("InvalidField", f"'after' must be the non-negative integer 'step' of the session's last "
                            f"answer, got {_short(after)}")
     # candidates: null or absent is the whole catalog; [] is a list that allows nothing (an empty answer)
-    candidates = None if body.get("candidates") is None else _id_list(body, "candidates", limits)
-    return Request(movies=_id_list(body, "movies", limits), k=k, exclude=_id_list(body, "exclude", limits), after=after,
-                   candidates=candidates)
+    candidates = None if body.get("candidates") is None else _id_list(
+        body, "candidates", limits.max_candidates, "handler.max_candidates in model-config.yaml")
+    recent = "send the most recent ones"
+    return Request(movies=_id_list(body, "movies", limits.max_ids, recent), k=k,
+                   exclude=_id_list(body, "exclude", limits.max_ids, recent), after=after, candidates=candidates)
