@@ -8,6 +8,8 @@ STAMP := $(VENV)/.sessrec-setup
 DATA ?= data/synthetic
 RUN ?= runs/latest
 EPOCHS ?=
+# A finished run to start training from (train --init-from): a retrain on newer data
+INIT_FROM ?=
 # Serving knobs to pack instead of handler/model-config.yaml and handler/model-config-sessions.yaml
 MODEL_CONFIG ?=
 SESSIONS_MODEL_CONFIG ?=
@@ -48,7 +50,7 @@ data: setup
 
 train: setup
 	@if [ "$(DATA)" = "data/synthetic" ] && [ ! -f "$(DATA)/train.pkl" ]; then $(MAKE) --no-print-directory data; fi
-	$(PY) -m trainer train --data "$(DATA)" --out "$(RUN)" $(if $(EPOCHS),--epochs $(EPOCHS))
+	$(PY) -m trainer train --data "$(DATA)" --out "$(RUN)" $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(INIT_FROM),--init-from "$(INIT_FROM)")
 
 evaluate: setup
 	$(PY) -m trainer evaluate --data "$(DATA)" --run "$(RUN)" --split test

@@ -39,6 +39,16 @@ def test_train_evaluate_recommend_take_paths_with_spaces(tmp_path: Path):
     assert len(json.loads(res.stdout.strip().splitlines()[-1])["movies"]) == 10
 
 
+def test_train_starts_from_the_run_init_from_names(tmp_path: Path):
+    data, first, second = tmp_path / "data", tmp_path / "week 1", tmp_path / "week 2"
+    assert main(["prepare", "--synthetic", "--users", "200", "--movies", "100", "--out", str(data)]) == 0
+    assert main(["train", "--data", str(data), "--out", str(first), "--epochs", "1"]) == 0
+    res = make("train", f"DATA={data}", f"RUN={second}", "EPOCHS=1", f"INIT_FROM={first}")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert f"initialised from {first} (init_keep 0.5): 100 of this vocabulary's 100 movies carried over" in res.stdout
+    assert json.loads((second / "config.json").read_text())["init_from"] == str(first)
+
+
 def test_data_target_prepares_a_directory_with_spaces_once(tmp_path: Path):
     data = tmp_path / "new data"
     res = make("data", f"DATA={data}")

@@ -53,6 +53,8 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
             setattr(cfg, k, v)
     if not cfg.distill and {"distill_weight", "distill_k"} & given.keys():
         raise ConfigError("--distill-weight and --distill-k need --distill RUN [RUN ...] (the teachers)")
+    if not cfg.init_from and "init_keep" in given:
+        raise ConfigError("--init-keep shapes the start from --init-from RUN; without it there is nothing to keep")
     if cfg.lr_schedule != "plateau" and {"lr_decay", "lr_patience"} & given.keys():  # else read by nothing
         raise ConfigError(f"--lr-decay and --lr-patience shape --lr-schedule plateau; with {cfg.lr_schedule!r} "
                           "they would be ignored")

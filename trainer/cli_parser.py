@@ -110,6 +110,12 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--distill", nargs="+", default=None, metavar="RUN",
                    help="also learn each position's next movie from these finished GRU runs (an ensemble "
                         "run: its members), weighted by --distill-weight (default 0.5)")
+    p.add_argument("--init-from", type=Path, default=None, metavar="RUN",
+                   help="start from a finished GRU run's weights (a retrain on newer data): its movies' rows are "
+                        "matched by movie id, new movies start fresh; the network's shape must be RUN's")
+    p.add_argument("--init-keep", type=float, default=None, metavar="K",
+                   help="with --init-from: start each weight at K x RUN's + (1 - K) x a fresh initialisation "
+                        "(shrink and perturb); 1 = RUN's weights as they are (default 0.5)")
     p.add_argument("--tied", action=argparse.BooleanOptionalAction, default=None, help="tie input/output embeddings")
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None, help="bf16 autocast (CUDA, or a CPU with AVX512-BF16 or AMX)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,

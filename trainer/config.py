@@ -85,6 +85,10 @@ class TrainConfig:
     distill: list[str] = field(default_factory=list)  # teacher runs (distill.py); [] = off
     distill_weight: float = 0.5  # the teachers' share of the loss, with distill
     distill_k: int = 50  # teacher movies kept per training position
+    init_from: str = ""  # a finished GRU run whose weights this run starts from (warm_start.py); "" = a cold start
+    # With init_from: each weight starts as init_keep x the run's + (1 - init_keep) x a fresh initialisation
+    # (shrink and perturb, Ash & Adams 2020); 1 = the old weights as they are. 0.5 measured best (README).
+    init_keep: float = 0.5
     min_count: int = 5
     # The notebook fed 150; the last 50 measured better or level on MovieLens-1M, MovieLens-100k and
     # the built-in data (BENCHMARKS.md), and a served request then costs at most 50 GRU steps.
@@ -118,6 +122,8 @@ class TrainConfig:
         # one teacher run instead of a list (iterated letter by letter), the model as a dict.
         if isinstance(self.data, os.PathLike):
             self.data = os.fspath(self.data)
+        if isinstance(self.init_from, os.PathLike):
+            self.init_from = os.fspath(self.init_from)
         if isinstance(self.distill, (str, os.PathLike)):
             self.distill = [self.distill]
         self.distill = [os.fspath(d) if isinstance(d, os.PathLike) else d for d in self.distill]
@@ -166,6 +172,8 @@ class TrainConfig:
             # Soft targets are looked up by window position; a window with movies left out has others.
             raise ConfigError(f"--item-dropout {self.item_dropout} cannot be combined with --distill: the "
                               "teachers' soft targets are computed for every position of a window")
+        if not 0.0 < self.init_keep <= 1.0:
+            raise ConfigError(f"--init-keep must be in (0, 1] (1 = the old weights as they are), got {self.init_keep}")
         if not 0.0 <= self.user_weight <= 2.0:
             # beyond 2 a heavy rater's copies would swamp an epoch (a 700-movie user: 196 at 2)
             raise ConfigError(f"--user-weight must be in [0, 2] (0 = every window once), got {self.user_weight}")

@@ -7,8 +7,9 @@ The layers, lowest first: TrainConfig's defaults, `--preset`, the file, the flag
 
 A file is checked whole before anything trains: a setting sessrec does not know (with the nearest known
 name), a value of the wrong type, or a baseline's config is a ConfigError naming the file and the key.
-Two keys are read and dropped: `data` (the data is always `--data`) and `model.vocab_size` (counted
-from the training split's vocabulary).
+Three keys are read and dropped: `data` (the data is always `--data`), `init_from` (a run starts from
+another's weights only with `--init-from`: repeating a retrained run's settings on other data must not
+silently start from its weights) and `model.vocab_size` (counted from the training split's vocabulary).
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from typing import Any
 from .config import ModelConfig, TrainConfig
 from .errors import ConfigError
 
-#: Read and dropped: the data is --data, and the vocabulary size is counted from the training split.
-DROPPED = {"data", "vocab_size"}
+#: Read and dropped: the data is --data, the starting weights --init-from, and the vocabulary size is counted
+#: from the training split.
+DROPPED = {"data", "init_from", "vocab_size"}
 SUFFIXES = (".json", ".yaml", ".yml")
 
 

@@ -32,6 +32,7 @@ from .run_lock import claim_run_dir
 from .splits import history_for, load_data_dir
 from .thread_share import follow_share
 from .vocab import VOCAB_FILE, Vocab
+from .warm_start import check_periods, check_source, warm_start
 
 CONFIG_FILE = "config.json"
 SHARE_EVERY = 50  # batches between looks at the run's share of the cores (a file read: ~20 us)
@@ -90,6 +91,8 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
     cfg.validate()
     if cfg.distill:
         check_teachers(cfg.distill, Path(cfg.data))
+    if cfg.init_from:
+        check_source(Path(cfg.init_from), Path(out_dir), cfg.model)
     device = resolve_device(cfg.device)
     if cfg.amp and not bf16_native(device):  # before the run directory is touched
         raise ConfigError(f"--amp: {device} has no native bf16 (a CPU needs AVX512-BF16 or AMX), so bf16 would be "
@@ -113,6 +116,8 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
     """`train` past its checks, with the run directory claimed for this process."""
     # ---- data and vocabulary (a resumed run keeps its own) ----
     splits = load_data_dir(Path(cfg.data))
+    if cfg.init_from:  # before anything is written
+        check_periods(Path(cfg.init_from), splits)
     started_on = recorded(out_dir) if resume else None
     if started_on is not None and not holds(started_on, cfg.data, splits):
         raise RunDirError(f"{cfg.data}: its {' and '.join(LEARNED_FROM)} differ from those {out_dir} started on "
@@ -138,6 +143,8 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     model = SessionGRU(cfg.model).to(device)
+    if cfg.init_from and not (resume and (out_dir / CKPT_FILE).exists()):  # a checkpoint holds later weights
+        print(warm_start(model, vocab, Path(cfg.init_from), cfg.init_keep))
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = make_scheduler(cfg, optimizer)
     loss_fn = training_loss(cfg, soft, device)

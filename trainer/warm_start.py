@@ -1,0 +1,126 @@
+"""`train --init-from RUN`: start a new run from a finished run's weights (a retrain on newer data).
+
+A retrain on this week's log need not relearn what last week's model knew. The GRU's own weights
+carry over whole; the movie rows (input embedding, output layer) are matched by raw movie id,
+since the two vocabularies number movies by their own training counts. Movies new to the catalog
+keep the fresh initialisation a cold run would give them (same seed), so their rows are learnt
+from this run's data alone; movies the old run knew and this data lacks are dropped.
+
+Started from the old weights as they are, a run stops early at a worse optimum than a cold one (warm
+starts generalise worse, Ash & Adams 2020); their remedy, shrink and perturb, is `keep`: every carried
+weight starts at keep x old + (1 - keep) x the fresh value. README gives the measurements behind 0.5.
+
+Honest evaluation needs the old run to have learnt nothing of this run's validation and test
+periods. Where the old run's split files can still be read, that is checked by user: a user whose
+old training history is this run's training history plus more has had those later movies, which
+this run holds out, trained into the weights, and the start is refused.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+
+from .config import ModelConfig, TrainConfig
+from .data_identity import holds, recorded
+from .errors import ConfigError, DataError, RunDirError
+from .export import BEST_FILE, ENSEMBLE_FILE
+from .splits import Split, load_data_dir
+from .vocab import VOCAB_FILE, Vocab
+
+#: What must match for the old weights to fit the new network (the vocabulary size may differ).
+ARCHITECTURE = ("emb_dim", "hidden_dim", "layers", "tied")
+#: State-dict entries whose rows are movies (index 0, the start token, is matched to index 0).
+MOVIE_ROWS = ("embedding.weight", "output.weight", "output.bias")
+
+
+def check_source(run: Path, out_dir: Path, model: ModelConfig) -> None:
+    """Check that `run` is a finished GRU run whose network has `model`'s shape, before anything is written.
+
+    Raises:
+        ConfigError: `run` is `out_dir`, is not a finished GRU run, or has another architecture.
+    """
+    run, flag = Path(run), f"--init-from {run}"
+    if run.resolve() == Path(out_dir).resolve():
+        raise ConfigError(f"{flag} names the run being trained (--out); give the finished run to start from")
+    if not run.is_dir():
+        raise ConfigError(f"{flag}: no such run directory")
+    if (run / ENSEMBLE_FILE).exists():
+        raise ConfigError(f"{flag} is an ensemble: start from one of its member runs")
+    try:
+        source = TrainConfig.load(run / "config.json")
+    except RunDirError as exc:
+        raise ConfigError(f"{flag}: {exc}") from None
+    if source.kind != "gru":
+        raise ConfigError(f"{flag} is a {source.kind!r} baseline run: it has no GRU weights to start from")
+    missing = [f for f in (BEST_FILE, VOCAB_FILE) if not (run / f).exists()]
+    if missing:
+        raise ConfigError(f"{flag}: no {' or '.join(missing)} there; it has not finished an epoch")
+    differ = [f"{name} {getattr(source.model, name)} (this run: {getattr(model, name)})" for name in ARCHITECTURE
+              if getattr(source.model, name) != getattr(model, name)]
+    if differ:
+        raise ConfigError(f"{flag}: its network has {', '.join(differ)}; train with the settings it was trained "
+                          f"with, --config {run / 'config.json'} (flags given with it still win)")
+
+
+def check_periods(run: Path, splits: dict[str, Split]) -> None:
+    """Refuse an old run whose training split reaches into this data's validation or test periods.
+
+    Raises:
+        ConfigError: some users' old training histories continue past their training history here.
+    """
+    record = recorded(run)
+    old_dir = Path(record["data"]) if record is not None and isinstance(record.get("data"), str) else None
+    try:
+        if old_dir is None or not holds(record, old_dir):
+            raise FileNotFoundError(old_dir)
+        old = load_data_dir(old_dir)["train"]
+    except (OSError, DataError):  # moved, deleted, or since re-prepared: not what the run learnt from
+        print(f"warning: --init-from {run}: the training data it recorded ({old_dir or 'none'}) is not there as it "
+              "was, so whether it learnt from this run's validation or test period is not checked; start only "
+              "from a run trained on an earlier period", file=sys.stderr)
+        return
+    new = splits["train"].as_dict()
+    users = events = 0
+    for user, movies in old.as_dict().items():
+        mine = new.get(user)
+        if mine is not None and len(movies) > len(mine) and movies[: len(mine)] == mine:
+            users, events = users + 1, events + len(movies) - len(mine)
+    if users:
+        raise ConfigError(f"--init-from {run} learnt from {events:,} movies of {users:,} users that come after their "
+                          f"training history here (its train.pkl, {old_dir}, goes on where this train.pkl stops): "
+                          "this run would be validated and tested on movies its starting weights were trained on. "
+                          "Start from a run trained on an earlier period")
+
+
+def warm_start(model: torch.nn.Module, vocab: Vocab, run: Path, keep: float = 1.0) -> str:
+    """Start `model` (built for `vocab`, initialised as a cold run) from `run`'s best weights, movie rows
+    matched by raw id: each carried weight becomes keep x `run`'s + (1 - keep) x its fresh value. Returns
+    a line saying what carried over."""
+    state = torch.load(Path(run) / BEST_FILE, map_location="cpu", weights_only=True)["model"]
+    old = Vocab.load(Path(run) / VOCAB_FILE)
+    # rows to copy: new index <- old index, the start token included
+    pairs = [(0, 0)] + [(i + 1, old.index_of[m]) for i, m in enumerate(vocab.movies) if m in old.index_of]
+    new_rows = torch.tensor([p[0] for p in pairs])
+    old_rows = torch.tensor([p[1] for p in pairs])
+    own = model.state_dict()
+    if set(state) != set(own):
+        raise ConfigError(f"--init-from {run}: its weights ({sorted(set(state) ^ set(own))} differ) do not fit this network")
+    done: set[int] = set()
+    with torch.no_grad():
+        for name, value in state.items():
+            target = own[name]
+            if target.data_ptr() in done:  # tied: the output layer is the embedding, already started
+                continue
+            done.add(target.data_ptr())
+            if name in MOVIE_ROWS:
+                rows = new_rows.to(target.device)
+                target[rows] = keep * value[old_rows].to(target.device, target.dtype) + (1 - keep) * target[rows]
+            else:
+                target.copy_(keep * value.to(target.device, target.dtype) + (1 - keep) * target)
+    kept = len(pairs) - 1
+    return (f"initialised from {run} (init_keep {keep:g}): {kept:,} of this vocabulary's {vocab.size - 1:,} movies "
+            f"carried over ({vocab.size - 1 - kept:,} new, {old.size - 1 - kept:,} of its {old.size - 1:,} no longer in "
+            "the vocabulary)")
