@@ -54,7 +54,7 @@ def test_each_seed_is_trained_scored_and_averaged(tiny_data, tmp_path, capsys):
     (["--", "--out=elsewhere"], "give --out to the sweep"),
     (["--", "--ou", "elsewhere"], "give --out to the sweep"),
     (["--", "--dat=other", "--seed=3"], "give --data and --seed to the sweep"),
-    (["--", "--resume"], "the sweep resumes its interrupted seeds by itself"),
+    (["--", "--resume"], "the sweep resumes its interrupted runs by itself"),
     (["--protocol", "events"], "--protocol must be set or next, got 'events'"),
     (["--seeds", "1", "-1"], "--seeds must be an int in 0..2**63-1, got -1"),  # numpy takes no negative seed
 ])

@@ -60,7 +60,7 @@ def train_or_resume(data: Path, run: Path, flags: list[str]) -> None:
         raise SessrecError(f"training {run} failed (its error is printed above)")
 
 
-def check_train_flags(flags: list[str]) -> None:
+def check_train_flags(flags: list[str], own: str = "the sweep (--data, --out, --seeds)") -> None:
     """Refuse train flags that would take the sweep's own place, in any spelling argparse takes
     (`--out=X`, `--ou X`): the sweep puts them after its --data and --out, so they would win, and
     every seed would train on other data or into one directory."""
@@ -71,9 +71,9 @@ def check_train_flags(flags: list[str]) -> None:
     taken = [flag for flag, mine in (("--data", str(args.data) != ours), ("--out", str(args.out) != ours),
                                      ("--seed", args.seed is not None)) if mine]
     if taken:
-        raise ConfigError(f"give {' and '.join(taken)} to the sweep (--data, --out, --seeds), not among the train flags")
+        raise ConfigError(f"give {' and '.join(taken)} to {own}, not among the train flags")
     if args.resume:
-        raise ConfigError("--resume is not a train flag here: the sweep resumes its interrupted seeds by itself")
+        raise ConfigError(f"--resume is not a train flag here: {own.split(' (')[0]} resumes its interrupted runs by itself")
 
 
 def sweep(data: Path, out: Path, seeds: list[int], flags: list[str], k: int = 20,
