@@ -23,9 +23,6 @@ from conftest import run_cli
     (["--user", "3"], r"^error: --user goes with --data"),
     (["--data", "DATA"], r"^error: give one of --movies, --data \(with --user\), not --movies and --data$"),
     (["--session", "--stream", "-1"], r"^error: --stream must be >= 0, got -1$"),
-    (["--session", "--exclude", "3"], r"^error: --exclude goes without --session$"),
-    (["--session", "--candidates", "3", "--exclude"], r"^error: --exclude and --candidates go without --session$"),
-    (["--session", "--candidates-file", "x.txt"], r"^error: --candidates-file goes without --session$"),
     (["--candidates", "3", "--candidates-file", "x.txt"], r"^error: give --candidates or --candidates-file, not both$"),
 ])
 def test_flag_problems_are_named_before_any_request(tiny_data, args, match):

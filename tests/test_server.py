@@ -217,6 +217,17 @@ def test_the_request_cli_streams_a_session_and_checks_it_against_the_stateless_a
     status, expected = server.predict({"movies": history, "k": 5})
     assert status == 200 and json.loads(steps[-1][2]) == expected["movies"]
     assert "equals the stateless answer" in done.stdout
+    # exclude and candidates go with every request: the session's answers are the stateless ones with them
+    allowed = expected["movies"][1:] + [m for m in range(1, 60) if m not in history][:10]
+    lists = {"exclude": expected["movies"][1:2], "candidates": allowed}
+    done = run_cli("request", "--data", str(tiny_data), "--user", str(user), "--session", "--stream", "2", "--k", "5",
+                   "--url", sessions, "--check-url", stateless, "--exclude", *map(str, lists["exclude"]),
+                   "--candidates", *map(str, allowed))
+    assert done.returncode == 0, done.stderr
+    status, narrowed = server.predict({"movies": history, "k": 5, **lists})
+    last = re.findall(r"^step \d+ \(.*?\): (\[.*\])$", done.stdout, re.M)[-1]
+    assert status == 200 and json.loads(last) == narrowed["movies"] != expected["movies"]
+    assert set(narrowed["movies"]) <= set(allowed) - set(lists["exclude"])
     # the stateless archive has no sessions: the CLI says so instead of streaming into it
     done = run_cli("request", "--movies", "1", "2", "--session", "--url", stateless, "--check-url", stateless)
     assert done.returncode != 0 and "is this the sessions archive" in done.stderr

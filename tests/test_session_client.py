@@ -84,19 +84,27 @@ def test_an_answer_that_disagrees_with_the_whole_history_is_counted_wrong():
     assert counts["checked"] == 1 and counts["wrong"] == 1
 
 
-def test_k_goes_with_every_request_and_each_answer_is_reported_in_order():
+def test_k_and_the_fields_go_with_every_request_and_each_answer_is_reported_in_order():
     server, seen, sent = FakeSessions({2: "late"}), [], []
 
     def post(payload, headers, timeout):
         sent.append(payload)
         return server(payload, headers, timeout)
 
-    stateless = FakeSessions({})
+    checked = []
+
+    def stateless(payload, headers, timeout):
+        checked.append(payload)
+        return stateless_server(payload, headers, timeout)
+
+    stateless_server, lists = FakeSessions({}), {"exclude": [9], "candidates": [1, 9, 40]}
     counts, last = stream_session(post, [1, 2], [3, 4, 5], lambda: 0.0, timeout=1.0, tries=2, k=7,
-                                  check=stateless, on_answer=lambda req, ans: seen.append((req["movies"], ans["step"])))
-    assert all(p["k"] == 7 for p in sent)
+                                  check=stateless, on_answer=lambda req, ans: seen.append((req["movies"], ans["step"])),
+                                  fields=lists)
+    assert len(sent) == 5 and all(p["k"] == 7 and p["exclude"] == [9] and p["candidates"] == [1, 9, 40] for p in sent)
+    assert checked == [{"movies": [1, 2, 3, 4, 5], "k": 7, **lists}]
     assert seen == [([1, 2], 1), ([3], 2), ([4], 3), ([5], 4)]  # the late answer is reported once, when resent
-    assert stateless.sessions["s0"]["movies"] == [1, 2, 3, 4, 5] and "s1" not in server.sessions
+    assert stateless_server.sessions["s0"]["movies"] == [1, 2, 3, 4, 5] and "s1" not in server.sessions
     assert counts["checked"] == 1 and counts["wrong"] == 0
 
 

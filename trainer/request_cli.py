@@ -20,11 +20,6 @@ def request(args: argparse.Namespace) -> None:
     check_sources(args)
     if not args.session:
         _refuse_given((("--stream", args.stream), ("--check-url", args.check_url)), "with --session")
-    else:
-        # the session check compares whole answers with one stateless request; lists that shorten an answer
-        # belong to single requests (clients send them with any session request, README)
-        _refuse_given((("--exclude", args.exclude), ("--candidates", args.candidates),
-                       ("--candidates-file", args.candidates_file)), "without --session")
     candidates_from_file(args)
     for flag, url in (("--url", args.url), ("--check-url", args.check_url)):
         if url is not None:
@@ -34,12 +29,12 @@ def request(args: argparse.Namespace) -> None:
     key_file = _key_file(args.key_file)
     stateless_url, sessions_url = default_urls(args.config)
     movies = history_from_args(args)
+    lists = {name: value for name, value in (("exclude", args.exclude), ("candidates", args.candidates))
+             if value is not None}
     if args.session:
-        return _request_session(args, movies, key_file, sessions_url, stateless_url)
+        return _request_session(args, movies, lists, key_file, sessions_url, stateless_url)
     url, timeout = args.url or stateless_url, args.timeout or 30.0
-    payload = {"movies": movies, "k": args.k,
-               **{name: value for name, value in (("exclude", args.exclude), ("candidates", args.candidates))
-                  if value is not None}}
+    payload = {"movies": movies, "k": args.k, **lists}
     print(f"POST {url}\n{json.dumps(payload)}")
     try:
         status, body = http("POST", url, json.dumps(payload).encode(), timeout=timeout,
@@ -103,10 +98,11 @@ def _with_key(post: Post, key_file: Path | None) -> Post:
     return authed
 
 
-def _request_session(args: argparse.Namespace, movies: list[int], key_file: Path | None, sessions_url: str,
-                     stateless_url: str) -> None:
+def _request_session(args: argparse.Namespace, movies: list[int], lists: dict[str, list[int]], key_file: Path | None,
+                     sessions_url: str, stateless_url: str) -> None:
     """Stream `movies` as a session (the client the session tests and benchmark use), print every
-    answer, and fail unless the last one equals the stateless answer for the whole history."""
+    answer, and fail unless the last one equals the stateless answer for the whole history. `lists`
+    (exclude, candidates) go with every request, the stateless one too."""
     from .session_client import poster, stream_session
 
     stream = 5 if args.stream is None else args.stream
@@ -135,7 +131,7 @@ def _request_session(args: argparse.Namespace, movies: list[int], key_file: Path
     try:
         counts, last = stream_session(_with_key(poster(url), key_file), opening, events, lambda: 0.0,
                                       timeout=timeout, tries=3, k=args.k,
-                                      check=check, on_answer=show, open_timeout=once_timeout)
+                                      check=check, on_answer=show, open_timeout=once_timeout, fields=lists)
     except TimeoutError:  # the opening or the check, which are sent once: the server is up
         raise SessrecError(f"the server took a request but did not answer within {once_timeout:g} s (busy, "
                            "or a worker died with it and is being restarted); send it again") from None

@@ -52,7 +52,8 @@ def _store_busy(status: int, body: Any) -> bool:
 
 def stream_session(post: Post, opening: list[int], events: list[int], think: Callable[[], float],
                    timeout: float, tries: int, k: int | None = None, check: Post | None = None,
-                   on_answer: OnAnswer | None = None, open_timeout: float = 30) -> tuple[Counter, dict[str, Any]]:
+                   on_answer: OnAnswer | None = None, open_timeout: float = 30,
+                   fields: dict[str, Any] | None = None) -> tuple[Counter, dict[str, Any]]:
     """Open a session with `opening`, then send `events` one per request, each after `think()` seconds.
 
     A request unanswered within `timeout` is sent again, with the same `after`, up to `tries` times
@@ -65,6 +66,8 @@ def stream_session(post: Post, opening: list[int], events: list[int], think: Cal
         check: where the whole-history request goes (default `post`: it opens a throwaway session).
         on_answer: called with (request, answer) for the opening and every answered event.
         open_timeout: how long the opening request (the whole history, sent once) may take.
+        fields: more request fields (`exclude`, `candidates`) for every request, the check's too: a
+            session applies them to each answer, not to the session.
 
     Returns:
         Counts (answered; timeouts; store_busy: 503s resent; lost: given up after timeouts, the
@@ -75,7 +78,7 @@ def stream_session(post: Post, opening: list[int], events: list[int], think: Cal
         RuntimeError: any status other than 200, or an answer whose step is not the next one.
     """
     counts: Counter = Counter()
-    sized = {} if k is None else {"k": k}
+    sized = {**({} if k is None else {"k": k}), **(fields or {})}
     request = {"movies": opening, **sized}
     status, body = post(request, {}, open_timeout)
     if status == 200 and isinstance(body, dict) and "step" not in body:
