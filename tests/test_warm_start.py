@@ -13,6 +13,7 @@ import torch
 from conftest import run_cli, tiny_config
 from trainer.config import ModelConfig, TrainConfig
 from trainer.errors import ConfigError
+from trainer.checkpoint import read_history
 from trainer.export import BEST_FILE
 from trainer.model import SessionGRU
 from trainer.recommender import Recommender
@@ -182,11 +183,16 @@ def test_init_keep_is_checked_and_needs_init_from(tiny_data, tiny_run, tmp_path)
     assert not (tmp_path / "r").exists()
 
 
-def test_resume_keeps_the_start_it_had(tiny_data, tiny_run, tmp_path):
-    run = tmp_path / "warm"
-    train(tiny_config(tiny_data, epochs=1, init_from=str(tiny_run)), run, progress=False)
+def test_resume_keeps_the_start_it_had_and_needs_no_source_any_more(tiny_data, tiny_run, tmp_path):
+    source, run = tmp_path / "source", tmp_path / "warm"
+    shutil.copytree(tiny_run, source)
+    train(tiny_config(tiny_data, epochs=1, init_from=str(source)), run, progress=False)
     res = run_cli("train", "--data", str(tiny_data), "--out", str(run), "--resume", "--init-from", str(tmp_path / "other"))
     assert res.returncode == 2 and "cannot change --init-from" in res.stderr
+    shutil.rmtree(source)  # the checkpoint holds the weights the run goes on from
+    res = run_cli("train", "--data", str(tiny_data), "--out", str(run), "--resume", "--epochs", "2")
+    assert res.returncode == 0 and "initialised from" not in res.stdout and "warning" not in res.stderr, res.stderr
+    assert len(read_history(run)) == 2
     with pytest.raises(ConfigError, match="no such run directory"):
         train(tiny_config(tiny_data, init_from=str(tmp_path / "gone")), tmp_path / "r2", progress=False)
 

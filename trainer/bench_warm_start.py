@@ -24,7 +24,7 @@ from typing import Any
 from .atomic import write_text_atomic
 from .checkpoint import best_val, history_timings, read_history, selection_metric
 from .config import check_seed
-from .errors import ConfigError, SessrecError, as_cli_error
+from .errors import ConfigError, as_cli_error
 from .evaluate import evaluate_run
 from .seed_sweep import check_train_flags, train_or_resume
 

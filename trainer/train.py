@@ -91,7 +91,7 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
     cfg.validate()
     if cfg.distill:
         check_teachers(cfg.distill, Path(cfg.data))
-    if cfg.init_from:
+    if _starts_from(cfg, Path(out_dir), resume):
         check_source(Path(cfg.init_from), Path(out_dir), cfg.model)
     device = resolve_device(cfg.device)
     if cfg.amp and not bf16_native(device):  # before the run directory is touched
@@ -100,6 +100,12 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
     out_dir = Path(out_dir)
     with claim_run_dir(out_dir, resume):
         return _train_locked(cfg, out_dir, device, resume, progress)
+
+
+def _starts_from(cfg: TrainConfig, out_dir: Path, resume: bool) -> bool:
+    """Whether this start takes `cfg.init_from`'s weights: a resumed run with a checkpoint has later ones of its
+    own (and goes on even if that run has since been deleted)."""
+    return bool(cfg.init_from) and not (resume and (out_dir / CKPT_FILE).exists())
 
 
 def _diverged(cfg: TrainConfig, out_dir: Path, epoch: int, what: str) -> TrainingDiverged:
@@ -116,7 +122,7 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
     """`train` past its checks, with the run directory claimed for this process."""
     # ---- data and vocabulary (a resumed run keeps its own) ----
     splits = load_data_dir(Path(cfg.data))
-    if cfg.init_from:  # before anything is written
+    if _starts_from(cfg, out_dir, resume):  # before anything is written
         check_periods(Path(cfg.init_from), splits)
     started_on = recorded(out_dir) if resume else None
     if started_on is not None and not holds(started_on, cfg.data, splits):
@@ -143,7 +149,7 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     model = SessionGRU(cfg.model).to(device)
-    if cfg.init_from and not (resume and (out_dir / CKPT_FILE).exists()):  # a checkpoint holds later weights
+    if _starts_from(cfg, out_dir, resume):
         print(warm_start(model, vocab, Path(cfg.init_from), cfg.init_keep))
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = make_scheduler(cfg, optimizer)
