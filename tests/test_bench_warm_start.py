@@ -47,14 +47,21 @@ def test_old_cold_and_warm_runs_are_trained_scored_and_averaged(tiny_data, earli
     printed = capsys.readouterr().out
     assert "| the old run, not retrained |" in printed and "| keep-0.5 |" in printed
 
-    # Called again, finished runs are kept as they are.
+    # Called again, finished runs are kept as they are; the table goes into a BENCHMARKS.md section too.
     before = (out / "keep-1-seed-4" / "model.pt").stat().st_mtime_ns
-    assert main(args) == 0
+    md = tmp_path / "BENCHMARKS.md"
+    md.write_text("# sessrec benchmarks\n\n## Other\n\nkept\n")
+    assert main([*args[:-len(FLAGS) - 1], "--md", str(md), "--name", "tiny", "--", *FLAGS]) == 0
     assert (out / "keep-1-seed-4" / "model.pt").stat().st_mtime_ns == before
+    text = md.read_text()
+    assert "## Other\n\nkept" in text and "## Warm-start retrains (tiny)" in text
+    assert f"| keep-0.5 | {summary['mean']['keep-0.5']['val']:.4f} | {summary['mean']['keep-0.5']['test']:.4f} |" in text
+    assert "Command: `python -m trainer.bench_warm_start --old" in text and "--hidden-dim 16" in text
 
 
 @pytest.mark.parametrize("extra, message", [
     (["--keep", "0"], "--keep values must be in"),
+    (["--md", "B.md"], "--md and --name go together"),
     (["--", "--init-from", "x"], "--init-from and --init-keep are the benchmark's"),
     (["--", "--seed", "3"], "give --seed to the benchmark (--old, --new, --out, --seeds), not among the train flags"),
     (["--", "--resume"], "--resume is not a train flag here: the benchmark resumes its interrupted runs by itself"),

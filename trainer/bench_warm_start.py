@@ -9,19 +9,22 @@ cold run (`DIR/cold-seed-N`) and one warm run per `--keep` value started from th
 (`DIR/keep-K-seed-N`, `--init-from ... --init-keep K`), all with the same train flags and seed, and
 scores every run on NEW_DATA's test split, the old one too (the model a retrain would replace). It
 prints, and saves to `DIR/summary.json`, the means over the seeds: validation and test map@20, epochs
-and seconds to the best epoch. A directory that exists is resumed: finished runs are kept.
+and seconds to the best epoch; with `--md BENCHMARKS.md --name NAME`, also as that file's section
+"Warm-start retrains (NAME)". A directory that exists is resumed: finished runs are kept.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 from statistics import mean
 from typing import Any
 
 from .atomic import write_text_atomic
+from .benchmarks_md import measured_on, replace_section
 from .checkpoint import best_val, history_timings, read_history, selection_metric
 from .config import check_seed
 from .errors import ConfigError, as_cli_error
@@ -84,6 +87,28 @@ def table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _described(data: str) -> str:
+    """`data` with what its meta.json (written by `prepare`) says of its split."""
+    try:
+        meta = json.loads((Path(data) / "meta.json").read_text())
+        return (f"`{data}` ({Path(str(meta['source'])).name}, {meta['split']} split, validate {meta['val_frac']:g}, "
+                f"test {meta['test_frac']:g})")
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"`{data}`"
+
+
+def section(summary: dict[str, Any], argv: list[str]) -> str:
+    """BENCHMARKS.md's text for `summary`: what was run, how, and the table."""
+    return (f"Measured on {measured_on()}: each seed ({', '.join(map(str, summary['seeds']))}) trains an old run on "
+            f"{_described(summary['old'])}, then on {_described(summary['new'])} a cold run and warm runs from the old "
+            f"one (`train --init-from OLD --init-keep K`), "
+            + (f"with the train flags `{shlex.join(summary['flags'])}`; " if summary["flags"] else "with train's defaults; ")
+            + f"every run is tested on `{summary['new']}`, the old one too (the model a retrain replaces). Validation "
+            "and test map@20 of each best epoch, the epoch, and the seconds to it (training and validation) are the "
+            f"means over the seeds. Command: `python -m trainer.bench_warm_start {shlex.join(argv)}`.\n\n"
+            + table(summary))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     own, flags = (argv[: argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
@@ -94,10 +119,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--keep", type=float, nargs="+", default=[1.0, 0.5], help="--init-keep values to compare")
+    parser.add_argument("--md", type=Path, default=None, help="also write the table into this file (BENCHMARKS.md)")
+    parser.add_argument("--name", default=None, help="with --md: the data's name in the section's title")
     args = parser.parse_args(own)
     with as_cli_error():
+        if (args.md is None) != (args.name is None):
+            raise ConfigError("--md and --name go together (the section is 'Warm-start retrains (NAME)')")
         summary = bench(args.old, args.new, args.out, args.seeds, args.keep, flags)
     print(table(summary))
+    if args.md is not None:
+        replace_section(args.md, f"Warm-start retrains ({args.name})", section(summary, argv))
     return 0
 
 
