@@ -26,10 +26,9 @@ from typing import Any
 from .atomic import write_text_atomic
 from .benchmarks_md import measured_on, replace_section
 from .checkpoint import best_val, history_timings, read_history, selection_metric
-from .config import check_seed
 from .errors import ConfigError, as_cli_error
 from .evaluate import evaluate_run
-from .seed_sweep import check_train_flags, train_or_resume
+from .seed_sweep import check_seeds, check_train_flags, split_argv, train_or_resume
 
 METRIC = "map@20"
 
@@ -45,10 +44,7 @@ def _score(run: Path, data: Path, trained: bool) -> dict[str, Any]:
 
 def bench(old: Path, new: Path, out: Path, seeds: list[int], keeps: list[float], flags: list[str]) -> dict[str, Any]:
     """Train and score every run (see the module docstring); returns the per-seed rows and their means."""
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ConfigError(f"--seeds must be distinct and at least one, got {seeds}")
-    for seed in seeds:
-        check_seed(seed, "--seeds")
+    check_seeds(seeds)
     if not keeps or any(not 0 < k <= 1 for k in keeps):
         raise ConfigError(f"--keep values must be in (0, 1], got {keeps}")
     check_train_flags(flags, "the benchmark (--old, --new, --out, --seeds)")
@@ -111,7 +107,7 @@ def section(summary: dict[str, Any], argv: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    own, flags = (argv[: argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
+    own, flags = split_argv(argv)
     parser = argparse.ArgumentParser(prog="python -m trainer.bench_warm_start", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--old", type=Path, required=True, help="the data the old run learns from (an earlier split)")

@@ -60,6 +60,19 @@ def train_or_resume(data: Path, run: Path, flags: list[str]) -> None:
         raise SessrecError(f"training {run} failed (its error is printed above)")
 
 
+def check_seeds(seeds: list[int]) -> None:
+    """Refuse `--seeds` that are empty, repeated (two runs into one directory) or out of range."""
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds must be distinct and at least one, got {seeds}")
+    for seed in seeds:
+        check_seed(seed, "--seeds")
+
+
+def split_argv(argv: list[str]) -> tuple[list[str], list[str]]:
+    """A command line `OWN -- TRAIN FLAGS` as (own arguments, train flags)."""
+    return (argv[: argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
+
+
 def check_train_flags(flags: list[str], own: str = "the sweep (--data, --out, --seeds)") -> None:
     """Refuse train flags that would take the sweep's own place, in any spelling argparse takes
     (`--out=X`, `--ou X`): the sweep puts them after its --data and --out, so they would win, and
@@ -82,10 +95,7 @@ def sweep(data: Path, out: Path, seeds: list[int], flags: list[str], k: int = 20
     under `protocol`)."""
     if protocol not in PROTOCOLS:
         raise ConfigError(f"--protocol must be {' or '.join(PROTOCOLS)}, got {protocol!r}")
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ConfigError(f"--seeds must be distinct and at least one, got {seeds}")
-    for seed in seeds:
-        check_seed(seed, "--seeds")
+    check_seeds(seeds)
     check_train_flags(flags)
     out.mkdir(parents=True, exist_ok=True)
     runs = []
@@ -113,7 +123,7 @@ def summary_lines(summary: dict[str, Any], keys: tuple[str, ...] = ("map@20", "n
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    own, flags = (argv[: argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
+    own, flags = split_argv(argv)
     parser = argparse.ArgumentParser(prog="python -m trainer.seed_sweep", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True)
