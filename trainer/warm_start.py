@@ -74,9 +74,11 @@ def check_periods(run: Path, splits: dict[str, Split]) -> None:
     record = recorded(run)
     old_dir = Path(record["data"]) if record is not None and isinstance(record.get("data"), str) else None
     try:
-        if old_dir is None or not holds(record, old_dir):
+        if old_dir is None:
             raise FileNotFoundError(old_dir)
-        old = load_data_dir(old_dir)["train"]
+        old_splits = load_data_dir(old_dir)
+        if not holds(record, old_dir, old_splits):
+            raise FileNotFoundError(old_dir)
     except (OSError, DataError):  # moved, deleted, or since re-prepared: not what the run learnt from
         print(f"warning: --init-from {run}: the training data it recorded ({old_dir or 'none'}) is not there as it "
               "was, so whether it learnt from this run's validation or test period is not checked; start only "
@@ -84,7 +86,7 @@ def check_periods(run: Path, splits: dict[str, Split]) -> None:
         return
     new = splits["train"].as_dict()
     users = events = 0
-    for user, movies in old.as_dict().items():
+    for user, movies in old_splits["train"].as_dict().items():
         mine = new.get(user)
         if mine is not None and len(movies) > len(mine) and movies[: len(mine)] == mine:
             users, events = users + 1, events + len(movies) - len(mine)
