@@ -7,6 +7,7 @@ import pickle
 import re
 import shutil
 
+import pandas as pd
 import pytest
 import torch
 
@@ -205,3 +206,35 @@ def test_a_retrained_runs_config_file_does_not_carry_its_starting_weights(tiny_d
     assert res.returncode == 0, res.stderr
     assert "initialised from" not in res.stdout
     assert TrainConfig.load(tmp_path / "again" / "config.json").init_from == ""
+
+
+def test_text_user_ids_are_matched_by_text_though_their_numbers_shift(tmp_path):
+    # prepare --text-user-ids numbers users in sorted order, so users who join later shift the numbers:
+    # the old run's user 1 is not this data's user 1, and only the text ids show that it learnt the later periods.
+    from trainer.synthetic import synthetic_log
+
+    log = synthetic_log(n_users=120, n_movies=80, n_clusters=3, n_series=5, seed=2)
+    log["user"] = [f"u{u:04d}" for u in log["user"]]
+    log[["user", "item", "time"]].to_csv(tmp_path / "then.tsv", sep="\t", index=False)
+    joined = log.head(40).assign(user=[f"a{i % 7}" for i in range(40)])  # sort before every "u..." id
+    pd.concat([log, joined])[["user", "item", "time"]].to_csv(tmp_path / "now.tsv", sep="\t", index=False)
+    flags = ["--user-col", "user", "--item-col", "item", "--time-col", "time", "--text-user-ids"]
+    # the old run learnt from 90% of the log; this run trains on 80% and holds out the rest
+    assert run_cli("prepare", "--input", str(tmp_path / "then.tsv"), "--out", str(tmp_path / "old"), *flags,
+                   "--val-frac", "0.05", "--test-frac", "0.05").returncode == 0
+    assert run_cli("prepare", "--input", str(tmp_path / "now.tsv"), "--out", str(tmp_path / "new"), *flags).returncode == 0
+    train(tiny_config(tmp_path / "old", epochs=1), tmp_path / "old-run", progress=False)
+    with pytest.raises(ConfigError, match=r"learnt from [\d,]+ movies of [\d,]+ users that come after"):
+        train(tiny_config(tmp_path / "new", epochs=1, init_from=str(tmp_path / "old-run")), tmp_path / "r",
+              progress=False)
+    assert not (tmp_path / "r").exists()
+
+
+def test_users_named_one_way_there_and_another_here_are_a_warning_not_a_guess(tiny_data, tiny_run, tmp_path, capsys):
+    named = tmp_path / "named"
+    shutil.copytree(tiny_data, named)
+    users = load_data_dir(tiny_data)["train"].users
+    (named / "users.tsv").write_text("user\tname\n" + "".join(f"{u}\tx{u}\n" for u in users))
+    train(tiny_config(named, epochs=1, init_from=str(tiny_run)), tmp_path / "r", progress=False)
+    err = capsys.readouterr().err
+    assert f"warning: --init-from {tiny_run}: one data set names its users with text ids (users.tsv)" in err

@@ -123,7 +123,7 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
     # ---- data and vocabulary (a resumed run keeps its own) ----
     splits = load_data_dir(Path(cfg.data))
     if _starts_from(cfg, out_dir, resume):  # before anything is written
-        check_periods(Path(cfg.init_from), splits)
+        check_periods(Path(cfg.init_from), splits, Path(cfg.data))
     started_on = recorded(out_dir) if resume else None
     if started_on is not None and not holds(started_on, cfg.data, splits):
         raise RunDirError(f"{cfg.data}: its {' and '.join(LEARNED_FROM)} differ from those {out_dir} started on "

@@ -11,9 +11,10 @@ starts generalise worse, Ash & Adams 2020); their remedy, shrink and perturb, is
 weight starts at keep x old + (1 - keep) x the fresh value. README gives the measurements behind 0.5.
 
 Honest evaluation needs the old run to have learnt nothing of this run's validation and test
-periods. Where the old run's split files can still be read, that is checked by user: a user whose
-old training history is this run's training history plus more has had those later movies, which
-this run holds out, trained into the weights, and the start is refused.
+periods. Where the old run's split files can still be read, that is checked by user (by their id in
+the log, through users.tsv for text ids): a user whose old training history is this run's training
+history plus more has had those later movies, which this run holds out, trained into the weights,
+and the start is refused.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .data_identity import holds, recorded
 from .errors import ConfigError, DataError, RunDirError
 from .export import BEST_FILE, ENSEMBLE_FILE
 from .splits import Split, load_data_dir
+from .user_ids import USERS_FILE, read_users
 from .vocab import VOCAB_FILE, Vocab
 
 #: What must match for the old weights to fit the new network (the vocabulary size may differ).
@@ -65,8 +67,10 @@ def check_source(run: Path, out_dir: Path, model: ModelConfig) -> None:
                           f"with, --config {run / 'config.json'} (flags given with it still win)")
 
 
-def check_periods(run: Path, splits: dict[str, Split]) -> None:
-    """Refuse an old run whose training split reaches into this data's validation or test periods.
+def check_periods(run: Path, splits: dict[str, Split], data_dir: Path) -> None:
+    """Refuse an old run whose training split reaches into this data's (`splits`, read from `data_dir`)
+    validation or test periods. Users are matched by their ids in the log: numbers, or the text ids of
+    `prepare --text-user-ids` (whose numbers shift when a user joins), through each data's users.tsv.
 
     Raises:
         ConfigError: some users' old training histories continue past their training history here.
@@ -79,14 +83,20 @@ def check_periods(run: Path, splits: dict[str, Split]) -> None:
         old_splits = load_data_dir(old_dir)
         if not holds(record, old_dir, old_splits):
             raise FileNotFoundError(old_dir)
+        old_names, new_names = read_users(old_dir), read_users(data_dir)
     except (OSError, DataError):  # moved, deleted, or since re-prepared: not what the run learnt from
         print(f"warning: --init-from {run}: the training data it recorded ({old_dir or 'none'}) is not there as it "
               "was, so whether it learnt from this run's validation or test period is not checked; start only "
               "from a run trained on an earlier period", file=sys.stderr)
         return
-    new = splits["train"].as_dict()
+    if (old_names is None) != (new_names is None):
+        print(f"warning: --init-from {run}: one data set names its users with text ids ({USERS_FILE}) and the other "
+              "with numbers, so whether it learnt from this run's validation or test period is not checked",
+              file=sys.stderr)
+        return
+    new = _by_log_id(splits["train"], new_names)
     users = events = 0
-    for user, movies in old_splits["train"].as_dict().items():
+    for user, movies in _by_log_id(old_splits["train"], old_names).items():
         mine = new.get(user)
         if mine is not None and len(movies) > len(mine) and movies[: len(mine)] == mine:
             users, events = users + 1, events + len(movies) - len(mine)
@@ -95,6 +105,11 @@ def check_periods(run: Path, splits: dict[str, Split]) -> None:
                           f"training history here (its train.pkl, {old_dir}, goes on where this train.pkl stops): "
                           "this run would be validated and tested on movies its starting weights were trained on. "
                           "Start from a run trained on an earlier period")
+
+
+def _by_log_id(split: Split, names: dict[int, str] | None) -> dict[int | str, list[int]]:
+    """Each user's movies by the user's id in the log (`names`: users.tsv's number -> text id)."""
+    return {names.get(u, u) if names else u: m for u, m in zip(split.users, split.movies)}
 
 
 def warm_start(model: torch.nn.Module, vocab: Vocab, run: Path, keep: float = 1.0) -> str:
