@@ -238,3 +238,16 @@ def test_users_named_one_way_there_and_another_here_are_a_warning_not_a_guess(ti
     train(tiny_config(named, epochs=1, init_from=str(tiny_run)), tmp_path / "r", progress=False)
     err = capsys.readouterr().err
     assert f"warning: --init-from {tiny_run}: one data set names its users with text ids (users.tsv)" in err
+
+
+def test_histories_that_do_not_line_up_are_a_warning(tiny_run, new_catalog, tmp_path, capsys):
+    # every fifth movie renumbered: most users' histories here no longer begin like the source's
+    train(tiny_config(new_catalog, epochs=1, init_from=str(tiny_run)), tmp_path / "r", progress=False)
+    err = capsys.readouterr().err
+    assert re.search(rf"warning: --init-from {re.escape(str(tiny_run))}: only [\d,]+ of the [\d,]+ users both data "
+                     r"sets hold have histories where one begins the other", err), err
+
+
+def test_an_earlier_cut_of_the_same_log_is_checked_without_a_warning(tiny_data, tiny_run, tmp_path, capsys):
+    train(tiny_config(tiny_data, epochs=1, init_from=str(tiny_run)), tmp_path / "r", progress=False)
+    assert "warning" not in capsys.readouterr().err
