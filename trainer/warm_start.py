@@ -85,15 +85,9 @@ def check_periods(run: Path, splits: dict[str, Split], data_dir: Path) -> None:
             raise FileNotFoundError(old_dir)
         old_names, new_names = read_users(old_dir), read_users(data_dir)
     except (OSError, DataError):  # moved, deleted, or since re-prepared: not what the run learnt from
-        print(f"warning: --init-from {run}: the training data it recorded ({old_dir or 'none'}) is not there as it "
-              "was, so whether it learnt from this run's validation or test period is not checked; start only "
-              "from a run trained on an earlier period", file=sys.stderr)
-        return
+        return _unchecked(run, f"the training data it recorded ({old_dir or 'none'}) is not there as it was")
     if (old_names is None) != (new_names is None):
-        print(f"warning: --init-from {run}: one data set names its users with text ids ({USERS_FILE}) and the other "
-              "with numbers, so whether it learnt from this run's validation or test period is not checked",
-              file=sys.stderr)
-        return
+        return _unchecked(run, f"one data set names its users with text ids ({USERS_FILE}) and the other with numbers")
     new = _by_log_id(splits["train"], new_names)
     users = events = shared = aligned = 0
     for user, movies in _by_log_id(old_splits["train"], old_names).items():
@@ -105,15 +99,20 @@ def check_periods(run: Path, splits: dict[str, Split], data_dir: Path) -> None:
         aligned += movies[:n] == mine[:n]  # one history begins the other, as an earlier cut of one log does
         if len(movies) > len(mine) and movies[:n] == mine:
             users, events = users + 1, events + len(movies) - len(mine)
-    if aligned < shared / 2:  # another log, other filters, other ids: histories that cannot be compared
-        print(f"warning: --init-from {run}: only {aligned:,} of the {shared:,} users both data sets hold have histories "
-              f"where one begins the other ({old_dir} and {data_dir} are not cuts of one log), so whether it learnt "
-              "from this run's validation or test period is not checked", file=sys.stderr)
     if users:
         raise ConfigError(f"--init-from {run} learnt from {events:,} movies of {users:,} users that come after their "
                           f"training history here (its train.pkl, {old_dir}, goes on where this train.pkl stops): "
                           "this run would be validated and tested on movies its starting weights were trained on. "
                           "Start from a run trained on an earlier period")
+    if not shared or aligned < shared / 2:  # another log, other filters, other ids: histories that cannot be compared
+        _unchecked(run, f"only {aligned:,} of the {shared:,} users both data sets hold have histories where one "
+                        f"begins the other ({old_dir} and {data_dir} are not cuts of one log)")
+
+
+def _unchecked(run: Path, why: str) -> None:
+    """Say that the period check could not be made, and `why`."""
+    print(f"warning: --init-from {run}: {why}, so whether it learnt from this run's validation or test period is "
+          "not checked; start only from a run trained on an earlier period", file=sys.stderr)
 
 
 def _by_log_id(split: Split, names: dict[int, str] | None) -> dict[int | str, list[int]]:
