@@ -63,6 +63,7 @@ def test_old_cold_and_warm_runs_are_trained_scored_and_averaged(tiny_data, earli
     (["--keep", "0"], "--keep values must be in"),
     (["--md", "B.md"], "--md and --name go together"),
     (["--", "--init-from", "x"], "--init-from and --init-keep are the benchmark's"),
+    (["--", "--init-k=0.3"], "--init-from and --init-keep are the benchmark's"),
     (["--", "--seed", "3"], "give --seed to the benchmark (--old, --new, --out, --seeds), not among the train flags"),
     (["--", "--resume"], "--resume is not a train flag here: the benchmark resumes its interrupted runs by itself"),
 ])

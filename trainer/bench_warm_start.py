@@ -47,8 +47,8 @@ def bench(old: Path, new: Path, out: Path, seeds: list[int], keeps: list[float],
     check_seeds(seeds)
     if not keeps or any(not 0 < k <= 1 for k in keeps):
         raise ConfigError(f"--keep values must be in (0, 1], got {keeps}")
-    check_train_flags(flags, "the benchmark (--old, --new, --out, --seeds)")
-    if any(f.startswith(("--init-from", "--init-keep")) for f in flags):
+    given = check_train_flags(flags, "the benchmark (--old, --new, --out, --seeds)")
+    if given.init_from is not None or given.init_keep is not None:  # in any spelling argparse takes
         raise ConfigError("--init-from and --init-keep are the benchmark's (--old, --keep), not train flags")
     out.mkdir(parents=True, exist_ok=True)
     kinds = ["cold", *[f"keep-{k:g}" for k in keeps]]

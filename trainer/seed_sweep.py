@@ -73,10 +73,11 @@ def split_argv(argv: list[str]) -> tuple[list[str], list[str]]:
     return (argv[: argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
 
 
-def check_train_flags(flags: list[str], own: str = "the sweep (--data, --out, --seeds)") -> None:
+def check_train_flags(flags: list[str], own: str = "the sweep (--data, --out, --seeds)") -> argparse.Namespace:
     """Refuse train flags that would take the sweep's own place, in any spelling argparse takes
     (`--out=X`, `--ou X`): the sweep puts them after its --data and --out, so they would win, and
-    every seed would train on other data or into one directory."""
+    every seed would train on other data or into one directory. Returns the flags as train parses them,
+    for a caller with more flags of its own to look for."""
     from .cli_parser import build_parser
 
     ours = "\0sweep"
@@ -87,6 +88,7 @@ def check_train_flags(flags: list[str], own: str = "the sweep (--data, --out, --
         raise ConfigError(f"give {' and '.join(taken)} to {own}, not among the train flags")
     if args.resume:
         raise ConfigError(f"--resume is not a train flag here: {own.split(' (')[0]} resumes its interrupted runs by itself")
+    return args
 
 
 def sweep(data: Path, out: Path, seeds: list[int], flags: list[str], k: int = 20,
