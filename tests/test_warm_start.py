@@ -131,11 +131,31 @@ def test_a_source_that_learnt_this_runs_later_periods_is_refused_before_anything
     assert not (tmp_path / "r").exists()
 
 
+def test_a_source_trained_from_a_relative_data_path_is_checked_from_another_directory(tiny_data, tmp_path):
+    # The source learnt from "late" (a relative path, as users type it); the retrain runs elsewhere.
+    shutil.copytree(tiny_data, tmp_path / "late")
+    source = run_cli("train", "--data", "late", "--out", "source", "--emb-dim", "16", "--hidden-dim", "16",
+                     "--epochs", "1", "--min-count", "2", cwd=tmp_path)
+    assert source.returncode == 0, source.stderr
+    splits = load_data_dir(tiny_data)
+    half = [ms[: len(ms) // 2] for ms in splits["train"].movies]
+    _write_splits(tmp_path / "elsewhere" / "early", {
+        "train": (splits["train"].users, half),
+        "validate": (splits["train"].users, [ms[len(ms) // 2:][:3] for ms in splits["train"].movies]),
+        "test": (splits["train"].users, [ms[len(ms) // 2:][3:6] for ms in splits["train"].movies])})
+    res = run_cli("train", "--data", "early", "--out", "r", "--init-from", str(tmp_path / "source"),
+                  "--emb-dim", "16", "--hidden-dim", "16", "--epochs", "1", cwd=tmp_path / "elsewhere")
+    assert res.returncode == 2, res.stderr
+    assert "warning" not in res.stderr and "come after their training history here" in res.stderr
+    assert not (tmp_path / "elsewhere" / "r").exists()
+
+
 def test_a_source_whose_data_is_gone_is_used_with_a_warning(tiny_data, tiny_run, tmp_path, capsys):
     moved = tmp_path / "moved"
     shutil.copytree(tiny_run, moved)
     record = json.loads((moved / "data.json").read_text())
-    (moved / "data.json").write_text(json.dumps({**record, "data": str(tmp_path / "deleted")}))
+    (moved / "data.json").write_text(json.dumps({**record, "data": str(tmp_path / "deleted"),
+                                                 "data_resolved": str(tmp_path / "deleted")}))
     train(tiny_config(tiny_data, epochs=1, init_from=str(moved)), tmp_path / "r", progress=False)
     captured = capsys.readouterr()
     assert f"warning: --init-from {moved}: the training data it recorded ({tmp_path / 'deleted'}) is not there" in captured.err

@@ -56,9 +56,17 @@ def _content_of(data_dir: Path, splits: dict[str, Split] | None) -> str:
 
 
 def data_record(data_dir: Path, splits: dict[str, Split] | None = None) -> dict[str, Any]:
-    """What `data.json` records of `data_dir` (`splits`: its splits, when already loaded)."""
-    return {"data": str(data_dir), "files": list(LEARNED_FROM), "sha256": data_digest(data_dir),
-            "content_sha256": _content_of(data_dir, splits)}
+    """What `data.json` records of `data_dir` (`splits`: its splits, when already loaded). The path is
+    kept as given and resolved: a relative one alone names nothing from another working directory."""
+    return {"data": str(data_dir), "data_resolved": str(Path(data_dir).resolve()), "files": list(LEARNED_FROM),
+            "sha256": data_digest(data_dir), "content_sha256": _content_of(data_dir, splits)}
+
+
+def recorded_dirs(record: dict[str, Any]) -> list[Path]:
+    """Where the data `record` names may be, most specific first: the resolved path, then the path as
+    given (relative to the current directory; records from before the resolved path have only this)."""
+    paths = [record.get(key) for key in ("data_resolved", "data")]
+    return list(dict.fromkeys(Path(p) for p in paths if isinstance(p, str) and p))
 
 
 def record_data(run_dir: Path, data_dir: Path, record: dict[str, Any] | None = None) -> None:

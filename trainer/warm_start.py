@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from .config import ModelConfig, TrainConfig
-from .data_identity import holds, recorded
+from .data_identity import holds, recorded, recorded_dirs
 from .errors import ConfigError, DataError, RunDirError
 from .export import BEST_FILE, ENSEMBLE_FILE
 from .splits import Split, load_data_dir
@@ -76,16 +76,15 @@ def check_periods(run: Path, splits: dict[str, Split], data_dir: Path) -> None:
         ConfigError: some users' old training histories continue past their training history here.
     """
     record = recorded(run)
-    old_dir = Path(record["data"]) if record is not None and isinstance(record.get("data"), str) else None
+    found = _recorded_splits(record) if record is not None else None
+    if found is None:  # moved, deleted, or since re-prepared: not what the run learnt from
+        named = record.get("data") if record is not None else None
+        return _unchecked(run, f"the training data it recorded ({named or 'none'}) is not there as it was")
+    old_dir, old_splits = found
     try:
-        if old_dir is None:
-            raise FileNotFoundError(old_dir)
-        old_splits = load_data_dir(old_dir)
-        if not holds(record, old_dir, old_splits):
-            raise FileNotFoundError(old_dir)
         old_names, new_names = read_users(old_dir), read_users(data_dir)
-    except (OSError, DataError):  # moved, deleted, or since re-prepared: not what the run learnt from
-        return _unchecked(run, f"the training data it recorded ({old_dir or 'none'}) is not there as it was")
+    except (OSError, DataError) as exc:
+        return _unchecked(run, f"the users' ids could not be read ({exc})")
     if (old_names is None) != (new_names is None):
         return _unchecked(run, f"one data set names its users with text ids ({USERS_FILE}) and the other with numbers")
     new = _by_log_id(splits["train"], new_names)
@@ -107,6 +106,18 @@ def check_periods(run: Path, splits: dict[str, Split], data_dir: Path) -> None:
     if not shared or aligned < shared / 2:  # another log, other filters, other ids: histories that cannot be compared
         _unchecked(run, f"only {aligned:,} of the {shared:,} users both data sets hold have histories where one "
                         f"begins the other ({old_dir} and {data_dir} are not cuts of one log)")
+
+
+def _recorded_splits(record: dict) -> tuple[Path, dict[str, Split]] | None:
+    """The first of the record's data directories that still holds the splits it recorded, with them."""
+    for old_dir in recorded_dirs(record):
+        try:
+            old_splits = load_data_dir(old_dir)
+        except (OSError, DataError):
+            continue
+        if holds(record, old_dir, old_splits):
+            return old_dir, old_splits
+    return None
 
 
 def _unchecked(run: Path, why: str) -> None:
