@@ -94,7 +94,7 @@ def test_cli_names_the_problem(tiny_data, tiny_run, other_run, tmp_path):
     res = run_cli("baseline", "--name", "pop", "--data", str(tiny_data), "--out", str(tmp_path / "pop"))
     assert res.returncode == 0, res.stderr
     res = run_cli("ensemble", "--runs", str(tiny_run), str(tmp_path / "pop"), "--out", str(tmp_path / "ens"))
-    assert res.returncode == 2 and f"{tmp_path / 'pop'} is a 'pop' baseline run, which has no trained weights" in res.stderr
+    assert res.returncode == 2 and f"{tmp_path / 'pop'} is a 'pop' baseline run: it has no trained weights" in res.stderr
     # The same run twice (here under two spellings) would only count double in the average.
     res = run_cli("ensemble", "--runs", str(tiny_run), str(tiny_run.parent / ".." / tiny_run.parent.name / tiny_run.name),
                   "--out", str(tmp_path / "twice"))
@@ -108,7 +108,7 @@ def test_cli_names_the_problem(tiny_data, tiny_run, other_run, tmp_path):
         res = run_cli(*args)
         assert res.returncode == 2 and "is an ensemble" in res.stderr, args
     res = run_cli("ensemble", "--runs", str(tiny_run), str(tmp_path / "two"), "--out", str(tmp_path / "nested"))
-    assert res.returncode == 2 and "is an ensemble, whose members hold the checkpoints" in res.stderr
+    assert res.returncode == 2 and "is an ensemble (ensemble.json): its member runs hold the trained weights" in res.stderr
     assert {p.name: p.read_bytes() for p in (tmp_path / "two").iterdir()} == before
 
 

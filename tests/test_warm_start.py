@@ -185,12 +185,12 @@ def test_sources_that_are_not_finished_gru_runs_are_refused(tiny_data, tiny_run,
     assert res.returncode == 2 and "names the run being trained (--out)" in res.stderr
     assert run_cli("baseline", "--name", "pop", "--data", str(tiny_data), "--out", str(tmp_path / "pop")).returncode == 0
     res = run_cli(*base, "--out", str(tmp_path / "r"), "--init-from", str(tmp_path / "pop"))
-    assert res.returncode == 2 and "is a 'pop' baseline run: it has no GRU weights" in res.stderr
+    assert res.returncode == 2 and "is a 'pop' baseline run: it has no trained weights" in res.stderr
     unfinished = tmp_path / "unfinished"
     shutil.copytree(tiny_run, unfinished)
     (unfinished / BEST_FILE).unlink()
     res = run_cli(*base, "--out", str(tmp_path / "r"), "--init-from", str(unfinished))
-    assert res.returncode == 2 and "no best.pt there" in res.stderr
+    assert res.returncode == 2 and f"{unfinished} has no best.pt: it has not finished an epoch" in res.stderr
     assert not (tmp_path / "r").exists()
 
 

@@ -13,10 +13,10 @@ from .data_identity import data_record, record_data
 from .errors import ConfigError
 from .evaluation import build_cases, evaluate_scorer
 from .export import MODEL_FILE, save_scripted
+from .run_kind import CONFIG_FILE
 from .run_lock import claim_run_dir
 from .splits import history_for, load_data_dir
-from .train import CONFIG_FILE, VOCAB_FILE
-from .vocab import Vocab
+from .vocab import VOCAB_FILE, Vocab
 
 BASELINES = ("pop", "sr", "sknn")
 

@@ -28,7 +28,8 @@ from .config import TrainConfig
 from .errors import as_cli_error
 from .evaluate import run_cases
 from .evaluation import evaluate_scorer, per_user_metrics
-from .export import ENSEMBLE_FILE, ensemble_members
+from .export import ensemble_members
+from .run_kind import ENSEMBLE_FILE
 from .significance import paired_bootstrap
 
 TITLE = "MovieLens-1M preset steps (CPU)"

@@ -21,7 +21,8 @@ from torch.nn.utils.rnn import pad_sequence
 from .batching import IGNORE_INDEX
 from .data_identity import DATA_FILE, learned_from
 from .errors import ConfigError, RunDirError
-from .export import BEST_FILE, ENSEMBLE_FILE, ensemble_members, load_best_model
+from .export import ensemble_members, load_best_model
+from .run_kind import ENSEMBLE_FILE, not_a_trained_gru_run
 from .recommend import START_INDEX
 from .vocab import VOCAB_FILE, Vocab
 
@@ -132,10 +133,12 @@ def check_teachers(paths: list[str], data_dir: Path | None = None) -> None:
     """Fail before the run directory is made when a teacher is not a trained GRU run, or (given the
     student's `data_dir`) learned from other split files than the student will."""
     for run in teacher_runs(paths):
-        missing = [f for f in (BEST_FILE, VOCAB_FILE) if not (run / f).exists()]
-        if missing:
-            raise ConfigError(f"--distill {run}: no {' or '.join(missing)} there; a teacher must be a trained "
-                              "GRU run directory (or an ensemble of them)")
+        try:
+            problem = not_a_trained_gru_run(run)
+        except RunDirError as exc:
+            problem = str(exc)
+        if problem is not None:
+            raise ConfigError(f"--distill: {problem}; a teacher must be a trained GRU run (or an ensemble of them)")
         if data_dir is None:
             continue
         try:

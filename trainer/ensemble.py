@@ -20,10 +20,11 @@ from torch import nn
 from .atomic import write_text_atomic
 from .data_identity import DATA_FILE, recorded, same_records
 from .errors import RunDirError
-from .export import ENSEMBLE_FILE, MODEL_FILE, check_inputs, load_best_model, save_scripted
+from .export import MODEL_FILE, check_inputs, load_best_model, save_scripted
 from .run_lock import claim_run_dir
 from .serving_gru import ServingGRU
-from .train import CONFIG_FILE, VOCAB_FILE
+from .run_kind import CONFIG_FILE, ENSEMBLE_FILE
+from .vocab import VOCAB_FILE
 
 
 class Ensemble(nn.Module):

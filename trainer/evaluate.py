@@ -16,10 +16,10 @@ from .errors import ConfigError, DataError, RunDirError
 from .evaluation import EvalCases, check_ranking_width, evaluate_scorer, protocol_cases
 from .export import EXPORT_RECORD, MODEL_FILE, load_scripted, stale_export
 from .output_file import check_output_file
+from .run_kind import CONFIG_FILE
 from .splits import history_for, load_data_dir
-from .train import CONFIG_FILE, VOCAB_FILE
 from .user_ids import read_users
-from .vocab import Vocab
+from .vocab import VOCAB_FILE, Vocab
 
 
 def exported_model(run_dir: Path) -> Path:

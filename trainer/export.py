@@ -17,11 +17,10 @@ from .config import TrainConfig
 from .errors import RunDirError
 from .model import SessionGRU
 from .recommend import pad_batch
+from .run_kind import BEST_FILE, ENSEMBLE, ENSEMBLE_FILE, not_a_gru_run, not_a_trained_gru_run, run_kind
 from .serving_gru import ServingGRU
 
 MODEL_FILE = "model.pt"
-BEST_FILE = "best.pt"
-ENSEMBLE_FILE = "ensemble.json"  # marks an `ensemble` run directory (its members are listed inside)
 #: Inside model.pt (a TorchScript extra file): the SHA-256 of the best.pt it was exported from, so
 #: that a run resumed after `export` and improved is not served or scored as if it were its best.
 EXPORT_RECORD = "sessrec_export.json"
@@ -65,22 +64,11 @@ def stale_export(run_dir: Path, record: bytes) -> str | None:
             f"(the run went on after the export); `python -m trainer export --run {run_dir}` exports its best")
 
 
-def _why_no_checkpoint(run_dir: Path) -> str:
-    """What a run directory without best.pt is, for the error that names it."""
-    if (run_dir / ENSEMBLE_FILE).exists():
-        return f"{run_dir} is an ensemble, whose members hold the checkpoints: give those runs"
-    config = run_dir / "config.json"
-    kind = TrainConfig.load(config).kind if config.exists() else None
-    if kind is not None and kind != "gru":
-        return f"{run_dir} is a {kind!r} baseline run, which has no trained weights: give a GRU run"
-    return "has this run finished an epoch?" if config.exists() else f"is {run_dir} a run directory?"
-
-
 def load_best_model(run_dir: Path) -> tuple[SessionGRU, TrainConfig]:
     """Rebuild the best epoch's eager model from `best.pt` (config travels inside it)."""
     path = Path(run_dir) / BEST_FILE
     if not path.exists():
-        raise RunDirError(f"{path}: no best checkpoint; {_why_no_checkpoint(Path(run_dir))}")
+        raise RunDirError(not_a_trained_gru_run(run_dir) or f"{path}: no best checkpoint")
     state = torch.load(path, map_location="cpu", weights_only=True)
     cfg = TrainConfig.from_dict(state["config"])
     model = SessionGRU(cfg.model)
@@ -138,8 +126,8 @@ def check_inputs(vocab_size: int, max_len: int) -> list[list[int]]:
 
 def export_run(run_dir: Path) -> Path:
     """Write `RUN_DIR/model.pt` from the best checkpoint and return its path."""
-    if (Path(run_dir) / ENSEMBLE_FILE).exists():
-        raise RunDirError(f"{run_dir} is an ensemble: its model.pt comes from `python -m trainer ensemble`, "
+    if run_kind(run_dir) == ENSEMBLE:
+        raise RunDirError(f"{not_a_gru_run(run_dir)}; its model.pt comes from `python -m trainer ensemble`, "
                           "not from a checkpoint")
     model, cfg = load_best_model(run_dir)
     out = Path(run_dir) / MODEL_FILE

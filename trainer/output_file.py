@@ -16,7 +16,8 @@ from typing import Iterable
 from .checkpoint import CKPT_FILE, HISTORY_FILE
 from .data_identity import DATA_FILE
 from .errors import ConfigError
-from .export import BEST_FILE, ENSEMBLE_FILE, MODEL_FILE
+from .export import MODEL_FILE
+from .run_kind import BEST_FILE, ENSEMBLE_FILE
 from .splits import SPLIT_NAMES
 from .user_ids import USERS_FILE
 from .vocab import VOCAB_FILE

@@ -26,13 +26,12 @@ from .checkpoint import best_val, history_timings, read_history, selection_metri
 from .config import check_seed
 from .ensemble import build_ensemble
 from .errors import ConfigError, RunDirError
-from .export import ENSEMBLE_FILE
 from .recipe_book import RECIPES, Recipe
 from .run_lock import run_lock
 from .devices import resolve_device
 from .seed_sweep import train_or_resume
 from .side_by_side import train_side_by_side
-from .train import CONFIG_FILE
+from .run_kind import CONFIG_FILE, ENSEMBLE_FILE
 
 RECIPE_FILE = "recipe.json"
 OLD_LOCK_FILE = ".lock"  # a recipe's lock file before run_lock held the directory itself; may remain in old ones

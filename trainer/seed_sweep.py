@@ -28,7 +28,7 @@ from .errors import ConfigError, SessrecError
 from .evaluate import evaluate_run
 from .interrupted import Terminated, exit_status, sigterm_as_interrupt, stopped
 from .export import MODEL_FILE
-from .train import CONFIG_FILE
+from .run_kind import CONFIG_FILE
 
 SUMMARY_FILE = "summary.json"
 

@@ -22,7 +22,8 @@ from .data_identity import DATA_FILE, LEARNED_FROM, data_record, holds, record_d
 from .distill import check_teachers, soft_targets
 from .errors import ConfigError, RunDirError, TrainingDiverged
 from .evaluation import check_ranking_width, evaluate_scorer, protocol_cases
-from .export import BEST_FILE, ENSEMBLE_FILE, export_run
+from .export import export_run
+from .run_kind import BEST_FILE, CONFIG_FILE, not_a_gru_run
 from .losses import training_loss
 from .model import SessionGRU
 from .optim import WeightAverage, make_scheduler
@@ -34,7 +35,6 @@ from .thread_share import follow_share
 from .vocab import VOCAB_FILE, Vocab
 from .warm_start import check_periods, check_source, warm_start
 
-CONFIG_FILE = "config.json"
 SHARE_EVERY = 50  # batches between looks at the run's share of the cores (a file read: ~20 us)
 
 
@@ -59,11 +59,9 @@ def prepare_run_dir(out_dir: Path, resume: bool, resumable: bool = True) -> None
         if not (out_dir / CONFIG_FILE).exists():
             raise RunDirError(f"{out_dir}: nothing to resume (no {CONFIG_FILE}); start without --resume")
         # Resuming trains into the directory: a baseline's or an ensemble's model.pt would be replaced.
-        if (out_dir / ENSEMBLE_FILE).exists():
-            raise RunDirError(f"{out_dir} is an ensemble ({ENSEMBLE_FILE}): it has no training to resume")
-        kind = TrainConfig.load(out_dir / CONFIG_FILE).kind
-        if kind != "gru":
-            raise RunDirError(f"{out_dir} is a {kind!r} baseline run: only GRU runs train or resume")
+        problem = not_a_gru_run(out_dir)
+        if problem is not None:
+            raise RunDirError(f"{problem}; only GRU runs train or resume")
         return
     if out_dir.exists() and any(out_dir.iterdir()):
         if (out_dir / "train.pkl").exists():  # --out given the --data directory, say

@@ -27,7 +27,7 @@ import torch
 from .config import ModelConfig, TrainConfig
 from .data_identity import holds, recorded, recorded_dirs
 from .errors import ConfigError, DataError, RunDirError
-from .export import BEST_FILE, ENSEMBLE_FILE
+from .run_kind import BEST_FILE, CONFIG_FILE, not_a_trained_gru_run
 from .splits import Split, load_data_dir
 from .user_ids import USERS_FILE, read_users
 from .vocab import VOCAB_FILE, Vocab
@@ -47,24 +47,20 @@ def check_source(run: Path, out_dir: Path, model: ModelConfig) -> None:
     run, flag = Path(run), f"--init-from {run}"
     if run.resolve() == Path(out_dir).resolve():
         raise ConfigError(f"{flag} names the run being trained (--out); give the finished run to start from")
-    if not run.is_dir():
-        raise ConfigError(f"{flag}: no such run directory")
-    if (run / ENSEMBLE_FILE).exists():
-        raise ConfigError(f"{flag} is an ensemble: start from one of its member runs")
+    source = None
     try:
-        source = TrainConfig.load(run / "config.json")
-    except RunDirError as exc:
-        raise ConfigError(f"{flag}: {exc}") from None
-    if source.kind != "gru":
-        raise ConfigError(f"{flag} is a {source.kind!r} baseline run: it has no GRU weights to start from")
-    missing = [f for f in (BEST_FILE, VOCAB_FILE) if not (run / f).exists()]
-    if missing:
-        raise ConfigError(f"{flag}: no {' or '.join(missing)} there; it has not finished an epoch")
+        problem = not_a_trained_gru_run(run)
+        if problem is None:
+            source = TrainConfig.load(run / CONFIG_FILE)
+    except RunDirError as exc:  # an unreadable config.json
+        problem = str(exc)
+    if source is None:
+        raise ConfigError(f"--init-from: {problem}; start from a trained GRU run")
     differ = [f"{name} {getattr(source.model, name)} (this run: {getattr(model, name)})" for name in ARCHITECTURE
               if getattr(source.model, name) != getattr(model, name)]
     if differ:
         raise ConfigError(f"{flag}: its network has {', '.join(differ)}; train with the settings it was trained "
-                          f"with, --config {run / 'config.json'} (flags given with it still win)")
+                          f"with, --config {run / CONFIG_FILE} (flags given with it still win)")
 
 
 def check_periods(run: Path, splits: dict[str, Split], data_dir: Path) -> None:
