@@ -270,14 +270,76 @@ def test_the_help_names_the_defaults_the_readers_apply():
     import inspect
 
     from trainer.cli_parser import build_parser
-    from trainer.cli_prepare import LOG_COLUMNS, SYNTHETIC, TEMPORAL
+    from trainer.cli_prepare import LOG_COLUMNS, RATING_COLUMN, SYNTHETIC, TEMPORAL
     from trainer.prepare import prepare_log
     from trainer.synthetic import synthetic_log
 
     sub = next(a for a in build_parser()._actions if a.dest == "command").choices["prepare"]
     helps = {a.dest: a.help for a in sub._actions}
-    defaults = {**LOG_COLUMNS,
+    defaults = {**LOG_COLUMNS, "rating_col": RATING_COLUMN,
                 **{flag: inspect.signature(synthetic_log).parameters[arg].default for flag, arg in SYNTHETIC.items()},
                 **{name: inspect.signature(prepare_log).parameters[name].default for name in TEMPORAL}}
     for flag, default in defaults.items():
         assert f"(default {default})" in helps[flag], (flag, default, helps[flag])
+
+
+def test_min_rating_drops_low_rated_events_before_the_filters_and_the_split(tmp_path):
+    # Low-rated events leave the histories (user 1's movie 11), so no split holds them, and user 3,
+    # who rated only low, leaves the data.
+    rows = [(1, 10, 1, 5), (1, 11, 2, 2), (1, 12, 3, 4), (1, 13, 4, 4.5), (2, 10, 1, 4), (2, 11, 2, 1),
+            (2, 13, 3, 5), (2, 14, 4, 3), (2, 10, 5, 5), (3, 12, 1, 1)]
+    log = write_log(tmp_path / "log.csv", rows, ("user_id", "item_id", "timestamp", "stars"))
+    res = run_cli("prepare", "--input", str(log), "--out", str(tmp_path / "out"), "--split", "leave-one-out",
+                  "--min-rating", "4", "--rating-col", "stars")
+    assert res.returncode == 0, res.stderr
+    splits = load_data_dir(tmp_path / "out")
+    assert splits["train"].as_dict() == {1: [10], 2: [10]}
+    assert splits["validate"].as_dict() == {1: [12], 2: [13]}
+    assert splits["test"].as_dict() == {1: [13], 2: [10]}
+    meta = json.loads((tmp_path / "out" / "meta.json").read_text())
+    assert (meta["events_in"], meta["min_rating"], meta["below_min_rating_dropped"], meta["events_kept"]) == (10, 4, 4, 6)
+    assert meta["users"] == 2
+    # --min-item-count counts the kept events: movie 12 has two events, one rated 4, so it goes,
+    # and user 1, left with two movies, is too short to hold any out
+    res = run_cli("prepare", "--input", str(log), "--out", str(tmp_path / "counted"), "--split", "leave-one-out",
+                  "--min-rating", "4", "--rating-col", "stars", "--min-item-count", "2")
+    assert res.returncode == 0, res.stderr
+    splits = load_data_dir(tmp_path / "counted")
+    assert splits["train"].as_dict() == {1: [10, 13], 2: [10]} and splits["test"].as_dict() == {2: [10]}
+    # without it every event is a watch, and the log needs no rating column at all
+    res = run_cli("prepare", "--input", str(write_log(tmp_path / "plain.tsv", [r[:3] for r in rows])),
+                  "--out", str(tmp_path / "all"), "--split", "leave-one-out")
+    assert res.returncode == 0, res.stderr
+    assert load_data_dir(tmp_path / "all")["test"].as_dict() == {1: [13], 2: [10]}
+    assert "min_rating" not in json.loads((tmp_path / "all" / "meta.json").read_text())
+
+
+@pytest.mark.parametrize("cols, rows, flags, message", [
+    (("user_id", "item_id", "timestamp", "rating"), [(1, 2, 3, 4), (1, 3, 4, "five")], ["--min-rating", "4"],
+     r"column 'rating' must hold numbers \(ratings\); found 'five' at event 2"),
+    (("user_id", "item_id", "timestamp", "rating"), [(1, 2, 3, 4), (1, 3, 4, None)], ["--min-rating", "4"],
+     r"column 'rating' must hold numbers \(ratings\); found an empty value at event 2"),
+    (("user_id", "item_id", "timestamp"), [(1, 2, 3)], ["--min-rating", "4"],
+     r"missing column\(s\) \['rating'\]; found .* \(choose with --user-col/--item-col/--time-col/--rating-col\)"),
+    (("user_id", "item_id", "timestamp", "rating"), [(1, 2, 3, 1), (1, 3, 4, 2)], ["--min-rating", "4"],
+     r"every event is rated below --min-rating 4"),
+    (("user_id", "item_id", "timestamp", "rating"), [(1, 2, 3, 4)], ["--min-rating", "nan"],
+     r"--min-rating must be a finite number, got nan"),
+    (("user_id", "item_id", "timestamp", "rating"), [(1, 2, 3, 4)], ["--min-rating", "4", "--rating-col", "timestamp"],
+     r"--rating-col 'timestamp' names the user, movie or time column"),
+    (("user_id", "item_id", "timestamp", "rating"), [(1, 2, 3, 4)], ["--rating-col", "rating"],
+     r"--rating-col goes with --min-rating; here it would be ignored"),
+])
+def test_bad_ratings_and_rating_flags_fail_clearly_and_write_nothing(tmp_path, cols, rows, flags, message):
+    log = write_log(tmp_path / "log.tsv", rows, cols)
+    res = run_cli("prepare", "--input", str(log), "--out", str(tmp_path / "out"), *flags)
+    assert res.returncode == 2 and res.stderr.startswith("error: ") and re.search(message, res.stderr), res.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_built_in_data_has_no_ratings_to_filter(tmp_path, capsys):
+    from trainer.__main__ import main
+
+    assert main(["prepare", "--synthetic", "--min-rating", "4", "--out", str(tmp_path / "o")]) == 2
+    assert "--min-rating goes with --input or --dataset (the built-in data has no ratings)" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -33,6 +33,9 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", choices=["temporal", "leave-one-out"], default="temporal")
     p.add_argument("--val-frac", type=float, help="temporal: share of events for validate (default 0.1)")
     p.add_argument("--test-frac", type=float, help="temporal: share of events for test (default 0.1)")
+    p.add_argument("--min-rating", type=float, help="drop events rated below this first (--input with ratings, or "
+                   "--dataset: MovieLens rates 1-5 stars); kept, every event counts as a watch")
+    p.add_argument("--rating-col", help="--input: the rating column --min-rating reads (default rating)")
     p.add_argument("--min-item-count", type=int, default=1, help="drop items with fewer events, before splitting")
     p.add_argument("--min-user-count", type=int, default=1, help="then drop users with fewer events")
     p.add_argument("--users", type=int, help="synthetic: number of users (default 3000)")

@@ -13,6 +13,7 @@ from .errors import ConfigError
 LOG_COLUMNS = {"user_col": "user_id", "item_col": "item_id", "time_col": "timestamp"}  # flag -> default
 SYNTHETIC = {"users": "n_users", "movies": "n_movies", "seed": "seed"}  # flag -> synthetic_log's argument
 TEMPORAL = ("val_frac", "test_frac")  # prepare_log's arguments
+RATING_COLUMN = "rating"  # --rating-col's default, read only for --min-rating
 
 
 def check_prepare_flags(args: argparse.Namespace) -> None:
@@ -21,7 +22,9 @@ def check_prepare_flags(args: argparse.Namespace) -> None:
     for names, applies, what in ((TEMPORAL, args.split == "temporal", "--split temporal"),
                                  (SYNTHETIC, args.synthetic, "--synthetic"),
                                  (("cache_dir", "base_url"), args.dataset is not None, "--dataset"),
-                                 ((*LOG_COLUMNS, "text_user_ids"), args.input is not None, "--input")):
+                                 ((*LOG_COLUMNS, "text_user_ids", "rating_col"), args.input is not None, "--input"),
+                                 (("min_rating",), not args.synthetic, "--input or --dataset (the built-in data has no ratings)"),
+                                 (("rating_col",), args.min_rating is not None, "--min-rating")):
         flags = [f"--{name.replace('_', '-')}" for name in _given(args, names)]
         if flags and not applies:
             raise ConfigError(f"{' and '.join(flags)} {'go' if len(flags) > 1 else 'goes'} with {what}; "
@@ -30,9 +33,11 @@ def check_prepare_flags(args: argparse.Namespace) -> None:
 
 def prepare(args: argparse.Namespace) -> None:
     """Read the source, split it, write the pickles and print meta.json's content."""
+    from .log_filters import check_min_rating
     from .prepare import check_out_dir, prepare_log, read_log
 
     check_prepare_flags(args)
+    check_min_rating(args.min_rating)
     check_out_dir(args.out, args.force)  # before a read or a download that may take minutes
     if args.synthetic:
         from .synthetic import synthetic_log
@@ -42,9 +47,11 @@ def prepare(args: argparse.Namespace) -> None:
         df, source = load_dataset(args.dataset, args.cache_dir, args.base_url or GROUPLENS), args.dataset
     else:
         columns = {**LOG_COLUMNS, **{n: getattr(args, n) for n in _given(args, LOG_COLUMNS)}}
-        df, source = read_log(args.input, *columns.values(), text_user_ids=bool(args.text_user_ids)), str(args.input)
+        rating_col = None if args.min_rating is None else args.rating_col or RATING_COLUMN
+        df = read_log(args.input, *columns.values(), text_user_ids=bool(args.text_user_ids), rating_col=rating_col)
+        source = str(args.input)
     meta = prepare_log(df, args.out, args.split, args.min_item_count, args.min_user_count, source=source,
-                       force=args.force, keep_duplicates=args.keep_duplicates,
+                       force=args.force, keep_duplicates=args.keep_duplicates, min_rating=args.min_rating,
                        **{n: getattr(args, n) for n in _given(args, TEMPORAL)})
     print(json.dumps(meta))
 

@@ -69,7 +69,7 @@ def fetch(spec: DatasetSpec, cache_dir: Path, base_url: str = GROUPLENS, timeout
 
 
 def read_ratings(spec: DatasetSpec, archive: Path) -> pd.DataFrame:
-    """The ratings file as columns `user`, `item`, `time`, `row` (file order)."""
+    """The ratings file as columns `user`, `item`, `time`, `rating`, `row` (file order)."""
     try:
         with zipfile.ZipFile(archive) as zf:
             raw = zf.read(spec.member)
@@ -77,7 +77,7 @@ def read_ratings(spec: DatasetSpec, archive: Path) -> pd.DataFrame:
         raise DataError(f"{archive}: not a {spec.name} archive ({exc})") from None
     rows = np.array([line.split(spec.sep)[:4] for line in raw.decode("latin-1").splitlines() if line.strip()],
                     dtype=np.int64)
-    df = pd.DataFrame({"user": rows[:, 0], "item": rows[:, 1], "time": rows[:, 3]})
+    df = pd.DataFrame({"user": rows[:, 0], "item": rows[:, 1], "time": rows[:, 3], "rating": rows[:, 2].astype(np.float64)})
     df["row"] = np.arange(len(df))
     return df
 

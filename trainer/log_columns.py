@@ -70,3 +70,17 @@ def time_keys(values: pd.Series, where: str) -> tuple[pd.Series, str]:
                         f"like most of the column ({int(bad.sum())} such values); times must be all numbers or "
                         "all ISO 8601 date-times, since text would be ordered as text")
     return parsed.dt.as_unit("ns").astype("int64"), "ISO 8601 date-times, as UTC nanoseconds"
+
+
+def ratings(values: pd.Series, where: str) -> pd.Series:
+    """A rating column as float64, or a DataError naming its first value that is not a finite number
+    (an empty cell included: an unrated event is neither kept nor dropped by a threshold silently).
+    """
+    numbers = None if pd.api.types.is_bool_dtype(values) else pd.to_numeric(values, errors="coerce")
+    bad = np.ones(len(values), dtype=bool) if numbers is None else ~np.isfinite(numbers.to_numpy(dtype=float))
+    if not bad.any():
+        return numbers.astype(np.float64)
+    first = int(np.flatnonzero(bad)[0])
+    example = values.iloc[first]
+    found = "an empty value" if pd.isna(example) else repr(example.item() if hasattr(example, "item") else example)
+    raise DataError(f"{where} must hold numbers (ratings); found {found} at event {first + 1} (in file order)")

@@ -16,7 +16,8 @@ import pandas as pd
 
 from .atomic import write_text_atomic
 from .errors import DataError
-from .log_columns import int_ids, time_keys
+from .log_columns import int_ids, ratings, time_keys
+from .log_filters import check_min_rating, drop_duplicates, drop_low_ratings, filter_min_counts
 from .splits import SPLIT_NAMES, Split, write_data_dir
 from .user_ids import USERS_FILE, number_ids, users_table
 from .vocab import VOCAB_FILE
@@ -24,8 +25,10 @@ from .vocab import VOCAB_FILE
 META_FILE = "meta.json"
 
 
-def read_log(path: Path, user_col: str, item_col: str, time_col: str, text_user_ids: bool = False) -> pd.DataFrame:
-    """Read a log into columns `user`, `item`, `time`, `row` (file order), validated.
+def read_log(path: Path, user_col: str, item_col: str, time_col: str, text_user_ids: bool = False,
+             rating_col: str | None = None) -> pd.DataFrame:
+    """Read a log into columns `user`, `item`, `time`, `row` (file order), validated; and `rating`
+    when `rating_col` names one (read only then: most logs have none).
 
     With `text_user_ids`, user ids are read as text and numbered 1..N (user_ids.py); the numbering
     is in `attrs["user_ids"]` as (column name, text -> number) for prepare_log to write.
@@ -38,15 +41,18 @@ def read_log(path: Path, user_col: str, item_col: str, time_col: str, text_user_
     if len({user_col, item_col, time_col}) < 3:
         raise DataError(f"--user-col {user_col!r}, --item-col {item_col!r} and --time-col {time_col!r} must name "
                         "three different columns")
+    if rating_col is not None and rating_col in (user_col, item_col, time_col):
+        raise DataError(f"--rating-col {rating_col!r} names the user, movie or time column")
     if not path.exists():
         raise DataError(f"{path}: file not found")
     df, sep = _read_table(path, {user_col: str} if text_user_ids else None)
-    missing = [c for c in (user_col, item_col, time_col) if c not in df.columns]
+    wanted = (user_col, item_col, time_col) + ((rating_col,) if rating_col is not None else ())
+    missing = [c for c in wanted if c not in df.columns]
     if missing and len(df.columns) == 1 and sep is not None:
         _name_the_separator(path, str(df.columns[0]), sep)
     if missing:
         raise DataError(f"{path}: missing column(s) {missing}; found {list(df.columns)} "
-                        "(choose with --user-col/--item-col/--time-col)")
+                        f"(choose with --user-col/--item-col/--time-col{'/--rating-col' if rating_col else ''})")
     if df.empty:
         raise DataError(f"{path}: no rows")
     out = pd.DataFrame({"user": df[user_col], "item": df[item_col], "time": df[time_col]})
@@ -62,6 +68,8 @@ def read_log(path: Path, user_col: str, item_col: str, time_col: str, text_user_
     if out["time"].isna().any():
         raise DataError(f"{path}: column {time_col!r} has {int(out['time'].isna().sum())} empty values")
     out["time"], out.attrs["time"] = time_keys(out["time"], f"{path}: column {time_col!r}")
+    if rating_col is not None:
+        out["rating"] = ratings(df[rating_col], f"{path}: column {rating_col!r}")
     out["row"] = np.arange(len(out))
     return out
 
@@ -111,17 +119,6 @@ def _name_the_separator(path: Path, header: str, sep: str) -> None:
     advice = {",": "name the file .csv", "\t": "name the file .tsv"}.get(others[0], "write it with commas or tabs")
     raise DataError(f"{path}: one column, {header!r}: this file is read as columns split by {split_by[sep]}, "
                     f"and its header is split by {others[0]!r}; {advice}")
-
-
-def filter_min_counts(df: pd.DataFrame, min_item: int, min_user: int) -> pd.DataFrame:
-    """Drop items with fewer than `min_item` events, then users with fewer than `min_user` (one pass each)."""
-    if min_item > 1:
-        counts = df["item"].map(df["item"].value_counts())
-        df = df[counts >= min_item]
-    if min_user > 1:
-        counts = df["user"].map(df["user"].value_counts())
-        df = df[counts >= min_user]
-    return df
 
 
 def _to_split(df: pd.DataFrame) -> Split:
@@ -204,8 +201,11 @@ def check_out_dir(out_dir: Path, force: bool) -> None:
 
 def prepare_log(df: pd.DataFrame, out_dir: Path, split: str, min_item: int = 1, min_user: int = 1,
                 val_frac: float = 0.1, test_frac: float = 0.1, source: str = "", force: bool = False,
-                keep_duplicates: bool = False) -> dict[str, Any]:
+                keep_duplicates: bool = False, min_rating: float | None = None) -> dict[str, Any]:
     """Filter, order, split and write a validated log; returns the metadata written to meta.json.
+
+    With `min_rating`, events rated below it (column `rating`) are dropped before anything else, so
+    histories, the count filters and every split's targets hold only the movies users rated that high.
 
     Rows repeating an earlier row's (user, item, time) are dropped first, unless `keep_duplicates`:
     a log written twice would otherwise count those movies double in --min-item-count, teach "next =
@@ -216,11 +216,11 @@ def prepare_log(df: pd.DataFrame, out_dir: Path, split: str, min_item: int = 1, 
     for flag, value in (("--min-item-count", min_item), ("--min-user-count", min_user)):
         if value < 1:
             raise DataError(f"{flag} must be >= 1 (1 = keep all), got {value}")
+    check_min_rating(min_rating)
     check_out_dir(out_dir, force)
     n_raw, time_kind, user_ids = len(df), df.attrs.get("time", "numbers"), df.attrs.get("user_ids")
-    duplicates = 0 if keep_duplicates else int(df.duplicated(["user", "item", "time"]).sum())
-    if duplicates:
-        df = df[~df.duplicated(["user", "item", "time"])]  # keeps the first in file order
+    df, below = drop_low_ratings(df, min_rating, source or "input")
+    df, duplicates = (df, 0) if keep_duplicates else drop_duplicates(df)
     df = filter_min_counts(df, min_item, min_user)
     if df.empty:
         raise DataError(f"{source or 'input'}: no events left after --min-item-count {min_item} / --min-user-count {min_user}")
@@ -239,7 +239,9 @@ def prepare_log(df: pd.DataFrame, out_dir: Path, split: str, min_item: int = 1, 
         raise DataError(f"{source or 'input'}: the {split} split leaves no training events")
     splits = {name: _to_split(part) for name, part in parts.items()}
     meta = {"source": source, "split": split, "min_item_count": min_item, "min_user_count": min_user,
-            "events_in": n_raw, "keep_duplicates": keep_duplicates, "duplicates_dropped": duplicates,
+            "events_in": n_raw,
+            **({"min_rating": min_rating, "below_min_rating_dropped": below} if min_rating is not None else {}),
+            "keep_duplicates": keep_duplicates, "duplicates_dropped": duplicates,
             "events_kept": int(len(df)), "users": int(df["user"].nunique()),
             "items": int(df["item"].nunique()),
             "order": "stable sort by (user, time); file order breaks ties", "time": time_kind,
