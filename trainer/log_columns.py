@@ -30,9 +30,7 @@ def int_ids(values: pd.Series, where: str, text_hint: str = "") -> pd.Series:
         bad = (numbers.isna() | (numbers % 1 != 0) | (numbers.abs() > 2**53)).to_numpy()
     if not bad.any():
         return numbers.astype(np.int64)
-    first = int(np.flatnonzero(bad)[0])
-    example = values.iloc[first]
-    found = "an empty value" if pd.isna(example) else repr(example.item() if hasattr(example, "item") else example)
+    first, found = _first_bad(values, bad)
     hint = f"; {text_hint}" if text_hint and not pd.api.types.is_numeric_dtype(values) else ""
     raise DataError(f"{where} must hold integer ids (64-bit); found {found} at event {first + 1} "
                     f"(in file order; dtype {values.dtype}){hint}")
@@ -80,7 +78,12 @@ def ratings(values: pd.Series, where: str) -> pd.Series:
     bad = np.ones(len(values), dtype=bool) if numbers is None else ~np.isfinite(numbers.to_numpy(dtype=float))
     if not bad.any():
         return numbers.astype(np.float64)
+    first, found = _first_bad(values, bad)
+    raise DataError(f"{where} must hold numbers (ratings); found {found} at event {first + 1} (in file order)")
+
+
+def _first_bad(values: pd.Series, bad: np.ndarray) -> tuple[int, str]:
+    """The position of the first value `bad` marks, and that value as an error message shows it."""
     first = int(np.flatnonzero(bad)[0])
     example = values.iloc[first]
-    found = "an empty value" if pd.isna(example) else repr(example.item() if hasattr(example, "item") else example)
-    raise DataError(f"{where} must hold numbers (ratings); found {found} at event {first + 1} (in file order)")
+    return first, "an empty value" if pd.isna(example) else repr(example.item() if hasattr(example, "item") else example)

@@ -207,7 +207,7 @@ def prepare_log(df: pd.DataFrame, out_dir: Path, split: str, min_item: int = 1, 
     With `min_rating`, events rated below it (column `rating`) are dropped before anything else, so
     histories, the count filters and every split's targets hold only the movies users rated that high.
 
-    Rows repeating an earlier row's (user, item, time) are dropped first, unless `keep_duplicates`:
+    Rows repeating an earlier row's (user, item, time) are dropped next, unless `keep_duplicates`:
     a log written twice would otherwise count those movies double in --min-item-count, teach "next =
     the same movie", and (leave-one-out) make a test target of a movie the history already holds,
     which full-catalog evaluation masks, so a certain miss. Rewatches at another time are kept.
