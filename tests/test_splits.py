@@ -93,7 +93,8 @@ def test_a_pickled_data_frame_is_refused_with_the_way_out(tmp_path):
     (([1, 2], [[1]]), r"length mismatch, 2 users but 1 movie lists"),
     (([2, 1], [[1], [2]]), r"strictly ascending"),
     ((["a"], [[1]]), r"users\[0\]: expected an int id, got str"),
-    (([1], [[1, "7"]]), r"movies\[0\] \(user 1\)\[1\]: expected an int id, got str"),
+    (([1], [[1, "7"]]), r"movies\[0\] \(user 1\)\[1\]: expected an int id, got str '7'; split files hold int "
+                        r"ids: for text ids, write the events as a log and prepare it with --text-user-ids / --text-movie-ids"),
     (([1], [[1.5]]), r"expected an int id, got float"),
     (([1], [[True]]), r"expected an int id, got bool"),
     # the handler refuses such ids, so a catalog holding one would have a movie no client can send

@@ -51,7 +51,7 @@ def test_the_table_holds_the_users_the_filters_keep(tmp_path):
     assert load_data_dir(tmp_path / "d")["train"].users == [1, 3]
 
 
-def test_text_ids_without_the_flag_name_it_and_text_movie_ids_name_the_way_out(tmp_path):
+def test_text_ids_without_the_flag_name_it(tmp_path):
     res = run_cli("prepare", "--input", str(text_log(tmp_path / "log.csv")), "--out", str(tmp_path / "d"))
     assert res.returncode == 2 and "found '007'" not in res.stderr  # "007" is read as a number; "anna" is not
     assert "column 'user_id' must hold integer ids" in res.stderr and "pass --text-user-ids" in res.stderr
@@ -60,7 +60,8 @@ def test_text_ids_without_the_flag_name_it_and_text_movie_ids_name_the_way_out(t
     pd.DataFrame([(1, "tt0114709", 1), (1, "tt0113497", 2)], columns=["user_id", "item_id", "timestamp"]).to_csv(
         log, index=False)
     res = run_cli("prepare", "--input", str(log), "--out", str(tmp_path / "d"), "--text-user-ids")
-    assert res.returncode == 2 and "movie ids stay integers" in res.stderr and "'tt0114709'" in res.stderr
+    assert res.returncode == 2 and "pass --text-movie-ids" in res.stderr and "'tt0114709'" in res.stderr
+    assert not (tmp_path / "d").exists()
     res = run_cli("prepare", "--synthetic", "--out", str(tmp_path / "d"), "--text-user-ids")
     assert res.returncode == 2 and "--text-user-ids goes with --input" in res.stderr
 

@@ -13,6 +13,7 @@ from .data_identity import data_record, record_data
 from .errors import ConfigError
 from .evaluation import build_cases, evaluate_scorer
 from .export import MODEL_FILE, save_scripted
+from .movie_ids import read_movies
 from .run_kind import CONFIG_FILE
 from .run_lock import claim_run_dir
 from .splits import history_for, load_data_dir
@@ -30,7 +31,7 @@ def run_baseline(name: str, data_dir: Path, out_dir: Path, min_count: int = 5, m
     out_dir = Path(out_dir)
     splits = load_data_dir(Path(data_dir))
     with claim_run_dir(out_dir, resume=False, resumable=False):
-        vocab = Vocab.build(splits["train"].movies, min_count)
+        vocab = Vocab.build(splits["train"].movies, min_count, read_movies(Path(data_dir)))
         cfg.model.vocab_size = vocab.size
         seqs = [vocab.encode(seq) for seq in splits["train"].movies]
         model = build_baseline(name, [s for s in seqs if s], vocab.size).eval()

@@ -30,6 +30,9 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--time-col", help="--input: orders events within a user, stable sort (default timestamp)")
     p.add_argument("--text-user-ids", action="store_true", default=None,
                    help="--input: user ids are text (names, UUIDs): number them 1..N and write the table back, users.tsv")
+    p.add_argument("--text-movie-ids", action="store_true", default=None,
+                   help="--input: movie ids are text (IMDb's tt0114709, SKUs): number them 1..M and write the table "
+                        "back, movies.tsv; runs trained on it take and return your ids")
     p.add_argument("--split", choices=["temporal", "leave-one-out"], default="temporal")
     p.add_argument("--val-frac", type=float, help="temporal: share of events for validate (default 0.1)")
     p.add_argument("--test-frac", type=float, help="temporal: share of events for test (default 0.1)")

@@ -22,7 +22,7 @@ def check_prepare_flags(args: argparse.Namespace) -> None:
     for names, applies, what in ((TEMPORAL, args.split == "temporal", "--split temporal"),
                                  (SYNTHETIC, args.synthetic, "--synthetic"),
                                  (("cache_dir", "base_url"), args.dataset is not None, "--dataset"),
-                                 ((*LOG_COLUMNS, "text_user_ids", "rating_col"), args.input is not None, "--input"),
+                                 ((*LOG_COLUMNS, "text_user_ids", "text_movie_ids", "rating_col"), args.input is not None, "--input"),
                                  (("min_rating",), not args.synthetic, "--input or --dataset (the built-in data has no ratings)"),
                                  (("rating_col",), args.min_rating is not None, "--min-rating")):
         flags = [f"--{name.replace('_', '-')}" for name in _given(args, names)]
@@ -48,7 +48,8 @@ def prepare(args: argparse.Namespace) -> None:
     else:
         columns = {**LOG_COLUMNS, **{n: getattr(args, n) for n in _given(args, LOG_COLUMNS)}}
         rating_col = None if args.min_rating is None else args.rating_col or RATING_COLUMN
-        df = read_log(args.input, *columns.values(), text_user_ids=bool(args.text_user_ids), rating_col=rating_col)
+        df = read_log(args.input, *columns.values(), text_user_ids=bool(args.text_user_ids), rating_col=rating_col,
+                      text_movie_ids=bool(args.text_movie_ids))
         source = str(args.input)
     meta = prepare_log(df, args.out, args.split, args.min_item_count, args.min_user_count, source=source,
                        force=args.force, keep_duplicates=args.keep_duplicates, min_rating=args.min_rating,

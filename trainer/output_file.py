@@ -19,13 +19,14 @@ from .errors import ConfigError
 from .export import MODEL_FILE
 from .run_kind import BEST_FILE, ENSEMBLE_FILE
 from .splits import SPLIT_NAMES
+from .movie_ids import MOVIES_FILE
 from .user_ids import USERS_FILE
 from .vocab import VOCAB_FILE
 
 #: What `train`, `baseline`, `ensemble`, `recipe` and `seed_sweep` write into a run directory.
 RUN_FILES = ("config.json", VOCAB_FILE, DATA_FILE, HISTORY_FILE, CKPT_FILE, BEST_FILE, MODEL_FILE, ENSEMBLE_FILE,
              "curves.png", "recipe.json", "summary.json")
-DATA_FILES = tuple(f"{name}.pkl" for name in SPLIT_NAMES) + ("meta.json", USERS_FILE)  # prepare.META_FILE: prepare loads pandas
+DATA_FILES = tuple(f"{name}.pkl" for name in SPLIT_NAMES) + ("meta.json", USERS_FILE, MOVIES_FILE)  # prepare.META_FILE: prepare loads pandas
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -16,22 +16,25 @@ import pandas as pd
 
 from .atomic import write_text_atomic
 from .errors import DataError
+from .id_tables import number_ids
 from .log_columns import int_ids, ratings, time_keys
 from .log_filters import check_min_rating, drop_duplicates, drop_low_ratings, filter_min_counts
+from .movie_ids import MOVIES_FILE, movies_table
 from .splits import SPLIT_NAMES, Split, write_data_dir
-from .user_ids import USERS_FILE, number_ids, users_table
+from .user_ids import USERS_FILE, users_table
 from .vocab import VOCAB_FILE
 
 META_FILE = "meta.json"
 
 
 def read_log(path: Path, user_col: str, item_col: str, time_col: str, text_user_ids: bool = False,
-             rating_col: str | None = None) -> pd.DataFrame:
+             rating_col: str | None = None, text_movie_ids: bool = False) -> pd.DataFrame:
     """Read a log into columns `user`, `item`, `time`, `row` (file order), validated; and `rating`
     when `rating_col` names one (read only then: most logs have none).
 
-    With `text_user_ids`, user ids are read as text and numbered 1..N (user_ids.py); the numbering
-    is in `attrs["user_ids"]` as (column name, text -> number) for prepare_log to write.
+    With `text_user_ids` (`text_movie_ids`), user (movie) ids are read as text and numbered 1..N
+    (id_tables.py); the numbering is in `attrs["user_ids"]` (`attrs["movie_ids"]`) as (column name,
+    text -> number) for prepare_log to write.
 
     Raises:
         DataError: unreadable file, unknown format, a column named twice or missing, ids that are not
@@ -45,7 +48,8 @@ def read_log(path: Path, user_col: str, item_col: str, time_col: str, text_user_
         raise DataError(f"--rating-col {rating_col!r} names the user, movie or time column")
     if not path.exists():
         raise DataError(f"{path}: file not found")
-    df, sep = _read_table(path, {user_col: str} if text_user_ids else None)
+    text_columns = [c for c, text in ((user_col, text_user_ids), (item_col, text_movie_ids)) if text]
+    df, sep = _read_table(path, {c: str for c in text_columns} or None)
     wanted = (user_col, item_col, time_col) + ((rating_col,) if rating_col is not None else ())
     missing = [c for c in wanted if c not in df.columns]
     if missing and len(df.columns) == 1 and sep is not None:
@@ -57,14 +61,17 @@ def read_log(path: Path, user_col: str, item_col: str, time_col: str, text_user_
         raise DataError(f"{path}: no rows")
     out = pd.DataFrame({"user": df[user_col], "item": df[item_col], "time": df[time_col]})
     if text_user_ids:
-        out["user"], out.attrs["user_ids"] = _numbered_users(out["user"], f"{path}: column {user_col!r}", user_col)
+        out["user"], out.attrs["user_ids"] = _numbered(out["user"], f"{path}: column {user_col!r}", user_col, "user")
     else:
         out["user"] = int_ids(out["user"], f"{path}: column {user_col!r}", text_hint=(
             "if its user ids are text (names, UUIDs), pass --text-user-ids: prepare numbers them and writes the "
             f"table back to them, {USERS_FILE}"))
-    out["item"] = int_ids(out["item"], f"{path}: column {item_col!r}", text_hint=(
-        "movie ids stay integers, as clients send them to the server: map text ids to numbers first (IMDb's "
-        "'tt0114709' as 114709, say)"))
+    if text_movie_ids:
+        out["item"], out.attrs["movie_ids"] = _numbered(out["item"], f"{path}: column {item_col!r}", item_col, "movie")
+    else:
+        out["item"] = int_ids(out["item"], f"{path}: column {item_col!r}", text_hint=(
+            "if its movie ids are text (IMDb's 'tt0114709', SKUs), pass --text-movie-ids: prepare numbers them, "
+            f"writes the table back to them, {MOVIES_FILE}, and the server then takes and returns your ids"))
     if out["time"].isna().any():
         raise DataError(f"{path}: column {time_col!r} has {int(out['time'].isna().sum())} empty values")
     out["time"], out.attrs["time"] = time_keys(out["time"], f"{path}: column {time_col!r}")
@@ -74,11 +81,12 @@ def read_log(path: Path, user_col: str, item_col: str, time_col: str, text_user_
     return out
 
 
-def _numbered_users(values: pd.Series, where: str, column: str) -> tuple[pd.Series, tuple[str, dict[str, int]]]:
-    """User ids as text, numbered 1..N in sorted order, and the numbering with the column's name."""
+def _numbered(values: pd.Series, where: str, column: str, what: str) -> tuple[pd.Series, tuple[str, dict[str, int]]]:
+    """`what` (user or movie) ids as text, numbered 1..N in sorted order, and the numbering with the
+    column's name."""
     if values.isna().any():
         first = int(np.flatnonzero(values.isna().to_numpy())[0])
-        raise DataError(f"{where} has {int(values.isna().sum())} empty user ids (the first at event {first + 1}, "
+        raise DataError(f"{where} has {int(values.isna().sum())} empty {what} ids (the first at event {first + 1}, "
                         "in file order)")
     texts = values.astype(str)
     numbers = number_ids(texts.tolist())
@@ -219,6 +227,7 @@ def prepare_log(df: pd.DataFrame, out_dir: Path, split: str, min_item: int = 1, 
     check_min_rating(min_rating)
     check_out_dir(out_dir, force)
     n_raw, time_kind, user_ids = len(df), df.attrs.get("time", "numbers"), df.attrs.get("user_ids")
+    movie_ids = df.attrs.get("movie_ids")
     df, below = drop_low_ratings(df, min_rating, source or "input")
     df, duplicates = (df, 0) if keep_duplicates else drop_duplicates(df)
     df = filter_min_counts(df, min_item, min_user)
@@ -247,13 +256,16 @@ def prepare_log(df: pd.DataFrame, out_dir: Path, split: str, min_item: int = 1, 
             "order": "stable sort by (user, time); file order breaks ties", "time": time_kind,
             **({"val_frac": val_frac, "test_frac": test_frac} if split == "temporal" else {}),
             **({"user_ids": f"text, numbered 1..N in sorted order: {USERS_FILE}"} if user_ids else {}),
+            **({"movie_ids": f"text, numbered 1..M in sorted order: {MOVIES_FILE}"} if movie_ids else {}),
             "splits": {n: {"users": len(s.users), "events": s.n_events} for n, s in splits.items()}}
-    if user_ids:  # the users the filters kept, as meta.json counts them
-        column, numbers = user_ids
-        kept = set(df["user"].unique().tolist())
-        write_data_dir(splits, out_dir, {USERS_FILE: users_table({t: n for t, n in numbers.items() if n in kept}, column)})
-    else:
-        write_data_dir(splits, out_dir)
-        (out_dir / USERS_FILE).unlink(missing_ok=True)  # an earlier prepare's (--force): not these users' numbers
+    tables = {}
+    for name, numbering, column, write in ((USERS_FILE, user_ids, "user", users_table),
+                                           (MOVIES_FILE, movie_ids, "item", movies_table)):
+        if numbering:  # the ids the filters kept, as meta.json counts them
+            kept = set(df[column].unique().tolist())
+            tables[name] = write({t: n for t, n in numbering[1].items() if n in kept}, numbering[0])
+    write_data_dir(splits, out_dir, tables)
+    for name in {USERS_FILE, MOVIES_FILE} - tables.keys():
+        (out_dir / name).unlink(missing_ok=True)  # an earlier prepare's (--force): not these ids' numbers
     write_text_atomic(out_dir / META_FILE, json.dumps(meta, indent=2) + "\n")
     return meta

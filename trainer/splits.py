@@ -40,7 +40,9 @@ class Split:
 def _as_int(value: object, where: str) -> int:
     # bool is an int subclass but never a valid id; numpy ints come from users' own arrays.
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise DataError(f"{where}: expected an int id, got {type(value).__name__} {value!r:.40}")
+        hint = ("; split files hold int ids: for text ids, write the events as a log and prepare it with "
+                "--text-user-ids / --text-movie-ids") if isinstance(value, str) else ""
+        raise DataError(f"{where}: expected an int id, got {type(value).__name__} {value!r:.40}{hint}")
     value = int(value)
     if not ID_MIN <= value <= ID_MAX:
         # prepare's bound, and the handler's: a catalog movie past it could never be requested

@@ -19,21 +19,22 @@ from .batching import IGNORE_INDEX, epoch_batches, training_sequences
 from .checkpoint import CKPT_FILE, append_history, load_checkpoint, rewrite_history, save_torch
 from .config import TrainConfig
 from .data_identity import DATA_FILE, LEARNED_FROM, data_record, holds, record_data, recorded
+from .devices import resolve_device
 from .distill import check_teachers, soft_targets
 from .errors import ConfigError, RunDirError, TrainingDiverged
 from .evaluation import check_ranking_width, evaluate_scorer, protocol_cases
 from .export import export_run
-from .run_kind import BEST_FILE, CONFIG_FILE, not_a_gru_run
 from .losses import training_loss
 from .model import SessionGRU
+from .movie_ids import read_movies
 from .optim import WeightAverage, make_scheduler
 from .plots import plot_curves
-from .devices import resolve_device
+from .run_kind import BEST_FILE, CONFIG_FILE, not_a_gru_run
 from .run_lock import claim_run_dir
 from .splits import history_for, load_data_dir
 from .thread_share import follow_share
 from .vocab import VOCAB_FILE, Vocab
-from .warm_start import check_periods, check_source, warm_start
+from .warm_start import check_catalogs, check_periods, check_source, warm_start
 
 SHARE_EVERY = 50  # batches between looks at the run's share of the cores (a file read: ~20 us)
 
@@ -121,6 +122,7 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
     # ---- data and vocabulary (a resumed run keeps its own) ----
     splits = load_data_dir(Path(cfg.data))
     if _starts_from(cfg, out_dir, resume):  # before anything is written
+        check_catalogs(Path(cfg.init_from), Path(cfg.data))
         check_periods(Path(cfg.init_from), splits, Path(cfg.data))
     started_on = recorded(out_dir) if resume else None
     if started_on is not None and not holds(started_on, cfg.data, splits):
@@ -129,7 +131,7 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
     if resume and (out_dir / VOCAB_FILE).exists():
         vocab = Vocab.load(out_dir / VOCAB_FILE)
     else:
-        vocab = Vocab.build(splits["train"].movies, cfg.min_count)
+        vocab = Vocab.build(splits["train"].movies, cfg.min_count, read_movies(Path(cfg.data)))
         check_ranking_width(cfg.eval_k, vocab.size - 1, "eval_k")  # (from a --config file) before anything is written
         vocab.save(out_dir / VOCAB_FILE)
         record_data(out_dir, cfg.data, data_record(cfg.data, splits))

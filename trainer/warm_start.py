@@ -27,6 +27,7 @@ import torch
 from .config import ModelConfig, TrainConfig
 from .data_identity import holds, recorded, recorded_dirs
 from .errors import ConfigError, DataError, RunDirError
+from .movie_ids import MOVIES_FILE
 from .run_kind import BEST_FILE, CONFIG_FILE, not_a_trained_gru_run
 from .splits import Split, load_data_dir
 from .user_ids import USERS_FILE, read_users
@@ -61,6 +62,20 @@ def check_source(run: Path, out_dir: Path, model: ModelConfig) -> None:
     if differ:
         raise ConfigError(f"{flag}: its network has {', '.join(differ)}; train with the settings it was trained "
                           f"with, --config {run / CONFIG_FILE} (flags given with it still win)")
+
+
+def check_catalogs(run: Path, data_dir: Path) -> None:
+    """Refuse an old run whose movies are named another way than this data's: text ids (movies.tsv)
+    on one side and the log's ints on the other, whose numbers would match movies by accident.
+
+    Raises:
+        ConfigError: one catalog is text, the other numbers.
+    """
+    text_there = Vocab.load(Path(run) / VOCAB_FILE).names is not None
+    if text_there != (Path(data_dir) / MOVIES_FILE).exists():
+        raise ConfigError(f"--init-from {run}: " + ("its movies have text ids and this data's are ints" if text_there
+                          else f"this data's movies have text ids ({MOVIES_FILE}) and its are ints")
+                          + "; movies are matched by id, so start from a run of a log that names them the same way")
 
 
 def check_periods(run: Path, splits: dict[str, Split], data_dir: Path) -> None:
@@ -129,12 +144,14 @@ def _by_log_id(split: Split, names: dict[int, str] | None) -> dict[int | str, li
 
 def warm_start(model: torch.nn.Module, vocab: Vocab, run: Path, keep: float = 1.0) -> str:
     """Start `model` (built for `vocab`, initialised as a cold run) from `run`'s best weights, movie rows
-    matched by raw id: each carried weight becomes keep x `run`'s + (1 - keep) x its fresh value. Returns
+    matched by raw id (text id, for logs that name movies by text): each carried weight becomes keep x `run`'s + (1 - keep) x its fresh value. Returns
     a line saying what carried over."""
     state = torch.load(Path(run) / BEST_FILE, map_location="cpu", weights_only=True)["model"]
     old = Vocab.load(Path(run) / VOCAB_FILE)
-    # rows to copy: new index <- old index, the start token included
-    pairs = [(0, 0)] + [(i + 1, old.index_of[m]) for i, m in enumerate(vocab.movies) if m in old.index_of]
+    # rows to copy: new index <- old index, the start token included. Text ids (check_catalogs) match
+    # by text: a movie new to the log shifts the numbers prepare gives those after it.
+    old_index = {m: i + 1 for i, m in enumerate(old.names or old.movies)}
+    pairs = [(0, 0)] + [(i + 1, old_index[m]) for i, m in enumerate(vocab.names or vocab.movies) if m in old_index]
     new_rows = torch.tensor([p[0] for p in pairs])
     old_rows = torch.tensor([p[1] for p in pairs])
     own = model.state_dict()
