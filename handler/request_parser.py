@@ -85,8 +85,9 @@ def parse_id(value: Any, where: str) -> int:
                                     f"got {_short(value)}")
 
 
-def _id_list(body: dict[str, Any], field: str, limit: int, advice: str) -> list[int]:
-    """`body[field]` as 64-bit int ids, at most `limit` of them (`advice`: what to do about more)."""
+def _id_list(body: dict[str, Any], field: str, limit: int, advice: str, text_ids: int = 0) -> list[int] | list[str]:
+    """`body[field]` as 64-bit int ids, at most `limit` of them (`advice`: what to do about more); with
+    `text_ids` (the longest allowed), as text ids: a catalog whose log named its movies by text."""
     value = body.get(field)
     if value is None and field != "movies":  # optional: null is the same as leaving it out
         value = []
@@ -96,11 +97,24 @@ def _id_list(body: dict[str, Any], field: str, limit: int, advice: str) -> list[
         raise RequestError("TooManyIds", f"'{field}' has {len(value)} ids; the limit is {limit} ({advice})")
     if not value:
         return value
+    if text_ids:
+        return check_text_ids(value, field, text_ids)
     if set(map(type, value)) != _INT_ONLY:
         value = [parse_id(v, f"{field}[{i}]") for i, v in enumerate(value)]
     # Plain JSON integers, the usual body, skip the per-id path: types and range are checked in C-level
     # passes (bool's type is not int). The per-id path costs 35 us for 150 ids; these 3 and 2.
     return check_id_range(value, field)
+
+
+def check_text_ids(ids: list[Any], field: str, longest: int) -> list[str]:
+    """`ids` when every one is a string of 1..`longest` characters: this catalog's movie ids are the
+    log's text ids, and a number would be another movie's id only by accident (`"007"` is not 7)."""
+    for i, v in enumerate(ids):
+        if not isinstance(v, str) or not 0 < len(v) <= longest:
+            what = "empty" if v == "" else f"longer than {longest} characters" if isinstance(v, str) else _short(v)
+            raise RequestError("InvalidId", f"{field}[{i}]: this model's movie ids are text, as its log wrote them: "
+                               f'send each as a JSON string such as "tt0114709"; got {what}')
+    return ids
 
 
 def check_id_range(ids: list[int], field: str) -> list[int]:
@@ -134,12 +148,14 @@ def decode_body(raw: Any, limits: Limits) -> Any:
     return raw
 
 
-def parse_request(raw: Any, limits: Limits) -> Request:
+def parse_request(raw: Any, limits: Limits, text_ids: int = 0) -> Request:
     """Validate one request body.
 
     Args:
         raw: the body as TorchServe hands it over (decoded JSON, str, or bytes).
         limits: the handler's limits.
+        text_ids: 0 for a catalog of int ids; else its ids are text, at most this many characters
+            each, and the request's id lists hold strings.
 
     Returns:
         The validated request.
@@ -168,7 +184,8 @@ def parse_request(raw: Any, limits: Limits) -> Request:
                            f"answer, got {_short(after)}")
     # candidates: null or absent is the whole catalog; [] is a list that allows nothing (an empty answer)
     candidates = None if body.get("candidates") is None else _id_list(
-        body, "candidates", limits.max_candidates, "handler.max_candidates in model-config.yaml")
+        body, "candidates", limits.max_candidates, "handler.max_candidates in model-config.yaml", text_ids)
     recent = "send the most recent ones"
-    return Request(movies=_id_list(body, "movies", limits.max_ids, recent), k=k,
-                   exclude=_id_list(body, "exclude", limits.max_ids, recent), after=after, candidates=candidates)
+    return Request(movies=_id_list(body, "movies", limits.max_ids, recent, text_ids), k=k,
+                   exclude=_id_list(body, "exclude", limits.max_ids, recent, text_ids), after=after,
+                   candidates=candidates)

@@ -3,6 +3,7 @@
 Request  `{"movies": [raw ids, oldest first], "k": 20, "exclude": [raw ids], "candidates": [raw ids]}`
 (`candidates`, optional: rank only these movies)
 Response `{"movies": [k raw ids, best first], "scores": [...], "unknown": [ids not in the vocabulary]}`
+(ids are strings for a run whose log named movies by text, `prepare --text-movie-ids`: movie_names.py)
 A bad request gets `{"code": 4xx, "type": ..., "message": ...}` for itself alone.
 
 Stateless (the default archive): every request carries the whole history. Stateful (an archive
@@ -57,6 +58,7 @@ session_cache = _load_sibling("session_cache", "handler.session_cache")
 session_store = _load_sibling("session_store", "handler.session_store")
 session_flow = _load_sibling("session_flow", "handler.session_flow")
 serving_config = _load_sibling("serving_config", "handler.serving_config")
+movie_names = _load_sibling("movie_names", "trainer.movie_names")
 answer_text = _load_sibling("answer_text", "handler.answer_text").answer_text
 
 
@@ -82,6 +84,10 @@ class SessrecHandler(BaseHandler):
         config = json.loads((model_dir / "config.json").read_text())
         self.raw_ids: list[int] = list(vocab["movies"])
         self.index_of: dict[int, int] = {m: i + 1 for i, m in enumerate(self.raw_ids)}
+        # A log with text movie ids: requests and answers use them; inside, the split files' numbers
+        self.names = movie_names.MovieNames(vocab["names"], self.raw_ids) if vocab.get("names") else None
+        self.answer_ids: list[int] | list[str] = self.names.names if self.names else self.raw_ids
+        self.text_ids = movie_names.MAX_TEXT_ID if self.names else 0
         self.max_len: int = int(config["max_len"])
         # for describe_handle: the run's kind and shape, how it was trained, and which weights (export.py's record)
         self.kind = config.get("kind", "gru")
@@ -126,7 +132,8 @@ class SessrecHandler(BaseHandler):
     def describe_handle(self) -> str:
         """What this archive serves, for `GET /models/NAME?customized=true` on the management API (its
         `customizedMetadata`): a deployment told apart from another without opening its files."""
-        return json.dumps({"kind": self.kind, "movies": len(self.raw_ids), "max_len": self.max_len,
+        return json.dumps({"kind": self.kind, "movies": len(self.raw_ids), "movie_ids": "text" if self.names else "int",
+                           "max_len": self.max_len,
                            "sessions": self.flow is not None, "weights_sha256": self.weights,
                            "limits": dataclasses.asdict(self.limits),
                            "model": self.model_args, "trained": self.trained})
@@ -137,10 +144,15 @@ class SessrecHandler(BaseHandler):
         for i, row in enumerate(data):
             raw = row.get("body") if row.get("body") is not None else row.get("data")
             try:
-                req = request_parser.parse_request(raw, self.limits)
+                req = request_parser.parse_request(raw, self.limits, self.text_ids)
             except request_parser.RequestError as exc:
                 rows.append({"error": (400, exc.kind, str(exc))})
                 continue
+            asked = req.movies  # as the client wrote them, for `unknown`
+            if self.names is not None:
+                numbers = self.names.numbers
+                req = dataclasses.replace(req, movies=numbers(req.movies), exclude=numbers(req.exclude),
+                                          candidates=None if req.candidates is None else numbers(req.candidates))
             out = {"k": req.k, "exclude": [self.index_of[m] for m in req.exclude if m in self.index_of],
                    # a candidate the model does not know has no score: it cannot be ranked, so it is left out
                    "allowed": None if req.candidates is None else
@@ -158,7 +170,8 @@ class SessrecHandler(BaseHandler):
                 out["raw"], out["after"] = req.movies, req.after
                 known = len(out["new"])
             # Usually every id is known: then no second pass over the history.
-            out["unknown"] = [] if known == len(req.movies) else recommend.unknown_ids(req.movies, self.index_of)
+            out["unknown"] = [] if known == len(req.movies) else recommend.unknown_ids(
+                asked, self.names.number_of if self.names else self.index_of)
             rows.append(out)
         if self.flow is not None:
             self.flow.attach(rows)
@@ -177,7 +190,7 @@ class SessrecHandler(BaseHandler):
         indices, values = recommend.recommend(scores, [r["seen"] + r["exclude"] for r in good],
                                               max(r["k"] for r in good), [r["allowed"] for r in good])
         for r, idx, val in zip(good, indices.tolist(), values.tolist()):
-            r["movies"], r["scores"] = recommend.to_raw(idx, val, r["k"], self.raw_ids)
+            r["movies"], r["scores"] = recommend.to_raw(idx, val, r["k"], self.answer_ids)
         return rows
 
     def postprocess(self, rows: list[dict[str, Any]]) -> list[str]:

@@ -59,3 +59,38 @@ def tiny_run(tmp_path_factory, tiny_data) -> Path:
     run = tmp_path_factory.mktemp("runs") / "tiny"
     train(tiny_config(tiny_data), run, progress=False)
     return run
+
+
+#: Text ids for the text-catalog fixtures: a title with quotes and an accent, and ids that only look
+#: like numbers ("007" is not 7, and "42" is no int); every other movie m is "tt" and seven digits.
+ODD_NAMES = {1: 'Amélie "2001"', 2: "007", 3: "42"}
+
+
+def text_name(movie: int) -> str:
+    return ODD_NAMES.get(movie, f"tt{movie:07d}")
+
+
+@pytest.fixture(scope="session")
+def text_data(tmp_path_factory) -> Path:
+    """tiny_data's log with text movie ids, prepared as a user's log is: `--text-movie-ids`."""
+    import pandas as pd
+
+    from trainer.prepare import read_log
+
+    root = tmp_path_factory.mktemp("data")
+    df = synthetic_log(n_users=300, n_movies=150, n_clusters=5, n_series=15, seed=11)
+    pd.DataFrame({"user_id": df["user"], "item_id": df["item"].map(text_name), "timestamp": df["time"]}).to_csv(
+        root / "log.tsv", sep="\t", index=False)
+    out = root / "text"
+    prepare_log(read_log(root / "log.tsv", "user_id", "item_id", "timestamp", text_movie_ids=True), out, "temporal",
+                source="log.tsv")
+    return out
+
+
+@pytest.fixture(scope="session")
+def text_run(tmp_path_factory, text_data) -> Path:
+    from trainer.train import train
+
+    run = tmp_path_factory.mktemp("runs") / "text"
+    train(tiny_config(text_data), run, progress=False)
+    return run

@@ -35,7 +35,7 @@ def test_archive_holds_only_what_serving_needs(model_dir):
     names = {p.relative_to(model_dir).as_posix() for p in model_dir.rglob("*") if p.is_file()}
     assert names == {"model.pt", "vocab.json", "config.json", "sessrec_handler.py", "recommend.py",
                      "request_parser.py", "session_cache.py", "session_store.py", "session_flow.py", "answer_text.py",
-                     "serving_config.py", "model-config.yaml", "MAR-INF/MANIFEST.json"}
+                     "serving_config.py", "movie_names.py", "model-config.yaml", "MAR-INF/MANIFEST.json"}
 
 
 @pytest.mark.parametrize("name", ["a/b", "x y", "_v", "sessrec.mar"])

@@ -24,11 +24,13 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def server(tiny_run, tmp_path_factory):
+def server(tiny_run, text_run, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ts")
     build_archive(tiny_run, tmp / "store")
     build_archive(tiny_run, tmp / "store", "sessrec_sessions", model_config=SESSIONS_CONFIG)
-    with torchserve(tmp / "store", tmp / "work", ("sessrec=sessrec.mar", "sessrec_sessions=sessrec_sessions.mar")) as srv:
+    build_archive(text_run, tmp / "store", "sessrec_text")  # a log with text movie ids
+    with torchserve(tmp / "store", tmp / "work", ("sessrec=sessrec.mar", "sessrec_sessions=sessrec_sessions.mar",
+                                                  "sessrec_text=sessrec_text.mar")) as srv:
         yield srv
 
 
@@ -235,6 +237,27 @@ def test_the_request_cli_streams_a_session_and_checks_it_against_the_stateless_a
     assert done.returncode != 0 and "InvalidField" in done.stderr and "'k'" in done.stderr
 
 
+def test_a_catalog_of_text_ids_is_served_in_them_over_http(server, text_run, text_data):
+    from trainer.movie_ids import read_movies
+
+    splits, names = load_data_dir(text_data), read_movies(text_data)
+    user = splits["test"].users[3]
+    history = [names[m] for m in history_for(splits, "test")[user]]
+    status, served = server.predict({"movies": history + ["unheard-of"], "k": 8}, model="sessrec_text")
+    assert status == 200 and served["unknown"] == ["unheard-of"] and all(isinstance(m, str) for m in served["movies"])
+    done = run_cli("recommend", "--run", str(text_run), "--movies", *history, "unheard-of", "--k", "8")
+    assert done.returncode == 0 and json.loads(done.stdout)["movies"] == served["movies"], done.stderr
+    done = run_cli("request", "--url", f"{server.inference}/predictions/sessrec_text", "--data", str(text_data),
+                   "--user", str(user), "--k", "8")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert json.loads(lines[1])["movies"] == history and json.loads(lines[3])["movies"] == served["movies"]
+    status, error = server.predict({"movies": [42]}, model="sessrec_text")
+    assert status == 400 and error["type"] == "InvalidId" and "send each as a JSON string" in error["message"]
+    status, body = http("GET", f"{server.management}/models/sessrec_text?customized=true")
+    assert status == 200 and body[0]["customizedMetadata"]["movie_ids"] == "text"
+
+
 def announce_huge_body(base_url: str) -> int:
     """Announce a 2 MiB body and send none of it: the frontend must refuse from the headers alone.
     (Sending the body races the server closing the connection: a reset instead of a status.)"""
@@ -372,4 +395,4 @@ def test_the_management_api_describes_the_served_run(server, tiny_run):
     assert status == 200, body
     described = body[0]["customizedMetadata"]
     assert described["weights_sha256"] == hashlib.sha256((tiny_run / "best.pt").read_bytes()).hexdigest()
-    assert described["kind"] == "gru" and described["sessions"] is False
+    assert described["kind"] == "gru" and described["sessions"] is False and described["movie_ids"] == "int"

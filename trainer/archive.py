@@ -24,7 +24,7 @@ HANDLER_DIR = REPO / "handler"
 RUN_FILES = (VOCAB_FILE, "config.json")
 SHIPPED_CODE = (REPO / "trainer" / "recommend.py", HANDLER_DIR / "request_parser.py", HANDLER_DIR / "session_cache.py",
                 HANDLER_DIR / "session_store.py", HANDLER_DIR / "session_flow.py", HANDLER_DIR / "answer_text.py",
-                HANDLER_DIR / "serving_config.py")
+                HANDLER_DIR / "serving_config.py", REPO / "trainer" / "movie_names.py")
 SESSIONS_CONFIG = HANDLER_DIR / "model-config-sessions.yaml"
 # TorchServe's rule for model names, which versions follow too (both are URL path segments)
 _TORCHSERVE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-.]*")

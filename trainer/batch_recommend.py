@@ -53,8 +53,9 @@ def answer_json(answer: Recommendation, user: Any = None, with_user: bool = Fals
     return json.dumps(body)
 
 
-def parse_query(line: str, where: str, default_k: int) -> Query:
-    """One input line; a DataError names `where` (FILE:LINE) and the problem."""
+def parse_query(line: str, where: str, default_k: int, text: bool = False) -> Query:
+    """One input line; a DataError names `where` (FILE:LINE) and the problem (`text`: a catalog of text
+    movie ids, whose lines hold strings)."""
     try:
         body = json.loads(line)
     except (ValueError, RecursionError) as exc:
@@ -69,14 +70,17 @@ def parse_query(line: str, where: str, default_k: int) -> Query:
     k = default_k if body.get("k") is None else body["k"]  # null: left out, as the handler reads it
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise DataError(f"{where}: 'k' must be a positive int, got {json.dumps(k)[:40]}")
-    return Query(body.get("user"), _line_ids(body["movies"], f"{where}: 'movies'"), k,
-                 _line_ids([] if body.get("exclude") is None else body["exclude"], f"{where}: 'exclude'"),
-                 None if body.get("candidates") is None else _line_ids(body["candidates"], f"{where}: 'candidates'"))
+    return Query(body.get("user"), _line_ids(body["movies"], f"{where}: 'movies'", text), k,
+                 _line_ids([] if body.get("exclude") is None else body["exclude"], f"{where}: 'exclude'", text),
+                 None if body.get("candidates") is None else _line_ids(body["candidates"], f"{where}: 'candidates'", text))
 
 
-def _line_ids(value: Any, what: str) -> list[int]:
+def _line_ids(value: Any, what: str, text: bool = False) -> list[int] | list[str]:
     """A line's ids read as the handler reads a request body's: ints, or numeric strings (the form
-    JavaScript clients send ids past 2**53 in), so a logged request body answers the same here."""
+    JavaScript clients send ids past 2**53 in), so a logged request body answers the same here; with
+    `text`, strings as they are."""
+    if text:
+        return movie_ids(value, what, text=True)
     if isinstance(value, list) and not set(map(type, value)) <= {int}:  # plain ints: movie_ids checks them
         try:
             value = [parse_id(v, f"{what}[{i}]") for i, v in enumerate(value)]
@@ -85,7 +89,7 @@ def _line_ids(value: Any, what: str) -> list[int]:
     return movie_ids(value, what)
 
 
-def read_queries(path: Path, default_k: int) -> Iterator[Query]:
+def read_queries(path: Path, default_k: int, text: bool = False) -> Iterator[Query]:
     """The queries of a JSON Lines file (`-`: standard input), one per non-blank line, read lazily.
 
     UTF-8, with or without the byte-order mark Windows tools write, LF or CRLF line ends. Lines are
@@ -106,19 +110,21 @@ def read_queries(path: Path, default_k: int) -> Iterator[Query]:
             except UnicodeDecodeError as exc:
                 raise DataError(f"{path}:{number}: not UTF-8 text ({exc.reason} at byte {exc.start} of the line)") from None
             if line.strip():
-                yield parse_query(line, f"{path}:{number}", default_k)
+                yield parse_query(line, f"{path}:{number}", default_k, text)
 
 
 def queries_from_data(data_dir: Path, k: int) -> Iterator[Query]:
-    """Every user of a data directory with a train+validate history, by user id (the log's text id
-    when prepare numbered them: users.tsv)."""
+    """Every user of a data directory with a train+validate history, by user id (the log's text ids of
+    users and movies when prepare numbered them: users.tsv, movies.tsv)."""
+    from .movie_ids import read_movies
     from .splits import history_for, load_data_dir
     from .user_ids import read_users
 
     histories = history_for(load_data_dir(Path(data_dir)), "test")
-    names = read_users(Path(data_dir)) or {}
+    names, movies = read_users(Path(data_dir)) or {}, read_movies(Path(data_dir))
     for user in sorted(histories):
-        yield Query(names.get(user, user), histories[user], k, [])
+        history = histories[user] if movies is None else [movies[m] for m in histories[user]]
+        yield Query(names.get(user, user), history, k, [])
 
 
 def _chunks(queries: Iterable[Query], size: int) -> Iterator[list[Query]]:

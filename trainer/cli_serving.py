@@ -39,15 +39,18 @@ def _add_server(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("request", help="send one recommendation request (or stream a session) and print the answers")
     p.add_argument("--url", default=None, help="the model's predictions URL (default: "
                    f"{STATELESS_URL}, or {SESSIONS_URL} with --session, on --config's inference_address)")
-    p.add_argument("--movies", type=int, nargs="*", help="watch history, oldest first")
+    p.add_argument("--movies", nargs="*", help="watch history, oldest first")
     p.add_argument("--data", type=Path, help="take the history (train+validate) of --user from this data dir")
     p.add_argument("--user", help=USER_HELP)
     p.add_argument("--k", type=int, default=10)
-    p.add_argument("--exclude", type=int, nargs="*", default=None, metavar="ID", help="the request's \"exclude\"")
-    p.add_argument("--candidates", type=int, nargs="*", default=None, metavar="ID",
+    p.add_argument("--exclude", nargs="*", default=None, metavar="ID", help="the request's \"exclude\"")
+    p.add_argument("--candidates", nargs="*", default=None, metavar="ID",
                    help="the request's \"candidates\": rank only these movie ids")
     p.add_argument("--candidates-file", type=Path, default=None, metavar="FILE",
                    help="--candidates from a file (ids separated by spaces, commas or new lines; # comments)")
+    p.add_argument("--text-ids", action="store_true", help="send the movie ids as JSON strings, for an archive "
+                   "of text movie ids (prepare --text-movie-ids) whose ids look like numbers; ids that are no "
+                   "int, and --data prepared so, are sent as strings without it")
     p.add_argument("--session", action="store_true", help="stream the history into the sessions archive: open "
                    "a session with all but its last --stream movies, send those one request each, then check "
                    "the last answer against one stateless request (--check-url) with the whole history")
@@ -65,13 +68,35 @@ def _add_server(sub: argparse._SubParsersAction) -> None:
                    "./key_file.json when there is one, which TorchServe writes in the directory it starts from)")
 
 
-def candidates_from_file(args: argparse.Namespace) -> None:
-    """`--candidates-file` read into `args.candidates` (recommend and request take either, not both)."""
+def typed_ids(args: argparse.Namespace, text: bool) -> None:
+    """`--movies`, `--exclude`, `--candidates` and `--candidates-file` as the model takes them: text ids
+    as typed where `text` (a catalog whose log named movies by text: `prepare --text-movie-ids`), else
+    ints, a token that is not one named with its flag (recommend and request take either list, not both)."""
     if args.candidates_file is not None:
         if args.candidates is not None:
             raise SessrecError("give --candidates or --candidates-file, not both")
         from .candidate_ids import read_id_file
-        args.candidates = read_id_file(args.candidates_file)
+        args.candidates = read_id_file(args.candidates_file, text)
+    for flag in ("movies", "exclude", "candidates"):
+        values = getattr(args, flag)
+        if text or not values or (flag == "candidates" and args.candidates_file is not None):
+            continue
+        bad = next((v for v in values if not is_int_id(v)), None)
+        if bad is not None:
+            raise SessrecError(f"--{flag}: {bad[:40]!r} is not a movie id of this catalog (64-bit integers; a "
+                               "catalog of text ids comes from prepare --text-movie-ids)")
+        setattr(args, flag, [int(v) for v in values])
+
+
+def is_int_id(token: str) -> bool:
+    """Whether `token` reads as an int movie id, as the handler reads a numeric string."""
+    from handler.request_parser import RequestError, parse_id
+
+    try:
+        parse_id(token, token)
+    except RequestError:
+        return False
+    return True
 
 
 def check_sources(args: argparse.Namespace) -> None:
@@ -88,12 +113,14 @@ def check_sources(args: argparse.Namespace) -> None:
 
 def history_from_args(args: argparse.Namespace) -> list[int]:
     """`--movies`, or the train+validate history of `--user` (default: the first test user) in `--data`."""
+    from .movie_ids import read_movies
     from .splits import history_for, load_data_dir
     from .user_ids import user_number
 
     if args.data is None:
         return args.movies or []
     splits = load_data_dir(args.data)
+    names = read_movies(args.data)  # a log of text movie ids: the history as the log wrote it
     if args.user is None and not splits["test"].users:
         raise DataError(f"{args.data}/test.pkl has no users, so there is no first test user to take; "
                         "name one with --user")
@@ -102,14 +129,14 @@ def history_from_args(args: argparse.Namespace) -> list[int]:
     if user not in histories:
         raise DataError(f"{args.data}: user {args.user if args.user is not None else user} has no training or "
                         "validation events")
-    return histories[user]
+    return histories[user] if names is None else [names[m] for m in histories[user]]
 
 
 def _add_recommend(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("recommend", help="a run's answers without a server (what the handler answers): one "
                        "history, or a JSON Lines file of them (--input), or every user of --data (--all)")
     p.add_argument("--run", type=Path, required=True)
-    p.add_argument("--movies", type=int, nargs="*", help="watch history, oldest first")
+    p.add_argument("--movies", nargs="*", help="watch history, oldest first")
     p.add_argument("--data", type=Path, help="take the history (train+validate) of --user from this data dir")
     p.add_argument("--user", help=USER_HELP)
     p.add_argument("--all", action="store_true", help="with --data: one answer line per user, by user id")
@@ -119,8 +146,8 @@ def _add_recommend(sub: argparse._SubParsersAction) -> None:
                    "(whole or not at all) instead of stdout (- : stdout)")
     p.add_argument("--k", type=int, default=20, help="list length (default: the handler's default_k; "
                    "a line's own \"k\" wins)")
-    p.add_argument("--exclude", type=int, nargs="*", default=[], help="movie ids never to recommend")
-    p.add_argument("--candidates", type=int, nargs="*", default=None, metavar="ID",
+    p.add_argument("--exclude", nargs="*", default=[], help="movie ids never to recommend")
+    p.add_argument("--candidates", nargs="*", default=None, metavar="ID",
                    help="rank only these movie ids (an allow-list; ids the model does not know are left out); with "
                         "--input or --all, for every history (a line's own \"candidates\" wins)")
     p.add_argument("--candidates-file", type=Path, default=None, metavar="FILE",
@@ -145,19 +172,20 @@ def _recommend(args: argparse.Namespace) -> None:
         raise SessrecError('--exclude is for one history; in --input give each line its own "exclude"')
     if args.k < 1:
         raise SessrecError(f"--k must be a positive int, got {args.k}")
-    candidates_from_file(args)
     if args.out is not None:
         from .output_file import check_output_file
         check_output_file(args.out, "--out", run=args.run, data=args.data,
                           inputs=[f for f in (args.input, args.candidates_file) if f is not None])
     recommender = Recommender.from_run(args.run)
+    typed_ids(args, recommender.names is not None)  # the ids as this run's catalog names them
     if args.data is not None:
         from .data_identity import warn_if_other_data
         warn_if_other_data(args.run, args.data)
     if not batch:
         print(answer_json(recommender.recommend(history_from_args(args), args.k, args.exclude, args.candidates)))
         return
-    queries = read_queries(args.input, args.k) if args.input is not None else queries_from_data(args.data, args.k)
+    queries = (read_queries(args.input, args.k, recommender.names is not None) if args.input is not None
+               else queries_from_data(args.data, args.k))
     count = write_lines(answer_lines(recommender, queries, candidates=args.candidates), args.out)
     if args.out is not None:
         print(f"{count} answers -> {args.out}")

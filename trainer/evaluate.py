@@ -15,6 +15,7 @@ from .data_identity import warn_if_other_data
 from .errors import ConfigError, DataError, RunDirError
 from .evaluation import EvalCases, check_ranking_width, evaluate_scorer, protocol_cases
 from .export import EXPORT_RECORD, MODEL_FILE, load_scripted, stale_export
+from .movie_names import MovieNames
 from .output_file import check_output_file
 from .run_kind import CONFIG_FILE
 from .splits import history_for, load_data_dir
@@ -122,6 +123,8 @@ def score_run(data_dir: Path, run_dir: Path, split: str = "test", k: int = 20, t
         raise ConfigError(f"--k (the map@k cut-off) must be a positive int, got {k!r}")
     model, cases, vocab = _run_cases(data_dir, run_dir, split, test_history, protocol)
     check_ranking_width(k, vocab.size - 1, "--k")
+    if candidates is not None and vocab.names is not None:  # a log's text ids, as the handler takes them
+        candidates = MovieNames(vocab.names, vocab.movies).numbers(candidates)
     allowed = None if candidates is None else vocab.encode(dict.fromkeys(candidates))
     if allowed is not None and not allowed:
         raise DataError(f"none of the {len(candidates)} candidate id(s) is in {run_dir}'s catalog of "

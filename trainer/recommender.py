@@ -20,6 +20,7 @@ from handler.request_parser import ID_MAX, ID_MIN
 
 from .devices import resolve_device
 from .errors import ConfigError, DataError
+from .movie_names import MAX_TEXT_ID, MovieNames
 from .recommend import encode_history, pad_batch, recommend, to_raw, unknown_ids
 from .vocab import Vocab
 
@@ -31,22 +32,29 @@ class Recommendation:
     """One answer, as the HTTP answer's JSON: movies best first, their scores, and the history's
     ids that are not in the run's vocabulary (ignored)."""
 
-    movies: list[int]
+    movies: list[int] | list[str]
     scores: list[float]
-    unknown: list[int]
+    unknown: list[int] | list[str]
 
 
-def movie_ids(values: Sequence[Any], what: str, any_order: bool = False) -> list[int]:
+def movie_ids(values: Sequence[Any], what: str, any_order: bool = False, text: bool = False) -> list[int] | list[str]:
     """`values` as a list of int movie ids (a list, tuple or numpy array of ints, or a set where
-    `any_order`: exclusions have no order, histories do); a DataError names `what` and the first bad
-    value otherwise."""
+    `any_order`: exclusions have no order, histories do), or with `text` (a catalog of text ids) of
+    strings; a DataError names `what` and the first bad value otherwise."""
+    kind = "text" if text else "int"
     if any_order and isinstance(values, Set):
         values = list(values)
     if isinstance(values, (str, bytes)) or not (isinstance(values, Sequence) or hasattr(values, "tolist")):
         hint = " (a set has no order; a history is oldest first)" if isinstance(values, Set) else ""
-        raise DataError(f"{what} must be a sequence of int movie ids, got {type(values).__name__}{hint}")
+        raise DataError(f"{what} must be a sequence of {kind} movie ids, got {type(values).__name__}{hint}")
     out = []
     for i, v in enumerate(values.tolist() if hasattr(values, "tolist") else values):
+        if text:
+            if not isinstance(v, str) or not 0 < len(v) <= MAX_TEXT_ID:  # as the handler refuses it
+                raise DataError(f"{what}[{i}] must be a text movie id of 1..{MAX_TEXT_ID} characters (this run's "
+                                f"log named its movies by text), got {repr(v)[:40]}")
+            out.append(v)
+            continue
         if isinstance(v, bool) or not isinstance(v, numbers.Integral):
             raise DataError(f"{what}[{i}] must be an int movie id, got {repr(v)[:40]}")
         if not ID_MIN <= v <= ID_MAX:  # as the handler refuses it
@@ -71,6 +79,8 @@ class Recommender:
         self.model = model.to(self.device).eval()
         self.vocab = vocab
         self.max_len = max_len
+        # a log with text movie ids: histories and answers use them, the model the numbers (as served)
+        self.names = MovieNames(vocab.names, vocab.movies) if vocab.names else None
 
     @classmethod
     def from_run(cls, run_dir: str | Path, device: str = "cpu") -> "Recommender":
@@ -120,10 +130,19 @@ class Recommender:
         candidates = [None] * len(histories) if candidates is None else _listed("candidates", candidates)
         if len(candidates) != len(histories):
             raise ConfigError(f"candidates has {len(candidates)} entries for {len(histories)} histories")
-        raw = [movie_ids(h, f"histories[{i}]") for i, h in enumerate(histories)]
-        skip = [movie_ids(e, f"excludes[{i}]", any_order=True) for i, e in enumerate(excludes)]
-        only = [None if c is None else self.vocab.encode(movie_ids(c, f"candidates[{i}]", any_order=True))
+        text = self.names is not None
+        asked = [movie_ids(h, f"histories[{i}]", text=text) for i, h in enumerate(histories)]
+        skip = [movie_ids(e, f"excludes[{i}]", any_order=True, text=text) for i, e in enumerate(excludes)]
+        only = [None if c is None else movie_ids(c, f"candidates[{i}]", any_order=True, text=text)
                 for i, c in enumerate(candidates)]
+        number_of, answer_ids = self.vocab.index_of, self.vocab.movies
+        if text:
+            raw, skip = [self.names.numbers(h) for h in asked], [self.names.numbers(e) for e in skip]
+            only = [None if c is None else self.names.numbers(c) for c in only]
+            number_of, answer_ids = self.names.number_of, self.names.names
+        else:
+            raw = asked
+        only = [None if c is None else self.vocab.encode(c) for c in only]
         answers: list[Recommendation] = []
         # No answer is longer than the catalog: ranking k columns would cost k-sized tensors for
         # nothing (k = 10**9 asked for 16 GB; k past 2**63 overflowed in torch).
@@ -137,8 +156,7 @@ class Recommender:
                 masks = [seen + self.vocab.encode(skip[i]) for (_, seen), i in zip(encoded, chunk)]
                 indices, values = recommend(scores, masks, k, [only[i] for i in chunk])
                 for i, idx, val in zip(chunk, indices.tolist(), values.tolist()):
-                    answers.append(Recommendation(*to_raw(idx, val, k, self.vocab.movies),
-                                                  unknown_ids(raw[i], self.vocab.index_of)))
+                    answers.append(Recommendation(*to_raw(idx, val, k, answer_ids), unknown_ids(asked[i], number_of)))
         return answers
 
 

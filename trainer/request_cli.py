@@ -7,7 +7,8 @@ import json
 import urllib.parse
 from pathlib import Path
 
-from .cli_serving import SESSIONS_URL, STATELESS_URL, candidates_from_file, check_sources, history_from_args
+from .cli_serving import SESSIONS_URL, STATELESS_URL, check_sources, history_from_args, is_int_id, typed_ids
+from .movie_ids import MOVIES_FILE
 from .errors import SessrecError
 from .server import http
 from .properties import read_properties
@@ -20,7 +21,11 @@ def request(args: argparse.Namespace) -> None:
     check_sources(args)
     if not args.session:
         _refuse_given((("--stream", args.stream), ("--check-url", args.check_url)), "with --session")
-    candidates_from_file(args)
+    # A catalog of text movie ids takes strings, as typed: --text-ids, a --data prepared with
+    # --text-movie-ids, or a typed id that is no int says so; else ints, as the usual body holds them.
+    typed = [v for values in (args.movies, args.exclude, args.candidates) for v in values or ()]
+    typed_ids(args, text=bool(args.text_ids) or (args.data is not None and (args.data / MOVIES_FILE).exists())
+              or not all(map(is_int_id, typed)))
     for flag, url in (("--url", args.url), ("--check-url", args.check_url)):
         if url is not None:
             _check_url(flag, url)
