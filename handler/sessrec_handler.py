@@ -212,5 +212,6 @@ class SessrecHandler(BaseHandler):
                 self.context.set_response_status(code, kind, idx=i)
                 out.append(json.dumps({"code": code, "type": kind, "message": message}, separators=(",", ":")))
             else:
-                out.append(answer_text(r["movies"], r["scores"], r["unknown"], r.get("sid"), r.get("step", 0)))
+                out.append(answer_text(r["movies"], r["scores"], r["unknown"], r.get("sid"), r.get("step", 0),
+                                       self.text_ids > 0))
         return out

@@ -253,6 +253,11 @@ def test_answer_text_is_json_that_gives_back_each_float32_score_and_escapes_the_
     assert "session" not in json.loads(answer_text([], [], []))
     # Scores that are not JSON numbers keep json.dumps' spelling rather than printing "inf"
     assert json.loads(answer_text([1], [float("inf")], []))["scores"] == [float("inf")]
+    # a catalog of text ids: escaped as json escapes them, the scores as for int ids
+    text = answer_text(['Amélie "2001"', "007", "a\tb"], scores[:3].tolist(), ["unheard-of \\"], session, 4, text_ids=True)
+    body = json.loads(text)
+    assert body["movies"] == ['Amélie "2001"', "007", "a\tb"] and body["unknown"] == ["unheard-of \\"]
+    assert np.array_equal(np.array(body["scores"], dtype=np.float32), scores[:3].numpy()) and body["step"] == 4
 
 
 def test_64_bit_ids_are_served_whether_sent_as_numbers_or_strings(tmp_path):
