@@ -66,6 +66,14 @@ def test_prepare_numbers_the_ids_in_text_order_and_writes_them_back(text_data, t
     assert not (tmp_path / "d" / MOVIES_FILE).exists() and log.exists()
 
 
+def test_a_movie_id_longer_than_a_request_may_carry_is_refused(tmp_path):
+    log = tmp_path / "log.tsv"
+    log.write_text("user_id\titem_id\ttimestamp\n1\ttt1\t1\n1\t" + "x" * (MAX_TEXT_ID + 1) + "\t2\n1\ttt2\t3\n")
+    res = run_cli("prepare", "--input", str(log), "--out", str(tmp_path / "d"), "--text-movie-ids")
+    assert res.returncode == 2 and f"at event 2 (in file order) has {MAX_TEXT_ID + 1} characters" in res.stderr, res.stderr
+    assert not (tmp_path / "d").exists()
+
+
 def test_the_run_keeps_each_vocabulary_movies_text_id(text_data, text_run, tmp_path):
     names, vocab = read_movies(text_data), Vocab.load(text_run / "vocab.json")
     assert vocab.names == [names[m] for m in vocab.movies]

@@ -20,6 +20,7 @@ from .id_tables import number_ids
 from .log_columns import int_ids, ratings, time_keys
 from .log_filters import check_min_rating, drop_duplicates, drop_low_ratings, filter_min_counts
 from .movie_ids import MOVIES_FILE, movies_table
+from .movie_names import MAX_TEXT_ID
 from .splits import SPLIT_NAMES, Split, write_data_dir
 from .user_ids import USERS_FILE, users_table
 from .vocab import VOCAB_FILE
@@ -89,6 +90,12 @@ def _numbered(values: pd.Series, where: str, column: str, what: str) -> tuple[pd
         raise DataError(f"{where} has {int(values.isna().sum())} empty {what} ids (the first at event {first + 1}, "
                         "in file order)")
     texts = values.astype(str)
+    if what == "movie" and (long := texts.str.len() > MAX_TEXT_ID).any():
+        # a request may carry ids of at most this length: a longer catalog id could never be asked for
+        first = int(np.flatnonzero(long.to_numpy())[0])
+        raise DataError(f"{where}: movie id {texts.iloc[first][:40]!r}... at event {first + 1} (in file order) has "
+                        f"{len(texts.iloc[first])} characters; text movie ids are at most {MAX_TEXT_ID}, the most a "
+                        "request may carry")
     numbers = number_ids(texts.tolist())
     return texts.map(numbers).astype(np.int64), (column, numbers)
 
