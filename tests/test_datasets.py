@@ -71,33 +71,33 @@ def test_unreachable_mirror_is_a_clear_error(tmp_path):
         fetch(spec, tmp_path, "http://127.0.0.1:9", timeout=5)
 
 
-def test_prepare_from_a_cached_archive(tmp_path, monkeypatch):
-    # A verified archive already in the cache is used without any network access.
+@pytest.fixture()
+def cached_ml1m(tmp_path, monkeypatch):
+    """RATINGS as ml-1m's verified archive in tmp_path/cache; returns the cache directory."""
     import trainer.datasets as datasets
     data = make_zip("ml-1m/ratings.dat", RATINGS)
     spec = DatasetSpec("ml-1m", "ml-1m.zip", hashlib.md5(data).hexdigest(), "ml-1m/ratings.dat", "::")
     (tmp_path / "cache").mkdir()
     (tmp_path / "cache" / "ml-1m.zip").write_bytes(data)
     monkeypatch.setitem(datasets.DATASETS, "ml-1m", spec)
+    return tmp_path / "cache"
+
+
+def test_prepare_from_a_cached_archive(tmp_path, cached_ml1m):
+    # A verified archive already in the cache is used without any network access.
     from trainer.__main__ import main
     assert main(["prepare", "--dataset", "ml-1m", "--out", str(tmp_path / "out"), "--split", "leave-one-out",
-                 "--cache-dir", str(tmp_path / "cache"), "--base-url", "http://127.0.0.1:9"]) == 0
+                 "--cache-dir", str(cached_ml1m), "--base-url", "http://127.0.0.1:9"]) == 0
     splits = load_data_dir(tmp_path / "out")
     assert splits["train"].as_dict() == {1: [11, 10], 2: [10]}  # stable: 10 before 12 at time 300
     assert splits["validate"].as_dict() == {1: [12], 2: [13]}
     assert splits["test"].as_dict() == {1: [13], 2: [11]}
 
 
-def test_movielens_ratings_can_drop_the_low_ones(tmp_path, monkeypatch):
-    import trainer.datasets as datasets
-    data = make_zip("ml-1m/ratings.dat", RATINGS)
-    spec = DatasetSpec("ml-1m", "ml-1m.zip", hashlib.md5(data).hexdigest(), "ml-1m/ratings.dat", "::")
-    (tmp_path / "cache").mkdir()
-    (tmp_path / "cache" / "ml-1m.zip").write_bytes(data)
-    monkeypatch.setitem(datasets.DATASETS, "ml-1m", spec)
+def test_movielens_ratings_can_drop_the_low_ones(tmp_path, cached_ml1m):
     from trainer.__main__ import main
     assert main(["prepare", "--dataset", "ml-1m", "--out", str(tmp_path / "out"), "--split", "leave-one-out",
-                 "--min-rating", "4", "--cache-dir", str(tmp_path / "cache")]) == 0
+                 "--min-rating", "4", "--cache-dir", str(cached_ml1m)]) == 0
     splits = load_data_dir(tmp_path / "out")
     # user 1 keeps 10 (5 stars), 12 (4) and 13 (5); user 2 keeps only 10 (4): too short to hold out
     assert splits["train"].as_dict() == {1: [10], 2: [10]}

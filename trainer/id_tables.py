@@ -52,3 +52,23 @@ def read_id_table(path: Path, number_column: str, flag: str) -> dict[int, str] |
                 raise DataError(f"{path}: line {rows.line_num}: expected a {number_column} number and an id, got {row!r}")
             table[int(row[0])] = row[1]
     return table
+
+
+class IdTable:
+    """One kind of text id's table in a data directory: its file, the header of its number column, and
+    the prepare flag that writes it."""
+
+    def __init__(self, file: str, number_column: str, flag: str) -> None:
+        self.file, self.number_column, self.flag = file, number_column, flag
+
+    def table(self, numbers: dict[str, int], column: str) -> bytes:
+        """The file's bytes: a header (the number column, the log's column name), then one row per id by number."""
+        return id_table(numbers, self.number_column, column)
+
+    def read(self, data_dir: Path) -> dict[int, str] | None:
+        """The data directory's number -> text id table, or None when the log's ids were ints.
+
+        Raises:
+            DataError: a table that is not the one prepare writes, naming the file and line.
+        """
+        return read_id_table(Path(data_dir) / self.file, self.number_column, self.flag)

@@ -12,26 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import DataError
-from .id_tables import id_table, number_ids, read_id_table
+from .id_tables import IdTable
 
-__all__ = ["USERS_FILE", "number_ids", "read_users", "user_number", "users_table"]
-
-USERS_FILE = "users.tsv"
-NUMBER_COLUMN = "user"  # the first column: the number the split files use
-
-
-def users_table(numbers: dict[str, int], column: str) -> bytes:
-    """`users.tsv`'s bytes: a header (`user`, the log's column name), then one row per user by number."""
-    return id_table(numbers, NUMBER_COLUMN, column)
-
-
-def read_users(data_dir: Path) -> dict[int, str] | None:
-    """The data directory's number -> text id table, or None when its user ids are the log's own ints.
-
-    Raises:
-        DataError: a table that is not the one prepare writes, naming the file and line.
-    """
-    return read_id_table(Path(data_dir) / USERS_FILE, NUMBER_COLUMN, "--text-user-ids")
+USERS = IdTable("users.tsv", "user", "--text-user-ids")  # the number the split files use, then the log's id
+USERS_FILE = USERS.file
+users_table = USERS.table
+read_users = USERS.read
 
 
 def user_number(data_dir: Path, user: str) -> int:
