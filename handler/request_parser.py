@@ -18,6 +18,7 @@ _NUMERIC = re.compile(r"-?[0-9]{1,19}")
 ID_MIN, ID_MAX = -(2**63), 2**63 - 1
 FIELDS = ("movies", "k", "exclude", "candidates", "after")
 _INT_ONLY = {int}
+_STR_ONLY = {str}
 
 
 class RequestError(Exception):
@@ -109,6 +110,9 @@ def _id_list(body: dict[str, Any], field: str, limit: int, advice: str, text_ids
 def check_text_ids(ids: list[Any], field: str, longest: int) -> list[str]:
     """`ids` when every one is a string of 1..`longest` characters: this catalog's movie ids are the
     log's text ids, and a number would be another movie's id only by accident (`"007"` is not 7)."""
+    # The usual body (strings of a sane length) passes in C-level passes: 3 vs 15 us for 150 ids.
+    if set(map(type, ids)) == _STR_ONLY and 0 < min(map(len, ids)) and max(map(len, ids)) <= longest:
+        return ids
     for i, v in enumerate(ids):
         if not isinstance(v, str) or not 0 < len(v) <= longest:
             what = "empty" if v == "" else f"longer than {longest} characters" if isinstance(v, str) else _short(v)

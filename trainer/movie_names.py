@@ -37,5 +37,7 @@ class MovieNames:
 
     def numbers(self, texts: Iterable[str]) -> list[int]:
         """The numbers of `texts`, in order: a catalog movie's own, or `unknown_number` for the others."""
-        number_of = self.number_of
-        return [number_of[t] if t in number_of else unknown_number(t) for t in texts]
+        numbers = list(map(self.number_of.get, texts))  # C-level: the usual request names only catalog movies
+        if None in numbers:
+            numbers = [unknown_number(t) if n is None else n for n, t in zip(numbers, texts)]
+        return numbers
