@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from conftest import cli_error
@@ -75,3 +77,13 @@ def test_a_config_with_tokens_on_is_named_before_any_server_starts(tmp_path, mon
     with pytest.raises(SessrecError, match="has token authorization on; the benchmarks measure it with tokens off"):
         with bench_server.bench_server(tmp_path / "run", "sessrec", tmp_path / "knobs.yaml"):
             pass
+
+
+def test_bodies_name_movies_as_the_catalog_does():
+    from trainer.bench_load import bodies
+    from trainer.vocab import Vocab
+
+    ints = Vocab([30, 10, 20], [5, 4, 3])
+    text = Vocab([30, 10, 20], [5, 4, 3], ["c", "a", "b"])
+    as_ints, as_text = (json.loads(b)["movies"] for b in (bodies(ints, [40])[0], bodies(text, [40])[0]))
+    assert set(as_ints) == {10, 20, 30} and as_text == [{30: "c", 10: "a", 20: "b"}[m] for m in as_ints]

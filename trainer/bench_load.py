@@ -41,8 +41,11 @@ PACED_CONNECTIONS = 128
 
 
 def bodies(vocab: Vocab, lengths: list[int], seed: int = 0) -> list[str]:
+    """Request bodies of random catalog movies, `lengths[i]` ids each, as the run's clients name them
+    (a catalog of text ids gets strings); the same draws for either."""
     rng = np.random.default_rng(seed)
-    return [json.dumps({"movies": [int(m) for m in rng.choice(vocab.movies, size=n)], "k": 20}) for n in lengths]
+    ids = vocab.names if vocab.names is not None else vocab.movies
+    return [json.dumps({"movies": [ids[i] for i in rng.choice(len(ids), size=n)], "k": 20}) for n in lengths]
 
 
 def run_wrk(url: str, payloads: list[str], workdir: Path, connections: int, seconds: int,
