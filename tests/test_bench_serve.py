@@ -87,3 +87,18 @@ def test_bodies_name_movies_as_the_catalog_does():
     text = Vocab([30, 10, 20], [5, 4, 3], ["c", "a", "b"])
     as_ints, as_text = (json.loads(b)["movies"] for b in (bodies(ints, [40])[0], bodies(text, [40])[0]))
     assert set(as_ints) == {10, 20, 30} and as_text == [{30: "c", 10: "a", 20: "b"}[m] for m in as_ints]
+
+
+def test_session_events_reach_the_script_as_the_json_of_each_catalogs_ids(tmp_path):
+    import re
+
+    from trainer.bench_sessions import session_load
+    from trainer.vocab import Vocab
+
+    (tmp_path / "config.json").write_text(json.dumps({"max_len": 50}))
+    for vocab in (Vocab([30, 10, 20], [5, 4, 3]), Vocab([30, 10, 20], [5, 4, 3], ['c"]]', "a", "b"])):
+        events, script = session_load(tmp_path, vocab)
+        table = re.search(r"local events = \{(.*)\}  --", script).group(1)
+        # each entry a Lua long-bracket string holding the id's JSON text, which the script pastes into the body
+        tokens = [m.group(2) for m in re.finditer(r"\[(=*)\[(.*?)\]\1\]", table)]
+        assert [json.loads(t) for t in tokens] == [json.loads(e)["movies"][0] for e in events]

@@ -18,7 +18,7 @@ from .vocab import Vocab
 
 SESSION_LUA = """
 local opening = %s
-local events = {%s}  -- movie ids, one per request
+local events = {%s}  -- movie ids as JSON text (a number, or a text catalog's string), one per request
 local sid = nil  -- this thread's session (one connection per thread), nil until opened
 local sent = 0   -- events sent in it; at per_session it is closed and a new one opened
 local per_session = %d  -- the most events that keep the session under max_len: each costs one GRU step
@@ -59,8 +59,17 @@ def session_load(run: Path, vocab: Vocab) -> tuple[list[str], str]:
     (opened with `OPENING` movies, reopened every `events_per_session` events)."""
     opening = bodies(vocab, [OPENING], seed=5)[0]
     events = bodies(vocab, [1] * 64, seed=6)
-    ids = [json.loads(e)["movies"][0] for e in events]
-    return events, SESSION_LUA % (json.dumps(opening), ",".join(map(str, ids)), events_per_session(run))
+    ids = [json.dumps(json.loads(e)["movies"][0]) for e in events]
+    return events, SESSION_LUA % (json.dumps(opening), ",".join(map(_lua_string, ids)), events_per_session(run))
+
+
+def _lua_string(text: str) -> str:
+    """`text` as a Lua long-bracket string literal (nothing inside is escaped), its level chosen so
+    that no closing bracket of that level occurs in `text`."""
+    level = ""
+    while f"]{level}]" in text:
+        level += "="
+    return f"[{level}[{text}]{level}]"
 
 
 def measure_sessions(run: Path, vocab: Vocab, connections: int, seconds: int,
