@@ -22,13 +22,6 @@ from .presets import PRESETS
 RESUMABLE_FLAGS = {"epochs", "patience", "device", "amp"}
 
 
-def _text_movies(data_dir: Path) -> bool:
-    """Whether `data_dir`'s log named its movies by text (prepare --text-movie-ids): id files then hold those."""
-    from .movie_ids import MOVIES_FILE
-
-    return (Path(data_dir) / MOVIES_FILE).exists()
-
-
 def _train_config(args: argparse.Namespace) -> TrainConfig:
     given = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if v is not None}
     model_names = {f.name for f in fields(ModelConfig)}
@@ -90,17 +83,19 @@ def _dispatch(args: argparse.Namespace) -> None:
     elif args.command == "evaluate":
         from .candidate_ids import read_id_file
         from .evaluate import evaluate_run
+        from .movie_ids import text_movie_ids
         given = [args.candidates] if args.candidates is not None else []
         print(json.dumps(evaluate_run(args.data, args.run, args.split, args.k, args.test_history,
                                       per_user_file=args.per_user, protocol=args.protocol,
-                                      candidates=read_id_file(given[0], _text_movies(args.data)) if given else None,
+                                      candidates=read_id_file(given[0], text_movie_ids(args.data)) if given else None,
                                       read_files=given)))
     elif args.command == "compare":
         from .candidate_ids import read_id_file
         from .compare import compare_runs, comparison_table
+        from .movie_ids import text_movie_ids
         result = compare_runs(args.data, args.runs, args.split, args.metrics, args.k, args.test_history,
                               args.resamples, args.level, args.seed, args.protocol, args.adjust,
-                              None if args.candidates is None else read_id_file(args.candidates, _text_movies(args.data)))
+                              None if args.candidates is None else read_id_file(args.candidates, text_movie_ids(args.data)))
         print(json.dumps(result) if args.json else comparison_table(result))
     elif args.command == "ensemble":
         from .ensemble import build_ensemble

@@ -65,6 +65,10 @@ class IdTable:
         """The file's bytes: a header (the number column, the log's column name), then one row per id by number."""
         return id_table(numbers, self.number_column, column)
 
+    def holds(self, data_dir: Path) -> bool:
+        """Whether `data_dir`'s log named these ids by text (its prepare wrote the table)."""
+        return (Path(data_dir) / self.file).exists()
+
     def read(self, data_dir: Path) -> dict[int, str] | None:
         """The data directory's number -> text id table, or None when the log's ids were ints.
 

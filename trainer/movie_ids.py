@@ -16,3 +16,4 @@ MOVIES = IdTable("movies.tsv", "movie", "--text-movie-ids")  # the number the sp
 MOVIES_FILE = MOVIES.file
 movies_table = MOVIES.table
 read_movies = MOVIES.read
+text_movie_ids = MOVIES.holds

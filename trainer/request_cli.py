@@ -8,7 +8,7 @@ import urllib.parse
 from pathlib import Path
 
 from .cli_serving import SESSIONS_URL, STATELESS_URL, check_sources, history_from_args, is_int_id, typed_ids
-from .movie_ids import MOVIES_FILE
+from .movie_ids import text_movie_ids
 from .errors import SessrecError
 from .server import http
 from .properties import read_properties
@@ -24,7 +24,7 @@ def request(args: argparse.Namespace) -> None:
     # A catalog of text movie ids takes strings, as typed: --text-ids, a --data prepared with
     # --text-movie-ids, or a typed id that is no int says so; else ints, as the usual body holds them.
     typed = [v for values in (args.movies, args.exclude, args.candidates) for v in values or ()]
-    typed_ids(args, text=bool(args.text_ids) or (args.data is not None and (args.data / MOVIES_FILE).exists())
+    typed_ids(args, text=bool(args.text_ids) or (args.data is not None and text_movie_ids(args.data))
               or not all(map(is_int_id, typed)))
     for flag, url in (("--url", args.url), ("--check-url", args.check_url)):
         if url is not None:

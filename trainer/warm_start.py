@@ -27,7 +27,7 @@ import torch
 from .config import ModelConfig, TrainConfig
 from .data_identity import holds, recorded, recorded_dirs
 from .errors import ConfigError, DataError, RunDirError
-from .movie_ids import MOVIES_FILE
+from .movie_ids import MOVIES_FILE, text_movie_ids
 from .run_kind import BEST_FILE, CONFIG_FILE, not_a_trained_gru_run
 from .splits import Split, load_data_dir
 from .user_ids import USERS_FILE, read_users
@@ -72,7 +72,7 @@ def check_catalogs(run: Path, data_dir: Path) -> None:
         ConfigError: one catalog is text, the other numbers.
     """
     text_there = Vocab.load(Path(run) / VOCAB_FILE).names is not None
-    if text_there != (Path(data_dir) / MOVIES_FILE).exists():
+    if text_there != text_movie_ids(data_dir):
         raise ConfigError(f"--init-from {run}: " + ("its movies have text ids and this data's are ints" if text_there
                           else f"this data's movies have text ids ({MOVIES_FILE}) and its are ints")
                           + "; movies are matched by id, so start from a run of a log that names them the same way")
