@@ -243,3 +243,19 @@ def test_a_directory_that_takes_no_files_is_named_by_the_file_asked_for(tiny_run
     queries.write_text('{"movies": [1]}\n')
     res = run_cli("recommend", "--run", str(tiny_run), "--input", str(queries), "--out", "/proc/out.jsonl")
     assert res.returncode == 2 and res.stderr.startswith("error: /proc/out.jsonl: cannot write a file there ("), res.stderr
+
+
+def test_a_reader_that_stops_early_is_no_error(tiny_run, tiny_data):
+    # `recommend --all | head -1`: the pipe closes before the answers are written. That printed
+    # "error: [Errno 32] Broken pipe" and exited 2, as if the command had failed.
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    proc = subprocess.Popen([sys.executable, "-m", "trainer", "recommend", "--run", str(tiny_run), "--data",
+                             str(tiny_data), "--all"], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the first line
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 141 and err.decode() == "", err.decode()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -140,6 +142,12 @@ def main(argv: list[str] | None = None) -> int:
         from .interrupted import exit_status, stopped_message
         print(stopped_message(args, exc), file=sys.stderr)
         return exit_status(exc)  # the shell's status for a process ended by that signal
+    except BrokenPipeError:
+        # The reader of stdout has gone (`recommend --all | head`): it had all it wanted, which is no
+        # error to report; end as a Unix tool ends on SIGPIPE, with stdout pointed where the
+        # interpreter's last flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except OSError as exc:
         # A file where a directory should be, a permission, a full disk: the system names the path, and
         # every writer here is atomic, so the failed command has changed nothing.
