@@ -107,6 +107,13 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="what each training position learns: the next movie (default), or every movie still "
                         "ahead in its window as one soft target (with --shuffle-window: the expectation of the "
                         "reshuffled next movie)")
+    p.add_argument("--negatives", type=int, default=None, metavar="N",
+                   help="train each position against N movies drawn per batch instead of the whole catalog "
+                        "(sampled softmax, for large catalogs; evaluation still ranks them all) (default 0: "
+                        "the full softmax)")
+    p.add_argument("--negative-alpha", type=float, default=None, metavar="A",
+                   help="with --negatives: draw movies in proportion to their training count ** A (0: "
+                        "uniformly) (default 0.5)")
     p.add_argument("--user-weight", type=float, default=None, metavar="P",
                    help="use each training window of a user with n training movies round((n / --max-len) ** P) "
                         "times an epoch, so heavy raters weigh more (default 0: every window once)")

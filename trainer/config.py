@@ -102,6 +102,10 @@ class TrainConfig:
     # Tan, Xu & Liu (2016); 0 = off (batching.drop_items).
     item_dropout: float = 0.0
     target: str = "next"  # "rest": every movie still ahead in the window, one soft target (losses.py)
+    # Train each position against this many movies drawn per batch instead of the whole catalog (sampled
+    # softmax, sampled_softmax.py), drawn in proportion to training count ** negative_alpha; 0 = the full softmax.
+    negatives: int = 0
+    negative_alpha: float = 0.5
     # Each training window of a user with n (in-vocabulary) training movies is used round((n / max_len) **
     # user_weight) times an epoch, at least once; 0 = once. With windows "last" every user has one window
     # whatever they rated, so heavy raters count as much as a user with max_len movies unless this is > 0.
@@ -183,6 +187,15 @@ class TrainConfig:
             # The teachers' soft targets are next-movie distributions, mixed with the next-movie loss.
             raise ConfigError(f"--target {self.target} cannot be combined with --distill: distillation learns the "
                               "next movie, from the data and the teachers")
+        if self.negatives < 0:
+            raise ConfigError(f"--negatives must be >= 0 (0 = the full softmax), got {self.negatives}")
+        if not 0.0 <= self.negative_alpha <= 1.0:
+            raise ConfigError(f"--negative-alpha must be in [0, 1], got {self.negative_alpha}")
+        if self.negatives and (self.target != "next" or self.distill):
+            # Both need the whole catalog's distribution at every position, which a sampled loss never computes.
+            other = f"--target {self.target}" if self.target != "next" else "--distill"
+            raise ConfigError(f"--negatives {self.negatives} cannot be combined with {other}: it needs every "
+                              "movie's score at every position")
         from .metrics import metric_names  # here, not at import: the config module stays free of torch
 
         if self.select_metric not in metric_names(self.eval_k):

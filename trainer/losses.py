@@ -19,6 +19,7 @@ from torch import nn
 from .batching import IGNORE_INDEX
 from .config import TrainConfig
 from .distill import SoftTargets, batch_targets, distill_loss
+from .sampled_softmax import proposal, sampled_softmax_loss
 
 
 def rest_loss(logits: torch.Tensor, targets: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
@@ -52,10 +53,19 @@ def rest_loss(logits: torch.Tensor, targets: torch.Tensor, label_smoothing: floa
     return data[real].sum() / real.sum().clamp(min=1)
 
 
-def training_loss(cfg: TrainConfig, soft: SoftTargets | None,
-                  device: torch.device) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
-    """The loss of a batch `(logits, targets, ids)` for `cfg`: the next movie (cross-entropy), the rest
-    of the window (`rest_loss`), or `distill_loss` with the teachers' soft targets."""
+def training_loss(cfg: TrainConfig, soft: SoftTargets | None, device: torch.device,
+                  output: nn.Linear | None = None,
+                  counts: list[int] | None = None) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The loss of a batch `(outputs, targets, ids)` for `cfg`: the next movie (cross-entropy), the rest
+    of the window (`rest_loss`), or `distill_loss` with the teachers' soft targets, all from the model's
+    logits; with `cfg.negatives`, the sampled softmax from its features (SessionGRU.features), scored by
+    `output` against movies drawn by their training `counts` (Vocab.counts)."""
+    if cfg.negatives:
+        if output is None or counts is None:
+            raise ValueError("a sampled loss needs the output layer and the training counts")
+        probs = proposal(counts, cfg.negative_alpha).to(device)
+        return lambda states, targets, ids: sampled_softmax_loss(states, output.weight, output.bias, targets, probs,
+                                                                 cfg.negatives, cfg.label_smoothing)
     if soft is not None:
         return lambda logits, targets, ids: distill_loss(logits, targets, *batch_targets(soft, ids, device),
                                                          cfg.distill_weight, cfg.label_smoothing)

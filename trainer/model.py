@@ -29,8 +29,13 @@ class SessionGRU(nn.Module):
 
     def forward(self, movies: torch.Tensor) -> torch.Tensor:
         """Next-movie logits at every position: LongTensor[B,T] -> FloatTensor[B,T,V]."""
+        return self.output(self.features(movies))
+
+    def features(self, movies: torch.Tensor) -> torch.Tensor:
+        """What the output layer reads at every position: LongTensor[B,T] -> FloatTensor[B,T,D]. A sampled
+        loss (sampled_softmax.py) takes these and scores only some movies."""
         hidden, _ = self.gru(self.emb_dropout(self.embedding(movies)))
-        return self.output(self.project(self.out_dropout(hidden)))
+        return self.project(self.out_dropout(hidden))
 
     @torch.jit.export
     def predict_next(self, movies: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:

@@ -25,6 +25,8 @@ def loss_text(cfg: dict[str, Any]) -> str:
         "target", "next") == "rest" else []
     parts += [f"each user's training window used round((n / max len) ** {cfg['user_weight']}) times an epoch for "
               "n training movies (user weight)"] if cfg.get("user_weight") else []
+    parts += [f"sampled softmax, {cfg['negatives']} negatives a batch drawn by training count ** "
+              f"{cfg['negative_alpha']}"] if cfg.get("negatives") else []
     if cfg.get("distill"):
         teachers = ", ".join(Path(t).name for t in cfg["distill"])
         parts.append(f"distilled from {teachers} (weight {cfg['distill_weight']}, top {cfg['distill_k']})")

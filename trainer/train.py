@@ -153,7 +153,7 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
         print(warm_start(model, vocab, Path(cfg.init_from), cfg.init_keep))
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = make_scheduler(cfg, optimizer)
-    loss_fn = training_loss(cfg, soft, device)
+    loss_fn = training_loss(cfg, soft, device, model.output, vocab.counts)
     average = WeightAverage(model, cfg.ema) if cfg.ema > 0 else None
     judged = average.model if average is not None else model  # what validation, best.pt and the export hold
     history: list[dict[str, Any]] = []
@@ -183,7 +183,9 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
           f"{sum(p.numel() for p in model.parameters()):,} parameters, selecting on validation {metric_key}"
           + (" (next-event protocol)" if cfg.select_protocol == "next" else "")
           + (f", distilling from {', '.join(cfg.distill)} (weight {cfg.distill_weight}, top {cfg.distill_k})"
-             if cfg.distill else ""))
+             if cfg.distill else "")
+          + (f", sampled softmax ({cfg.negatives} negatives a batch, drawn by count ** {cfg.negative_alpha})"
+             if cfg.negatives else ""))
 
     for epoch in range(start_epoch, cfg.epochs + 1):
         if bad_epochs >= cfg.patience:
@@ -199,8 +201,8 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
                 follow_share()
             inputs, targets = inputs.to(device), targets.to(device)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cfg.amp):
-                logits = model(inputs)
-            loss = loss_fn(logits, targets, ids)
+                outputs = model.features(inputs) if cfg.negatives else model(inputs)
+            loss = loss_fn(outputs, targets, ids)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.clip_norm > 0:
