@@ -35,3 +35,10 @@ def test_training_on_a_named_gpu_resumes_there(tiny_data, tmp_path):
     assert torch.load(run / "ckpt.pt", weights_only=False)["cuda_rng"] is not None
     train(tiny_config(tiny_data, device=name, epochs=3), run, resume=True, progress=False)
     assert evaluate_run(tiny_data, run, "validate")["users"] > 0
+
+
+def test_a_sampled_softmax_trains_on_cuda_with_amp(tiny_data, tmp_path):
+    # the draws, the hit mask and the counts all live on the GPU, beside bf16 features cast up for the loss
+    run = tmp_path / "sampled"
+    train(tiny_config(tiny_data, device="cuda", amp=True, negatives=16, label_smoothing=0.1), run, progress=False)
+    assert evaluate_run(tiny_data, run, "validate")["map@20"] > 0
