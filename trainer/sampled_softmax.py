@@ -67,8 +67,8 @@ def sampled_softmax_loss(states: torch.Tensor, weight: torch.Tensor, bias: torch
     # [N, S] is the loss's one large tensor: built in place, and reduced without a log-softmax copy of it.
     drawn_logits = (h @ w[drawn].T).add_(b[drawn] - log_expected[drawn])
     hit = drawn.unsqueeze(0) == y.unsqueeze(1)  # the target drawn as its own negative
-    hits = torch.bincount(drawn, minlength=probs.shape[0])[y]  # how often: each hit's logit is the same
-    if label_smoothing > 0:
+    if label_smoothing > 0:  # every hit's logit is the same: taken out of the row's sum by count
+        hits = hit.sum(-1)
         kept_sum = drawn_logits.sum(-1) - hits * (true_logit - log_expected[y])
     drawn_logits.masked_fill_(hit, float("-inf"))
     log_total = torch.logaddexp(true_logit, torch.logsumexp(drawn_logits, -1))
