@@ -106,6 +106,7 @@ def test_a_sampled_run_trains_evaluates_and_replays_from_its_seed(tiny_data, tin
     (["--negatives", "-1"], "--negatives must be >= 0 (0 = the full softmax), got -1"),
     (["--negatives", "8", "--negative-alpha", "2"], "--negative-alpha must be in [0, 1], got 2.0"),
     (["--negatives", "8", "--target", "rest"], "--negatives 8 cannot be combined with --target rest"),
+    (["--negative-alpha", "0"], "--negative-alpha shapes the draws of --negatives N"),  # else read by nothing
 ])
 def test_bad_sampling_flags_are_cli_errors_that_write_nothing(tiny_data, tmp_path, flags, message):
     res = run_cli("train", "--data", str(tiny_data), "--out", str(tmp_path / "r"), *flags)

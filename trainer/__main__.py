@@ -57,6 +57,8 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
         raise ConfigError("--distill-weight and --distill-k need --distill RUN [RUN ...] (the teachers)")
     if not cfg.init_from and "init_keep" in given:
         raise ConfigError("--init-keep shapes the start from --init-from RUN; without it there is nothing to keep")
+    if not cfg.negatives and "negative_alpha" in given:
+        raise ConfigError("--negative-alpha shapes the draws of --negatives N; with the full softmax it would be ignored")
     if cfg.lr_schedule != "plateau" and {"lr_decay", "lr_patience"} & given.keys():  # else read by nothing
         raise ConfigError(f"--lr-decay and --lr-patience shape --lr-schedule plateau; with {cfg.lr_schedule!r} "
                           "they would be ignored")
