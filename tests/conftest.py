@@ -11,12 +11,33 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+import torch
 
 from trainer.config import ModelConfig, TrainConfig
 from trainer.prepare import prepare_log
 from trainer.synthetic import synthetic_log
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+#: torch's thread count when the test session started (the machine's default).
+SESSION_THREADS = torch.get_num_threads()
+
+
+@pytest.fixture(autouse=True)
+def torch_threads_restored() -> Iterator[None]:
+    """Every test ends with torch at the session's thread count.
+
+    The handler sets torch's process-wide thread count from model-config.yaml (1), as a TorchServe
+    worker should; in the one pytest process that leaked into every later test, and into the
+    session's tiny run when a later test was the first to ask for it. Where MKL splits a product by
+    thread count (an Intel Xeon with AVX-512 here), a run trained at 1 thread differs in the last bits
+    from the same run at 2, so the same-seed test failed. Restoring after each test, not before,
+    keeps what a module's handler fixture set for its own tests; session fixtures, set up before
+    any module's, then always train at the session's count.
+    """
+    yield
+    torch.set_num_threads(SESSION_THREADS)
 
 
 def tiny_config(data: Path, **overrides) -> TrainConfig:
