@@ -40,8 +40,27 @@ class Terminated(KeyboardInterrupt):
     exit_status = 143  # the shell's status for a process ended by SIGTERM (128 + 15)
 
 
+class _Received:
+    """Whether a SIGTERM arrived inside the current sigterm_as_interrupt block."""
+
+    flag = False
+
+
 def _raise_terminated(signum: int, frame: object) -> None:
+    _Received.flag = True
     raise Terminated
+
+
+def raise_if_terminated() -> None:
+    """Raise Terminated if a SIGTERM arrived whose exception never reached the command.
+
+    Code that swallows the exception hides a kill: numpy's lazy `numpy.random` import (its Cython
+    modules' init, the first `np.random` use in training) loses an exception raised inside it, so a
+    kill 2-4 ms after a new run wrote config.json let it train on to the end and exit 0 (2 of 40 tries,
+    2026-12-03). The training loop calls this at every batch, and the block's end once more.
+    """
+    if _Received.flag:
+        raise Terminated
 
 
 @contextlib.contextmanager
@@ -52,8 +71,10 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
         return
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    _Received.flag = False
     try:
         yield
+        raise_if_terminated()  # a kill that something swallowed still ends the command as a kill
     finally:
         signal.signal(signal.SIGTERM, previous)
 
