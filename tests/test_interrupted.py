@@ -170,3 +170,13 @@ def test_training_ends_at_the_next_batch_after_a_swallowed_sigterm(tiny_data, tm
             _swallowed_sigterm()
             train(tiny_config(tiny_data), out, progress=False)
     assert not out.exists()  # a new run stopped before its first epoch keeps nothing, as on any kill
+
+
+def test_a_kill_ends_its_own_command_only(tiny_data, tmp_path):
+    # the flag outlived its block once: a later in-process train() raised the old kill (CI stopped there)
+    with pytest.raises(Terminated):
+        with sigterm_as_interrupt():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+    train(tiny_config(tiny_data, epochs=1), tmp_path / "later", progress=False)
+    assert (tmp_path / "later" / "model.pt").exists()

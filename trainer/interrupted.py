@@ -76,6 +76,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
         raise_if_terminated()  # a kill that something swallowed still ends the command as a kill
     finally:
+        _Received.flag = False  # or a later train() in this process, outside any block, would raise it
         signal.signal(signal.SIGTERM, previous)
 
 
