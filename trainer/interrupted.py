@@ -71,7 +71,6 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
         return
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    _Received.flag = False
     try:
         yield
         raise_if_terminated()  # a kill that something swallowed still ends the command as a kill
