@@ -15,7 +15,8 @@ import torch
 from conftest import REPO, run_cli, tiny_config
 from trainer.splits import load_data_dir
 from trainer.checkpoint import read_history as history
-from trainer.train import bf16_native, train
+from trainer.devices import bf16_native
+from trainer.train import train
 
 TINY_FLAGS = ["--batch-size", "64", "--min-count", "2", "--max-len", "40", "--emb-dim", "32", "--hidden-dim", "32",
               "--seed", "3", "--patience", "50"]

@@ -26,7 +26,7 @@ from .benchmarks_md import measured_on, replace_section
 from .errors import RunDirError, as_cli_error, exit_with_error
 from .evaluate import load_exported
 from .export import MODEL_FILE
-from .train import bf16_native
+from .devices import bf16_native
 
 TITLE = "The served GRU on one core"
 BATCHES = (1, 4, 8, 16, 32)

@@ -1,4 +1,4 @@
-"""Where a model runs: the device names sessrec takes ("auto", "cpu", "cuda", "cuda:N")."""
+"""Where a model runs: the device names sessrec takes ("auto", "cpu", "cuda", "cuda:N"), and whether bf16 is native there."""
 
 from __future__ import annotations
 
@@ -28,3 +28,15 @@ def resolve_device(name: str, flag: str = "--device") -> torch.device:
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
         raise ConfigError(f"{flag} {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return device
+
+
+def bf16_native(device: torch.device) -> bool:
+    """Whether bf16 autocast runs natively here: CUDA, or a CPU with AVX512-BF16 or AMX (oneDNN says).
+    Elsewhere a CPU emulates bf16, slower than fp32."""
+    if device.type == "cuda":
+        return True
+    try:
+        return device.type == "cpu" and torch.backends.mkldnn.is_available() and bool(
+            torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a build without the oneDNN query: assume emulation
+        return False

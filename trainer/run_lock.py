@@ -19,11 +19,35 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import RunDirError
+from .run_kind import CONFIG_FILE, not_a_gru_run
 
 _UNSUPPORTED = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
 #: The error when another process holds a run directory; {pid} becomes " (pid N)" where Linux tells N.
 BUSY_RUN = ("another process{pid} is writing this run directory (a training still running?); wait for it to end, "
             "or stop it and then --resume")
+
+
+def prepare_run_dir(out_dir: Path, resume: bool, resumable: bool = True) -> None:
+    """Refuse to overwrite a run: a new run needs an absent or empty directory (`resumable`: whether
+    the command has a --resume to suggest; baselines and ensembles are rebuilt, not resumed)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RunDirError(f"{out_dir}: exists and is not a directory; choose another --out")
+    if resume:
+        if not (out_dir / CONFIG_FILE).exists():
+            raise RunDirError(f"{out_dir}: nothing to resume (no {CONFIG_FILE}); start without --resume")
+        # Resuming trains into the directory: a baseline's or an ensemble's model.pt would be replaced.
+        problem = not_a_gru_run(out_dir)
+        if problem is not None:
+            raise RunDirError(f"{problem}; only GRU runs train or resume")
+        return
+    if out_dir.exists() and any(out_dir.iterdir()):
+        if (out_dir / "train.pkl").exists():  # --out given the --data directory, say
+            raise RunDirError(f"{out_dir} holds split files (train.pkl): a data directory, not a run's; "
+                              "choose another --out")
+        raise RunDirError(f"{out_dir}: run directory exists and is not empty; "
+                          + ("use --resume to continue it or choose another --out" if resumable else
+                             "choose another --out, or delete it to build this one again"))
+    out_dir.mkdir(parents=True, exist_ok=True)
 
 
 def lock_holder(fd: int, locks: Path = Path("/proc/locks")) -> int | None:
@@ -96,7 +120,6 @@ def claim_run_dir(out_dir: Path, resume: bool, resumable: bool = True) -> Iterat
         RunDirError: naming what is wrong with `out_dir`.
     """
     from .checkpoint import CKPT_FILE
-    from .train import prepare_run_dir
 
     out_dir = Path(out_dir)
     created = not out_dir.exists()

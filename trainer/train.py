@@ -19,7 +19,7 @@ from .batching import IGNORE_INDEX, epoch_batches, training_sequences
 from .checkpoint import CKPT_FILE, append_history, load_checkpoint, rewrite_history, save_torch
 from .config import TrainConfig
 from .data_identity import DATA_FILE, LEARNED_FROM, data_record, holds, record_data, recorded
-from .devices import resolve_device
+from .devices import bf16_native, resolve_device
 from .distill import check_teachers, soft_targets
 from .errors import ConfigError, RunDirError, TrainingDiverged
 from .evaluation import check_ranking_width, evaluate_scorer, protocol_cases
@@ -30,7 +30,7 @@ from .model import SessionGRU
 from .movie_ids import read_movies
 from .optim import WeightAverage, make_scheduler
 from .plots import plot_curves
-from .run_kind import BEST_FILE, CONFIG_FILE, not_a_gru_run
+from .run_kind import BEST_FILE, CONFIG_FILE
 from .run_lock import claim_run_dir
 from .splits import history_for, load_data_dir
 from .thread_share import follow_share
@@ -38,41 +38,6 @@ from .vocab import VOCAB_FILE, Vocab
 from .warm_start import check_catalogs, check_periods, check_source, warm_start
 
 SHARE_EVERY = 50  # batches between looks at the run's share of the cores (a file read: ~20 us)
-
-
-def bf16_native(device: torch.device) -> bool:
-    """Whether bf16 autocast runs natively here: CUDA, or a CPU with AVX512-BF16 or AMX (oneDNN says).
-    Elsewhere a CPU emulates bf16, slower than fp32."""
-    if device.type == "cuda":
-        return True
-    try:
-        return device.type == "cpu" and torch.backends.mkldnn.is_available() and bool(
-            torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # a build without the oneDNN query: assume emulation
-        return False
-
-
-def prepare_run_dir(out_dir: Path, resume: bool, resumable: bool = True) -> None:
-    """Refuse to overwrite a run: a new run needs an absent or empty directory (`resumable`: whether
-    the command has a --resume to suggest; baselines and ensembles are rebuilt, not resumed)."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise RunDirError(f"{out_dir}: exists and is not a directory; choose another --out")
-    if resume:
-        if not (out_dir / CONFIG_FILE).exists():
-            raise RunDirError(f"{out_dir}: nothing to resume (no {CONFIG_FILE}); start without --resume")
-        # Resuming trains into the directory: a baseline's or an ensemble's model.pt would be replaced.
-        problem = not_a_gru_run(out_dir)
-        if problem is not None:
-            raise RunDirError(f"{problem}; only GRU runs train or resume")
-        return
-    if out_dir.exists() and any(out_dir.iterdir()):
-        if (out_dir / "train.pkl").exists():  # --out given the --data directory, say
-            raise RunDirError(f"{out_dir} holds split files (train.pkl): a data directory, not a run's; "
-                              "choose another --out")
-        raise RunDirError(f"{out_dir}: run directory exists and is not empty; "
-                          + ("use --resume to continue it or choose another --out" if resumable else
-                             "choose another --out, or delete it to build this one again"))
-    out_dir.mkdir(parents=True, exist_ok=True)
 
 
 def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool | None = None) -> dict[str, Any]:
