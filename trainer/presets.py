@@ -260,6 +260,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     # 200-250 s per epoch on a CPU without AVX-512): validation ndcg@10 0.1122 / 0.1348 / 0.1405 after epochs 1-3
     # (behind v4), 0.1687 after 12, best epoch 23 (validation map@20 0.1404, ndcg@10 0.1747) when it was stopped after
     # 26 for time; test 0.3020 / 0.1693 against v4's fp32 run at seed 42, 0.1729 and 0.3005 / 0.1723. Not kept.
+    # Reading more of each history at evaluation than the 50 movies trained on (offline, the --amp runs at seeds 7
+    # and 8, 2026-12-03, build/probe/evlen.py: the run's max_len raised before its cases are built): the last 100 /
+    # 200 / 400 / 2,000 movies gave validation ndcg@10 0.1750 / 0.1737 / 0.1741 / 0.1740 (seed 7; 50: 0.1757) and
+    # 0.1802 / 0.1811 / 0.1811 / 0.1809 (seed 8; 0.1800), test 0.1742 / 0.1748 / 0.1746 / 0.1745 (0.1718) and
+    # 0.1733 / 0.1727 / 0.1728 / 0.1728 (0.1740): the two seeds move in opposite directions on both splits, and
+    # validation (mean 0.1774 at 200 against 0.1779 at 50) would not pick a longer input, so max_len stays 50.
     "ml-1m": {"epochs": 200, "batch_size": 64, "lr": 2e-3, "weight_decay": 0.0, "min_count": 1, "max_len": 50,
               "windows": "all", "patience": 5, "lr_schedule": "plateau", "lr_decay": 0.5, "lr_patience": 1,
               "label_smoothing": 0.1,
