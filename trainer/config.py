@@ -82,6 +82,9 @@ class TrainConfig:
     weight_decay: float = 1e-4
     label_smoothing: float = 0.0  # share of each target's probability spread over all movies
     ema: float = 0.0  # decay of a moving average of the weights, which validation and export use; 0 = off
+    # W x log(1 + training count) added to every movie's score wherever the model ranks, not in training
+    # (pop_prior.py): it gives back the popularity that label smoothing spreads over the catalog; 0 = off.
+    pop_prior: float = 0.0
     distill: list[str] = field(default_factory=list)  # teacher runs (distill.py); [] = off
     distill_weight: float = 0.5  # the teachers' share of the loss, with distill
     distill_k: int = 50  # teacher movies kept per training position

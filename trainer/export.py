@@ -16,9 +16,11 @@ from .atomic import write_atomic
 from .config import TrainConfig
 from .errors import RunDirError
 from .model import SessionGRU
+from .pop_prior import popularity_prior
 from .recommend import pad_batch
 from .run_kind import BEST_FILE, ENSEMBLE, ENSEMBLE_FILE, not_a_gru_run, not_a_trained_gru_run, run_kind
 from .serving_gru import ServingGRU
+from .vocab import VOCAB_FILE, Vocab
 
 MODEL_FILE = "model.pt"
 #: Inside model.pt (a TorchScript extra file): the SHA-256 of the best.pt it was exported from, so
@@ -73,6 +75,8 @@ def load_best_model(run_dir: Path) -> tuple[SessionGRU, TrainConfig]:
     cfg = TrainConfig.from_dict(state["config"])
     model = SessionGRU(cfg.model)
     model.load_state_dict(state["model"])
+    if cfg.pop_prior:  # a constant of the run, not in the checkpoint (pop_prior.py)
+        model.set_prior(popularity_prior(cfg.pop_prior, Vocab.load(Path(run_dir) / VOCAB_FILE).counts))
     return model.eval(), cfg
 
 

@@ -1,4 +1,4 @@
-"""The session GRU: Embedding(V, E) -> GRU(E, H) x layers -> Linear(H, V).
+"""The session GRU: Embedding(V, E) -> GRU(E, H) x layers -> Linear(H, V) (+ a fixed prior when ranking).
 
 Written to be TorchScript-scriptable: `predict_next` is the exported serving entry point.
 """
@@ -26,6 +26,16 @@ class SessionGRU(nn.Module):
         self.output = nn.Linear(cfg.emb_dim if cfg.tied else cfg.hidden_dim, cfg.vocab_size)
         if cfg.tied:
             self.output.weight = self.embedding.weight
+        # Added to the scores wherever the model ranks, never in training (pop_prior.py). Not persistent: a
+        # constant of the run's config and vocabulary, set by set_prior, so checkpoints stay as they were.
+        self.register_buffer("prior", torch.zeros(cfg.vocab_size), persistent=False)
+
+    def set_prior(self, prior: torch.Tensor) -> None:
+        """Use `prior` (FloatTensor[V], pop_prior.popularity_prior) as the scores' prior from now on."""
+        if prior.shape != self.prior.shape:
+            raise ValueError(f"a prior of shape {tuple(prior.shape)} for {self.vocab_size} outputs")
+        with torch.no_grad():
+            self.prior.copy_(prior)
 
     def forward(self, movies: torch.Tensor) -> torch.Tensor:
         """Next-movie logits at every position: LongTensor[B,T] -> FloatTensor[B,T,V]."""
@@ -52,7 +62,7 @@ class SessionGRU(nn.Module):
         last = (lens - 1).clamp(min=0).to(hidden.device)
         # Padding follows each sequence, so the state at lens-1 never saw it.
         picked = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
-        return self.output(self.project(self.out_dropout(picked))).float()
+        return (self.output(self.project(self.out_dropout(picked))) + self.prior).float()
 
     # ---- stateful serving: one GRU step per new event ----
 
@@ -73,4 +83,4 @@ class SessionGRU(nn.Module):
     @torch.jit.export
     def scores(self, state: torch.Tensor) -> torch.Tensor:
         """Next-movie scores from states (the last layer's): FloatTensor[L,B,H] -> FloatTensor[B,V]."""
-        return self.output(self.project(state[-1])).float()
+        return (self.output(self.project(state[-1])) + self.prior).float()

@@ -43,6 +43,19 @@ from torch import nn
 from .model import SessionGRU
 
 
+def _with_prior(output: nn.Linear, prior: torch.Tensor) -> nn.Linear:
+    """`output` with the model's score prior (pop_prior.py) folded into its bias, so that a request pays no
+    extra addition for it; `output` itself where the prior is all zeros."""
+    if not bool(prior.any()):
+        return output
+    folded = nn.Linear(output.in_features, output.out_features, device=output.weight.device,
+                       dtype=output.weight.dtype)
+    with torch.no_grad():
+        folded.weight.copy_(output.weight)
+        folded.bias.copy_(output.bias + prior)
+    return folded.requires_grad_(False)
+
+
 class ServingGRU(nn.Module):
     def __init__(self, model: SessionGRU) -> None:
         super().__init__()
@@ -79,7 +92,7 @@ class ServingGRU(nn.Module):
             self.gate_table = nn.Parameter(x[:, : 3 * H].contiguous(), requires_grad=False)  # [V, 3H]
             self.n_table = nn.Parameter(x[:, 3 * H :].contiguous(), requires_grad=False)  # [V, H]
         self.project = model.project
-        self.output = model.output
+        self.output = _with_prior(model.output, model.prior)
         self.vocab_size = model.vocab_size
 
     def _step_inputs(self, gi: torch.Tensor, layer: int) -> torch.Tensor:

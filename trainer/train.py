@@ -30,6 +30,7 @@ from .model import SessionGRU
 from .movie_ids import read_movies
 from .optim import WeightAverage, make_scheduler
 from .plots import plot_curves
+from .pop_prior import popularity_prior
 from .run_kind import BEST_FILE, CONFIG_FILE
 from .run_lock import claim_run_dir
 from .splits import history_for, load_data_dir
@@ -115,6 +116,7 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     model = SessionGRU(cfg.model).to(device)
+    model.set_prior(popularity_prior(cfg.pop_prior, vocab.counts))  # before a weight average copies the model
     if _starts_from(cfg, out_dir, resume):
         print(warm_start(model, vocab, Path(cfg.init_from), cfg.init_keep))
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
