@@ -330,3 +330,20 @@ def test_device_takes_one_gpu_of_several_by_name(tiny_data, tmp_path, monkeypatc
         assert main([*base, "--device", "cuda:1"]) == 2
         assert "--device cuda:1 requested but no CUDA device is available" in capsys.readouterr().err
         assert not out.exists()
+
+
+def test_a_failed_export_after_training_says_what_is_kept_and_how_to_export(tiny_data, tmp_path, monkeypatch):
+    import trainer.train as train_module
+    from trainer.export import export_run
+
+    def broken(run_dir):
+        raise RuntimeError("Unknown type name 'SessionGRU'")  # as TorchScript says when the source changed on disk
+
+    monkeypatch.setattr(train_module, "export_run", broken)
+    run = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="Unknown type name") as exc:
+        train(tiny_config(tiny_data, epochs=2), run, progress=False)
+    assert any(f"python -m trainer export --run {run}" in note and "best.pt" in note for note in exc.value.__notes__)
+    assert (run / "best.pt").exists() and not (run / "model.pt").exists()
+    export_run(run)  # the way back the note names
+    assert (run / "model.pt").exists()

@@ -234,7 +234,14 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
     # ---- export the best epoch ----
     if not best_epoch:
         raise RunDirError(f"{out_dir}: no epoch was trained (epochs={cfg.epochs})")
-    export_run(out_dir)
+    try:
+        export_run(out_dir)
+    except Exception as exc:
+        # TorchScript compiles from the source files on disk: code updated under a running training (a
+        # `git pull`) fails here, after the last epoch. The training itself is kept.
+        exc.add_note(f"training finished and {out_dir / BEST_FILE} keeps its best epoch ({best_epoch}); "
+                     f"`python -m trainer export --run {out_dir}` tries the export again")
+        raise
     best_row = next(r for r in history if r["epoch"] == best_epoch)
     summary = {"best_epoch": best_epoch, "epochs_run": len(history),
                "selected_by": f"{metric_key} ({cfg.select_protocol})", "val": best_row["val"],
