@@ -271,7 +271,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # rescored offline with it (their best epochs as chosen without it; build/probe/popbias.py), gave mean validation
     # map@20 (the metric training selects by) 0.1426 / 0.1434 / 0.1435 / 0.1431 / 0.1433 / 0.1433 / 0.1431 / 0.1430 at
     # W = 0 / 0.1 / 0.15 / 0.2 / 0.25 / 0.3 / 0.35 / 0.4, so 0.15. Held out, seeds 9 and 10 (v4, --amp, side by side
-    # on the Intel VM, 116-117 s per epoch, best epochs 30 and 30 of 35) then rescored the same way: validation map@20
+    # on the Intel VM, 116 s per epoch (median), best epochs 30 and 30 of 35) then rescored the same way: validation map@20
     # 0.1415 -> 0.1421 and 0.1408 -> 0.1418, test hr@10 / ndcg@10 0.3040 / 0.1727 -> 0.3073 / 0.1741 and 0.2992 /
     # 0.1736 -> 0.3005 / 0.1743. Over seeds 7-10 the prior raised validation map@20 on all four and test ndcg@10 on all
     # four (+0.0017 / +0.0021 / +0.0013 / +0.0007, mean +0.0015) and hr@10 (+0.0017 / +0.0017 / +0.0033 / +0.0013). The
