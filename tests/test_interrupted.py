@@ -180,3 +180,37 @@ def test_a_kill_ends_its_own_command_only(tiny_data, tmp_path):
             time.sleep(5)
     train(tiny_config(tiny_data, epochs=1), tmp_path / "later", progress=False)
     assert (tmp_path / "later" / "model.pt").exists()
+
+
+def _swallowed_ctrl_c() -> None:
+    """A Ctrl-C whose KeyboardInterrupt is lost, as one raised in a finalizer the garbage collector runs is."""
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)  # the handler raises here, at once
+    except KeyboardInterrupt:
+        pass
+
+
+def test_a_ctrl_c_that_code_swallowed_still_ends_training(tiny_data, tmp_path):
+    # Seen in CI before the fix: a Ctrl-C after epoch 2 was lost, and the run trained 557 more epochs.
+    before = signal.getsignal(signal.SIGINT)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt) as exc:
+        with sigterm_as_interrupt():
+            _swallowed_ctrl_c()
+            train(tiny_config(tiny_data), out, progress=False)
+    assert not isinstance(exc.value, Terminated)  # Ctrl-C's own status (130) and words, not a kill's
+    assert not out.exists()
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_an_ignored_ctrl_c_stays_ignored():
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a script's `cmd &` inherits it
+    try:
+        with sigterm_as_interrupt():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.1)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)

@@ -41,42 +41,57 @@ class Terminated(KeyboardInterrupt):
 
 
 class _Received:
-    """Whether a SIGTERM arrived inside the current sigterm_as_interrupt block."""
+    """The interrupt (KeyboardInterrupt for Ctrl-C, Terminated for SIGTERM) that arrived inside the current
+    sigterm_as_interrupt block, if any."""
 
-    flag = False
+    exception: type[KeyboardInterrupt] | None = None
 
 
 def _raise_terminated(signum: int, frame: object) -> None:
-    _Received.flag = True
+    _Received.exception = Terminated
     raise Terminated
 
 
-def raise_if_terminated() -> None:
-    """Raise Terminated if a SIGTERM arrived whose exception never reached the command.
+def _raise_interrupt(signum: int, frame: object) -> None:
+    _Received.exception = KeyboardInterrupt
+    raise KeyboardInterrupt
 
-    Code that swallows the exception hides a kill: numpy's lazy `numpy.random` import (its Cython
-    modules' init, the first `np.random` use in training) loses an exception raised inside it, so a
-    kill 2-4 ms after a new run wrote config.json let it train on to the end and exit 0 (2 of 40 tries,
-    2026-12-03). The training loop calls this at every batch, and the block's end once more.
+
+def raise_if_interrupted() -> None:
+    """Raise the interrupt (Ctrl-C or SIGTERM) that arrived in this block if its exception never reached the command.
+
+    Code that swallows the exception hides it: numpy's lazy `numpy.random` import (its Cython modules'
+    init, the first `np.random` use in training) loses an exception raised inside it, so a kill 2-4 ms
+    after a new run wrote config.json let it train on to the end and exit 0 (2 of 40 tries, 2026-12-03);
+    and a Ctrl-C landing in code whose errors Python can only print (a finalizer the garbage collector
+    runs, say) let a run train 557 more epochs (CI, 2026-12-03). The training loop calls this at every
+    batch, and the block's end once more.
     """
-    if _Received.flag:
-        raise Terminated
+    if _Received.exception is not None:
+        raise _Received.exception
 
 
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM raises Terminated inside the block (main thread only: elsewhere Python sets no
-    handlers); the previous handler is back afterwards, for a caller running commands in process."""
+    """SIGTERM raises Terminated inside the block, and Ctrl-C KeyboardInterrupt as always, each
+    remembered for raise_if_interrupted (main thread only: elsewhere Python sets no handlers); the
+    previous handlers are back afterwards, for a caller running commands in process. A Ctrl-C that
+    the process inherited as ignored (a job started with `&` in a script) stays ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous_int = signal.getsignal(signal.SIGINT)
+    if previous_int is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _raise_interrupt)
     try:
         yield
-        raise_if_terminated()  # a kill that something swallowed still ends the command as a kill
+        raise_if_interrupted()  # an interrupt that something swallowed still ends the command as one
     finally:
-        _Received.flag = False  # or a later train() in this process, outside any block, would raise it
+        _Received.exception = None  # or a later train() in this process, outside any block, would raise it
         signal.signal(signal.SIGTERM, previous)
+        if previous_int is signal.default_int_handler:
+            signal.signal(signal.SIGINT, previous_int)
 
 
 def exit_status(exc: KeyboardInterrupt) -> int:

@@ -24,7 +24,7 @@ from .distill import check_teachers, soft_targets
 from .errors import ConfigError, RunDirError, TrainingDiverged
 from .evaluation import check_ranking_width, evaluate_scorer, protocol_cases
 from .export import export_run
-from .interrupted import raise_if_terminated
+from .interrupted import raise_if_interrupted
 from .losses import training_loss
 from .model import SessionGRU
 from .movie_ids import read_movies
@@ -165,7 +165,7 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
         batches = epoch_batches(seqs, cfg.batch_size, rng, cfg.shuffle_window, cfg.item_dropout)
         for step, (inputs, targets, ids) in enumerate(tqdm(batches, desc=f"epoch {epoch}", disable=not show,
                                                            leave=False)):
-            raise_if_terminated()  # a SIGTERM whose exception a library swallowed (interrupted.py)
+            raise_if_interrupted()  # a Ctrl-C or SIGTERM whose exception was swallowed (interrupted.py)
             if step % SHARE_EVERY == 0:  # side by side with other runs: on this run's current share of the cores
                 follow_share()
             inputs, targets = inputs.to(device), targets.to(device)
