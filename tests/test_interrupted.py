@@ -17,10 +17,16 @@ from trainer.interrupted import Terminated, interrupted_message, sigterm_as_inte
 from trainer.train import train
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    # A test run started as a script's background job (`cmd &` without job control) has SIGINT ignored, and a
+    # child inherits that: Ctrl-C would then do nothing, as it should. The child here is a command in a terminal.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(*args):
-    # a child of pytest, not of a shell's background job, so SIGINT raises KeyboardInterrupt in it
     return subprocess.Popen([sys.executable, "-m", "trainer", *args], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_ctrl_c_as_in_a_terminal)
 
 
 def test_ctrl_c_in_training_says_how_to_resume(tiny_data, tmp_path):
@@ -192,16 +198,18 @@ def _swallowed_ctrl_c() -> None:
 
 
 def test_a_ctrl_c_that_code_swallowed_still_ends_training(tiny_data, tmp_path):
-    # Seen in CI before the fix: a Ctrl-C after epoch 2 was lost, and the run trained 557 more epochs.
-    before = signal.getsignal(signal.SIGINT)
-    out = tmp_path / "run"
-    with pytest.raises(KeyboardInterrupt) as exc:
-        with sigterm_as_interrupt():
-            _swallowed_ctrl_c()
-            train(tiny_config(tiny_data), out, progress=False)
-    assert not isinstance(exc.value, Terminated)  # Ctrl-C's own status (130) and words, not a kill's
-    assert not out.exists()
-    assert signal.getsignal(signal.SIGINT) is before
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, however pytest started
+    try:
+        out = tmp_path / "run"
+        with pytest.raises(KeyboardInterrupt) as exc:
+            with sigterm_as_interrupt():
+                _swallowed_ctrl_c()
+                train(tiny_config(tiny_data), out, progress=False)
+        assert not isinstance(exc.value, Terminated)  # Ctrl-C's own status (130) and words, not a kill's
+        assert not out.exists()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def test_an_ignored_ctrl_c_stays_ignored():

@@ -62,10 +62,10 @@ def raise_if_interrupted() -> None:
 
     Code that swallows the exception hides it: numpy's lazy `numpy.random` import (its Cython modules'
     init, the first `np.random` use in training) loses an exception raised inside it, so a kill 2-4 ms
-    after a new run wrote config.json let it train on to the end and exit 0 (2 of 40 tries, 2026-12-03);
-    and a Ctrl-C landing in code whose errors Python can only print (a finalizer the garbage collector
-    runs, say) let a run train 557 more epochs (CI, 2026-12-03). The training loop calls this at every
-    batch, and the block's end once more.
+    after a new run wrote config.json let it train on to the end and exit 0 (2 of 40 tries, 2026-12-03).
+    A Ctrl-C can be lost the same way, in such code or in code whose errors Python can only print (a
+    finalizer the garbage collector runs). The training loop calls this at every batch, and the block's
+    end once more.
     """
     if _Received.exception is not None:
         raise _Received.exception
