@@ -148,10 +148,11 @@ def test_serve_refuses_to_start_beside_a_running_torchserve_and_stops_nothing(mo
         other.wait()
 
 
-def _swallowed_sigterm() -> None:
-    """A SIGTERM whose Terminated is lost, as numpy's lazy `numpy.random` import loses one raised inside it."""
+def _swallowed(signum: int) -> None:
+    """A signal whose exception is lost: numpy's lazy `numpy.random` import loses a Terminated raised inside
+    it, and a finalizer the garbage collector runs can lose a KeyboardInterrupt."""
     try:
-        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signum)
         time.sleep(5)  # the handler raises here, at once
     except KeyboardInterrupt:
         pass
@@ -163,7 +164,7 @@ def test_a_sigterm_that_code_swallowed_still_ends_the_command():
     before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(Terminated):
         with sigterm_as_interrupt():
-            _swallowed_sigterm()
+            _swallowed(signal.SIGTERM)
     assert signal.getsignal(signal.SIGTERM) is before
     with sigterm_as_interrupt():  # the next command starts without the last one's kill
         pass
@@ -173,7 +174,7 @@ def test_training_ends_at_the_next_batch_after_a_swallowed_sigterm(tiny_data, tm
     out = tmp_path / "run"
     with pytest.raises(Terminated):
         with sigterm_as_interrupt():
-            _swallowed_sigterm()
+            _swallowed(signal.SIGTERM)
             train(tiny_config(tiny_data), out, progress=False)
     assert not out.exists()  # a new run stopped before its first epoch keeps nothing, as on any kill
 
@@ -188,22 +189,13 @@ def test_a_kill_ends_its_own_command_only(tiny_data, tmp_path):
     assert (tmp_path / "later" / "model.pt").exists()
 
 
-def _swallowed_ctrl_c() -> None:
-    """A Ctrl-C whose KeyboardInterrupt is lost, as one raised in a finalizer the garbage collector runs is."""
-    try:
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(5)  # the handler raises here, at once
-    except KeyboardInterrupt:
-        pass
-
-
 def test_a_ctrl_c_that_code_swallowed_still_ends_training(tiny_data, tmp_path):
     before = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, however pytest started
     try:
         out = tmp_path / "run"
         with pytest.raises(KeyboardInterrupt) as exc:
             with sigterm_as_interrupt():
-                _swallowed_ctrl_c()
+                _swallowed(signal.SIGINT)
                 train(tiny_config(tiny_data), out, progress=False)
         assert not isinstance(exc.value, Terminated)  # Ctrl-C's own status (130) and words, not a kill's
         assert not out.exists()
