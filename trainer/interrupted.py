@@ -47,14 +47,9 @@ class _Received:
     exception: type[KeyboardInterrupt] | None = None
 
 
-def _raise_terminated(signum: int, frame: object) -> None:
-    _Received.exception = Terminated
-    raise Terminated
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    _Received.exception = KeyboardInterrupt
-    raise KeyboardInterrupt
+def _raise(signum: int, frame: object) -> None:
+    _Received.exception = Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+    raise _Received.exception
 
 
 def raise_if_interrupted() -> None:
@@ -80,18 +75,16 @@ def sigterm_as_interrupt() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    previous_int = signal.getsignal(signal.SIGINT)
-    if previous_int is signal.default_int_handler:
-        signal.signal(signal.SIGINT, _raise_interrupt)
+    # SIGINT only where it would raise KeyboardInterrupt anyway (Python's own handler), not where it is ignored.
+    ours = [signal.SIGTERM] + ([signal.SIGINT] if signal.getsignal(signal.SIGINT) is signal.default_int_handler else [])
+    previous = {signum: signal.signal(signum, _raise) for signum in ours}
     try:
         yield
         raise_if_interrupted()  # an interrupt that something swallowed still ends the command as one
     finally:
         _Received.exception = None  # or a later train() in this process, outside any block, would raise it
-        signal.signal(signal.SIGTERM, previous)
-        if previous_int is signal.default_int_handler:
-            signal.signal(signal.SIGINT, previous_int)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def exit_status(exc: KeyboardInterrupt) -> int:
