@@ -7,8 +7,11 @@ from pathlib import Path
 import pytest
 
 from conftest import cli_error
-from trainer.bench_accuracy import BENCHES
-from trainer.bench_accuracy_md import catalog_lines, validation_lines
+from trainer.__main__ import _train_config
+from trainer.archive import REPO
+from trainer.bench_accuracy import BENCHES, bench_amp
+from trainer.bench_accuracy_md import catalog_lines, gru_config_text, validation_lines
+from trainer.cli_parser import build_parser
 
 
 def test_validation_table_rows_carry_each_runs_values_and_bold_the_leader_per_column():
@@ -205,3 +208,15 @@ def test_next_event_table_scores_every_run_and_each_seed_with_protocol_next(monk
                          # 0.10 equals pop's hr@10: not above it
                          "| seeds strictly above pop / sr (of 3) | 2 / 2 | 3 / 0 |"]
     assert next_lines({"metrics": ["map@20"]}, rows, seed_next) == []
+
+
+@pytest.mark.parametrize("name", sorted(BENCHES))
+def test_benchmarks_md_shows_the_run_of_each_presets_current_configuration(name):
+    # A preset changed without `make bench-accuracy` leaves a table that the preset no longer
+    # reproduces (v5's popularity prior did, until its table was trained again).
+    amp = bench_amp(name, BENCHES[name], True)  # the ML-1M table's command is `make bench-accuracy AMP=1`
+    args = build_parser().parse_args(["train", "--data", "D", "--out", "O", "--preset", name, "--seed", "42",
+                                      *(["--amp"] if amp else [])])
+    expected = gru_config_text(name, _train_config(args).to_dict())
+    assert "label smoothing" in expected if name == "ml-1m" else "target rest" in expected
+    assert expected + "; early stopping" in (REPO / "BENCHMARKS.md").read_text()

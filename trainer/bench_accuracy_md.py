@@ -32,17 +32,12 @@ def section(name: str, bench: dict[str, Any], meta: dict[str, Any], rows: list[d
     the GRU seeds' test metrics with `--protocol next` (for benches with `next_metrics`)."""
     gru = rows[-1]
     cfg = gru["config"]
-    m = cfg["model"]
     lines = [
         f"Protocol: {bench['protocol']}. {meta['users']:,} users, {meta['items']:,} items, "
         f"{meta['events_kept']:,} events; {rows[0]['test']['users']:,} test users. Ties: lower index (more popular) first. "
         f"Baselines: fit on the training split; vocabulary: movies with >= {bench['min_count']} training events "
         f"(GRU: {cfg['min_count']}); input: the last {bench['max_len']} movies of a history (GRU: {cfg['max_len']}).",
-        f"GRU ({'`--preset ' + name + '`' if name in PRESETS else 'default configuration'}): emb {m['emb_dim']}, hidden {m['hidden_dim']}, layers {m['layers']}, emb dropout "
-        f"{m['emb_dropout']}, dropout {m['dropout']}, tied {m['tied']}, batch {cfg['batch_size']}, lr {cfg['lr']}, "
-        f"weight decay {cfg['weight_decay']}{loss_text(cfg)}, {lr_schedule_text(cfg)}, max len {cfg['max_len']}, windows {cfg['windows']}, "
-        f"seed {cfg['seed']}{', bf16 autocast' if cfg['amp'] else ''}; "
-        f"early stopping on validation {cfg['select_metric']}"
+        gru_config_text(name, cfg) + f"; early stopping on validation {cfg['select_metric']}"
         f"{' (next-event protocol)' if cfg['select_protocol'] == 'next' else ''} (patience {cfg['patience']}): "
         f"best epoch {gru['best_epoch']} of "
         f"{gru['epochs_run']}{stopped_text(gru, cfg)}, {gru['seconds_per_epoch']} s per training epoch (median {gru['median_seconds_per_epoch']} s), "
@@ -64,6 +59,17 @@ def section(name: str, bench: dict[str, Any], meta: dict[str, Any], rows: list[d
     return "\n".join(lines + seeds + validation_lines(bench, rows) + differences(name, bench, rows, per_user)
                      + target_count_lines(bench, rows, per_user) + next_lines(bench, rows, seed_next or [])
                      + catalog_lines(rows))
+
+
+def gru_config_text(name: str, cfg: dict[str, Any]) -> str:
+    """How a section names the GRU run's configuration (`cfg`: its config.json), from "GRU (" to its seed
+    and precision; tests/test_bench_accuracy_md.py checks that BENCHMARKS.md shows the current presets."""
+    m = cfg["model"]
+    return (f"GRU ({'`--preset ' + name + '`' if name in PRESETS else 'default configuration'}): emb {m['emb_dim']}, "
+            f"hidden {m['hidden_dim']}, layers {m['layers']}, emb dropout {m['emb_dropout']}, dropout {m['dropout']}, "
+            f"tied {m['tied']}, batch {cfg['batch_size']}, lr {cfg['lr']}, weight decay {cfg['weight_decay']}"
+            f"{loss_text(cfg)}, {lr_schedule_text(cfg)}, max len {cfg['max_len']}, windows {cfg['windows']}, "
+            f"seed {cfg['seed']}{', bf16 autocast' if cfg['amp'] else ''}")
 
 
 def catalog_lines(rows: list[dict[str, Any]]) -> list[str]:
