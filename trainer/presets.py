@@ -279,7 +279,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # v4's eleven seeds (42, 1-10) average 0.3044 / 0.1739, so v5's expected ndcg@10 is about 0.1754, an estimate from
     # four paired seeds, not eleven v5 runs. The same rescoring through the product path (the prior in seed 8's config,
     # `export`, `evaluate`) gave the probe's figures to the fifth decimal (0.30695 / 0.17608). A v5 run also selects its
-    # best epoch with the prior; these did not. BENCHMARKS.md's ML-1M table is still v4's run (seed 42).
+    # best epoch with the prior; these did not. Trained as v5 (`--preset ml-1m --amp`, 2026-12-03, Intel VM): seed 42
+    # (`make bench-accuracy AMP=1`, alone, 77.7 s per epoch) test 0.3109 / 0.1779 (v4: 0.3098 / 0.1774), best 26 of 31;
+    # seeds 11 and 12 (side by side, ~115 s per epoch) 0.3033 / 0.1747 and 0.3116 / 0.1777, best 22 of 27 and 25 of 30.
+    # Mean of the three 0.3086 / 0.1767; validation ndcg@10 0.1783 / 0.1763 / 0.1770.
     "ml-1m": {"epochs": 200, "batch_size": 64, "lr": 2e-3, "weight_decay": 0.0, "min_count": 1, "max_len": 50,
               "windows": "all", "patience": 5, "lr_schedule": "plateau", "lr_decay": 0.5, "lr_patience": 1,
               "label_smoothing": 0.1, "pop_prior": 0.15,
