@@ -63,7 +63,7 @@ def section(name: str, bench: dict[str, Any], meta: dict[str, Any], rows: list[d
 
 def gru_config_text(name: str, cfg: dict[str, Any]) -> str:
     """How a section names the GRU run's configuration (`cfg`: its config.json), from "GRU (" to its seed
-    and precision; tests/test_bench_accuracy_md.py checks that BENCHMARKS.md shows the current presets."""
+    and precision; tests/test_bench_accuracy.py checks that BENCHMARKS.md shows the current presets."""
     m = cfg["model"]
     return (f"GRU ({'`--preset ' + name + '`' if name in PRESETS else 'default configuration'}): emb {m['emb_dim']}, "
             f"hidden {m['hidden_dim']}, layers {m['layers']}, emb dropout {m['emb_dropout']}, dropout {m['dropout']}, "
