@@ -88,6 +88,10 @@ def test_cpu_steps_table_states_each_change_and_how_the_run_ended():
     text = render({"rows": [{**row, "run": "v2", "config": cfg}, {**row, "run": "amp", "config": {**cfg, "amp": True}}]})
     [amp] = [line for line in text.splitlines() if line.startswith("| amp")]
     assert amp.startswith("| amp | bf16 autocast | 30 / 35 (early stop) |") and amp.endswith("|  |  |")
+    text = render({"rows": [{**row, "run": "kd", "config": {**cfg, "distill": ["runs/ens3"]}},
+                            {**row, "run": "plain", "config": cfg}]})
+    [plain] = [line for line in text.splitlines() if line.startswith("| plain")]
+    assert plain.startswith("| plain | distill off |")  # an empty teacher list reads as what it means
 
 
 def test_cpu_steps_table_summarises_runs_that_differ_only_in_the_seed():
@@ -106,6 +110,27 @@ def test_cpu_steps_table_summarises_runs_that_differ_only_in_the_seed():
     assert seeds == ["Seeds 42, 1 of one configuration (s42, s1): mean test hr@10 0.3050 (from 0.3000 to 0.3100), "
                      "ndcg@10 0.1760 (from 0.1740 to 0.1780); not early-stopped: s1."]
     assert not [line for line in render({"rows": rows[:2]}).splitlines() if line.startswith("Seeds")]
+
+
+def test_cpu_steps_table_pairs_two_configurations_on_the_seeds_they_share():
+    from trainer.bench_cpu_steps import render
+
+    cfg = {"data": "a", "max_len": 50, "seed": 42, "epochs": 200, "patience": 5, "model": {"hidden_dim": 512}}
+    metrics = lambda hr, ndcg: {"hr@10": hr, "ndcg@10": ndcg, "hr@20": 0.4, "ndcg@20": 0.2, "map@20": 0.1}  # noqa: E731
+    row = {"best_epoch": 30, "epochs_run": 35, "patience": 5, "median_seconds_per_epoch": 150.0, "users": 6040,
+           "val": metrics(0.3, 0.17)}
+    run = lambda name, seed, hr, ndcg, **change: {**row, "run": name, "config": {**cfg, **change, "seed": seed},  # noqa: E731
+                                                  "test": metrics(hr, ndcg)}
+    old = [run("a42", 42, 0.300, 0.170), run("a1", 1, 0.310, 0.175), run("a2", 2, 0.305, 0.172)]
+    # the new configuration's seeds in another order, one seed the old one lacks, and a third
+    # configuration that shares only one seed with either (one pair is no paired figure)
+    new = [run("b1", 1, 0.308, 0.178, label_smoothing=0.1), run("b42", 42, 0.306, 0.173, label_smoothing=0.1),
+           run("b7", 7, 0.5, 0.5, label_smoothing=0.1)]
+    other = [run("c42", 42, 0.1, 0.1, max_len=200), run("c9", 9, 0.1, 0.1, max_len=200)]
+    lines = [line for line in render({"rows": old + new + other}).splitlines() if line.startswith("Paired")]
+    assert lines == ["Paired seeds 1, 42, b1's configuration minus a42's (changes: label_smoothing 0.1): test "
+                     "hr@10 +0.0020 (per seed -0.0020, +0.0060; higher on 1 of 2), "
+                     "ndcg@10 +0.0030 (per seed +0.0030, +0.0030; higher on 2 of 2)."]
 
 
 def test_cpu_steps_table_names_an_ensembles_members_and_keeps_it_out_of_seed_groups():

@@ -6,10 +6,11 @@
 
 Each run's exported model is scored on the test split exactly as `evaluate` does (an `ensemble`
 run directory too: its row names the members, and its validation figures are measured, since it
-has no epochs); every row after
-the first is also compared with the first on the same users (paired bootstrap), so a step counts
-only when it beats the luck of which users were drawn. The extracted figures are saved as JSON
-beside the ablation rounds, so the table can be re-rendered and checked without the runs.
+has no epochs); every row after the first is also compared with the first on the same users
+(paired bootstrap), so a step counts only when it beats the luck of which users were drawn. Runs
+that differ only in the seed are summarised under the table, and two such groups that share seeds
+are compared seed by seed. The extracted figures are saved as JSON beside the ablation rounds, so
+the table can be re-rendered and checked without the runs.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def _changes(cfg: dict[str, Any], base: dict[str, Any]) -> str:
     flat = lambda c: {**{k: v for k, v in c.items() if k not in ("model", "data")}, **c["model"]}  # noqa: E731
     now, then = flat(TrainConfig.completed(cfg)), flat(TrainConfig.completed(base))
     # a list setting holds run directories (distill's teachers): their names say enough
-    shown = lambda v: ", ".join(Path(x).name for x in v) if isinstance(v, list) else v  # noqa: E731
+    shown = lambda v: (", ".join(Path(x).name for x in v) or "off") if isinstance(v, list) else v  # noqa: E731
     change = lambda k: ("bf16 autocast" if now[k] else "fp32") if k == "amp" else f"{k} {shown(now[k])}"  # noqa: E731
     return ", ".join(change(k) for k in now if now[k] != then.get(k)) or "none (the first row)"
 
@@ -72,7 +73,29 @@ def _seed_lines(rows: list[dict[str, Any]]) -> list[str]:
         lines.append(f"Seeds {', '.join(str(r['config']['seed']) for r in group)} of one configuration "
                      f"({', '.join(r['run'] for r in group)}): mean test " + ", ".join(stats)
                      + (f"; not early-stopped: {', '.join(stopped)}" if stopped else "") + ".")
-    return [""] + lines if lines else []
+    return [""] + lines + _paired_lines(seed_groups(rows)) if lines else []
+
+
+def _paired_lines(groups: list[list[dict[str, Any]]]) -> list[str]:
+    """One line per two seed groups that share two or more seeds: the later group minus the earlier
+    at equal seeds. Seeds are a large part of the spread, so a change read off paired seeds is firmer
+    than two means over different seeds."""
+    lines = []
+    for i, group in enumerate(groups):
+        for earlier in groups[:i]:
+            before = {r["config"]["seed"]: r for r in earlier}
+            pairs = [(before[r["config"]["seed"]], r) for r in group if r["config"]["seed"] in before]
+            if len(pairs) < 2:
+                continue
+            stats = []
+            for k in COMPARE:
+                diffs = [now["test"][k] - then["test"][k] for then, now in pairs]
+                stats.append(f"{k} {sum(diffs) / len(diffs):+.4f} (per seed {', '.join(f'{d:+.4f}' for d in diffs)}; "
+                             f"higher on {sum(d > 0 for d in diffs)} of {len(diffs)})")
+            lines.append(f"Paired seeds {', '.join(str(now['config']['seed']) for _, now in pairs)}, {group[0]['run']}'s "
+                         f"configuration minus {earlier[0]['run']}'s (changes: "
+                         f"{_changes(pairs[0][1]['config'], pairs[0][0]['config'])}): test " + ", ".join(stats) + ".")
+    return lines
 
 
 def measure(data: Path, runs: list[Path]) -> dict[str, Any]:
