@@ -131,6 +131,9 @@ def test_cpu_steps_table_pairs_two_configurations_on_the_seeds_they_share():
     assert lines == ["Paired seeds 1, 42, b1's configuration minus a42's (changes: label_smoothing 0.1): test "
                      "hr@10 +0.0020 (per seed -0.0020, +0.0060; higher on 1 of 2), "
                      "ndcg@10 +0.0030 (per seed +0.0030, +0.0030; higher on 2 of 2)."]
+    new[0]["test"] = metrics(0.310 - 1e-6, 0.175)  # a difference that rounds to zero has no sign
+    [line] = [line for line in render({"rows": old + new}).splitlines() if line.startswith("Paired")]
+    assert "hr@10 +0.0030 (per seed +0.0000, +0.0060; higher on 1 of 2)" in line
 
 
 def test_cpu_steps_table_names_an_ensembles_members_and_keeps_it_out_of_seed_groups():

@@ -76,6 +76,11 @@ def _seed_lines(rows: list[dict[str, Any]]) -> list[str]:
     return [""] + lines + _paired_lines(seed_groups(rows)) if lines else []
 
 
+def _signed(x: float) -> str:
+    """x to 4 decimals with its sign, and "+0.0000" for a difference that rounds away, not "-0.0000"."""
+    return f"{round(x, 4) + 0.0:+.4f}"
+
+
 def _paired_lines(groups: list[list[dict[str, Any]]]) -> list[str]:
     """One line per two seed groups that share two or more seeds: the later group minus the earlier
     at equal seeds. Seeds are a large part of the spread, so a change read off paired seeds is firmer
@@ -90,7 +95,7 @@ def _paired_lines(groups: list[list[dict[str, Any]]]) -> list[str]:
             stats = []
             for k in COMPARE:
                 diffs = [now["test"][k] - then["test"][k] for then, now in pairs]
-                stats.append(f"{k} {sum(diffs) / len(diffs):+.4f} (per seed {', '.join(f'{d:+.4f}' for d in diffs)}; "
+                stats.append(f"{k} {_signed(sum(diffs) / len(diffs))} (per seed {', '.join(map(_signed, diffs))}; "
                              f"higher on {sum(d > 0 for d in diffs)} of {len(diffs)})")
             lines.append(f"Paired seeds {', '.join(str(now['config']['seed']) for _, now in pairs)}, {group[0]['run']}'s "
                          f"configuration minus {earlier[0]['run']}'s (changes: "
