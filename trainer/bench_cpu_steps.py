@@ -63,8 +63,8 @@ def seed_groups(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 
 def _seed_lines(rows: list[dict[str, Any]]) -> list[str]:
-    lines = []
-    for group in seed_groups(rows):
+    lines, groups = [], seed_groups(rows)
+    for group in groups:
         stopped = [r["run"] for r in group if not early_stopped(r)]
         stats = []
         for k in COMPARE:
@@ -73,7 +73,7 @@ def _seed_lines(rows: list[dict[str, Any]]) -> list[str]:
         lines.append(f"Seeds {', '.join(str(r['config']['seed']) for r in group)} of one configuration "
                      f"({', '.join(r['run'] for r in group)}): mean test " + ", ".join(stats)
                      + (f"; not early-stopped: {', '.join(stopped)}" if stopped else "") + ".")
-    return [""] + lines + _paired_lines(seed_groups(rows)) if lines else []
+    return [""] + lines + _paired_lines(groups) if lines else []
 
 
 def _signed(x: float) -> str:
