@@ -144,7 +144,7 @@ def render(results: dict[str, Any]) -> str:
         + " | ".join(f"test {k}" for k in SHOWN) + " | " + " | ".join(f"{k} vs first" for k in COMPARE) + " |",
         "|---|" + "---|" * (5 + len(SHOWN) + len(COMPARE))]
     for r in rows:
-        diffs = [f"{d['mean']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}]" for d in
+        diffs = [f"{_signed(d['mean'])} [{_signed(d['low'])}, {_signed(d['high'])}]" for d in
                  (r["vs_first"][k] for k in COMPARE)] if "vs_first" in r else [""] * len(COMPARE)
         if "ensemble" in r:
             change, epochs, seconds = f"ensemble of {', '.join(r['ensemble'])} (mean log-probabilities)", "-", "-"
