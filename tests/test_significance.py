@@ -267,3 +267,9 @@ def test_cpu_steps_cli_names_an_unfinished_run(tiny_data, tmp_path, capsys):
     with cli_error(capsys, r"unfinished/model\.pt: no exported model"):
         main(["--data", str(tiny_data), str(tmp_path / "unfinished"), "--out", str(out)])
     assert not out.exists()
+
+
+def test_signed_difference_keeps_the_sign_only_where_the_rounded_figure_has_one():
+    from trainer.significance import signed
+
+    assert [signed(x) for x in (0.0123, -0.00012, -4e-5, 0.0)] == ["+0.0123", "-0.0001", "+0.0000", "+0.0000"]

@@ -15,6 +15,7 @@ from typing import Any
 from .archive import REPO
 from .ablations import ABLATION_BASE, GRID
 from .benchmarks_md import replace_section
+from .significance import signed
 
 TITLE = "MovieLens-1M ablations (CUDA)"
 
@@ -66,8 +67,8 @@ def seed_noise(loaded: list[dict[str, Any]]) -> str:
              if a in runs and b in runs]
     if not pairs:
         return ""
-    parts = [f"{a} seed 42 vs 1: test hr@10 {runs[a]['test']['hr@10'] - runs[b]['test']['hr@10']:+.4f}, "
-             f"ndcg@10 {runs[a]['test']['ndcg@10'] - runs[b]['test']['ndcg@10']:+.4f}" for a, b in pairs]
+    parts = [f"{a} seed 42 vs 1: test hr@10 {signed(runs[a]['test']['hr@10'] - runs[b]['test']['hr@10'])}, "
+             f"ndcg@10 {signed(runs[a]['test']['ndcg@10'] - runs[b]['test']['ndcg@10'])}" for a, b in pairs]
     return "Seed noise (same configuration, another seed): " + "; ".join(parts) + "."
 
 

@@ -25,6 +25,7 @@ from .archive import REPO
 from .bench_ablation_md import parity_line
 from .benchmarks_md import replace_section
 from .config import TrainConfig
+from .significance import signed
 
 TITLE = "MovieLens-1M preset candidates (CUDA)"
 _NOT_COMPARED = {"seed", "data", "device", "amp", "model"}
@@ -147,8 +148,8 @@ def precision_lines(groups: dict[tuple[str, str], list[dict[str, Any]]]) -> list
         diff = lambda split, k: mean([amp_by_seed[s][split][k] - fp32_by_seed[s][split][k] for s in seeds])  # noqa: E731
         where = ", ".join(f"{s}{' (fp32 on CPU)' if fp32_by_seed[s]['where'] == 'CPU' else ''}" for s in seeds)
         out.append(f"- {candidate}, {precision} minus fp32 over the same seeds ({where}): validation ndcg@10 "
-                   f"{diff('val', 'ndcg@10'):+.4f}, test ndcg@10 {diff('test', 'ndcg@10'):+.4f}, "
-                   f"test hr@10 {diff('test', 'hr@10'):+.4f}.")
+                   f"{signed(diff('val', 'ndcg@10'))}, test ndcg@10 {signed(diff('test', 'ndcg@10'))}, "
+                   f"test hr@10 {signed(diff('test', 'hr@10'))}.")
     return out
 
 

@@ -31,7 +31,7 @@ from .evaluate import run_cases
 from .evaluation import evaluate_scorer, per_user_metrics
 from .export import ensemble_members
 from .run_kind import ENSEMBLE_FILE
-from .significance import paired_bootstrap
+from .significance import paired_bootstrap, signed
 
 TITLE = "MovieLens-1M preset steps (CPU)"
 COMPARE = ("hr@10", "ndcg@10")
@@ -76,11 +76,6 @@ def _seed_lines(rows: list[dict[str, Any]]) -> list[str]:
     return [""] + lines + _paired_lines(groups) if lines else []
 
 
-def _signed(x: float) -> str:
-    """x to 4 decimals with its sign, and "+0.0000" for a difference that rounds away, not "-0.0000"."""
-    return f"{round(x, 4) + 0.0:+.4f}"
-
-
 def _paired_lines(groups: list[list[dict[str, Any]]]) -> list[str]:
     """One line per two seed groups that share two or more seeds: the later group minus the earlier
     at equal seeds. Seeds are a large part of the spread, so a change read off paired seeds is firmer
@@ -95,7 +90,7 @@ def _paired_lines(groups: list[list[dict[str, Any]]]) -> list[str]:
             stats = []
             for k in COMPARE:
                 diffs = [now["test"][k] - then["test"][k] for then, now in pairs]
-                stats.append(f"{k} {_signed(sum(diffs) / len(diffs))} (per seed {', '.join(map(_signed, diffs))}; "
+                stats.append(f"{k} {signed(sum(diffs) / len(diffs))} (per seed {', '.join(map(signed, diffs))}; "
                              f"higher on {sum(d > 0 for d in diffs)} of {len(diffs)})")
             lines.append(f"Paired seeds {', '.join(str(now['config']['seed']) for _, now in pairs)}, {group[0]['run']}'s "
                          f"configuration minus {earlier[0]['run']}'s (changes: "
@@ -144,7 +139,7 @@ def render(results: dict[str, Any]) -> str:
         + " | ".join(f"test {k}" for k in SHOWN) + " | " + " | ".join(f"{k} vs first" for k in COMPARE) + " |",
         "|---|" + "---|" * (5 + len(SHOWN) + len(COMPARE))]
     for r in rows:
-        diffs = [f"{_signed(d['mean'])} [{_signed(d['low'])}, {_signed(d['high'])}]" for d in
+        diffs = [f"{signed(d['mean'])} [{signed(d['low'])}, {signed(d['high'])}]" for d in
                  (r["vs_first"][k] for k in COMPARE)] if "vs_first" in r else [""] * len(COMPARE)
         if "ensemble" in r:
             change, epochs, seconds = f"ensemble of {', '.join(r['ensemble'])} (mean log-probabilities)", "-", "-"

@@ -62,3 +62,15 @@ def paired_bootstrap(a: Sequence[float], b: Sequence[float], resamples: int = 10
     low, high = np.percentile(means, [tail, 100 - tail])
     p = min(1.0, 2.0 * min(float((means <= 0).mean()), float((means >= 0).mean())))
     return Difference(float(diff.mean()), float(low), float(high), int(diff.size), level, p)
+
+
+def signed(x: float) -> str:
+    """A difference as text: 4 decimals with its sign, and "+0.0000" for one that rounds away.
+
+    Args:
+        x: the difference.
+
+    Returns:
+        The text; never "-0.0000", a sign the rounded figure does not have.
+    """
+    return f"{round(x, 4) + 0.0:+.4f}"
