@@ -273,3 +273,10 @@ def test_signed_difference_keeps_the_sign_only_where_the_rounded_figure_has_one(
     from trainer.significance import signed
 
     assert [signed(x) for x in (0.0123, -0.00012, -4e-5, 0.0)] == ["+0.0123", "-0.0001", "+0.0000", "+0.0000"]
+
+
+def test_signed_interval_writes_each_end_with_its_own_sign():
+    from trainer.significance import signed_interval
+
+    assert signed_interval(0.00214, -4e-5, 0.00431) == "+0.0021 [+0.0000, +0.0043]"
+    assert signed_interval(-0.0034, -0.0064, -0.00041) == "-0.0034 [-0.0064, -0.0004]"

@@ -12,7 +12,7 @@ from .breakdown import breakdown_lines
 from .catalog_metrics import CATALOG_METRICS
 from .presets import PRESETS
 from .run_text import goal_text, loss_text, lr_schedule_text, stopped_text
-from .significance import paired_bootstrap, signed
+from .significance import paired_bootstrap, signed_interval
 
 LITERATURE = [  # ML-1M leave-one-out, full ranking, items with < 5 interactions removed
     ("SASRec + cross-entropy (Klenitskiy & Vasilev, RecSys 2023)", {"hr@10": 0.3152, "ndcg@10": 0.1821}),
@@ -152,7 +152,7 @@ def differences(name: str, bench: dict[str, Any], rows: list[dict[str, Any]],
         cells, better = [], True
         for metric in bench["compare"]:
             d = paired_bootstrap(gru["metrics"][metric], base["metrics"][metric])
-            cells.append(f"{signed(d.mean)} [{signed(d.low)}, {signed(d.high)}]")
+            cells.append(signed_interval(d.mean, d.low, d.high))
             better = better and d.significant and d.mean > 0
         lines.append(f"| {r['model']} | " + " | ".join(cells) + f" | {'yes' if better else 'no'} |")
     return lines

@@ -31,7 +31,7 @@ from .evaluate import run_cases
 from .evaluation import evaluate_scorer, per_user_metrics
 from .export import ensemble_members
 from .run_kind import ENSEMBLE_FILE
-from .significance import paired_bootstrap, signed
+from .significance import paired_bootstrap, signed, signed_interval
 
 TITLE = "MovieLens-1M preset steps (CPU)"
 COMPARE = ("hr@10", "ndcg@10")
@@ -139,7 +139,7 @@ def render(results: dict[str, Any]) -> str:
         + " | ".join(f"test {k}" for k in SHOWN) + " | " + " | ".join(f"{k} vs first" for k in COMPARE) + " |",
         "|---|" + "---|" * (5 + len(SHOWN) + len(COMPARE))]
     for r in rows:
-        diffs = [f"{signed(d['mean'])} [{signed(d['low'])}, {signed(d['high'])}]" for d in
+        diffs = [signed_interval(d['mean'], d['low'], d['high']) for d in
                  (r["vs_first"][k] for k in COMPARE)] if "vs_first" in r else [""] * len(COMPARE)
         if "ensemble" in r:
             change, epochs, seconds = f"ensemble of {', '.join(r['ensemble'])} (mean log-probabilities)", "-", "-"

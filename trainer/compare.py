@@ -23,7 +23,7 @@ from typing import Any, Sequence
 from .catalog_metrics import CATALOG_METRICS
 from .config import ADJUSTMENTS, check_seed
 from .errors import ConfigError, DataError
-from .significance import paired_bootstrap, signed
+from .significance import paired_bootstrap, signed_interval
 
 
 #: Past this the interval's digits no longer move, while time and memory (8 bytes a resample per
@@ -150,7 +150,7 @@ def comparison_table(result: dict[str, Any]) -> str:
             m = d[metric]
             # no resample on the other side of 0 bounds p by the resamples, not by 0
             p_text = (f" p {m['p_holm']:.3g}" if m["p_holm"] > 0 else f" p < {1 / result['resamples']:.2g}") if holm else ""
-            cells.append(f"{signed(m['mean'])} [{signed(m['low'])}, {signed(m['high'])}]{p_text}{' *' if m['significant'] else ''}")
+            cells.append(f"{signed_interval(m['mean'], m['low'], m['high'])}{p_text}{' *' if m['significant'] else ''}")
         lines.append(f"| {metric} | " + " | ".join(cells) + " |")
     catalog = result.get("catalog") or []
     if catalog and all(m in c for c in catalog for m in CATALOG_METRICS):

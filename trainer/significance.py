@@ -74,3 +74,17 @@ def signed(x: float) -> str:
         The text; never "-0.0000", a sign the rounded figure does not have.
     """
     return f"{round(x, 4) + 0.0:+.4f}"
+
+
+def signed_interval(mean: float, low: float, high: float) -> str:
+    """A difference with its confidence interval as text, "mean [low, high]", each part as `signed` writes it.
+
+    Args:
+        mean: the difference.
+        low: the interval's lower end.
+        high: the interval's upper end.
+
+    Returns:
+        The text, e.g. "+0.0021 [-0.0001, +0.0043]".
+    """
+    return f"{signed(mean)} [{signed(low)}, {signed(high)}]"
