@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -160,3 +161,19 @@ def test_a_teacher_that_learned_from_other_splits_is_refused(tiny_data, tiny_run
     assert res.returncode == 2, res.stderr
     assert f"error: --distill {tiny_run}: learned from other split files than {data} holds" in res.stderr
     assert not out.exists()
+
+
+def test_a_teachers_popularity_prior_stays_out_of_its_soft_targets(tiny_data, tiny_run, tmp_path):
+    # The student adds its own prior when it ranks; targets that held the teacher's would count it twice.
+    with_prior = tmp_path / "with_prior"
+    shutil.copytree(tiny_run, with_prior)
+    state = torch.load(with_prior / "best.pt", weights_only=True)
+    state["config"]["pop_prior"] = 0.5
+    torch.save(state, with_prior / "best.pt")
+    assert load_best_model(with_prior)[0].prior.abs().sum() > 0  # its answers do carry the prior
+    vocab = Vocab.load(tiny_run / "vocab.json")
+    seqs = training_sequences(load_data_dir(tiny_data)["train"].movies, vocab, 40, "all")[:20]
+    without = soft_targets([str(tiny_run)], seqs, vocab, k=5, device=torch.device("cpu"))
+    got = soft_targets([str(with_prior)], seqs, vocab, k=5, device=torch.device("cpu"))
+    for (want_idx, want_p), (idx, p) in zip(without, got):
+        assert torch.equal(idx, want_idx) and torch.equal(p, want_p)

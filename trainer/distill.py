@@ -6,7 +6,8 @@ Averaging the predictions of three ML-1M seeds beats each of them (test ndcg@10 
 Dean 2015, "Distilling the Knowledge in a Neural Network"): at each training position the loss is
 (1 - w) x the usual cross-entropy on the next movie + w x the cross-entropy against the teachers'
 distribution there. That distribution is the teachers' mean log-probability, as `ensemble` serves
-it, kept for its top K movies and renormalised. It is computed once, before the first epoch: K
+it but without the teachers' popularity priors (pop_prior.py: the student adds its own when it
+ranks), kept for its top K movies and renormalised. It is computed once, before the first epoch: K
 int32 indices and float16 probabilities per training position (ML-1M, K = 50: about 300 MB).
 """
 
@@ -79,6 +80,7 @@ def soft_targets(paths: list[str], seqs: list[torch.Tensor], vocab: Vocab, k: in
         for b in range(0, len(order), batch_size):
             ids = order[b : b + batch_size]
             inputs = pad_sequence([seqs[i][:-1] for i in ids], batch_first=True, padding_value=START_INDEX).to(device)
+            # forward(), not predict_next(): the trained scores, without the teacher's prior (module docstring)
             logp = sum(torch.log_softmax(m(inputs).float(), -1) for m in members) / len(members)
             top = logp.topk(k, dim=-1)
             probs = torch.softmax(top.values, -1)

@@ -11,7 +11,8 @@ ml-1m preset's --amp runs at seeds 7 and 8 (label smoothing 0.1), validation map
 
 It is a constant of the run (W and the vocabulary's counts), so the export folds it into the output
 layer's bias: serving pays nothing for it. The checkpoints hold the trained weights without it (a warm
-start takes those); a teacher's soft targets (--distill) include it, as its answers do.
+start takes those). A teacher's soft targets (--distill) leave it out too: they are its trained distribution,
+since the student adds its own prior wherever it ranks and would otherwise count it twice.
 """
 
 from __future__ import annotations
