@@ -14,6 +14,7 @@ import torch
 from trainer.__main__ import _train_config, main
 from trainer.cli_parser import _add_train
 from trainer.config import TrainConfig
+from trainer.devices import bf16_native
 from trainer.evaluate import evaluate_run
 from trainer.presets import PRESETS
 from trainer.recipes import RECIPE_FILE, RECIPES, Recipe, working_in
@@ -153,6 +154,40 @@ def test_a_device_this_machine_lacks_is_refused_before_the_recipe_is_written(tin
     assert _recipe(tiny_data, out, "--device", "cuda") == 2
     assert "--device cuda requested but no CUDA device is available" in capsys.readouterr().err
     assert not out.exists()  # was recipe.json, then the first teacher's failure
+
+
+def test_amp_where_bf16_would_be_emulated_is_refused_before_the_recipe_is_written(tiny_data, tmp_path, capsys,
+                                                                                  monkeypatch):
+    import trainer.devices as devices
+
+    monkeypatch.setattr(devices, "bf16_native", lambda device: False)
+    out = tmp_path / "r"
+    assert _recipe(tiny_data, out, "--amp", "--device", "cpu") == 2
+    assert "--amp: cpu has no native bf16" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.skipif(not bf16_native(torch.device("cpu")), reason="this CPU has no native bf16")
+def test_amp_reaches_every_run_and_is_pinned(finished, tiny_data, tmp_path, capsys):
+    out = tmp_path / "r"
+    assert _recipe(tiny_data, out, "--amp", "--device", "cpu") == 0
+    for run in ("teacher-seed-3", "teacher-seed-4", "student"):
+        assert json.loads((out / run / "config.json").read_text())["amp"] is True, run
+    assert json.loads((out / RECIPE_FILE).read_text())["amp"] is True
+    before = _mtimes(out)
+    capsys.readouterr()
+    assert _recipe(tiny_data, out, "--device", "cpu") == 2  # the same directory in fp32 would mix precisions
+    assert "was started with other settings (amp: True)" in capsys.readouterr().err
+    assert _mtimes(out) == before
+    # and the other way, also for a directory from before the flag (no "amp" in recipe.json: fp32)
+    old = tmp_path / "old"
+    shutil.copytree(finished, old)
+    pinned = json.loads((old / RECIPE_FILE).read_text())
+    del pinned["amp"]
+    (old / RECIPE_FILE).write_text(json.dumps(pinned))
+    assert _recipe(tiny_data, old) == 0
+    assert _recipe(tiny_data, old, "--amp") == 2
+    assert "was started with other settings (amp: False)" in capsys.readouterr().err
 
 
 def test_teachers_side_by_side(finished, tiny_data, tmp_path, capsys):

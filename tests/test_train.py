@@ -54,10 +54,10 @@ def test_early_stopping_exports_the_best_epoch(tiny_data, tmp_path):
 
 
 def test_amp_where_bf16_would_be_emulated_is_refused_before_the_run_dir_is_touched(tiny_data, tmp_path, monkeypatch):
-    import trainer.train as train_module
+    import trainer.devices as devices
     from trainer.errors import ConfigError
 
-    monkeypatch.setattr(train_module, "bf16_native", lambda device: False)
+    monkeypatch.setattr(devices, "bf16_native", lambda device: False)
     with pytest.raises(ConfigError, match="--amp: cpu has no native bf16"):
         train(tiny_config(tiny_data, device="cpu", amp=True), tmp_path / "amp", progress=False)
     assert not (tmp_path / "amp").exists()

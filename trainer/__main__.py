@@ -106,7 +106,8 @@ def _dispatch(args: argparse.Namespace) -> None:
         print(build_ensemble(args.runs, args.out))
     elif args.command == "recipe":
         from .recipes import run_recipe
-        summary = run_recipe(args.name, args.data, args.out, args.student_seed, args.epochs, args.device, args.jobs)
+        summary = run_recipe(args.name, args.data, args.out, args.student_seed, args.epochs, args.device, args.jobs,
+                             args.amp)
         print(json.dumps(summary))
         print(f"next: python -m trainer evaluate --data {args.data} --run {summary['model']}", file=sys.stderr)
     elif args.command == "baseline":

@@ -186,6 +186,8 @@ def _add_recipe(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--student-seed", type=int, default=None, help="default: the recipe's own")
     p.add_argument("--epochs", type=int, default=None, help="cap every run's epochs (a quick try)")
     p.add_argument("--device", default=None, metavar="auto|cpu|cuda|cuda:N", help="--device for every run")
+    p.add_argument("--amp", action="store_true",
+                   help="bf16 autocast for every run (CUDA, or a CPU with AVX512-BF16 or AMX); pinned like --device")
     p.add_argument("--jobs", type=int, default=1,
                    help="train this many teachers at once, each with its share of the cores (logs: RUN.log)")
 

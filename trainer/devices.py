@@ -40,3 +40,18 @@ def bf16_native(device: torch.device) -> bool:
             torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):  # a build without the oneDNN query: assume emulation
         return False
+
+
+def check_amp(device: torch.device, otherwise: str) -> None:
+    """Refuse bf16 autocast on `device` unless it is native there: emulated, it is slower than fp32.
+
+    Args:
+        device: where the runs will train.
+        otherwise: what the user can do instead, ending the message.
+
+    Raises:
+        ConfigError: naming the device.
+    """
+    if not bf16_native(device):
+        raise ConfigError(f"--amp: {device} has no native bf16 (a CPU needs AVX512-BF16 or AMX), so bf16 would be "
+                          f"emulated, slower than fp32; {otherwise}")

@@ -1,6 +1,6 @@
 """Recipes: named configurations that take several runs, for results no single preset can name.
 
-    python -m trainer recipe NAME --data DIR --out DIR [--student-seed S] [--epochs N] [--device D] [--jobs N]
+    python -m trainer recipe NAME --data DIR --out DIR [--student-seed S] [--epochs N] [--device D] [--amp] [--jobs N]
 
 A distilled GRU learns from an ensemble of teacher GRUs, which must be trained first. A recipe
 trains them all into OUT: `teacher-seed-S` (one per teacher seed), `teachers` (their ensemble), and
@@ -28,7 +28,7 @@ from .ensemble import build_ensemble
 from .errors import ConfigError, RunDirError
 from .recipe_book import RECIPES, Recipe
 from .run_lock import run_lock
-from .devices import resolve_device
+from .devices import check_amp, resolve_device
 from .seed_sweep import train_or_resume
 from .side_by_side import train_side_by_side
 from .run_kind import CONFIG_FILE, ENSEMBLE_FILE
@@ -40,10 +40,11 @@ STUDENT_DIR = "student"
 
 
 def _pinned(name: str, recipe: Recipe, data: Path, student_seed: int, epochs: int | None,
-            device: str | None) -> dict[str, Any]:
+            device: str | None, amp: bool) -> dict[str, Any]:
     return {"recipe": name, "spec": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(recipe).items()
                                      if k != "measured"},
-            "data": str(Path(data).resolve()), "student_seed": student_seed, "epochs": epochs, "device": device}
+            "data": str(Path(data).resolve()), "student_seed": student_seed, "epochs": epochs, "device": device,
+            "amp": amp}  # bf16 changes what the runs learn
 
 
 def _claim(out: Path, pinned: dict[str, Any]) -> None:
@@ -52,7 +53,7 @@ def _claim(out: Path, pinned: dict[str, Any]) -> None:
     Called inside `working_in`, which has already refused a directory that is not a recipe's."""
     path = out / RECIPE_FILE
     if path.exists():
-        before = json.loads(path.read_text())
+        before = {"amp": False, **json.loads(path.read_text())}  # written before --amp existed: fp32
         changed = sorted(k for k in pinned.keys() | before.keys() if pinned.get(k) != before.get(k))
         if not changed:
             return
@@ -80,8 +81,9 @@ def working_in(out: Path) -> Iterator[None]:
         yield
 
 
-def _common(epochs: int | None, device: str | None) -> list[str]:
-    return [*(["--epochs", str(epochs)] if epochs is not None else []), *(["--device", device] if device else [])]
+def _common(epochs: int | None, device: str | None, amp: bool) -> list[str]:
+    return [*(["--epochs", str(epochs)] if epochs is not None else []), *(["--device", device] if device else []),
+            *(["--amp"] if amp else [])]
 
 
 def _summary(run: Path, keys: tuple[str, ...] = ("map@20", "ndcg@10", "hr@10")) -> dict[str, Any]:
@@ -93,7 +95,7 @@ def _summary(run: Path, keys: tuple[str, ...] = ("map@20", "ndcg@10", "hr@10")) 
 
 
 def run_recipe(name: str, data: Path, out: Path, student_seed: int | None = None, epochs: int | None = None,
-               device: str | None = None, jobs: int = 1) -> dict[str, Any]:
+               device: str | None = None, jobs: int = 1, amp: bool = False) -> dict[str, Any]:
     """Train (or continue) every run of recipe `name` in `out`.
 
     Args:
@@ -105,6 +107,7 @@ def run_recipe(name: str, data: Path, out: Path, student_seed: int | None = None
         device: --device for every run.
         jobs: train this many teachers at once (side_by_side.py), each with its share of the cores;
             not pinned, since it changes only the time taken and the threads' rounding.
+        amp: train every run with bf16 autocast (`train --amp`), where bf16 is native.
 
     Returns:
         Each run's best epoch and validation metrics, and the student's run directory under "model".
@@ -123,12 +126,14 @@ def run_recipe(name: str, data: Path, out: Path, student_seed: int | None = None
     recipe = RECIPES[name]
     seed = recipe.student_seed if student_seed is None else student_seed
     check_seed(seed, "--student-seed")  # now, not after hours of teacher training
-    if device is not None:
-        resolve_device(device)  # now, not as the first teacher's error after recipe.json is written
+    if device is not None or amp:  # now, not as the first teacher's error after recipe.json is written
+        where = resolve_device(device or "auto")
+        if amp:
+            check_amp(where, "leave out --amp")
     out, data = Path(out), Path(data)
     with working_in(out):
-        _claim(out, _pinned(name, recipe, data, seed, epochs, device))
-        return _train_all(name, recipe, data, out, seed, _common(epochs, device), jobs)
+        _claim(out, _pinned(name, recipe, data, seed, epochs, device, amp))
+        return _train_all(name, recipe, data, out, seed, _common(epochs, device, amp), jobs)
 
 
 def _train_all(name: str, recipe: Recipe, data: Path, out: Path, seed: int, common: list[str],

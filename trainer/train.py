@@ -19,9 +19,9 @@ from .batching import IGNORE_INDEX, epoch_batches, training_sequences
 from .checkpoint import CKPT_FILE, append_history, load_checkpoint, rewrite_history, save_torch
 from .config import TrainConfig
 from .data_identity import DATA_FILE, LEARNED_FROM, data_record, holds, record_data, recorded
-from .devices import bf16_native, resolve_device
+from .devices import check_amp, resolve_device
 from .distill import check_teachers, soft_targets
-from .errors import ConfigError, RunDirError, TrainingDiverged
+from .errors import RunDirError, TrainingDiverged
 from .evaluation import check_ranking_width, evaluate_scorer, protocol_cases
 from .export import export_run
 from .interrupted import raise_if_interrupted
@@ -60,9 +60,8 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool 
     if _starts_from(cfg, Path(out_dir), resume):
         check_source(Path(cfg.init_from), Path(out_dir), cfg.model)
     device = resolve_device(cfg.device)
-    if cfg.amp and not bf16_native(device):  # before the run directory is touched
-        raise ConfigError(f"--amp: {device} has no native bf16 (a CPU needs AVX512-BF16 or AMX), so bf16 would be "
-                          "emulated, slower than fp32; train (or resume) with --no-amp")
+    if cfg.amp:  # before the run directory is touched
+        check_amp(device, "train (or resume) with --no-amp")
     out_dir = Path(out_dir)
     with claim_run_dir(out_dir, resume):
         return _train_locked(cfg, out_dir, device, resume, progress)
