@@ -289,6 +289,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Seven-seed mean 0.3077 / 0.1762 (ndcg@10 sd 0.0024; four of seven at or above 0.175). Paired with v4 at the five
     # trained seeds +0.0016 / +0.0014 (4 of 5 higher); with the four rescored ones, nine paired seeds average +0.0014 on
     # ndcg@10, 8 of 9 higher. The prior stays: a small step, and serving it is one added vector.
+    # Distilled from v5 (2026-12-04, build/kd5): the ensemble of v5's seeds 42, 1, 2 scores test 0.3195 / 0.1839, above
+    # the SASRec+CE row (0.3152 / 0.1821) at three GRUs' serving cost. v5 students of it (`--distill`, weight 0.5, top 50,
+    # --amp, side by side, ~107 s per epoch; the teachers' soft targets leave their prior out) at seeds 3 and 4:
+    # 0.3053 / 0.1752 (best 14 of 19) and 0.3098 / 0.1793 (best 38 of 43), against v5's 0.3081 / 0.1789 and 0.3063 /
+    # 0.1745 there: ndcg@10 -0.0037 and +0.0048 (mean +0.0005), against the distilled v4's 0.1768 / 0.1766 -0.0016 and
+    # +0.0027. Two seeds that split: distilling v5 is no step on v5, and seed 3 stopped at epoch 19, the earliest here.
     "ml-1m": {"epochs": 200, "batch_size": 64, "lr": 2e-3, "weight_decay": 0.0, "min_count": 1, "max_len": 50,
               "windows": "all", "patience": 5, "lr_schedule": "plateau", "lr_decay": 0.5, "lr_patience": 1,
               "label_smoothing": 0.1, "pop_prior": 0.15,
