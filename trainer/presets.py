@@ -286,9 +286,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     # pair with v4: 0.3126 / 0.1776 (best 33 of 38) and 0.3012 / 0.1724 (best 20 of 25), so v5 minus v4 at seeds 42, 1, 2
     # is +0.0000 on both metrics (ndcg@10 +0.0005, +0.0023, -0.0027). Seeds 3 and 4 next (side by side, ~100 s per
     # epoch): 0.3081 / 0.1789 and 0.3063 / 0.1745, both best 38 of 43, against v4's 0.3035 / 0.1751 and 0.3030 / 0.1712.
-    # Seven-seed mean 0.3077 / 0.1762 (ndcg@10 sd 0.0024; four of seven at or above 0.175). Paired with v4 at the five
-    # trained seeds +0.0016 / +0.0014 (4 of 5 higher); with the four rescored ones, nine paired seeds average +0.0014 on
-    # ndcg@10, 8 of 9 higher. The prior stays: a small step, and serving it is one added vector.
+    # Seed 5 (2026-12-04, beside the distilled students below): 0.3065 / 0.1760, best 27 of 32 (v4: 0.3028 / 0.1741).
+    # Eight-seed mean 0.3076 / 0.1762 (ndcg@10 sd 0.0022, t interval of the mean 0.1744-0.1781; five of eight at or above
+    # 0.175). Paired with v4 at the six trained seeds +0.0019 / +0.0015 (5 of 6 higher); with the four rescored ones, ten
+    # paired seeds average +0.0015 on ndcg@10, 9 of 10 higher. The prior stays: a small step, and serving it is one added
+    # vector.
     # Distilled from v5 (2026-12-04, build/kd5): the ensemble of v5's seeds 42, 1, 2 scores test 0.3195 / 0.1839, above
     # the SASRec+CE row (0.3152 / 0.1821) at three GRUs' serving cost. v5 students of it (`--distill`, weight 0.5, top 50,
     # --amp, side by side, ~107 s per epoch; the teachers' soft targets leave their prior out) at seeds 3 and 4:
