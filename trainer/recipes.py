@@ -126,10 +126,9 @@ def run_recipe(name: str, data: Path, out: Path, student_seed: int | None = None
     recipe = RECIPES[name]
     seed = recipe.student_seed if student_seed is None else student_seed
     check_seed(seed, "--student-seed")  # now, not after hours of teacher training
-    if device is not None or amp:  # now, not as the first teacher's error after recipe.json is written
-        where = resolve_device(device or "auto")
-        if amp:
-            check_amp(where, "leave out --amp")
+    where = resolve_device(device or "auto")  # now, not as the first teacher's error after recipe.json is written
+    if amp:
+        check_amp(where, "leave out --amp")
     out, data = Path(out), Path(data)
     with working_in(out):
         _claim(out, _pinned(name, recipe, data, seed, epochs, device, amp))
