@@ -287,10 +287,16 @@ PRESETS: dict[str, dict[str, Any]] = {
     # is +0.0000 on both metrics (ndcg@10 +0.0005, +0.0023, -0.0027). Seeds 3 and 4 next (side by side, ~100 s per
     # epoch): 0.3081 / 0.1789 and 0.3063 / 0.1745, both best 38 of 43, against v4's 0.3035 / 0.1751 and 0.3030 / 0.1712.
     # Seed 5 (2026-12-04, beside the distilled students below): 0.3065 / 0.1760, best 27 of 32 (v4: 0.3028 / 0.1741).
-    # Eight-seed mean 0.3076 / 0.1762 (ndcg@10 sd 0.0022, t interval of the mean 0.1744-0.1781; five of eight at or above
-    # 0.175). Paired with v4 at the six trained seeds +0.0019 / +0.0015 (5 of 6 higher); with the four rescored ones, ten
-    # paired seeds average +0.0015 on ndcg@10, 9 of 10 higher. The prior stays: a small step, and serving it is one added
-    # vector.
+    # Seeds 6 and 7 (2026-12-04, side by side, ~103 s per epoch): 0.3030 / 0.1768 (best 39 of 44) and 0.3022 / 0.1726
+    # (best 27 of 32), against v4's 0.3030 / 0.1728 and 0.3030 / 0.1718 (seed 7 rescored with the prior: 0.1735).
+    # Ten-seed mean 0.3066 / 0.1759 (ndcg@10 sd 0.0023, t interval of the mean 0.1743-0.1775; six of ten at or above
+    # 0.175, all ten above 0.30). Paired with v4 at the eight trained seeds +0.0013 / +0.0017 (ndcg@10 7 of 8 higher);
+    # with the three rescored ones (8-10), eleven paired seeds average +0.0016 on ndcg@10, 10 of 11 higher. The prior
+    # stays: a small step, and serving it is one added vector.
+    # Averaging best.pt's weights half and half with the last epoch's (ckpt.pt, five epochs and one or two lr halvings
+    # later; offline, v5's first eight seeds, build/probe/ckptavg.py, 2026-12-04): test ndcg@10 +0.0005 on average (7 of
+    # 8 higher; seeds 11 and 2 +0.0016 and +0.0017), but validation map@20 -0.0002 (2 of 8 higher) and ndcg@10 -0.0000,
+    # so selection on validation would not take it: not kept.
     # Distilled from v5 (2026-12-04, build/kd5): the ensemble of v5's seeds 42, 1, 2 scores test 0.3195 / 0.1839, above
     # the SASRec+CE row (0.3152 / 0.1821) at three GRUs' serving cost. v5 students of it (`--distill`, weight 0.5, top 50,
     # --amp, side by side, ~107 s per epoch; the teachers' soft targets leave their prior out) at seeds 3 and 4:
