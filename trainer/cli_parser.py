@@ -71,6 +71,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
             ("clip_norm", float, "max gradient norm (0: no clipping)"), ("weight_decay", float, "Adam's L2 penalty"),
             ("label_smoothing", float, "share of each target's probability spread over all movies"),
             ("ema", float, "decay of a moving average of the weights, which validation and export use (0: off)"),
+            ("tail_average", int, "N: from the first lowered lr on, validation also judges the mean of the last N "
+                                  "end-of-epoch weights, and the better of it and the weights is kept (0: off)"),
             ("pop_prior", float, "W: W x log(1 + training count) added to each movie's score wherever the model "
                                  "ranks (validation, evaluate, export, serving), not in training (0: off)"),
             ("distill_weight", float, "the teachers' share of the loss, with --distill"),

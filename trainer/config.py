@@ -82,6 +82,10 @@ class TrainConfig:
     weight_decay: float = 1e-4
     label_smoothing: float = 0.0  # share of each target's probability spread over all movies
     ema: float = 0.0  # decay of a moving average of the weights, which validation and export use; 0 = off
+    # From the first epoch trained at a lowered lr on, validation also judges the mean of the last this many
+    # end-of-epoch weights (those epochs only), and best.pt keeps whichever scored higher (optim.EpochAverage).
+    # The lr schedule and the training itself follow the model's own weights; 0 = off.
+    tail_average: int = 0
     # W x log(1 + training count) added to every movie's score wherever the model ranks, not in training
     # (pop_prior.py): it gives back the popularity that label smoothing spreads over the catalog; 0 = off.
     pop_prior: float = 0.0
@@ -166,6 +170,15 @@ class TrainConfig:
             raise ConfigError(f"--distill-k must be >= 1, got {self.distill_k}")
         if not 0.0 <= self.ema < 1.0:
             raise ConfigError(f"--ema must be in [0, 1) (0 = off), got {self.ema}")
+        if self.tail_average < 0 or self.tail_average == 1:
+            raise ConfigError(f"--tail-average must be 0 (off) or >= 2 epochs, got {self.tail_average}")
+        if self.tail_average and self.ema:
+            # best.pt would have to choose between two averages of different kinds
+            raise ConfigError(f"--tail-average {self.tail_average} cannot be combined with --ema {self.ema}: "
+                              "choose one weight average")
+        if self.tail_average and self.lr_schedule == "constant":
+            raise ConfigError(f"--tail-average {self.tail_average} needs an lr that is lowered (--lr-schedule "
+                              "plateau or cosine): it averages the epochs trained at a lowered lr")
         if self.shuffle_window < 0:
             raise ConfigError(f"--shuffle-window must be >= 0 (0 = keep the order), got {self.shuffle_window}")
         if self.shuffle_window > 1 and self.distill:

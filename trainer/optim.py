@@ -54,3 +54,49 @@ class WeightAverage:
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
         self.updates = int(state["updates"])
+
+
+class EpochAverage:
+    """Mean of the last `size` end-of-epoch weights that `add` was given, kept in a copy of the model.
+
+    Training adds the epochs trained at a lowered learning rate (`--tail-average`): their weights sit near
+    one optimum, and their mean often ranks better than any one of them (Izmailov et al. 2018, SWA). The
+    copy is judged by validation beside the model's own weights; it never feeds back into training.
+    Only parameters are averaged (the popularity prior, a buffer, is copied once and stays exact).
+    """
+
+    def __init__(self, model: nn.Module, size: int) -> None:
+        if size < 2:
+            raise ValueError(f"an epoch average needs at least 2 epochs, got {size}")
+        self.size = size
+        self.kept: list[dict[str, torch.Tensor]] = []
+        self.epochs: list[int] = []
+        self.model = copy.deepcopy(model).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def add(self, model: nn.Module, epoch: int) -> None:
+        """Keep `model`'s current weights as epoch `epoch`'s, drop the oldest past `size`, and re-average."""
+        self.kept.append({name: p.detach().to("cpu", copy=True) for name, p in model.named_parameters()})
+        self.epochs.append(epoch)
+        del self.kept[:-self.size], self.epochs[:-self.size]
+        self._average()
+
+    @torch.no_grad()
+    def _average(self) -> None:
+        for name, p in self.model.named_parameters():  # tied weights are one parameter, named once
+            p.copy_(torch.stack([k[name] for k in self.kept]).mean(0))
+
+    @property
+    def ready(self) -> bool:
+        """Whether the average differs from the last epoch's weights (it holds two or more)."""
+        return len(self.kept) >= 2
+
+    def state_dict(self) -> dict:
+        return {"kept": self.kept, "epochs": self.epochs}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.kept, self.epochs = list(state["kept"]), list(state["epochs"])
+        if self.kept:
+            self._average()

@@ -17,6 +17,7 @@ def loss_text(cfg: dict[str, Any]) -> str:
     """The training settings that are off by default, named only when a run used them."""
     parts = [f"label smoothing {cfg['label_smoothing']}"] if cfg.get("label_smoothing") else []
     parts += [f"weight average (ema) {cfg['ema']}"] if cfg.get("ema") else []
+    parts += [f"tail average of {cfg['tail_average']} epochs"] if cfg.get("tail_average") else []
     parts += [f"popularity prior {cfg['pop_prior']} x log(1 + training count) added to the scores"] if cfg.get(
         "pop_prior") else []
     parts += [f"training windows reordered in blocks of {cfg['shuffle_window']} each epoch"] if cfg.get(

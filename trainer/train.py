@@ -28,7 +28,7 @@ from .interrupted import raise_if_interrupted
 from .losses import training_loss
 from .model import SessionGRU
 from .movie_ids import read_movies
-from .optim import WeightAverage, make_scheduler
+from .optim import EpochAverage, WeightAverage, make_scheduler
 from .plots import plot_curves
 from .pop_prior import popularity_prior
 from .run_kind import BEST_FILE, CONFIG_FILE
@@ -82,6 +82,11 @@ def _diverged(cfg: TrainConfig, out_dir: Path, epoch: int, what: str) -> Trainin
                             f"0 = off){kept}")
 
 
+def _validate(model: nn.Module, cases: Any, cfg: TrainConfig, vocab: Vocab, device: torch.device) -> dict[str, Any]:
+    return evaluate_scorer(lambda m, l: model.predict_next(m.to(device), l.to(device)), cases, cfg.eval_k,
+                           counts=vocab.counts)
+
+
 def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume: bool,
                   progress: bool | None) -> dict[str, Any]:
     """`train` past its checks, with the run directory claimed for this process."""
@@ -123,6 +128,7 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
     loss_fn = training_loss(cfg, soft, device, model.output, vocab.counts)
     average = WeightAverage(model, cfg.ema) if cfg.ema > 0 else None
     judged = average.model if average is not None else model  # what validation, best.pt and the export hold
+    tail = EpochAverage(model, cfg.tail_average) if cfg.tail_average else None  # judged beside `judged`
     history: list[dict[str, Any]] = []
     start_epoch, best_metric, best_epoch, bad_epochs = 1, -1.0, 0, 0
     ckpt = load_checkpoint(out_dir) if resume else None
@@ -133,6 +139,8 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
             scheduler.load_state_dict(ckpt["scheduler"])
         if average is not None:
             average.load_state_dict(ckpt["average"])
+        if tail is not None and ckpt.get("tail") is not None:
+            tail.load_state_dict(ckpt["tail"])
         torch.set_rng_state(ckpt["torch_rng"])
         if device.type == "cuda" and ckpt.get("cuda_rng") is not None:
             torch.cuda.set_rng_state(ckpt["cuda_rng"], device)  # without it: the current device, cuda:0
@@ -188,34 +196,44 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
         if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
             raise _diverged(cfg, out_dir, epoch, "a weight is no longer finite after its last batch")
         train_seconds = time.perf_counter() - t0
+        lr_used = optimizer.param_groups[0]["lr"]
+        if tail is not None and lr_used < cfg.lr:
+            tail.add(model, epoch)
 
-        # ---- validate: the same full-catalog evaluation as `evaluate` ----
+        # ---- validate: the same full-catalog evaluation as `evaluate` (and the tail average's) ----
         model.eval()
         t1 = time.perf_counter()
-        val = evaluate_scorer(lambda m, l: judged.predict_next(m.to(device), l.to(device)), val_cases, cfg.eval_k,
-                              counts=vocab.counts)
+        val = _validate(judged, val_cases, cfg, vocab, device)
+        val_tail = _validate(tail.model, val_cases, cfg, vocab, device) if tail is not None and tail.ready else None
         eval_seconds = time.perf_counter() - t1
+        kept, chosen = ((tail.model, val_tail) if val_tail is not None and val_tail[metric_key] > val[metric_key]
+                        else (judged, val))
 
         # ---- bookkeeping: best model, checkpoint, history, plot ----
-        improved = val[metric_key] > best_metric
+        improved = chosen[metric_key] > best_metric
         if improved:
-            best_metric, best_epoch, bad_epochs = val[metric_key], epoch, 0
-            save_torch({"model": judged.state_dict(), "config": cfg.to_dict(), "epoch": epoch, "val": val},
+            best_metric, best_epoch, bad_epochs = chosen[metric_key], epoch, 0
+            save_torch({"model": kept.state_dict(), "config": cfg.to_dict(), "epoch": epoch, "val": chosen},
                        out_dir / BEST_FILE)
         else:
             bad_epochs += 1
-        lr_used = optimizer.param_groups[0]["lr"]
+        # The schedule follows the weights it steers, not their average: with or without --tail-average the
+        # training runs the same course epoch by epoch; only early stopping may come later, when the average
+        # keeps improving.
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             scheduler.step(val[metric_key])
         elif scheduler is not None:
             scheduler.step()
         row = {"epoch": epoch, "train_loss": total_loss / max(total_tokens, 1), "lr": lr_used,
                "train_seconds": round(train_seconds, 3),
-               "eval_seconds": round(eval_seconds, 3), "val": val}
+               "eval_seconds": round(eval_seconds, 3), "val": chosen}
+        if val_tail is not None:  # "val" is the better of the two: what best.pt would hold
+            row.update(val_weights=val, val_average=val_tail, average_of=[tail.epochs[0], tail.epochs[-1]])
         history.append(row)
         save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
                     "scheduler": scheduler.state_dict() if scheduler is not None else None,
                     "average": average.state_dict() if average is not None else None,
+                    "tail": tail.state_dict() if tail is not None else None,
                     "torch_rng": torch.get_rng_state(),
                     "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
                     "numpy_rng": rng.bit_generator.state, "history": history, "best_metric": best_metric,
@@ -224,8 +242,9 @@ def _train_locked(cfg: TrainConfig, out_dir: Path, device: torch.device, resume:
         append_history(out_dir, row)
         plot_curves(history, out_dir / "curves.png", metric_key, cfg.select_protocol)
         shown = dict.fromkeys([metric_key, "ndcg@10", "hr@10"])  # the selected metric first, never twice
+        averaged = f"  (average of epochs {tail.epochs[0]}-{tail.epochs[-1]})" if chosen is val_tail else ""
         print(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  val "
-              + "  ".join(f"{key} {val[key]:.5f}" for key in shown) + "  "
+              + "  ".join(f"{key} {chosen[key]:.5f}" for key in shown) + f"{averaged}  "
               f"({train_seconds:.1f}s train, {eval_seconds:.1f}s eval){'  *best' if improved else ''}", flush=True)
     if best_epoch and bad_epochs >= cfg.patience:
         print(f"early stop: no better {metric_key} for {cfg.patience} epochs")
