@@ -289,9 +289,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Seed 5 (2026-12-04, beside the distilled students below): 0.3065 / 0.1760, best 27 of 32 (v4: 0.3028 / 0.1741).
     # Seeds 6 and 7 (2026-12-04, side by side, ~103 s per epoch): 0.3030 / 0.1768 (best 39 of 44) and 0.3022 / 0.1726
     # (best 27 of 32), against v4's 0.3030 / 0.1728 and 0.3030 / 0.1718 (seed 7 rescored with the prior: 0.1735).
-    # Ten-seed mean 0.3066 / 0.1759 (ndcg@10 sd 0.0023, t interval of the mean 0.1743-0.1775; six of ten at or above
-    # 0.175, all ten above 0.30). Paired with v4 at the eight trained seeds +0.0013 / +0.0017 (ndcg@10 7 of 8 higher);
-    # with the three rescored ones (8-10), eleven paired seeds average +0.0016 on ndcg@10, 10 of 11 higher. The prior
+    # Seeds 8 and 9 (2026-12-04, side by side, ~103 s per epoch): 0.3104 / 0.1771 (best 30 of 35) and 0.2993 / 0.1704
+    # (best 19 of 24, the earliest v5 stop), against v4's 0.3053 / 0.1740 and 0.3040 / 0.1727.
+    # Twelve-seed mean 0.3063 / 0.1755 (ndcg@10 sd 0.0026, t interval of the mean 0.1739-0.1772; seven of twelve at or
+    # above 0.175, eleven above 0.30). Paired with v4 at the ten trained seeds +0.0011 / +0.0015 (ndcg@10 8 of 10
+    # higher); with the rescored seed 10, eleven paired seeds average +0.0014 on ndcg@10, 9 of 11 higher. The prior
     # stays: a small step, and serving it is one added vector.
     # Averaging best.pt's weights half and half with the last epoch's (ckpt.pt, five epochs and one or two lr halvings
     # later; offline, v5's first eight seeds, build/probe/ckptavg.py, 2026-12-04): test ndcg@10 +0.0005 on average (7 of
