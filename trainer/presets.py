@@ -299,6 +299,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     # later; offline, v5's first eight seeds, build/probe/ckptavg.py, 2026-12-04): test ndcg@10 +0.0005 on average (7 of
     # 8 higher; seeds 11 and 2 +0.0016 and +0.0017), but validation map@20 -0.0002 (2 of 8 higher) and ndcg@10 -0.0000,
     # so selection on validation would not take it: not kept.
+    # A tail average that validation can choose (`--tail-average N`, 2026-12-04): seeds 8 and 9 were trained keeping
+    # every epoch's weights (build/probe/keep_epochs.py), then scored offline selecting over the weights and the
+    # averages by validation map@20 (build/probe/epochavg.py), up to where the run stopped: test ndcg@10 +0.0000 /
+    # +0.0012 with the mean of every low-lr epoch, -0.0004 / +0.0023 with N = 3, +0.0008 / +0.0009 with N = 5 (N = 2
+    # never chosen), hr@10 down on seed 8 with each. Seed 9 trained with N = 3 (build/ml1m/ml-1m-gru-v5-amp-tail3-seed9)
+    # reproduced the plain run's first 24 epochs and the probe's figures exactly, then went on: the average improved at
+    # epochs 24 and 26, so early stopping waited, and the weights themselves improved up to epoch 39 (stopped there for
+    # time, still improving): test 0.3068 / 0.1745 against 0.2993 / 0.1704. The plain run stopped too early; patience
+    # 10 found nothing on seeds 3-5 (above) but would have here. One seed: no preset change yet.
     # Distilled from v5 (2026-12-04, build/kd5): the ensemble of v5's seeds 42, 1, 2 scores test 0.3195 / 0.1839, above
     # the SASRec+CE row (0.3152 / 0.1821) at three GRUs' serving cost. v5 students of it (`--distill`, weight 0.5, top 50,
     # --amp, side by side, ~107 s per epoch; the teachers' soft targets leave their prior out) at seeds 3 and 4:
