@@ -82,7 +82,7 @@ def test_training_keeps_the_better_of_the_weights_and_their_average(tiny_data, t
     assert best["epoch"] == rows[-1]["epoch"] in chose
     kept = ckpt["tail"]["kept"]
     assert all(torch.equal(kept[-1][k], ckpt["model"][k]) for k in kept[-1])
-    for name, weights in kept[0].items():
+    for name in kept[0]:
         assert torch.allclose(best["model"][name], torch.stack([k[name] for k in kept]).mean(0))
     # what is exported and served scores what validation judged
     res = run_cli("evaluate", "--data", str(tiny_data), "--run", str(run), "--split", "validate")

@@ -22,6 +22,14 @@ def make_scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer) -> torch.
     return None
 
 
+def _frozen_copy(model: nn.Module) -> nn.Module:
+    """A copy of `model` in eval mode that no optimizer step or backward pass touches."""
+    frozen = copy.deepcopy(model).eval()
+    for p in frozen.parameters():
+        p.requires_grad_(False)
+    return frozen
+
+
 class WeightAverage:
     """Exponential moving average of a model's parameters, kept in a copy of the model.
 
@@ -36,9 +44,7 @@ class WeightAverage:
             raise ValueError(f"weight-average decay must be in (0, 1), got {decay}")
         self.decay = decay
         self.updates = 0
-        self.model = copy.deepcopy(model).eval()
-        for p in self.model.parameters():
-            p.requires_grad_(False)
+        self.model = _frozen_copy(model)
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
@@ -60,7 +66,7 @@ class EpochAverage:
     """Mean of the last `size` end-of-epoch weights that `add` was given, kept in a copy of the model.
 
     Training adds the epochs trained at a lowered learning rate (`--tail-average`): their weights sit near
-    one optimum, and their mean often ranks better than any one of them (Izmailov et al. 2018, SWA). The
+    one optimum, and their mean can rank better than any one of them (Izmailov et al. 2018, SWA). The
     copy is judged by validation beside the model's own weights; it never feeds back into training.
     Only parameters are averaged (the popularity prior, a buffer, is copied once and stays exact).
     """
@@ -71,9 +77,7 @@ class EpochAverage:
         self.size = size
         self.kept: list[dict[str, torch.Tensor]] = []
         self.epochs: list[int] = []
-        self.model = copy.deepcopy(model).eval()
-        for p in self.model.parameters():
-            p.requires_grad_(False)
+        self.model = _frozen_copy(model)
 
     @torch.no_grad()
     def add(self, model: nn.Module, epoch: int) -> None:
