@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -201,6 +202,27 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tiny_data, tmp_path):
     assert len({r["lr"] for r in history(straight)}) == 8
     assert [(r["lr"], r["val"]) for r in history(killed)] == [(r["lr"], r["val"]) for r in history(straight)]
     assert (killed / "model.pt").exists()
+
+
+def test_an_early_stopped_run_resumed_with_more_patience_is_the_run_started_with_it(tiny_data, tmp_path):
+    # How a run that stopped too early is continued (README, Training): its checkpoint is the last epoch
+    # trained, so the extra epochs must be exactly those that the longer patience would have trained.
+    short, resumed, straight = tmp_path / "short", tmp_path / "resumed", tmp_path / "straight"
+    cfg = dict(epochs=30, patience=2, lr=0.05, lr_schedule="plateau", lr_patience=0, lr_decay=0.5)
+    train(tiny_config(tiny_data, **cfg), short, progress=False)
+    stopped_after = len(history(short))
+    assert stopped_after < 30, "the short run did not stop early"
+    train(tiny_config(tiny_data, **{**cfg, "patience": 6}), straight, progress=False)
+    shutil.copytree(short, resumed)
+    res = run_cli("train", "--data", str(tiny_data), "--out", str(resumed), "--resume", "--patience", "6")
+    assert res.returncode == 0, res.stderr
+    assert f"after epoch {stopped_after}" in res.stdout
+    assert len(history(resumed)) > stopped_after
+    assert [(r["lr"], r["val"]) for r in history(resumed)] == [(r["lr"], r["val"]) for r in history(straight)]
+    assert json.loads((resumed / "config.json").read_text())["patience"] == 6
+    kept, expected = (torch.load(run / "best.pt", weights_only=True) for run in (resumed, straight))
+    assert kept["epoch"] == expected["epoch"]
+    assert all(torch.equal(kept["model"][k], expected["model"][k]) for k in expected["model"])
 
 
 def test_resume_refuses_a_baseline_run_and_leaves_it_intact(tiny_data, tmp_path):
