@@ -319,7 +319,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # twelve v5 runs was continued from its last checkpoint with `--resume --patience 10`, which trains exactly the run
     # started with patience 10 (tests/test_train.py; build/ml1m/ml-1m-gru-v5-amp-pat10-seed*, ~100 s per epoch, two side
     # by side). Seven found no better validation map@20 in the five extra epochs: the same best epoch, the same test
-    # figures. Five did: seeds 11, 2, 3, 8 and 9 now stop at best epochs 30, 42, 44, 37 and 39 (were 22, 20, 38, 30, 19),
+    # figures. Five did: seeds 11, 2, 3, 8 and 9 now take best epochs 30, 42, 44, 37 and 39 (were 22, 20, 38, 30, 19),
     # test ndcg@10 +0.0004 / +0.0029 / +0.0000 / +0.0017 / +0.0041, hr@10 -0.0002 / +0.0048 / -0.0003 / +0.0003 /
     # +0.0075. Twelve seeds: 0.3073 / 0.1763 (v5 0.3063 / 0.1755; paired +0.0010 / +0.0008, lower on ndcg@10 at no seed),
     # ndcg@10 sd 0.0019, t interval of the mean 0.1751-0.1775, all twelve above 0.30 on hr@10 and nine of twelve at or
