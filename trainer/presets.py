@@ -324,7 +324,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # +0.0075. Twelve seeds: 0.3073 / 0.1763 (v5 0.3063 / 0.1755; paired +0.0010 / +0.0008, lower on ndcg@10 at no seed),
     # ndcg@10 sd 0.0019, t interval of the mean 0.1751-0.1775, all twelve above 0.30 on hr@10 and nine of twelve at or
     # above 0.175 (under: seeds 4, 7, 9 at 0.1745, 0.1726, 0.1745). The gain is where the runs had stopped too early; the
-    # cost is five more epochs on every run (~8 min on 2 cores) and more where validation still improves (seed 2: 27).
+    # cost is five more epochs on every run (502-577 s beside another run) and more where validation still improves
+    # (seed 2: 27).
     "ml-1m": {"epochs": 200, "batch_size": 64, "lr": 2e-3, "weight_decay": 0.0, "min_count": 1, "max_len": 50,
               "windows": "all", "patience": 10, "lr_schedule": "plateau", "lr_decay": 0.5, "lr_patience": 1,
               "label_smoothing": 0.1, "pop_prior": 0.15,
