@@ -335,6 +335,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     # build/probe/minlr_probe.py) would keep every run's best epoch only with a floor of 2e-6 or lower, and that
     # saves 14 of the twelve runs' 527 epochs; a floor of 1e-5 saves 51 but moves seed 2's best epoch from 42 to 33.
     # Seed 2 found its best at lr 3.9e-6, so the late epochs are not all wasted: no floor.
+    # Distilled students with v6's patience (2026-12-04, build/kd5; teachers: v5's ensemble of seeds 42, 1, 2, above).
+    # Seed 3's student, continued after its early stop at epoch 19 (`--resume --patience 10`), took best epoch 26:
+    # test 0.3053 / 0.1752 -> 0.3096 / 0.1771. Seed 4's found none (0.3098 / 0.1793). Seeds 5 and 6 trained as v6
+    # students (side by side, ~110 s per epoch): 0.3093 / 0.1753 (best 25 of 35) and 0.3081 / 0.1775 (best 26 of 36).
+    # Against v6 alone at seeds 3-6 (0.3078 / 0.1789, 0.3063 / 0.1745, 0.3065 / 0.1760, 0.3030 / 0.1768): hr@10 +0.0033
+    # (higher at 4 of 4), ndcg@10 +0.0008 (2 of 4); all four students at or above 0.175 on ndcg@10, v6 three of four.
+    # A small hr@10 gain that costs three teacher runs first: a recipe's matter, not the preset's.
     "ml-1m": {"epochs": 200, "batch_size": 64, "lr": 2e-3, "weight_decay": 0.0, "min_count": 1, "max_len": 50,
               "windows": "all", "patience": 10, "lr_schedule": "plateau", "lr_decay": 0.5, "lr_patience": 1,
               "label_smoothing": 0.1, "pop_prior": 0.15,
