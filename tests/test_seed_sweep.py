@@ -7,7 +7,7 @@ import json
 import pytest
 
 from trainer.evaluate import evaluate_run
-from trainer.seed_sweep import SUMMARY_FILE, main, summary_file
+from trainer.seed_sweep import SUMMARY_FILE, main, select_seed, summary_file
 
 FLAGS = ["--epochs", "2", "--batch-size", "64", "--min-count", "2", "--max-len", "40", "--emb-dim", "16",
          "--hidden-dim", "16"]
@@ -26,7 +26,14 @@ def test_each_seed_is_trained_scored_and_averaged(tiny_data, tmp_path, capsys):
     assert a["test"]["map@20"] != b["test"]["map@20"], "two seeds gave identical runs"
     assert summary["mean"]["test"]["map@20"] == pytest.approx((a["test"]["map@20"] + b["test"]["map@20"]) / 2)
     assert summary["mean"]["val"]["ndcg@10"] == pytest.approx((a["val"]["ndcg@10"] + b["val"]["ndcg@10"]) / 2)
-    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("mean of 2 seeds: map@20 val ")
+    # the seed to ship is the one training's own selection metric (map@20 by default) rates best on validation
+    best = max(summary["runs"], key=lambda r: r["val"]["map@20"])
+    assert summary["selected"] == {"seed": best["seed"], "run": best["run"], "by": "map@20 (set)",
+                                   "val": best["val"]["map@20"]}
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[-2].startswith("mean of 2 seeds: map@20 val ")
+    assert printed[-1] == (f"selected by validation map@20 (set): seed {best['seed']} ({best['run']}); "
+                           f"ship it with `make archive RUN={best['run']}`")
 
     # Called again, finished seeds are kept as they are and a new seed is added.
     before = (out / "seed-3" / "model.pt").stat().st_mtime_ns
@@ -75,3 +82,30 @@ def test_ctrl_c_in_a_seed_stops_the_sweep_and_says_how_to_go_on(tiny_data, tmp_p
     err = capsys.readouterr().err
     assert f"interrupted; {tmp_path / 'sw'} keeps its finished seeds: the same command again continues" in err
     assert "failed" not in err
+
+
+def _run(seed: int, val: float, test: float, by: str = "ndcg@10 (set)") -> dict:
+    return {"seed": seed, "run": f"sw/seed-{seed}", "best_epoch": 3, "select_metric": by.split()[0], "selected_by": by,
+            "val": {"ndcg@10": val, "map@20": 1 - val}, "test": {"ndcg@10": test, "map@20": test}}
+
+
+def test_the_selected_seed_is_chosen_on_validation_alone_first_of_equals():
+    # seed 2 is best on test and seed 7 ties seed 5 on validation: test plays no part and the earlier seed wins
+    runs = [_run(5, 0.18, 0.170), _run(2, 0.17, 0.190), _run(7, 0.18, 0.175)]
+    assert select_seed(runs) == {"seed": 5, "run": "sw/seed-5", "by": "ndcg@10 (set)", "val": 0.18}
+    # by the metric the runs selected by, not map@20 (on which seed 2 leads here)
+    assert select_seed([_run(2, 0.17, 0.19), _run(5, 0.18, 0.17)])["seed"] == 5
+
+
+@pytest.mark.parametrize("other", ["ndcg@10 (next)", "map@20 (set)"])
+def test_runs_selected_by_different_metrics_or_protocols_are_not_ranked(other, capsys):
+    # a sweep directory resumed with other flags keeps its finished seeds, so its runs can disagree
+    runs = [_run(1, 0.18, 0.17), _run(2, 0.17, 0.19, by=other)]
+    assert select_seed(runs) is None
+    from trainer.seed_sweep import summary_lines
+
+    summary = {"runs": runs, "selected": None, "mean": {s: {"ndcg@10": 0.0, "map@20": 0.0, "hr@10": 0.0}
+                                                        for s in ("val", "test")}}
+    metrics = ", ".join(sorted(["ndcg@10 (set)", other]))
+    assert summary_lines(summary, keys=("ndcg@10",))[-1] == (
+        f"no seed selected: the runs chose their epochs by different validation metrics ({metrics})")

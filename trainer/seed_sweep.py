@@ -6,8 +6,10 @@ Trains one run per seed (`SWEEP_DIR/seed-N`, each exactly `python -m trainer tra
 scores each exported model on the test split as `evaluate --protocol P` does, and prints and saves
 (`SWEEP_DIR/summary.json`, or `summary-next.json` for the next-event protocol) the validation metrics
 of each best epoch (as training scored them: its --select-protocol) and the test metrics, with their
-means. On MovieLens-100k one seed moves validation map@20 between 0.048 and 0.078, so the
-presets in `trainer/presets.py` were chosen this way. A sweep directory that exists is resumed:
+means, and the seed to ship: the best on the validation metric that training selected epochs by (the
+first of equal bests, in --seeds order), chosen without looking at test (`trainer.best_of_k` says what
+that choice is worth). On MovieLens-100k one seed moves validation map@20 between 0.048 and 0.078, so
+the presets in `trainer/presets.py` were chosen this way. A sweep directory that exists is resumed:
 finished seeds are kept, an interrupted one is resumed.
 """
 
@@ -22,7 +24,7 @@ from typing import Any
 
 from .__main__ import main as cli
 from .atomic import write_text_atomic
-from .checkpoint import best_val, history_timings, read_history, selection_metric
+from .checkpoint import best_val, history_timings, read_history, run_config, selection_metric
 from .config import PROTOCOLS, check_seed
 from .errors import ConfigError, SessrecError
 from .evaluate import evaluate_run
@@ -58,6 +60,11 @@ def train_or_resume(data: Path, run: Path, flags: list[str]) -> None:
         raise Terminated if status == Terminated.exit_status else KeyboardInterrupt
     if status != 0:
         raise SessrecError(f"training {run} failed (its error is printed above)")
+
+
+def select_protocol(run: Path) -> str:
+    """How the run's validation was scored (its config's `select_protocol`)."""
+    return str(run_config(run)["select_protocol"])
 
 
 def check_seeds(seeds: list[int]) -> None:
@@ -106,12 +113,34 @@ def sweep(data: Path, out: Path, seeds: list[int], flags: list[str], k: int = 20
         train_or_resume(data, run, [*flags, "--seed", str(seed)])
         history, metric = read_history(run), selection_metric(run)
         runs.append({"seed": seed, "run": str(run), "best_epoch": history_timings(history, metric)["best_epoch"],
-                     "val": best_val(history, metric), "test": evaluate_run(data, run, "test", k, protocol=protocol)})
+                     "select_metric": metric, "selected_by": f"{metric} ({select_protocol(run)})",
+                     "val": best_val(history, metric),
+                     "test": evaluate_run(data, run, "test", k, protocol=protocol)})
     keys = [key for key, v in runs[0]["test"].items() if isinstance(v, float)]
     summary = {"data": str(data), "flags": flags, "seeds": seeds, "protocol": protocol, "runs": runs,
-               "mean": {split: {key: mean(r[split][key] for r in runs) for key in keys} for split in ("val", "test")}}
+               "mean": {split: {key: mean(r[split][key] for r in runs) for key in keys} for split in ("val", "test")},
+               "selected": select_seed(runs)}
     write_text_atomic(out / summary_file(protocol), json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def select_seed(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The run to ship from a sweep, chosen as training chooses an epoch: the highest validation value of the
+    metric the runs selected their epochs by, the first of equal bests in --seeds order. Test plays no part.
+
+    Args:
+        runs: the sweep's runs, each with `seed`, `run`, `select_metric`, `selected_by` (the metric and the
+            protocol it was scored by) and its best epoch's `val` metrics.
+
+    Returns:
+        `seed`, `run`, `by` (as `selected_by`) and `val` (the metric's value); None when the runs selected by
+        different metrics or protocols (a sweep directory resumed with other flags), which are not comparable.
+    """
+    if len({r["selected_by"] for r in runs}) != 1:
+        return None
+    metric = runs[0]["select_metric"]
+    best = max(runs, key=lambda r: r["val"][metric])  # max keeps the first of equal values
+    return {"seed": best["seed"], "run": best["run"], "by": best["selected_by"], "val": best["val"][metric]}
 
 
 def summary_lines(summary: dict[str, Any], keys: tuple[str, ...] = ("map@20", "ndcg@10", "hr@10")) -> list[str]:
@@ -120,6 +149,13 @@ def summary_lines(summary: dict[str, Any], keys: tuple[str, ...] = ("map@20", "n
     m = summary["mean"]
     lines.append(f"mean of {len(summary['runs'])} seeds: " + ", ".join(
         f"{k} val {m['val'][k]:.4f} test {m['test'][k]:.4f}" for k in keys))
+    chosen = summary["selected"]
+    if chosen is None:
+        lines.append("no seed selected: the runs chose their epochs by different validation metrics "
+                     f"({', '.join(sorted({r['selected_by'] for r in summary['runs']}))})")
+    else:
+        lines.append(f"selected by validation {chosen['by']}: seed {chosen['seed']} ({chosen['run']}); "
+                     f"ship it with `make archive RUN={chosen['run']}`")
     return lines
 
 
