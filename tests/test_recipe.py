@@ -190,6 +190,24 @@ def test_amp_reaches_every_run_and_is_pinned(finished, tiny_data, tmp_path, caps
     assert "was started with other settings (amp: False)" in capsys.readouterr().err
 
 
+def test_a_recipe_measured_with_amp_says_so_when_called_without_it(finished, tiny_data, tmp_path, capsys,
+                                                                   monkeypatch):
+    from dataclasses import replace
+
+    out = tmp_path / "r"
+    shutil.copytree(finished, out)
+    before = _mtimes(out)
+    monkeypatch.setitem(RECIPES, "tiny", replace(TINY, measured_amp=True))
+    # the flag is about the figures, not the runs: a directory started before it existed carries on as it was
+    assert _recipe(tiny_data, out) == 0
+    assert ("note: recipe tiny was measured with --amp (bf16); without it its runs train in fp32, whose figures "
+            "are unmeasured") in capsys.readouterr().err
+    assert _mtimes(out) == before
+    monkeypatch.setitem(RECIPES, "tiny", TINY)
+    assert _recipe(tiny_data, out) == 0
+    assert "note:" not in capsys.readouterr().err
+
+
 def test_teachers_side_by_side(finished, tiny_data, tmp_path, capsys):
     out = tmp_path / "r"
     assert _recipe(tmp_path / "missing", out, "--jobs", "2") == 2  # both teacher processes fail
@@ -236,14 +254,21 @@ def test_shipped_recipes_are_valid_train_commands(name):
     assert student.distill == ["t"] and student.distill_weight > 0
 
 
-def test_ml_1m_recipe_is_the_measured_runs():
+@pytest.mark.parametrize("name, teacher_runs, student_run, teachers_dir, extra", [
+    ("ml-1m-distilled", ("ml-1m-gru", "ml-1m-gru-seed1", "ml-1m-gru-seed2"), "ml-1m-gru-kd",
+     "build/bench/runs/ml-1m-gru-ens3", ()),
+    ("ml-1m-distilled-amp", ("ml-1m-gru-v5-amp", "ml-1m-gru-v5-amp-seed1", "ml-1m-gru-v5-amp-seed2"),
+     "ml-1m-gru-v6-kd-amp-seed6", "build/kd5/ml-1m-gru-v5-amp-ens3", ("--amp",)),
+])
+def test_ml_1m_recipes_are_the_measured_runs(name, teacher_runs, student_run, teachers_dir, extra):
     """Its teachers and student are configured as the CPU runs whose figures it names (docs/ablations)."""
-    recorded = {r["run"]: r["config"] for r in json.loads(
+    rows = {r["run"]: r for r in json.loads(
         (Path(__file__).resolve().parents[1] / "docs" / "ablations" / "ml-1m-cpu-steps.json").read_text())["rows"]}
-    recipe = RECIPES["ml-1m-distilled"]
+    recorded = {run: row["config"] for run, row in rows.items()}
+    recipe = RECIPES[name]
 
     def same(run, preset, flags, seed):
-        ours = _train_config_of(preset, flags, seed).to_dict()
+        ours = _train_config_of(preset, (*flags, *extra), seed).to_dict()
 
         def compared(cfg):  # settings added since a run was made held their defaults then
             full = TrainConfig.completed(cfg)
@@ -252,10 +277,12 @@ def test_ml_1m_recipe_is_the_measured_runs():
 
         assert compared(ours) == compared(recorded[run]), run
 
-    for run, seed in zip(("ml-1m-gru", "ml-1m-gru-seed1", "ml-1m-gru-seed2"), recipe.teacher_seeds):
+    for run, seed in zip(teacher_runs, recipe.teacher_seeds, strict=True):
         same(run, recipe.teacher_preset, recipe.teacher_flags, seed)
-    same("ml-1m-gru-kd", recipe.student_preset, recipe.student_flags, recipe.student_seed)
-    assert recorded["ml-1m-gru-kd"]["distill"] == ["build/bench/runs/ml-1m-gru-ens3"]
+    same(student_run, recipe.student_preset, recipe.student_flags, recipe.student_seed)
+    assert recorded[student_run]["distill"] == [teachers_dir]
+    # the ensemble the student learnt from is made of the teacher runs compared above
+    assert rows[Path(teachers_dir).name]["ensemble"] == list(teacher_runs)
 
 
 def test_a_run_follows_its_share_of_the_cores(tmp_path, monkeypatch):

@@ -341,7 +341,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # students (side by side, ~110 s per epoch): 0.3093 / 0.1753 (best 25 of 35) and 0.3081 / 0.1775 (best 26 of 36).
     # Against v6 alone at seeds 3-6 (0.3078 / 0.1789, 0.3063 / 0.1745, 0.3065 / 0.1760, 0.3030 / 0.1768): hr@10 +0.0033
     # (higher at 4 of 4), ndcg@10 +0.0008 (2 of 4); all four students at or above 0.175 on ndcg@10, v6 three of four.
-    # A small hr@10 gain that costs three teacher runs first: a recipe's matter, not the preset's.
+    # A small hr@10 gain that costs three teacher runs first: a recipe's matter (`ml-1m-distilled-amp`), not a preset's.
     # Training k seeds and shipping the best on validation map@20 (`seed_sweep` names it; `python -m trainer.best_of_k
     # docs/ablations/ml-1m-cpu-steps.json --match v5-amp-pat10-seed --goal ndcg@10=0.175`, every group of k of the
     # twelve v6 runs, 2026-12-04): test 0.3083 / 0.1769, 0.3089 / 0.1773, 0.3092 / 0.1777 at k = 2 / 3 / 4, the pick at

@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -42,7 +43,7 @@ STUDENT_DIR = "student"
 def _pinned(name: str, recipe: Recipe, data: Path, student_seed: int, epochs: int | None,
             device: str | None, amp: bool) -> dict[str, Any]:
     return {"recipe": name, "spec": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(recipe).items()
-                                     if k != "measured"},
+                                     if k not in ("measured", "measured_amp")},
             "data": str(Path(data).resolve()), "student_seed": student_seed, "epochs": epochs, "device": device,
             "amp": amp}  # bf16 changes what the runs learn
 
@@ -129,6 +130,9 @@ def run_recipe(name: str, data: Path, out: Path, student_seed: int | None = None
     where = resolve_device(device or "auto")  # now, not as the first teacher's error after recipe.json is written
     if amp:
         check_amp(where, "leave out --amp")
+    elif recipe.measured_amp:
+        print(f"note: recipe {name} was measured with --amp (bf16); without it its runs train in fp32, whose "
+              "figures are unmeasured", file=sys.stderr)
     out, data = Path(out), Path(data)
     with working_in(out):
         _claim(out, _pinned(name, recipe, data, seed, epochs, device, amp))
