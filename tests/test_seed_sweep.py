@@ -53,6 +53,25 @@ def test_each_seed_is_trained_scored_and_averaged(tiny_data, tmp_path, capsys):
             evaluate_run(tiny_data, out / f"seed-{r['seed']}", "test")["ndcg@10"], abs=1e-6)
 
 
+def test_seeds_side_by_side(tiny_data, tmp_path, capsys):
+    out = tmp_path / "sweep"
+    assert main(["--data", str(tiny_data), "--out", str(out), "--seeds", "3", "5", "--jobs", "2", "--", *FLAGS]) == 0
+    printed = capsys.readouterr().out
+    assert f"started {out / 'seed-3'}" in printed and f"started {out / 'seed-5'}" in printed
+    summary = json.loads((out / SUMMARY_FILE).read_text())
+    for r in summary["runs"]:
+        run = out / f"seed-{r['seed']}"
+        assert json.loads((run / "config.json").read_text())["seed"] == r["seed"]
+        assert "epoch   2" in (out / f"seed-{r['seed']}.log").read_text()  # each process's output, beside its run
+        assert r["test"] == evaluate_run(tiny_data, run, "test")
+    assert summary["selected"]["seed"] == max(summary["runs"], key=lambda r: r["val"]["map@20"])["seed"]
+    # called again, nothing is trained: the finished seeds are scored as they are
+    before = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("seed-*/model.pt")}
+    assert main(["--data", str(tiny_data), "--out", str(out), "--seeds", "3", "5", "--jobs", "2", "--", *FLAGS]) == 0
+    assert "started" not in capsys.readouterr().out
+    assert {p.parent.name: p.stat().st_mtime_ns for p in out.glob("seed-*/model.pt")} == before
+
+
 @pytest.mark.parametrize("args, message", [
     (["--seeds", "1", "1"], "--seeds must be distinct"),
     (["--", "--seed", "4"], "give --seed to the sweep (--data, --out, --seeds), not among the train flags"),
@@ -64,6 +83,7 @@ def test_each_seed_is_trained_scored_and_averaged(tiny_data, tmp_path, capsys):
     (["--", "--resume"], "the sweep resumes its interrupted runs by itself"),
     (["--protocol", "events"], "--protocol must be set or next, got 'events'"),
     (["--seeds", "1", "-1"], "--seeds must be an int in 0..2**63-1, got -1"),  # numpy takes no negative seed
+    (["--jobs", "0"], "--jobs must be >= 1, got 0"),
 ])
 def test_bad_sweeps_are_refused_by_name(tiny_data, tmp_path, capsys, args, message):
     assert main(["--data", str(tiny_data), "--out", str(tmp_path / "s"), *args]) == 2

@@ -1,6 +1,7 @@
 """Judge a training configuration by its mean over seeds, not by one lucky or unlucky run.
 
-    python -m trainer.seed_sweep --data DIR --out SWEEP_DIR [--seeds 1 2 3 4 5] [--protocol set|next] -- [train flags]
+    python -m trainer.seed_sweep --data DIR --out SWEEP_DIR [--seeds 1 2 3 4 5] [--protocol set|next] [--jobs N]
+                                 -- [train flags]
 
 Trains one run per seed (`SWEEP_DIR/seed-N`, each exactly `python -m trainer train ... --seed N`),
 scores each exported model on the test split as `evaluate --protocol P` does, and prints and saves
@@ -10,7 +11,8 @@ means, and the seed to ship: the best on the validation metric that training sel
 first of equal bests, in --seeds order), chosen without looking at test (`trainer.best_of_k` says what
 that choice is worth). On MovieLens-100k one seed moves validation map@20 between 0.048 and 0.078, so
 the presets in `trainer/presets.py` were chosen this way. A sweep directory that exists is resumed:
-finished seeds are kept, an interrupted one is resumed.
+finished seeds are kept, an interrupted one is resumed. `--jobs N` trains N seeds at once, as separate
+processes sharing the cores (side_by_side.py; each seed's output in SWEEP_DIR/seed-N.log).
 """
 
 from __future__ import annotations
@@ -99,18 +101,26 @@ def check_train_flags(flags: list[str], own: str = "the sweep (--data, --out, --
 
 
 def sweep(data: Path, out: Path, seeds: list[int], flags: list[str], k: int = 20,
-          protocol: str = "set") -> dict[str, Any]:
-    """Train and score one run per seed; returns per-seed and mean validation and test metrics (test scored
-    under `protocol`)."""
+          protocol: str = "set", jobs: int = 1) -> dict[str, Any]:
+    """Train and score one run per seed (`jobs` at a time); returns per-seed and mean validation and test
+    metrics (test scored under `protocol`) and the seed validation selects."""
     if protocol not in PROTOCOLS:
         raise ConfigError(f"--protocol must be {' or '.join(PROTOCOLS)}, got {protocol!r}")
+    if jobs < 1:
+        raise ConfigError(f"--jobs must be >= 1, got {jobs}")
     check_seeds(seeds)
     check_train_flags(flags)
     out.mkdir(parents=True, exist_ok=True)
+    plans = [(out / f"seed-{seed}", [*flags, "--seed", str(seed)]) for seed in seeds]
+    if jobs > 1:
+        from .side_by_side import train_side_by_side  # it imports this module
+
+        train_side_by_side(data, plans, jobs)
+    else:
+        for run, run_flags in plans:
+            train_or_resume(data, run, run_flags)
     runs = []
-    for seed in seeds:
-        run = out / f"seed-{seed}"
-        train_or_resume(data, run, [*flags, "--seed", str(seed)])
+    for seed, (run, _) in zip(seeds, plans):
         history, metric = read_history(run), selection_metric(run)
         runs.append({"seed": seed, "run": str(run), "best_epoch": history_timings(history, metric)["best_epoch"],
                      "select_metric": metric, "selected_by": f"{metric} ({select_protocol(run)})",
@@ -170,10 +180,12 @@ def main(argv: list[str] | None = None) -> int:
     # checked by `sweep`, so that a bad value is an `error:` line and exit 2 like every other sweep error
     parser.add_argument("--protocol", default="set", metavar="{set,next}",
                         help="how the test split is scored, as `evaluate --protocol` (default set)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="train this many seeds at once, each with its share of the cores (logs: seed-N.log)")
     args = parser.parse_args(own)
     try:
         with sigterm_as_interrupt():
-            summary = sweep(args.data, args.out, args.seeds, flags, protocol=args.protocol)
+            summary = sweep(args.data, args.out, args.seeds, flags, protocol=args.protocol, jobs=args.jobs)
     except SessrecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
