@@ -40,8 +40,8 @@ RECIPES: dict[str, Recipe] = {
                  "0.3066 / 0.3051 and ndcg@10 0.1755 / 0.1768 / 0.1766 (mean 0.3065 / 0.1763); the teachers' "
                  "ensemble 0.3127 / 0.1799 (README, Distillation; BENCHMARKS.md, preset steps)"),
     # The same with preset v5 teachers (the prior, patience 5) and a preset v6 student (patience 10), as measured
-    # with --amp on a CPU with native bf16 (trainer/presets.py, v6 notes): the four students' mean is the best single-GRU
-    # mean measured on ML-1M, and all four are at or above 0.175 on ndcg@10 (v6 alone: nine of twelve seeds).
+    # with --amp on a CPU with native bf16 (trainer/presets.py, v6 notes): the four students' mean is the best
+    # single-GRU mean measured on ML-1M, and all four are at or above 0.175 on ndcg@10 (v6 alone: nine of twelve seeds).
     "ml-1m-distilled-amp": Recipe(
         teacher_preset="ml-1m", teacher_flags=("--patience", "5"),
         teacher_seeds=(42, 1, 2),
