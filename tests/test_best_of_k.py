@@ -54,6 +54,10 @@ def test_a_sweep_summary_and_a_bench_table_are_read_alike(tmp_path, capsys):
     table.write_text(json.dumps({"rows": [{**r, "run": f"v6-{r['run']}"} for r in RUNS] + [_run("v5-x", 0.9, 0.0)]}))
     assert main([str(table), "--match", "v6-", "--k", "2", "3", "--goal", "ndcg@10=0.25"]) == 0
     assert capsys.readouterr().out == from_sweep
+    # runs of one configuration named two ways: any of several texts keeps a row
+    table.write_text(json.dumps({"rows": [{**RUNS[0], "run": "old-name-a"}, *RUNS[1:], _run("v5-x", 0.9, 0.0)]}))
+    assert main([str(table), "--match", "old-name", "b", "c", "--k", "2", "3", "--goal", "ndcg@10=0.25"]) == 0
+    assert capsys.readouterr().out == from_sweep
 
 
 @pytest.mark.parametrize("args, message", [

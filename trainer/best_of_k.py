@@ -1,10 +1,10 @@
 """What training k seeds and shipping the best on validation buys, from runs already trained.
 
-    python -m trainer.best_of_k FILE [--match TEXT] [--select map@20] [--metrics hr@10 ndcg@10]
+    python -m trainer.best_of_k FILE [--match TEXT ...] [--select map@20] [--metrics hr@10 ndcg@10]
                                 [--goal ndcg@10=0.175] [--k 1 2 3]
 
 FILE is a seed sweep's summary (`seed_sweep`'s summary.json) or a table of runs (`bench_cpu_steps`'s JSON;
---match keeps the rows whose name contains TEXT). Every group of k of those runs is taken (all
+--match keeps the rows whose name contains any TEXT). Every group of k of those runs is taken (all
 combinations), its run with the best validation --select value shipped, as `seed_sweep` selects (the first
 of equal bests), and the shipped runs' test metrics averaged over the groups; with --goal, the share of
 groups whose shipped run reaches it too. k = 1 is the plain mean over the runs. The runs must have been
@@ -61,8 +61,8 @@ def val_test_correlation(runs: list[dict[str, Any]], select: str, metric: str) -
         return None
 
 
-def load_runs(path: Path, match: str | None) -> list[dict[str, Any]]:
-    """The runs of a sweep summary (`runs`) or a bench table (`rows`), those whose name contains `match`."""
+def load_runs(path: Path, match: list[str] | None) -> list[dict[str, Any]]:
+    """The runs of a sweep summary (`runs`) or a bench table (`rows`), those whose name contains any of `match`."""
     try:
         doc = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
@@ -70,10 +70,10 @@ def load_runs(path: Path, match: str | None) -> list[dict[str, Any]]:
     runs = doc.get("runs", doc.get("rows")) if isinstance(doc, dict) else None
     if not isinstance(runs, list):
         raise ConfigError(f"{path} is neither a seed sweep's summary (runs) nor a bench table (rows)")
-    if match is not None:
-        runs = [r for r in runs if match in str(r.get("run", ""))]
+    if match:
+        runs = [r for r in runs if any(text in str(r.get("run", "")) for text in match)]
     if not runs:
-        raise ConfigError(f"no runs in {path}" + (f" whose name contains {match!r}" if match else ""))
+        raise ConfigError(f"no runs in {path}" + (f" whose name contains any of {match}" if match else ""))
     return runs
 
 
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m trainer.best_of_k", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("file", type=Path)
-    parser.add_argument("--match", help="keep the runs whose name contains this text")
+    parser.add_argument("--match", nargs="+", help="keep the runs whose name contains any of these texts")
     parser.add_argument("--select", default="map@20", help="validation metric that picks (default map@20)")
     parser.add_argument("--metrics", nargs="+", default=["hr@10", "ndcg@10"])
     parser.add_argument("--goal", help="METRIC=VALUE: the share of picks at or above it")
