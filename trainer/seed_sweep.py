@@ -26,7 +26,7 @@ from typing import Any
 
 from .__main__ import main as cli
 from .atomic import write_text_atomic
-from .checkpoint import best_val, history_timings, read_history, run_config, selection_metric
+from .checkpoint import best_val, history_timings, read_history, run_config
 from .config import PROTOCOLS, check_seed
 from .errors import ConfigError, SessrecError
 from .evaluate import evaluate_run
@@ -62,11 +62,6 @@ def train_or_resume(data: Path, run: Path, flags: list[str]) -> None:
         raise Terminated if status == Terminated.exit_status else KeyboardInterrupt
     if status != 0:
         raise SessrecError(f"training {run} failed (its error is printed above)")
-
-
-def select_protocol(run: Path) -> str:
-    """How the run's validation was scored (its config's `select_protocol`)."""
-    return str(run_config(run)["select_protocol"])
 
 
 def check_seeds(seeds: list[int]) -> None:
@@ -121,9 +116,10 @@ def sweep(data: Path, out: Path, seeds: list[int], flags: list[str], k: int = 20
             train_or_resume(data, run, run_flags)
     runs = []
     for seed, (run, _) in zip(seeds, plans):
-        history, metric = read_history(run), selection_metric(run)
+        history, cfg = read_history(run), run_config(run)
+        metric = cfg["select_metric"]
         runs.append({"seed": seed, "run": str(run), "best_epoch": history_timings(history, metric)["best_epoch"],
-                     "select_metric": metric, "selected_by": f"{metric} ({select_protocol(run)})",
+                     "select_metric": metric, "selected_by": f"{metric} ({cfg['select_protocol']})",
                      "val": best_val(history, metric),
                      "test": evaluate_run(data, run, "test", k, protocol=protocol)})
     keys = [key for key, v in runs[0]["test"].items() if isinstance(v, float)]
