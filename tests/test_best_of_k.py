@@ -47,7 +47,7 @@ def test_a_sweep_summary_and_a_bench_table_are_read_alike(tmp_path, capsys):
         f"correlation of validation map@20 and test hr@10 over the runs: {REF_R:.2f}",
         f"correlation of validation map@20 and test ndcg@10 over the runs: {REF_R:.2f}",
         "k=2 (3 groups): test hr@10 0.4667, test ndcg@10 0.2333, 33% at or above ndcg@10=0.25",
-        "k=3 (1 groups): test hr@10 0.4000, test ndcg@10 0.2000, 0% at or above ndcg@10=0.25"]
+        "k=3 (1 group): test hr@10 0.4000, test ndcg@10 0.2000, 0% at or above ndcg@10=0.25"]
     # --match leaves the other configuration's row out; without it that row would win every group it is in
     assert main([str(table), "--match", "ab", "--k", "2", "3", "--goal", "ndcg@10=0.25"]) == 2  # matches nothing
     assert "no runs in" in capsys.readouterr().err
@@ -73,11 +73,16 @@ def test_bad_requests_name_the_problem(tmp_path, capsys, args, message):
     assert message in capsys.readouterr().err
 
 
-def test_one_run_has_no_correlation(tmp_path, capsys):
+@pytest.mark.parametrize("runs, why", [(RUNS[:1], "needs 3 runs"),
+                                       # two points always correlate +-1: that would read as a perfect validation
+                                       (RUNS[:2], "needs 3 runs"),
+                                       ([_run("a", 0.3, 0.2), _run("b", 0.2, 0.2), _run("c", 0.1, 0.2)],
+                                        "a constant column")])
+def test_too_few_or_constant_runs_have_no_correlation(tmp_path, capsys, runs, why):
     path = tmp_path / "summary.json"
-    path.write_text(json.dumps({"runs": RUNS[:1]}))
+    path.write_text(json.dumps({"runs": runs}))
     assert main([str(path), "--metrics", "ndcg@10"]) == 0
-    assert "test ndcg@10 over the runs: undefined" in capsys.readouterr().out
+    assert f"test ndcg@10 over the runs: undefined ({why})" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("text, message", [(None, "cannot read runs from"), ("[1, 2]", "neither a seed sweep"),

@@ -18,7 +18,7 @@ import json
 import sys
 from itertools import combinations
 from pathlib import Path
-from statistics import StatisticsError, correlation, mean
+from statistics import correlation, mean
 from typing import Any
 
 from .errors import ConfigError, SessrecError
@@ -54,11 +54,13 @@ def best_of_k(runs: list[dict[str, Any]], k: int, select: str, metrics: list[str
 
 def val_test_correlation(runs: list[dict[str, Any]], select: str, metric: str) -> float | None:
     """Pearson correlation over the runs of validation `select` and test `metric`: how far validation can tell a
-    better seed; None for fewer than two runs or a constant column."""
-    try:
-        return correlation([r["val"][select] for r in runs], [r["test"][metric] for r in runs])
-    except StatisticsError:
+    better seed; None for fewer than three runs (any two points lie on a line: +-1 would say nothing) or a
+    constant column."""
+    xs, ys = [r["val"][select] for r in runs], [r["test"][metric] for r in runs]
+    # statistics.correlation sees a constant column of floats as a rounding error's worth of spread (-0.00)
+    if len(runs) < 3 or len(set(xs)) == 1 or len(set(ys)) == 1:
         return None
+    return correlation(xs, ys)
 
 
 def load_runs(path: Path, match: list[str] | None) -> list[dict[str, Any]]:
@@ -106,10 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     for m in args.metrics:
         r = val_test_correlation(runs, args.select, m)
         print(f"correlation of validation {args.select} and test {m} over the runs: "
-              + ("undefined" if r is None else f"{r:.2f}"))
+              + (f"{r:.2f}" if r is not None else "undefined (needs 3 runs)" if len(runs) < 3
+                 else "undefined (a constant column)"))
     for res in results:
         at_goal = f", {res['at_goal']:.0%} at or above {args.goal}" if goal else ""
-        print(f"k={res['k']} ({res['groups']} groups): " + ", ".join(
+        groups = f"{res['groups']} group{'s' if res['groups'] != 1 else ''}"
+        print(f"k={res['k']} ({groups}): " + ", ".join(
             f"test {m} {v:.4f}" for m, v in res["test"].items()) + at_goal)
     return 0
 
