@@ -7,6 +7,7 @@ import json
 import pytest
 
 from trainer.evaluate import evaluate_run
+from trainer.seed_interval import spread
 from trainer.seed_sweep import SUMMARY_FILE, main, select_seed, summary_file
 
 FLAGS = ["--epochs", "2", "--batch-size", "64", "--min-count", "2", "--max-len", "40", "--emb-dim", "16",
@@ -31,7 +32,12 @@ def test_each_seed_is_trained_scored_and_averaged(tiny_data, tmp_path, capsys):
     assert summary["selected"] == {"seed": best["seed"], "run": best["run"], "by": "map@20 (set)",
                                    "val": best["val"]["map@20"]}
     printed = capsys.readouterr().out.strip().splitlines()
-    assert printed[-2].startswith("mean of 2 seeds: map@20 val ")
+    assert printed[-3].startswith("mean of 2 seeds: map@20 val ")
+    # the spread of two seeds: sd of two values is |a - b| / sqrt(2); t with 1 degree of freedom is 12.706
+    map_spread = summary["spread"]["test"]["map@20"]
+    assert map_spread["sd"] == pytest.approx(abs(a["test"]["map@20"] - b["test"]["map@20"]) / 2 ** 0.5)
+    assert map_spread["high"] - map_spread["low"] == pytest.approx(2 * 12.706 * map_spread["sd"] / 2 ** 0.5, rel=1e-4)
+    assert printed[-2].startswith("test spread over the seeds: map@20 sd ")
     assert printed[-1] == (f"selected by validation map@20 (set): seed {best['seed']} ({best['run']}); "
                            f"ship it with `make archive RUN={best['run']}`")
 
@@ -125,7 +131,8 @@ def test_runs_selected_by_different_metrics_or_protocols_are_not_ranked(other, c
     from trainer.seed_sweep import summary_lines
 
     summary = {"runs": runs, "selected": None, "mean": {s: {"ndcg@10": 0.0, "map@20": 0.0, "hr@10": 0.0}
-                                                        for s in ("val", "test")}}
+                                                        for s in ("val", "test")},
+               "spread": {s: {"ndcg@10": spread([0.17, 0.19])} for s in ("val", "test")}}
     metrics = ", ".join(sorted(["ndcg@10 (set)", other]))
     assert summary_lines(summary, keys=("ndcg@10",))[-1] == (
         f"no seed selected: the runs chose their epochs by different validation metrics ({metrics})")

@@ -7,7 +7,7 @@ Trains one run per seed (`SWEEP_DIR/seed-N`, each exactly `python -m trainer tra
 scores each exported model on the test split as `evaluate --protocol P` does, and prints and saves
 (`SWEEP_DIR/summary.json`, or `summary-next.json` for the next-event protocol) the validation metrics
 of each best epoch (as training scored them: its --select-protocol) and the test metrics, with their
-means, and the seed to ship: the best on the validation metric that training selected epochs by (the
+means and spreads (sd, min-max, and the 95% t interval of the mean: seed_interval.py), and the seed to ship: the best on the validation metric that training selected epochs by (the
 first of equal bests, in --seeds order), chosen without looking at test (`trainer.best_of_k` says what
 that choice is worth). On MovieLens-100k one seed moves validation map@20 between 0.048 and 0.078, so
 the presets in `trainer/presets.py` were chosen this way. A sweep directory that exists is resumed:
@@ -33,6 +33,7 @@ from .evaluate import evaluate_run
 from .interrupted import Terminated, exit_status, sigterm_as_interrupt, stopped
 from .export import MODEL_FILE
 from .run_kind import CONFIG_FILE
+from .seed_interval import spread, spread_text
 
 SUMMARY_FILE = "summary.json"
 
@@ -125,6 +126,8 @@ def sweep(data: Path, out: Path, seeds: list[int], flags: list[str], k: int = 20
     keys = [key for key, v in runs[0]["test"].items() if isinstance(v, float)]
     summary = {"data": str(data), "flags": flags, "seeds": seeds, "protocol": protocol, "runs": runs,
                "mean": {split: {key: mean(r[split][key] for r in runs) for key in keys} for split in ("val", "test")},
+               "spread": {split: {key: spread([r[split][key] for r in runs]) for key in keys}
+                          for split in ("val", "test")},
                "selected": select_seed(runs)}
     write_text_atomic(out / summary_file(protocol), json.dumps(summary, indent=2) + "\n")
     return summary
@@ -155,6 +158,9 @@ def summary_lines(summary: dict[str, Any], keys: tuple[str, ...] = ("map@20", "n
     m = summary["mean"]
     lines.append(f"mean of {len(summary['runs'])} seeds: " + ", ".join(
         f"{k} val {m['val'][k]:.4f} test {m['test'][k]:.4f}" for k in keys))
+    if len(summary["runs"]) > 1:  # one seed has no spread
+        lines.append("test spread over the seeds: " + "; ".join(
+            spread_text(k, summary["spread"]["test"][k]) for k in keys))
     chosen = summary["selected"]
     if chosen is None:
         lines.append("no seed selected: the runs chose their epochs by different validation metrics "
