@@ -8,6 +8,7 @@ from statistics import mean
 import pytest
 
 from trainer.best_of_k import best_of_k, main
+from trainer.seed_interval import spread, spread_text
 
 
 def _run(name: str, val: float, test: float) -> dict:
@@ -46,6 +47,8 @@ def test_a_sweep_summary_and_a_bench_table_are_read_alike(tmp_path, capsys):
         "3 runs; each group's pick: the best validation map@20",
         f"correlation of validation map@20 and test hr@10 over the runs: {REF_R:.2f}",
         f"correlation of validation map@20 and test ndcg@10 over the runs: {REF_R:.2f}",
+        "test spread over the runs: " + "; ".join(spread_text(m, spread([r["test"][m] for r in RUNS]))
+                                                  for m in ("hr@10", "ndcg@10")),
         "k=2 (3 groups): test hr@10 0.4667, test ndcg@10 0.2333, 33% at or above ndcg@10=0.25",
         "k=3 (1 group): test hr@10 0.4000, test ndcg@10 0.2000, 0% at or above ndcg@10=0.25"]
     # --match leaves the other configuration's row out; without it that row would win every group it is in

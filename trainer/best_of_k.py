@@ -7,8 +7,9 @@ FILE is a seed sweep's summary (`seed_sweep`'s summary.json) or a table of runs 
 --match keeps the rows whose name contains any TEXT). Every group of k of those runs is taken (all
 combinations), its run with the best validation --select value shipped, as `seed_sweep` selects (the first
 of equal bests), and the shipped runs' test metrics averaged over the groups; with --goal, the share of
-groups whose shipped run reaches it too. k = 1 is the plain mean over the runs. The runs must have been
-trained alike (one configuration, other seeds): the figures say what a seed draw gives, nothing more.
+groups whose shipped run reaches it too. k = 1 is the plain mean over the runs (their sd, range and t
+interval of the mean are printed above the groups). The runs must have been trained alike (one
+configuration, other seeds): the figures say what a seed draw gives, nothing more.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from statistics import correlation, mean
 from typing import Any
 
 from .errors import ConfigError, SessrecError
+from .seed_interval import spread, spread_text
 
 
 def best_of_k(runs: list[dict[str, Any]], k: int, select: str, metrics: list[str],
@@ -110,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"correlation of validation {args.select} and test {m} over the runs: "
               + (f"{r:.2f}" if r is not None else "undefined (needs 3 runs)" if len(runs) < 3
                  else "undefined (a constant column)"))
+    if len(runs) > 1:  # k = 1's picks are the runs themselves: their spread is the seed draw's
+        print("test spread over the runs: " + "; ".join(
+            spread_text(m, spread([r["test"][m] for r in runs])) for m in args.metrics))
     for res in results:
         at_goal = f", {res['at_goal']:.0%} at or above {args.goal}" if goal else ""
         groups = f"{res['groups']} group{'s' if res['groups'] != 1 else ''}"
