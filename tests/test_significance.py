@@ -107,8 +107,12 @@ def test_cpu_steps_table_summarises_runs_that_differ_only_in_the_seed():
             {**row, "run": "s1", "config": {**cfg, "seed": 1, "data": "b"}, "epochs_run": 31,
              "val": metrics(0.3, 0.17), "test": metrics(0.31, 0.178), "vs_first": {"hr@10": d, "ndcg@10": d}}]
     seeds = [line for line in render({"rows": rows}).splitlines() if line.startswith("Seeds")]
-    assert seeds == ["Seeds 42, 1 of one configuration (s42, s1): mean test hr@10 0.3050 (from 0.3000 to 0.3100), "
-                     "ndcg@10 0.1760 (from 0.1740 to 0.1780); not early-stopped: s1."]
+    # two seeds: sd = |a - b| / sqrt(2), and the mean's 95% half width is t(1 df) = 12.706 times sd / sqrt(2):
+    # hr@10 0.0071 and 0.0635, ndcg@10 0.0028 and 0.0254
+    assert seeds == ["Seeds 42, 1 of one configuration (s42, s1): mean test hr@10 0.3050 (from 0.3000 to 0.3100; "
+                     "sd 0.0071, 95% t interval of the mean 0.2415-0.3685), "
+                     "ndcg@10 0.1760 (from 0.1740 to 0.1780; sd 0.0028, 95% t interval of the mean 0.1506-0.2014); "
+                     "not early-stopped: s1."]
     assert not [line for line in render({"rows": rows[:2]}).splitlines() if line.startswith("Seeds")]
 
 
@@ -128,12 +132,14 @@ def test_cpu_steps_table_pairs_two_configurations_on_the_seeds_they_share():
            run("b7", 7, 0.5, 0.5, label_smoothing=0.1)]
     other = [run("c42", 42, 0.1, 0.1, max_len=200), run("c9", 9, 0.1, 0.1, max_len=200)]
     lines = [line for line in render({"rows": old + new + other}).splitlines() if line.startswith("Paired")]
+    # the paired differences' own t interval: hr@10's -0.002 and +0.006 have sd 0.0057, half width 0.0508;
+    # ndcg@10's two equal differences have none
     assert lines == ["Paired seeds 1, 42, b1's configuration minus a42's (changes: label_smoothing 0.1): test "
-                     "hr@10 +0.0020 (per seed -0.0020, +0.0060; higher on 1 of 2), "
-                     "ndcg@10 +0.0030 (per seed +0.0030, +0.0030; higher on 2 of 2)."]
+                     "hr@10 +0.0020 [-0.0488, +0.0528] (per seed -0.0020, +0.0060; higher on 1 of 2), "
+                     "ndcg@10 +0.0030 [+0.0030, +0.0030] (per seed +0.0030, +0.0030; higher on 2 of 2)."]
     new[0]["test"] = metrics(0.310 - 1e-6, 0.175)  # a difference that rounds to zero has no sign
     [line] = [line for line in render({"rows": old + new}).splitlines() if line.startswith("Paired")]
-    assert "hr@10 +0.0030 (per seed +0.0000, +0.0060; higher on 1 of 2)" in line
+    assert "hr@10 +0.0030 [-0.0351, +0.0411] (per seed +0.0000, +0.0060; higher on 1 of 2)" in line
 
 
 def test_cpu_steps_table_names_an_ensembles_members_and_keeps_it_out_of_seed_groups():

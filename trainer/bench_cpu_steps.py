@@ -31,6 +31,7 @@ from .evaluate import run_cases
 from .evaluation import evaluate_scorer, per_user_metrics
 from .export import ensemble_members
 from .run_kind import ENSEMBLE_FILE
+from .seed_interval import spread
 from .significance import paired_bootstrap, signed, signed_interval
 
 TITLE = "MovieLens-1M preset steps (CPU)"
@@ -69,11 +70,16 @@ def _seed_lines(rows: list[dict[str, Any]]) -> list[str]:
         stats = []
         for k in COMPARE:
             vals = [r["test"][k] for r in group]
-            stats.append(f"{k} {sum(vals) / len(vals):.4f} (from {min(vals):.4f} to {max(vals):.4f})")
+            s = spread(vals)
+            stats.append(f"{k} {sum(vals) / len(vals):.4f} (from {min(vals):.4f} to {max(vals):.4f}; sd {s['sd']:.4f}, "
+                         f"{s['level']:.0%} t interval of the mean {s['low']:.4f}-{s['high']:.4f})")
         lines.append(f"Seeds {', '.join(str(r['config']['seed']) for r in group)} of one configuration "
                      f"({', '.join(r['run'] for r in group)}): mean test " + ", ".join(stats)
                      + (f"; not early-stopped: {', '.join(stopped)}" if stopped else "") + ".")
-    return [""] + lines + _paired_lines(groups) if lines else []
+    intro = ("Intervals over seeds are Student's t with one degree of freedom fewer than seeds (trainer/seed_interval.py): "
+             "a configuration's mean with its 95% interval, and at seeds two configurations share, the mean paired "
+             "difference with the 95% interval of that mean in brackets.")
+    return ["", intro, ""] + lines + _paired_lines(groups) if lines else []
 
 
 def _paired_lines(groups: list[list[dict[str, Any]]]) -> list[str]:
@@ -90,7 +96,9 @@ def _paired_lines(groups: list[list[dict[str, Any]]]) -> list[str]:
             stats = []
             for k in COMPARE:
                 diffs = [now["test"][k] - then["test"][k] for then, now in pairs]
-                stats.append(f"{k} {signed(sum(diffs) / len(diffs))} (per seed {', '.join(map(signed, diffs))}; "
+                s = spread(diffs)  # paired: the seeds' own spread cancels, only the change's varies
+                stats.append(f"{k} {signed_interval(sum(diffs) / len(diffs), s['low'], s['high'])} "
+                             f"(per seed {', '.join(map(signed, diffs))}; "
                              f"higher on {sum(d > 0 for d in diffs)} of {len(diffs)})")
             lines.append(f"Paired seeds {', '.join(str(now['config']['seed']) for _, now in pairs)}, {group[0]['run']}'s "
                          f"configuration minus {earlier[0]['run']}'s (changes: "
