@@ -76,9 +76,9 @@ def _seed_lines(rows: list[dict[str, Any]]) -> list[str]:
         lines.append(f"Seeds {', '.join(str(r['config']['seed']) for r in group)} of one configuration "
                      f"({', '.join(r['run'] for r in group)}): mean test " + ", ".join(stats)
                      + (f"; not early-stopped: {', '.join(stopped)}" if stopped else "") + ".")
-    intro = ("Intervals over seeds are Student's t with one degree of freedom fewer than seeds (trainer/seed_interval.py): "
-             "a configuration's mean with its 95% interval, and at seeds two configurations share, the mean paired "
-             "difference with the 95% interval of that mean in brackets.")
+    intro = ("Intervals over seeds are Student's t with one degree of freedom fewer than seeds "
+             "(trainer/seed_interval.py): a configuration's mean with its 95% interval, and at seeds two "
+             "configurations share, the mean paired difference with the 95% interval of that mean in brackets.")
     return ["", intro, ""] + lines + _paired_lines(groups) if lines else []
 
 

@@ -346,6 +346,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # 0.3099 / 0.1754 (best 38 of 48; validation map@20 0.1450, the highest of any v6 run) and 0.3038 / 0.1749 (best 25
     # of 35). Fourteen seeds: 0.3072 / 0.1761, ndcg@10 sd 0.0018, t interval of the mean 0.1751-0.1772, all fourteen
     # above 0.30 on hr@10 and ten at or above 0.175 on ndcg@10.
+    # The paired steps with their 95% t intervals over the shared seeds (BENCHMARKS.md, CPU steps, 2026-12-04): v6 minus
+    # v4 at ten seeds, ndcg@10 +0.0023 [+0.0012, +0.0035] (prior and patience together: a real step); v6 minus v5 at
+    # twelve, +0.0008 [-0.0001, +0.0017] (patience alone: seven seeds unchanged); the v6 students minus v6 at seeds 3-6,
+    # ndcg@10 +0.0008 [-0.0038, +0.0053] and hr@10 +0.0033 [+0.0011, +0.0055]: distillation's gain is hr@10's.
     # Training k seeds and shipping the best on validation map@20 (`seed_sweep` names it; `python -m trainer.best_of_k
     # docs/ablations/ml-1m-cpu-steps.json --match v5-amp-pat10-seed v6-amp-seed --goal ndcg@10=0.175`, every group of
     # k of the fourteen v6 runs): test 0.3083 / 0.1766, 0.3090 / 0.1768, 0.3094 / 0.1770 at k = 2 / 3 / 4, the pick at
