@@ -9,8 +9,9 @@ scores each exported model on the test split as `evaluate --protocol P` does, an
 of each best epoch (as training scored them: its --select-protocol) and the test metrics, with their
 means and spreads (sd, min-max, and the 95% t interval of the mean: seed_interval.py), and the seed to
 ship: the best on the validation metric that training selected epochs by (the first of equal bests, in
---seeds order), chosen without looking at test (`trainer.best_of_k` says what that choice is worth). On MovieLens-100k one seed moves validation map@20 between 0.048 and 0.078, so
-the presets in `trainer/presets.py` were chosen this way. A sweep directory that exists is resumed:
+--seeds order), chosen without looking at test (`trainer.best_of_k` says what that choice is worth).
+On MovieLens-100k one seed moves validation map@20 between 0.048 and 0.078, so the presets in
+`trainer/presets.py` were chosen this way. A sweep directory that exists is resumed:
 finished seeds are kept, an interrupted one is resumed. `--jobs N` trains N seeds at once, as separate
 processes sharing the cores (side_by_side.py; each seed's output in SWEEP_DIR/seed-N.log).
 """
