@@ -350,6 +350,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     # v4 at ten seeds, ndcg@10 +0.0023 [+0.0012, +0.0035] (prior and patience together: a real step); v6 minus v5 at
     # twelve, +0.0008 [-0.0001, +0.0017] (patience alone: seven seeds unchanged); the v6 students minus v6 at seeds 3-6,
     # ndcg@10 +0.0008 [-0.0038, +0.0053] and hr@10 +0.0033 [+0.0011, +0.0055]: distillation's gain is hr@10's.
+    # v6 with `--tail-average 3` (2026-12-04, build/tail, seeds 13 and 14 side by side on the machine of their plain
+    # runs, 1 thread each, ~123 s per epoch; every epoch's weights as in the plain runs): seed 14 kept the same epoch
+    # (the best average, validation map@20 0.14157, missed the weights' 0.14158), test 0.3038 / 0.1749 as before; seed
+    # 13 took the average of epochs 37-39 (0.14513 against 0.14502), test 0.3101 / 0.1753 against 0.3099 / 0.1754. v5's
+    # seed-9 gain from the average was its patience; on v6 the average adds nothing, so the preset stays without it.
     # Training k seeds and shipping the best on validation map@20 (`seed_sweep` names it; `python -m trainer.best_of_k
     # docs/ablations/ml-1m-cpu-steps.json --match v5-amp-pat10-seed v6-amp-seed --goal ndcg@10=0.175`, every group of
     # k of the fourteen v6 runs): test 0.3083 / 0.1766, 0.3090 / 0.1768, 0.3094 / 0.1770 at k = 2 / 3 / 4, the pick at
