@@ -51,15 +51,19 @@ def test_seed_spread_gives_each_periods_mean_range_and_the_seeds_strictly_above_
                  {"model": "sknn", "test": {"map@20": 0.2}, "val": {"map@20": 0.065}}]
     lines = seed_spread_lines({"runs": runs}, baselines, ["map@20"], "CMD")
     assert "seeds 1-3 (`CMD`)" in lines[1]
-    assert lines[3] == "| period | metric | GRU, mean of 3 seeds (min-max) | pop | sknn |"
+    assert lines[3] == "| period | metric | GRU, mean of 3 seeds [95% t interval] (min-max) | pop | sknn |"
+    # sd 0.01 over 3 seeds, t(0.975, 2) = 4.303: the mean +- 4.303 * 0.01 / sqrt(3) = +- 0.0248.
     # 0.09 equals pop's test value: not above it
-    assert lines[5] == ("| test | map@20 | 0.0900 (0.0800-0.1000) | 0.0900 (GRU above on 1 of 3) | "
+    assert lines[5] == ("| test | map@20 | 0.0900 [0.0652, 0.1148] (0.0800-0.1000) | 0.0900 (GRU above on 1 of 3) | "
                         "0.2000 (GRU above on 0 of 3) |")
-    assert lines[6] == ("| validation | map@20 | 0.0600 (0.0500-0.0700) | 0.0100 (GRU above on 3 of 3) | "
+    assert lines[6] == ("| validation | map@20 | 0.0600 [0.0352, 0.0848] (0.0500-0.0700) | 0.0100 (GRU above on 3 of 3) | "
                         "0.0650 (GRU above on 1 of 3) |")
     # baselines without validation metrics: the test period only; seeds not consecutive are listed
     lines = seed_spread_lines({"runs": runs[::2]}, [{"model": "pop", "test": {"map@20": 0.0}}], ["map@20"], "CMD")
     assert "seeds 1, 3 " in lines[1] and len(lines) == 6 and lines[-1].startswith("| test |")
+    # one seed has no spread: mean and range only
+    lines = seed_spread_lines({"runs": runs[:1]}, [{"model": "pop", "test": {"map@20": 0.0}}], ["map@20"], "CMD")
+    assert lines[-1].startswith("| test | map@20 | 0.0800 (0.0800-0.0800) |")
 
 
 def _fake_cli(monkeypatch, tmp_path):
