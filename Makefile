@@ -121,15 +121,18 @@ bench: bench-accuracy bench-warm-start bench-serve bench-gru-kernels
 bench-accuracy: setup
 	$(PY) -m trainer.bench_accuracy $(if $(AMP),--amp)
 
-# On a CUDA machine: time the ML-1M preset with AMP, check CPU/GPU parity, then train the first round of
-# preset candidates side by side (prepare the data first, e.g. with `make bench-accuracy` or
+# On a CUDA machine: time the ML-1M preset with AMP alone on the GPU, check CPU/GPU parity of its export,
+# then train candidates side by side (prepare the data first, e.g. with `make bench-accuracy` or
 # `prepare --dataset ml-1m`). Side by side runs overlap far better under NVIDIA MPS
 # (`nvidia-cuda-mps-control -d` before, `echo quit | nvidia-cuda-mps-control` after).
-# The open question it is set up to settle: does distillation lift v4 (teachers: v4 seeds 6-8; students at
-# seeds 3-5, where v4 alone has GPU results)? The preset's timing and parity were measured in earlier rounds.
+# Set up to settle: preset v6's time to its best epoch on CUDA (earlier rounds timed v1-v3), and how often
+# one fp32 run of v6 reaches test ndcg@10 0.175 (eight seeds no CPU run used). About 9 minutes on an H200.
+# On a lent device machine (no venv there; its python3 has torch and what trainer imports), carry build/data/ml-1m:
+# python3 -m trainer.bench_cuda --data build/data/ml-1m --out /tmp/cuda --results $OUT/results.json FLAGS-BELOW
+# then `python -m trainer.bench_candidates_md ... --cpu-steps docs/ablations/ml-1m-cpu-steps.json` renders it.
 bench-cuda: setup
 	$(PY) -m trainer.bench_cuda --data build/bench/data/ml-1m --out build/bench/cuda --results build/bench/cuda.json \
-		--budget 540 --skip-preset --distill-teachers 6 7 8 --distill-students 3 4 5 --student-seconds 240
+		--budget 540 --preset-seconds 200 --candidates v6-fp32 --seeds 15 16 17 18 19 20 21 22
 
 # What train --init-from buys (BENCHMARKS.md, "Warm-start retrains"): each data set split twice, the old split
 # with the last 20% of events held out instead of 10%; ML-100k from ../shared/data when present, else GroupLens.

@@ -1,4 +1,4 @@
-"""Render "MovieLens-1M preset candidates (CUDA)" of BENCHMARKS.md: v4 candidates judged over seeds.
+"""Render "MovieLens-1M preset candidates (CUDA)" of BENCHMARKS.md: preset candidates (v4 onward) judged over seeds.
 
     python -m trainer.bench_candidates_md docs/ablations/ml-1m-cuda-round3.json ... \\
         [--cpu-steps docs/ablations/ml-1m-cpu-steps.json]

@@ -7,7 +7,7 @@ GPU time is lent in short slots, so everything happens in one call under one dea
   1. the current `--preset ml-1m` run on CUDA with bf16 AMP, alone on the GPU (clean timings);
   2. parity of its exported TorchScript model on CPU vs CUDA (fp32) over every test user;
   3. side by side until the deadline, each stopped there (a stopped run is exported from its best
-     epoch so far): the v1 ablation grid (`--grid`, fp32) and/or the v4 candidates (`--candidates`,
+     epoch so far): the v1 ablation grid (`--grid`, fp32) and/or the preset candidates (`--candidates`,
      each an override of preset v3, once per `--seeds`, bf16 autocast unless step 1 failed or the
      candidate says fp32), and the teachers of step 4 (`--distill-teachers`);
   4. with `--distill-students`: the teachers' ensemble, then students distilled from it, side by
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reserve", type=float, default=60, help="seconds kept for exporting and testing step 3's runs")
     p.add_argument("--preset-seconds", type=float, default=150, help="cap on step 1")
     p.add_argument("--grid", nargs="*", default=[], choices=list(GRID), help="v1 ablations to run (fp32)")
-    p.add_argument("--candidates", nargs="*", default=[], choices=list(CANDIDATES), help="v4 candidates to run")
+    p.add_argument("--candidates", nargs="*", default=[], choices=list(CANDIDATES), help="preset candidates to run (trainer/ablations.py)")
     p.add_argument("--seeds", nargs="+", type=int, default=CANDIDATE_SEEDS, help="seeds of each candidate")
     p.add_argument("--distill-teachers", nargs="*", type=int, default=[], help="seeds of v4 teachers (step 3)")
     p.add_argument("--distill-students", nargs="*", type=int, default=[], help="seeds of distilled v4 (step 4)")

@@ -1,0 +1,59 @@
+"""bench_cuda's prepared round for preset v6: its candidate is the preset, and the round runs on CPU."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from trainer.ablations import CANDIDATE_BASE, CANDIDATES
+from trainer.bench_candidates_md import CPU_AMP_LABEL, add_cpu_runs, collect
+from trainer.bench_cuda import main, preset_config
+from trainer.presets import PRESETS
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_v6_candidate_trains_exactly_the_ml_1m_preset_in_fp32(tmp_path):
+    # The GPU seeds only count as the preset's seeds if nothing but the precision differs.
+    overrides = {k: v for k, v in CANDIDATES["v6-fp32"].items() if k != "amp"}
+    candidate = preset_config(tmp_path, overrides, "cuda", amp=False, base=CANDIDATE_BASE).to_dict()
+    preset = preset_config(tmp_path, {}, "cuda", amp=False, base=PRESETS["ml-1m"]).to_dict()
+    assert candidate == preset
+    assert CANDIDATES["v6-fp32"]["amp"] is False
+
+
+def test_make_bench_cuda_names_only_candidates_that_exist():
+    recipe = re.search(r"^bench-cuda:.*?(?=^\S)", (REPO / "Makefile").read_text(), re.S | re.M).group(0)
+    after = recipe.split()[recipe.split().index("--candidates") + 1:]
+    names = after[:next(i for i, t in enumerate(after + ["--"]) if t.startswith("--"))]
+    assert names and all(n in CANDIDATES for n in names), names
+    assert "--skip-preset" not in recipe  # the round times the current preset
+
+
+def test_the_round_rehearsed_on_cpu_records_each_v6_seed_with_its_config(tiny_data, tmp_path):
+    out = tmp_path / "cuda"
+    main(["--data", str(tiny_data), "--out", str(out), "--device", "cpu", "--skip-preset", "--epochs", "1",
+          "--candidates", "v6-fp32", "--seeds", "15", "16", "--budget", "600", "--reserve", "0"])
+    results = json.loads((out / "results.json").read_text())
+    for seed in (15, 16):
+        run = results[f"v6-fp32-seed-{seed}"]
+        assert run["ended"] == "finished" and "ndcg@10" in run["test"], run
+        cfg = run["config"]
+        assert (cfg["seed"], cfg["amp"], cfg["patience"], cfg["pop_prior"], cfg["label_smoothing"]) == \
+            (seed, False, 10, 0.15, 0.1)
+        assert run["side_by_side"] == 2
+    # the renderer groups the fp32 twin under `v6`, where the CPU runs of the same preset go too
+    groups = collect([{**results, "gpu": "none", "torch": "x"}])
+    assert sorted(r["seed"] for r in groups[("v6", "fp32")]) == [15, 16]
+
+
+def test_the_cpu_steps_runs_of_preset_v6_pool_under_the_v6_candidate():
+    # v6 = v5 with patience 10: the v5 runs continued with --patience 10 are v6 runs as much as those
+    # started as v6; the tail-average and distilled runs are other configurations.
+    steps = json.loads((REPO / "docs" / "ablations" / "ml-1m-cpu-steps.json").read_text())
+    groups: dict = {}
+    add_cpu_runs(groups, steps)
+    expected = sorted(r["config"]["seed"] for r in steps["rows"]
+                      if re.fullmatch(r"ml-1m-gru-(v5-amp-pat10|v6-amp)-seed\d+", r["run"]))
+    assert sorted(r["seed"] for r in groups[("v6", CPU_AMP_LABEL)]) == expected and len(expected) >= 14
