@@ -208,7 +208,9 @@ def test_next_event_table_scores_every_run_and_each_seed_with_protocol_next(monk
     assert "`evaluate --protocol next`" in lines[1]
     assert lines[3:] == ["| model | hr@10 | mrr@20 |", "|---|---|---|",
                          "| pop | 0.1000 | 0.0200 |", "| sr | 0.1200 | 0.0600 |", "| GRU | 0.1500 | 0.0500 |",
-                         "| GRU, mean of the 3 seeds above (min-max) | 0.1500 (0.1000-0.2000) | 0.0500 (0.0500-0.0500) |",
+                         # hr@10: sd 0.05, so 0.15 +- 4.303 * 0.05 / sqrt(3); mrr@20 the same on every seed
+                         "| GRU, mean of the 3 seeds above [95% t interval] (min-max) | 0.1500 [0.0258, 0.2742] "
+                         "(0.1000-0.2000) | 0.0500 [0.0500, 0.0500] (0.0500-0.0500) |",
                          # 0.10 equals pop's hr@10: not above it
                          "| seeds strictly above pop / sr (of 3) | 2 / 2 | 3 / 0 |"]
     assert next_lines({"metrics": ["map@20"]}, rows, seed_next) == []

@@ -13,6 +13,7 @@ from .catalog_metrics import CATALOG_METRICS
 from .presets import PRESETS
 from .run_text import goal_text, loss_text, lr_schedule_text, stopped_text
 from .significance import paired_bootstrap, signed_interval
+from .seed_spread import mean_cell
 
 LITERATURE = [  # ML-1M leave-one-out, full ranking, items with < 5 interactions removed
     ("SASRec + cross-entropy (Klenitskiy & Vasilev, RecSys 2023)", {"hr@10": 0.3152, "ndcg@10": 0.1821}),
@@ -102,9 +103,8 @@ def next_lines(bench: dict[str, Any], rows: list[dict[str, Any]], seed_next: lis
         lines.append(f"| {r['model']} | " + " | ".join(f"{r['next'][k]:.4f}" for k in metrics) + " |")
     if seed_next:
         n = len(seed_next)
-        cells = [f"{sum(s[k] for s in seed_next) / n:.4f} ({min(s[k] for s in seed_next):.4f}-"
-                 f"{max(s[k] for s in seed_next):.4f})" for k in metrics]
-        lines.append(f"| GRU, mean of the {n} seeds above (min-max) | " + " | ".join(cells) + " |")
+        cells = [mean_cell([s[k] for s in seed_next]) for k in metrics]
+        lines.append(f"| GRU, mean of the {n} seeds above [95% t interval] (min-max) | " + " | ".join(cells) + " |")
         names = [r["model"] for r in rows[:-1]]
         above = [" / ".join(str(sum(s[k] > r["next"][k] for s in seed_next)) for r in rows[:-1]) for k in metrics]
         lines.append(f"| seeds strictly above {' / '.join(names)} (of {n}) | " + " | ".join(above) + " |")

@@ -14,6 +14,14 @@ from .seed_interval import spread
 PERIODS = (("test", "test"), ("val", "validation"))
 
 
+def mean_cell(values: list[float]) -> str:
+    """A table cell for one metric over seeds: `mean [95% t interval of the mean] (min-max)`; one
+    value has no interval."""
+    s = spread(values)
+    interval = f" [{s['low']:.4f}, {s['high']:.4f}]" if s else ""
+    return f"{sum(values) / len(values):.4f}{interval} ({min(values):.4f}-{max(values):.4f})"
+
+
 def seed_spread_lines(summary: dict[str, Any], baselines: list[dict[str, Any]], metrics: list[str],
                       command: str) -> list[str]:
     """Markdown lines: for each period and metric, the seeds' mean with the 95% Student's t interval
@@ -46,9 +54,5 @@ def seed_spread_lines(summary: dict[str, Any], baselines: list[dict[str, Any]], 
             values = [r[key][metric] for r in runs]
             cells = [f"{b[key][metric]:.4f} (GRU above on {sum(v > b[key][metric] for v in values)} of {n})"
                      for b in baselines]
-            s = spread(values)
-            interval = f" [{s['low']:.4f}, {s['high']:.4f}]" if s else ""
-            mean_cell = f"{sum(values) / n:.4f}{interval} ({min(values):.4f}-{max(values):.4f})"
-            lines.append(f"| {label} | {metric} | {mean_cell} | "
-                         + " | ".join(cells) + " |")
+            lines.append(f"| {label} | {metric} | {mean_cell(values)} | " + " | ".join(cells) + " |")
     return lines
