@@ -12,8 +12,8 @@ from .breakdown import breakdown_lines
 from .catalog_metrics import CATALOG_METRICS
 from .presets import PRESETS
 from .run_text import goal_text, loss_text, lr_schedule_text, stopped_text
-from .significance import paired_bootstrap, signed_interval
 from .seed_spread import mean_cell
+from .significance import paired_bootstrap, signed_interval
 
 LITERATURE = [  # ML-1M leave-one-out, full ranking, items with < 5 interactions removed
     ("SASRec + cross-entropy (Klenitskiy & Vasilev, RecSys 2023)", {"hr@10": 0.3152, "ndcg@10": 0.1821}),
