@@ -112,6 +112,24 @@ def test_reuse_fits_only_the_baselines_without_a_recorded_time_and_needs_the_gru
     assert rows[0]["fit_seconds"] == 1.5 and rows[-1]["wall_seconds"] == 5.0
 
 
+def test_reuse_keeps_the_wall_clock_of_the_benchs_own_training_until_the_run_changes(monkeypatch, tmp_path):
+    import json
+    import types
+
+    bench_accuracy, _ = _fake_cli(monkeypatch, tmp_path)
+    bench = {"min_count": 1, "max_len": 50}
+    clock = iter(range(0, 1000, 10))  # every perf_counter call 10 s later: each fit or training "takes" 10 s
+    monkeypatch.setattr(bench_accuracy, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
+    trained = bench_accuracy.run_models("toy", bench, tmp_path / "data", None, reuse=False)
+    assert trained[-1]["wall_seconds"] == 10.0  # the wall clock, not the epochs' 5 s
+    # a rerender of that same run keeps its wall clock
+    assert bench_accuracy.run_models("toy", bench, tmp_path / "data", None, reuse=True)[-1]["wall_seconds"] == 10.0
+    # resumed by hand: its epochs now total 7 s, and the old wall clock no longer describes it
+    monkeypatch.setattr(bench_accuracy, "history_timings", lambda h, metric: {"total_seconds": 7.0})
+    assert bench_accuracy.run_models("toy", bench, tmp_path / "data", None, reuse=True)[-1]["wall_seconds"] == 7.0
+    assert json.loads((tmp_path / "timings-toy.json").read_text())["gru"] == 7.0
+
+
 def test_amp_reaches_the_gru_training_with_the_preset_and_epoch_cap(monkeypatch, tmp_path):
     bench_accuracy, calls = _fake_cli(monkeypatch, tmp_path)
     bench_accuracy.run_models("ml-1m", {"min_count": 1, "max_len": 50}, tmp_path / "data", 2, reuse=False, amp=True)

@@ -146,7 +146,10 @@ def run_models(name: str, bench: dict[str, Any], data: Path, epochs: int | None,
     history = read_history(run)
     cfg = run_config(run)
     run_timings = history_timings(history, cfg["select_metric"])
-    if reuse:  # a run trained outside this command (maybe resumed): its own epochs are its time
+    if not reuse:  # the wall clock belongs to exactly this run's epochs
+        timings["gru_epochs_seconds"] = run_timings["total_seconds"]
+    elif timings.get("gru_epochs_seconds") != run_timings["total_seconds"]:
+        # trained outside this command, or resumed since: only its own epochs' time is known
         timings["gru"] = run_timings["total_seconds"]
     saved.write_text(json.dumps(timings))
     wall = timings.get("gru", 0.0)
