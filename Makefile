@@ -126,13 +126,13 @@ bench-accuracy: setup
 # `prepare --dataset ml-1m`). Side by side runs overlap far better under NVIDIA MPS
 # (`nvidia-cuda-mps-control -d` before, `echo quit | nvidia-cuda-mps-control` after).
 # Set up to settle: preset v6's time to its best epoch on CUDA (earlier rounds timed v1-v3), and how often
-# one fp32 run of v6 reaches test ndcg@10 0.175 (eight seeds no CPU run used). About 9 minutes on an H200.
+# one fp32 run of v6 reaches test ndcg@10 0.175 (seeds 19-26: no CPU run used them). About 9 minutes on an H200.
 # On a lent device machine (no venv there; its python3 has torch and what trainer imports), carry build/data/ml-1m:
 # python3 -m trainer.bench_cuda --data build/data/ml-1m --out /tmp/cuda --results $OUT/results.json FLAGS-BELOW
 # then `python -m trainer.bench_candidates_md ... --cpu-steps docs/ablations/ml-1m-cpu-steps.json` renders it.
 bench-cuda: setup
 	$(PY) -m trainer.bench_cuda --data build/bench/data/ml-1m --out build/bench/cuda --results build/bench/cuda.json \
-		--budget 540 --preset-seconds 200 --candidates v6-fp32 --seeds 15 16 17 18 19 20 21 22
+		--budget 540 --preset-seconds 200 --candidates v6-fp32 --seeds 19 20 21 22 23 24 25 26
 
 # What train --init-from buys (BENCHMARKS.md, "Warm-start retrains"): each data set split twice, the old split
 # with the last 20% of events held out instead of 10%; ML-100k from ../shared/data when present, else GroupLens.

@@ -31,6 +31,16 @@ def test_make_bench_cuda_names_only_candidates_that_exist():
     assert "--skip-preset" not in recipe  # the round times the current preset
 
 
+def test_make_bench_cuda_trains_seeds_no_recorded_cpu_run_of_the_preset_used():
+    # The round asks how often ONE run reaches the goal: seeds the CPU runs already answered add no new draw.
+    recipe = re.search(r"^bench-cuda:.*?(?=^\S)", (REPO / "Makefile").read_text(), re.S | re.M).group(0)
+    after = recipe.split()[recipe.split().index("--seeds") + 1:]
+    seeds = {int(t) for t in after[:next(i for i, t in enumerate(after + ["--"]) if t.startswith("--"))]}
+    steps = json.loads((REPO / "docs" / "ablations" / "ml-1m-cpu-steps.json").read_text())
+    cpu = {r["config"]["seed"] for r in steps["rows"] if re.search(r"-(v5-amp-pat10|v6-amp)-seed\d+$", r["run"])}
+    assert len(seeds) == 8 and not seeds & cpu, sorted(seeds & cpu)
+
+
 def test_the_round_rehearsed_on_cpu_records_each_v6_seed_with_its_config(tiny_data, tmp_path):
     out = tmp_path / "cuda"
     main(["--data", str(tiny_data), "--out", str(out), "--device", "cpu", "--skip-preset", "--epochs", "1",
