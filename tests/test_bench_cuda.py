@@ -23,21 +23,33 @@ def test_the_v6_candidate_trains_exactly_the_ml_1m_preset_in_fp32(tmp_path):
     assert CANDIDATES["v6-fp32"]["amp"] is False
 
 
+def _bench_cuda_recipe() -> str:
+    return re.search(r"^bench-cuda:.*?(?=^\S)", (REPO / "Makefile").read_text(), re.S | re.M).group(0)
+
+
+def _flag_values(recipe: str, flag: str) -> list[str]:
+    """The words after `flag` in `recipe`, up to the next flag."""
+    after = recipe.split()[recipe.split().index(flag) + 1:]
+    return after[:next(i for i, t in enumerate(after + ["--"]) if t.startswith("--"))]
+
+
+def _cpu_v6_rows(steps: dict) -> list[dict]:
+    """The CPU-steps rows of preset v6: v5 runs continued with patience 10 and runs started as v6."""
+    return [r for r in steps["rows"] if re.fullmatch(r"ml-1m-gru-(v5-amp-pat10|v6-amp)-seed\d+", r["run"])]
+
+
 def test_make_bench_cuda_names_only_candidates_that_exist():
-    recipe = re.search(r"^bench-cuda:.*?(?=^\S)", (REPO / "Makefile").read_text(), re.S | re.M).group(0)
-    after = recipe.split()[recipe.split().index("--candidates") + 1:]
-    names = after[:next(i for i, t in enumerate(after + ["--"]) if t.startswith("--"))]
+    recipe = _bench_cuda_recipe()
+    names = _flag_values(recipe, "--candidates")
     assert names and all(n in CANDIDATES for n in names), names
     assert "--skip-preset" not in recipe  # the round times the current preset
 
 
 def test_make_bench_cuda_trains_seeds_no_recorded_cpu_run_of_the_preset_used():
     # The round asks how often ONE run reaches the goal: seeds the CPU runs already answered add no new draw.
-    recipe = re.search(r"^bench-cuda:.*?(?=^\S)", (REPO / "Makefile").read_text(), re.S | re.M).group(0)
-    after = recipe.split()[recipe.split().index("--seeds") + 1:]
-    seeds = {int(t) for t in after[:next(i for i, t in enumerate(after + ["--"]) if t.startswith("--"))]}
+    seeds = {int(t) for t in _flag_values(_bench_cuda_recipe(), "--seeds")}
     steps = json.loads((REPO / "docs" / "ablations" / "ml-1m-cpu-steps.json").read_text())
-    cpu = {r["config"]["seed"] for r in steps["rows"] if re.search(r"-(v5-amp-pat10|v6-amp)-seed\d+$", r["run"])}
+    cpu = {r["config"]["seed"] for r in _cpu_v6_rows(steps)}
     assert len(seeds) == 8 and not seeds & cpu, sorted(seeds & cpu)
 
 
@@ -64,6 +76,5 @@ def test_the_cpu_steps_runs_of_preset_v6_pool_under_the_v6_candidate():
     steps = json.loads((REPO / "docs" / "ablations" / "ml-1m-cpu-steps.json").read_text())
     groups: dict = {}
     add_cpu_runs(groups, steps)
-    expected = sorted(r["config"]["seed"] for r in steps["rows"]
-                      if re.fullmatch(r"ml-1m-gru-(v5-amp-pat10|v6-amp)-seed\d+", r["run"]))
+    expected = sorted(r["config"]["seed"] for r in _cpu_v6_rows(steps))
     assert sorted(r["seed"] for r in groups[("v6", CPU_AMP_LABEL)]) == expected and len(expected) >= 14
