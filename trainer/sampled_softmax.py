@@ -10,7 +10,7 @@ from its logit, so that the drawn movies' exponentials sum, in expectation, to t
 A drawn movie that is the position's own target is left out there (an accidental hit), and the target's
 own logit is not corrected, so the loss tends to the full softmax's, gradient included, as N grows
 (Bengio & Senecal 2008; Blanc & Rendle 2018, whose form this is). Too few draws are noisy enough to
-train a worse model (README, Training, has the runs). Evaluation, export and serving still rank the
+train a worse model (docs/training.md has the runs). Evaluation, export and serving still rank the
 whole catalog: only training is sampled.
 """
 
