@@ -5,7 +5,7 @@ asks each position for every movie still ahead in its window, as one uniform sof
 meant for reordered windows (`--shuffle-window`): when a window is reshuffled every epoch, its next
 movie is a random draw from the movies not yet read, so the next-movie loss is a one-sample
 estimate of exactly this target, and `rest` is its expectation. Same objective, no sampling noise
-(on MovieLens-100k it scored higher on the test period; trainer/presets.py gives the runs).
+(on MovieLens-100k it scored higher on the test period; docs/presets.md gives the runs).
 In the logged order `rest` is a different objective: everything the window's user watched next.
 """
 

@@ -7,7 +7,7 @@ smoothing trains the scores toward a share spread evenly over the catalog, which
 movies, and the prior gives popular ones that share back (logit adjustment; Menon et al. 2021 subtract
 such a term for balanced accuracy, here it is added for accuracy on the logged distribution). On the
 ml-1m preset's --amp runs at seeds 7 and 8 (label smoothing 0.1), validation map@20 rose from 0.1426 to
-0.1435 at W = 0.15, the best of 0-0.4 (trainer/presets.py has every figure). W < 0 lowers popular movies.
+0.1435 at W = 0.15, the best of 0-0.4 (docs/presets.md has every figure). W < 0 lowers popular movies.
 
 It is a constant of the run (W and the vocabulary's counts), so the export folds it into the output
 layer's bias: serving pays nothing for it. The checkpoints hold the trained weights without it (a warm
