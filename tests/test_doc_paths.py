@@ -1,7 +1,7 @@
-"""Every project file the docs and the code's comments point a reader to exists.
+"""Every project file, and every README section, that the docs and the code's comments point a reader to exists.
 
 The measurement logs moved from README and trainer/presets.py into docs/ once; a pointer left to the
-old place would send a reader to a file or section that is not there. This checks the file half.
+old place would send a reader to a file or section that is not there.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 # A repo-relative path as the texts write it: `trainer/pop_prior.py`, docs/presets.md, handler/model-config.yaml.
+# A README section as the texts name it: (README, Distillation), README: Server configuration.
+SECTION = re.compile(r"README[,:] ([A-Z][\w-]*)")
 PATH = re.compile(r"(?<![\w/.-])((?:trainer|handler|docs|tests)/[\w./-]*\w\.(?:py|md|yaml|yml|json|png|xml))")
 
 
@@ -42,3 +44,15 @@ def test_every_file_the_docs_and_comments_name_exists() -> None:
     assert not missing, f"named but not in the repo: {missing}"
     # the check reads what it should: the docs' own pointers are among what it found
     assert "docs/presets.md" in paths_named((REPO / "trainer" / "presets.py").read_text())
+
+
+def test_every_readme_section_named_is_a_heading() -> None:
+    headings = [line.lstrip("#").strip() for line in (REPO / "README.md").read_text().splitlines()
+                if line.startswith("## ") or line.startswith("### ")]
+    named = {}
+    for text in _pointing_texts() + sorted((REPO / "tests").glob("*.py")) + sorted((REPO / "handler").glob("*.yaml")):
+        for section in SECTION.findall(text.read_text(encoding="utf-8")):
+            named.setdefault(section, []).append(text.relative_to(REPO).as_posix())
+    assert {"Distillation", "Sessions", "Training"} <= set(named)
+    missing = {s: where for s, where in named.items() if not any(h.startswith(s) for h in headings)}
+    assert not missing, f"README has no section starting so: {missing}"
