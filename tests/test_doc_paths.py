@@ -1,4 +1,4 @@
-"""Every project file, and every README section, that the docs and the code's comments point a reader to exists.
+"""Every project file and README section that the docs and the code's comments point a reader to exists.
 
 The measurement logs moved from README and trainer/presets.py into docs/ once; a pointer left to the
 old place would send a reader to a file or section that is not there.
@@ -11,9 +11,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
-# A repo-relative path as the texts write it: `trainer/pop_prior.py`, docs/presets.md, handler/model-config.yaml.
 # A README section as the texts name it: (README, Distillation), README: Server configuration.
 SECTION = re.compile(r"README[,:] ([A-Z][\w-]*)")
+# A repo-relative path as the texts write it: `trainer/pop_prior.py`, docs/presets.md, handler/model-config.yaml.
 PATH = re.compile(r"(?<![\w/.-])((?:trainer|handler|docs|tests)/[\w./-]*\w\.(?:py|md|yaml|yml|json|png|xml))")
 
 
