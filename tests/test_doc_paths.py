@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO
 
 # A README section as the texts name it: (README, Distillation), README: Server configuration.
 SECTION = re.compile(r"README[,:] ([A-Z][\w-]*)")
