@@ -77,9 +77,9 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     # seeds gained +0.0032 test ndcg@10, one seed; on the GPU the students' seeds can be v4's seeds 3-5.
     # "teachers" stands for that ensemble's directory, filled in at launch.
     "distilled": {"label_smoothing": 0.1, "distill": ["teachers"], "amp": False},
-    # Round 9 (prepared, `make bench-cuda`): preset v6 itself, in fp32 (the preset's own precision). On CPU 14
-    # of its 20 bf16 seeds reached test ndcg@10 0.175 (BENCHMARKS.md, CPU steps); more seeds, at seeds no
-    # CPU run used, say how often a single run of the preset does. `v6` names the same configuration with
+    # Round 9 (prepared, `make bench-cuda`): preset v6 itself, in fp32 (the preset's own precision). On CPU
+    # about two thirds of its bf16 seeds reached test ndcg@10 0.175 (BENCHMARKS.md, CPU steps); more seeds, at
+    # seeds no CPU run used, say how often a single run of the preset does. `v6` names the same configuration with
     # autocast, so the renderer groups the CPU --amp runs and a GPU preset-amp run under it.
     "v6": {"label_smoothing": 0.1, "pop_prior": 0.15, "patience": 10},
     "v6-fp32": {"label_smoothing": 0.1, "pop_prior": 0.15, "patience": 10, "amp": False},

@@ -26,8 +26,8 @@ class Recipe:
 RECIPES: dict[str, Recipe] = {
     # The ML-1M goal (test hr@10 >= 0.30, ndcg@10 >= 0.175) is met in fp32 by this, not by v4 alone
     # (seven fp32 runs: 0.3043 / 0.1744; with --amp on a CPU with native bf16, eleven seeds 0.3044 / 0.1739).
-    # Preset v6 with --amp (the prior and patience 10, docs/presets.md) meets it on the mean of twenty seeds,
-    # 0.3071 / 0.1759, though six of them are under 0.175 on ndcg@10. Teachers: preset v3, i.e. v4 without
+    # Preset v6 with --amp (the prior and patience 10, docs/presets.md) meets it on the mean of its seeds,
+    # though not at every seed (about a third are under 0.175 on ndcg@10). Teachers: preset v3, i.e. v4 without
     # label smoothing; teachers and student without the prior (v5's) and with patience 5 (v6 has 10), as they were
     # measured.
     "ml-1m-distilled": Recipe(
@@ -41,7 +41,7 @@ RECIPES: dict[str, Recipe] = {
                  "ensemble 0.3127 / 0.1799 (README, Distillation; BENCHMARKS.md, preset steps)"),
     # The same with preset v5 teachers (the prior, patience 5) and a preset v6 student (patience 10), as measured
     # with --amp on a CPU with native bf16 (docs/presets.md, v6): the four students' mean is the best
-    # single-GRU mean measured on ML-1M, and all four are at or above 0.175 on ndcg@10 (v6 alone: fourteen of twenty).
+    # single-GRU mean measured on ML-1M, and all four are at or above 0.175 on ndcg@10 (v6 alone: not every seed).
     "ml-1m-distilled-amp": Recipe(
         teacher_preset="ml-1m", teacher_flags=("--patience", "5"),
         teacher_seeds=(42, 1, 2),
