@@ -1,0 +1,111 @@
+"""The ML-1M preset's headline figures in the prose equal what its recorded runs give.
+
+BENCHMARKS.md is rendered from docs/ablations/ml-1m-cpu-steps.json, but README and docs/ quote v6's seed mean,
+interval, share at the goal and best-of-k figures in sentences. Each new seed changes them; this test names
+each file still quoting old ones and the figures it should quote instead. The code's comments point to
+docs/presets.md rather than quote them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from statistics import mean
+
+import pytest
+
+from conftest import REPO
+from trainer.best_of_k import best_of_k
+from trainer.presets import PRESETS
+from trainer.seed_interval import spread, spread_text
+
+STEPS = REPO / "docs" / "ablations" / "ml-1m-cpu-steps.json"
+# v6's CPU runs: v5 runs continued with patience 10 (the same configuration) and runs started as v6.
+V6_RUN = re.compile(r"ml-1m-gru-(v5-amp-pat10|v6-amp)-seed\d+")
+GOAL = 0.175
+_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+         "sixteen seventeen eighteen nineteen").split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def number_word(n: int) -> str:
+    """A count as the prose spells it: 14 -> fourteen, 22 -> twenty-two."""
+    if not 0 <= n < 100:
+        raise ValueError(f"number_word spells 0-99, got {n}")
+    if n < 20:
+        return _ONES[n]
+    return _TENS[n // 10] + ("" if n % 10 == 0 else "-" + _ONES[n % 10])
+
+
+def test_number_word() -> None:
+    assert [number_word(n) for n in (0, 9, 14, 20, 28, 99)] == \
+        ["zero", "nine", "fourteen", "twenty", "twenty-eight", "ninety-nine"]
+    with pytest.raises(ValueError, match="100"):
+        number_word(100)
+
+
+def _v6_runs() -> list[dict]:
+    runs = [r for r in json.loads(STEPS.read_text())["rows"] if V6_RUN.fullmatch(r["run"])]
+    # the figures are the preset's only if every run trained it, in bf16 on CPU
+    preset = PRESETS["ml-1m"]
+    for r in runs:
+        c = r["config"]
+        differs = {k: c[k] for k, v in preset.items() if k != "model" and c[k] != v}
+        differs |= {k: c["model"][k] for k, v in preset["model"].items() if c["model"][k] != v}
+        assert not differs and c["amp"] is True, (r["run"], differs)
+    return runs
+
+
+def figures(runs: list[dict]) -> dict[str, str]:
+    """v6's figures over `runs`, formatted as the prose writes them."""
+    hr, ndcg = ([r["test"][m] for r in runs] for m in ("hr@10", "ndcg@10"))
+    n, at_goal = len(runs), sum(v >= GOAL for v in ndcg)
+    s_ndcg, s_hr = spread(ndcg), spread(hr)
+    picks = [best_of_k(runs, k, "map@20", ["hr@10", "ndcg@10"], ("ndcg@10", GOAL)) for k in (1, 2, 3, 4)]
+    return {
+        "mean": f"{mean(hr):.4f} / {mean(ndcg):.4f}",
+        "count": f"{number_word(at_goal)} of {number_word(n)}",
+        "seeds": f"{number_word(n).capitalize()} seeds",
+        "interval": f"{s_ndcg['low']:.4f}-{s_ndcg['high']:.4f}",
+        "hr interval": f"hr@10 {s_hr['low']:.4f}-{s_hr['high']:.4f}",
+        "spread line": spread_text("ndcg@10", s_ndcg),
+        "best of k": ", ".join(f"{p['test']['hr@10']:.4f} / {p['test']['ndcg@10']:.4f}" for p in picks),
+        "best of k at goal": " / ".join(f"{p['at_goal']:.0%}" for p in picks),
+        "k1 k3": (f"ndcg@10 {picks[0]['test']['ndcg@10']:.4f} at k = 1, "
+                  f"{picks[2]['test']['ndcg@10']:.4f} at k = 3"),
+    }
+
+
+# Where each figure is quoted as v6's current one, and how many times (a log's older, dated figures stay as
+# they were): docs/presets.md quotes the mean in its table of steps and in v6's paragraph.
+QUOTED = {
+    "README.md": {"mean": 1, "count": 1, "seeds": 1, "interval": 1, "spread line": 1, "k1 k3": 1},
+    "docs/presets.md": {"mean": 2, "count": 1, "seeds": 1, "interval": 1, "hr interval": 1},
+    "docs/training.md": {"best of k": 1, "best of k at goal": 1},
+}
+
+
+def stale_quotes(figs: dict[str, str]) -> dict[str, dict[str, str]]:
+    """File -> the figures (key -> text) it quotes fewer times than QUOTED says."""
+    stale = {}
+    for name, wanted in QUOTED.items():
+        # the prose wraps lines anywhere: compare with runs of whitespace as one space
+        text = re.sub(r"\s+", " ", (REPO / name).read_text())
+        missing = {k: figs[k] for k, times in wanted.items() if text.count(figs[k]) < times}
+        if missing:
+            stale[name] = missing
+    return stale
+
+
+def test_the_prose_quotes_v6s_figures_as_the_recorded_runs_give_them() -> None:
+    stale = stale_quotes(figures(_v6_runs()))
+    assert not stale, f"update these to the runs in {STEPS.relative_to(REPO)}: {stale}"
+
+
+def test_a_new_seed_leaves_every_quoting_file_stale() -> None:
+    # one more run, under the goal and last on validation, moves every figure each file quotes
+    runs = _v6_runs()
+    extra = {**runs[0], "run": "ml-1m-gru-v6-amp-seed99", "test": {**runs[0]["test"], "hr@10": 0.29, "ndcg@10": 0.16},
+             "val": {**runs[0]["val"], "map@20": 0.0}}
+    stale = stale_quotes(figures(runs + [extra]))
+    assert {name: set(keys) for name, keys in stale.items()} == {name: set(keys) for name, keys in QUOTED.items()}
