@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import subprocess
@@ -18,6 +19,15 @@ from trainer.prepare import prepare_log
 from trainer.synthetic import synthetic_log
 
 REPO = Path(__file__).resolve().parents[1]
+#: the recorded ML-1M CPU runs behind BENCHMARKS.md's CPU-steps table
+CPU_STEPS = REPO / "docs" / "ablations" / "ml-1m-cpu-steps.json"
+
+
+def cpu_v6_rows() -> list[dict]:
+    """The CPU-steps rows of preset v6: v5 runs continued with patience 10 (the same configuration) and runs
+    started as v6, found by their directories' names."""
+    rows = json.loads(CPU_STEPS.read_text())["rows"]
+    return [r for r in rows if re.fullmatch(r"ml-1m-gru-(v5-amp-pat10|v6-amp)-seed\d+", r["run"])]
 
 
 #: torch's thread count when the test session started (the machine's default).

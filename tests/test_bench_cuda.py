@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
+from conftest import CPU_STEPS, REPO, cpu_v6_rows
 from trainer.ablations import CANDIDATE_BASE, CANDIDATES
 from trainer.bench_candidates_md import CPU_AMP_LABEL, add_cpu_runs, collect
 from trainer.bench_cuda import main, preset_config
 from trainer.presets import PRESETS
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def test_the_v6_candidate_trains_exactly_the_ml_1m_preset_in_fp32(tmp_path):
@@ -33,11 +31,6 @@ def _flag_values(recipe: str, flag: str) -> list[str]:
     return after[:next(i for i, t in enumerate(after + ["--"]) if t.startswith("--"))]
 
 
-def _cpu_v6_rows(steps: dict) -> list[dict]:
-    """The CPU-steps rows of preset v6: v5 runs continued with patience 10 and runs started as v6."""
-    return [r for r in steps["rows"] if re.fullmatch(r"ml-1m-gru-(v5-amp-pat10|v6-amp)-seed\d+", r["run"])]
-
-
 def test_make_bench_cuda_names_only_candidates_that_exist():
     recipe = _bench_cuda_recipe()
     names = _flag_values(recipe, "--candidates")
@@ -48,8 +41,7 @@ def test_make_bench_cuda_names_only_candidates_that_exist():
 def test_make_bench_cuda_trains_seeds_no_recorded_cpu_run_of_the_preset_used():
     # The round asks how often ONE run reaches the goal: seeds the CPU runs already answered add no new draw.
     seeds = {int(t) for t in _flag_values(_bench_cuda_recipe(), "--seeds")}
-    steps = json.loads((REPO / "docs" / "ablations" / "ml-1m-cpu-steps.json").read_text())
-    cpu = {r["config"]["seed"] for r in _cpu_v6_rows(steps)}
+    cpu = {r["config"]["seed"] for r in cpu_v6_rows()}
     assert len(seeds) == 8 and not seeds & cpu, sorted(seeds & cpu)
 
 
@@ -73,8 +65,7 @@ def test_the_round_rehearsed_on_cpu_records_each_v6_seed_with_its_config(tiny_da
 def test_the_cpu_steps_runs_of_preset_v6_pool_under_the_v6_candidate():
     # v6 = v5 with patience 10: the v5 runs continued with --patience 10 are v6 runs as much as those
     # started as v6; the tail-average and distilled runs are other configurations.
-    steps = json.loads((REPO / "docs" / "ablations" / "ml-1m-cpu-steps.json").read_text())
     groups: dict = {}
-    add_cpu_runs(groups, steps)
-    expected = sorted(r["config"]["seed"] for r in _cpu_v6_rows(steps))
+    add_cpu_runs(groups, json.loads(CPU_STEPS.read_text()))
+    expected = sorted(r["config"]["seed"] for r in cpu_v6_rows())
     assert sorted(r["seed"] for r in groups[("v6", CPU_AMP_LABEL)]) == expected and len(expected) >= 14

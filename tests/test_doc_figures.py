@@ -8,20 +8,16 @@ docs/presets.md rather than quote them.
 
 from __future__ import annotations
 
-import json
 import re
 from statistics import mean
 
 import pytest
 
-from conftest import REPO
+from conftest import CPU_STEPS, REPO, cpu_v6_rows
 from trainer.best_of_k import best_of_k
 from trainer.presets import PRESETS
 from trainer.seed_interval import spread, spread_text
 
-STEPS = REPO / "docs" / "ablations" / "ml-1m-cpu-steps.json"
-# v6's CPU runs: v5 runs continued with patience 10 (the same configuration) and runs started as v6.
-V6_RUN = re.compile(r"ml-1m-gru-(v5-amp-pat10|v6-amp)-seed\d+")
 GOAL = 0.175
 _ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
          "sixteen seventeen eighteen nineteen").split()
@@ -45,7 +41,7 @@ def test_number_word() -> None:
 
 
 def _v6_runs() -> list[dict]:
-    runs = [r for r in json.loads(STEPS.read_text())["rows"] if V6_RUN.fullmatch(r["run"])]
+    runs = cpu_v6_rows()
     # the figures are the preset's only if every run trained it, in bf16 on CPU
     preset = PRESETS["ml-1m"]
     for r in runs:
@@ -99,7 +95,7 @@ def stale_quotes(figs: dict[str, str]) -> dict[str, dict[str, str]]:
 
 def test_the_prose_quotes_v6s_figures_as_the_recorded_runs_give_them() -> None:
     stale = stale_quotes(figures(_v6_runs()))
-    assert not stale, f"update these to the runs in {STEPS.relative_to(REPO)}: {stale}"
+    assert not stale, f"update these to the runs in {CPU_STEPS.relative_to(REPO)}: {stale}"
 
 
 def test_a_new_seed_leaves_every_quoting_file_stale() -> None:

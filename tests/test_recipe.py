@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import CPU_STEPS
 from trainer.__main__ import _train_config, main
 from trainer.cli_parser import _add_train
 from trainer.config import TrainConfig
@@ -262,8 +263,7 @@ def test_shipped_recipes_are_valid_train_commands(name):
 ])
 def test_ml_1m_recipes_are_the_measured_runs(name, teacher_runs, student_run, teachers_dir, extra):
     """Its teachers and student are configured as the CPU runs whose figures it names (docs/ablations)."""
-    rows = {r["run"]: r for r in json.loads(
-        (Path(__file__).resolve().parents[1] / "docs" / "ablations" / "ml-1m-cpu-steps.json").read_text())["rows"]}
+    rows = {r["run"]: r for r in json.loads(CPU_STEPS.read_text())["rows"]}
     recorded = {run: row["config"] for run, row in rows.items()}
     recipe = RECIPES[name]
 
