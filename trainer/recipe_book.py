@@ -26,10 +26,9 @@ class Recipe:
 RECIPES: dict[str, Recipe] = {
     # The ML-1M goal (test hr@10 >= 0.30, ndcg@10 >= 0.175) is met in fp32 by this, not by v4 alone
     # (seven fp32 runs: 0.3043 / 0.1744; with --amp on a CPU with native bf16, eleven seeds 0.3044 / 0.1739).
-    # Preset v6 with --amp (the prior and patience 10, docs/presets.md) meets it on the mean of its seeds,
-    # though not at every seed (about a third are under 0.175 on ndcg@10). Teachers: preset v3, i.e. v4 without
-    # label smoothing; teachers and student without the prior (v5's) and with patience 5 (v6 has 10), as they were
-    # measured.
+    # Preset v6 with --amp (the prior and patience 10, docs/presets.md) averages just above it over its seeds, though
+    # not at every seed (about a third are under 0.175 on ndcg@10). Teachers: preset v3, i.e. v4 without label
+    # smoothing; teachers and student without the prior (v5's) and with patience 5 (v6 has 10), as they were measured.
     "ml-1m-distilled": Recipe(
         teacher_preset="ml-1m", teacher_flags=("--label-smoothing", "0", "--pop-prior", "0", "--patience", "5"),
         teacher_seeds=(42, 1, 2),
