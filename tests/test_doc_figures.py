@@ -1,7 +1,7 @@
 """The ML-1M preset's headline figures in the prose equal what its recorded runs give.
 
 BENCHMARKS.md is rendered from docs/ablations/ml-1m-cpu-steps.json, but README and docs/ quote v6's seed mean,
-interval, share at the goal and best-of-k figures in sentences. Each new seed changes them; this test names
+interval, counts at the goal (each metric) and best-of-k figures in sentences. Each new seed changes them; this test names
 each file still quoting old ones and the figures it should quote instead. The code's comments point to
 docs/presets.md rather than quote them.
 """
@@ -18,7 +18,7 @@ from trainer.best_of_k import best_of_k
 from trainer.presets import PRESETS
 from trainer.seed_interval import spread, spread_text
 
-GOAL = 0.175
+GOAL = {"hr@10": 0.30, "ndcg@10": 0.175}
 _ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
          "sixteen seventeen eighteen nineteen").split()
 _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
@@ -55,12 +55,13 @@ def _v6_runs() -> list[dict]:
 def figures(runs: list[dict]) -> dict[str, str]:
     """v6's figures over `runs`, formatted as the prose writes them."""
     hr, ndcg = ([r["test"][m] for r in runs] for m in ("hr@10", "ndcg@10"))
-    n, at_goal = len(runs), sum(v >= GOAL for v in ndcg)
+    n, at_goal, hr_at_goal = len(runs), sum(v >= GOAL["ndcg@10"] for v in ndcg), sum(v >= GOAL["hr@10"] for v in hr)
     s_ndcg, s_hr = spread(ndcg), spread(hr)
-    picks = [best_of_k(runs, k, "map@20", ["hr@10", "ndcg@10"], ("ndcg@10", GOAL)) for k in (1, 2, 3, 4)]
+    picks = [best_of_k(runs, k, "map@20", ["hr@10", "ndcg@10"], ("ndcg@10", GOAL["ndcg@10"])) for k in (1, 2, 3, 4)]
     return {
         "mean": f"{mean(hr):.4f} / {mean(ndcg):.4f}",
-        "count": f"{number_word(at_goal)} of {number_word(n)}",
+        "count": f"{number_word(at_goal)} of {number_word(n)} at or above 0.175 on ndcg@10",
+        "hr count": f"{number_word(hr_at_goal)} of {number_word(n)} at or above 0.30 on hr@10",
         "seeds": f"{number_word(n).capitalize()} seeds",
         "interval": f"{s_ndcg['low']:.4f}-{s_ndcg['high']:.4f}",
         "hr interval": f"hr@10 {s_hr['low']:.4f}-{s_hr['high']:.4f}",
@@ -75,8 +76,8 @@ def figures(runs: list[dict]) -> dict[str, str]:
 # Where each figure is quoted as v6's current one, and how many times (a log's older, dated figures stay as
 # they were): docs/presets.md quotes the mean in its table of steps and in v6's paragraph.
 QUOTED = {
-    "README.md": {"mean": 1, "count": 1, "seeds": 1, "interval": 1, "spread line": 1, "k1 k3": 1},
-    "docs/presets.md": {"mean": 2, "count": 1, "seeds": 1, "interval": 1, "hr interval": 1},
+    "README.md": {"mean": 1, "count": 1, "hr count": 1, "seeds": 1, "interval": 1, "spread line": 1, "k1 k3": 1},
+    "docs/presets.md": {"mean": 2, "count": 1, "hr count": 1, "seeds": 1, "interval": 1, "hr interval": 1},
     "docs/training.md": {"best of k": 1, "best of k at goal": 1},
 }
 
