@@ -1,9 +1,9 @@
 """The ML-1M preset's headline figures in the prose equal what its recorded runs give.
 
 BENCHMARKS.md is rendered from docs/ablations/ml-1m-cpu-steps.json, but README and docs/ quote v6's seed mean,
-interval, counts at the goal (each metric) and best-of-k figures in sentences. Each new seed changes them; this test names
-each file still quoting old ones and the figures it should quote instead. The code's comments point to
-docs/presets.md rather than quote them.
+interval, counts at the goal (each metric) and best-of-k figures in sentences. Each new seed changes them; this
+test names each file still quoting old ones and the figures it should quote instead. The code's comments point
+to docs/presets.md rather than quote them.
 """
 
 from __future__ import annotations
