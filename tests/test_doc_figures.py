@@ -60,8 +60,8 @@ def figures(runs: list[dict]) -> dict[str, str]:
     picks = [best_of_k(runs, k, "map@20", ["hr@10", "ndcg@10"], ("ndcg@10", GOAL["ndcg@10"])) for k in (1, 2, 3, 4)]
     return {
         "mean": f"{mean(hr):.4f} / {mean(ndcg):.4f}",
-        "count": f"{number_word(at_goal)} of {number_word(n)} at or above 0.175 on ndcg@10",
-        "hr count": f"{number_word(hr_at_goal)} of {number_word(n)} at or above 0.30 on hr@10",
+        "count": f"{number_word(at_goal)} of {number_word(n)} at or above {GOAL['ndcg@10']:.3f} on ndcg@10",
+        "hr count": f"{number_word(hr_at_goal)} of {number_word(n)} at or above {GOAL['hr@10']:.2f} on hr@10",
         "seeds": f"{number_word(n).capitalize()} seeds",
         "interval": f"{s_ndcg['low']:.4f}-{s_ndcg['high']:.4f}",
         "hr interval": f"hr@10 {s_hr['low']:.4f}-{s_hr['high']:.4f}",
