@@ -82,12 +82,16 @@ QUOTED = {
 }
 
 
+def prose(name: str) -> str:
+    """The text of a file of the repository, with runs of whitespace as one space: the prose wraps lines anywhere."""
+    return re.sub(r"\s+", " ", (REPO / name).read_text())
+
+
 def stale_quotes(figs: dict[str, str]) -> dict[str, dict[str, str]]:
     """File -> the figures (key -> text) it quotes fewer times than QUOTED says."""
     stale = {}
     for name, wanted in QUOTED.items():
-        # the prose wraps lines anywhere: compare with runs of whitespace as one space
-        text = re.sub(r"\s+", " ", (REPO / name).read_text())
+        text = prose(name)
         missing = {k: figs[k] for k, times in wanted.items() if text.count(figs[k]) < times}
         if missing:
             stale[name] = missing
@@ -127,9 +131,8 @@ def false_verdicts(truth: dict[str, bool]) -> dict[str, list[str]]:
     false = {}
     for phrase, names in VERDICTS.items():
         for name in names:
-            text = re.sub(r"\s+", " ", (REPO / name).read_text())
             # the phrase must be where VERDICTS says, or this check would pass on nothing
-            assert phrase in text, f"{name} no longer says {phrase!r}: update VERDICTS"
+            assert phrase in prose(name), f"{name} no longer says {phrase!r}: update VERDICTS"
             if not truth[phrase]:
                 false.setdefault(name, []).append(phrase)
     return false
