@@ -40,7 +40,8 @@ def test_number_word() -> None:
         number_word(100)
 
 
-def _v6_runs() -> list[dict]:
+def v6_preset_runs() -> list[dict]:
+    """The recorded runs of preset v6, in the order they were added, each checked to have trained the preset."""
     runs = cpu_v6_rows()
     # the figures are the preset's only if every run trained it, in bf16 on CPU
     preset = PRESETS["ml-1m"]
@@ -73,8 +74,9 @@ def figures(runs: list[dict]) -> dict[str, str]:
     }
 
 
-# Where each figure is quoted as v6's current one, and how many times (a log's older, dated figures stay as
-# they were): docs/presets.md quotes the mean in its table of steps and in v6's paragraph.
+# Where each figure is quoted as v6's current one, and how many times (older figures stay as they were, in
+# docs/presets.md's growth table, which test_doc_growth_table.py checks): docs/presets.md quotes the mean in its
+# table of steps and in the sentence after the growth table.
 QUOTED = {
     "README.md": {"mean": 1, "count": 1, "hr count": 1, "seeds": 1, "interval": 1, "spread line": 1, "k1 k3": 1},
     "docs/presets.md": {"mean": 2, "count": 1, "hr count": 1, "seeds": 1, "interval": 1, "hr interval": 1},
@@ -139,12 +141,12 @@ def false_verdicts(truth: dict[str, bool]) -> dict[str, list[str]]:
 
 
 def test_the_prose_judges_v6_as_its_recorded_runs_do() -> None:
-    false = false_verdicts(verdicts(_v6_runs()))
+    false = false_verdicts(verdicts(v6_preset_runs()))
     assert not false, f"these words no longer hold for the runs in {CPU_STEPS.relative_to(REPO)}: {false}"
 
 
 def test_a_seed_that_moves_the_verdict_is_caught() -> None:
-    runs = _v6_runs()
+    runs = v6_preset_runs()
     # every seed at the goal: "not every seed" and "about a third" turn false, and the mean moves off "just above"
     at_goal = [{**r, "test": {**r["test"], "hr@10": 0.31, "ndcg@10": 0.18}} for r in runs]
     truth = verdicts(at_goal)
@@ -153,13 +155,13 @@ def test_a_seed_that_moves_the_verdict_is_caught() -> None:
 
 
 def test_the_prose_quotes_v6s_figures_as_the_recorded_runs_give_them() -> None:
-    stale = stale_quotes(figures(_v6_runs()))
+    stale = stale_quotes(figures(v6_preset_runs()))
     assert not stale, f"update these to the runs in {CPU_STEPS.relative_to(REPO)}: {stale}"
 
 
 def test_a_new_seed_leaves_every_quoting_file_stale() -> None:
     # one more run, under the goal and last on validation, moves every figure each file quotes
-    runs = _v6_runs()
+    runs = v6_preset_runs()
     extra = {**runs[0], "run": "ml-1m-gru-v6-amp-seed99", "test": {**runs[0]["test"], "hr@10": 0.29, "ndcg@10": 0.16},
              "val": {**runs[0]["val"], "map@20": 0.0}}
     stale = stale_quotes(figures(runs + [extra]))
