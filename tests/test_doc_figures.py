@@ -53,14 +53,20 @@ def v6_preset_runs() -> list[dict]:
     return runs
 
 
+def summary(runs: list[dict]) -> dict:
+    """The test figures over `runs` that the prose and docs/presets.md's growth table quote, unformatted."""
+    hr, ndcg = ([r["test"][m] for r in runs] for m in ("hr@10", "ndcg@10"))
+    return {"n": len(runs), "hr": mean(hr), "ndcg": mean(ndcg), "s_hr": spread(hr), "s_ndcg": spread(ndcg),
+            "hr_at_goal": sum(v >= GOAL["hr@10"] for v in hr), "at_goal": sum(v >= GOAL["ndcg@10"] for v in ndcg)}
+
+
 def figures(runs: list[dict]) -> dict[str, str]:
     """v6's figures over `runs`, formatted as the prose writes them."""
-    hr, ndcg = ([r["test"][m] for r in runs] for m in ("hr@10", "ndcg@10"))
-    n, at_goal, hr_at_goal = len(runs), sum(v >= GOAL["ndcg@10"] for v in ndcg), sum(v >= GOAL["hr@10"] for v in hr)
-    s_ndcg, s_hr = spread(ndcg), spread(hr)
+    s = summary(runs)
+    n, at_goal, hr_at_goal, s_ndcg, s_hr = s["n"], s["at_goal"], s["hr_at_goal"], s["s_ndcg"], s["s_hr"]
     picks = [best_of_k(runs, k, "map@20", ["hr@10", "ndcg@10"], ("ndcg@10", GOAL["ndcg@10"])) for k in (1, 2, 3, 4)]
     return {
-        "mean": f"{mean(hr):.4f} / {mean(ndcg):.4f}",
+        "mean": f"{s['hr']:.4f} / {s['ndcg']:.4f}",
         "count": f"{number_word(at_goal)} of {number_word(n)} at or above {GOAL['ndcg@10']:.3f} on ndcg@10",
         "hr count": f"{number_word(hr_at_goal)} of {number_word(n)} at or above {GOAL['hr@10']:.2f} on hr@10",
         "seeds": f"{number_word(n).capitalize()} seeds",

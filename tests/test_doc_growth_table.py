@@ -5,11 +5,10 @@ docs/ablations/ml-1m-cpu-steps.json: every computed cell, the seeds each row nam
 from __future__ import annotations
 
 import re
-from statistics import mean
 
 from conftest import REPO
-from test_doc_figures import GOAL, v6_preset_runs
-from trainer.seed_interval import spread
+from test_doc_figures import summary, v6_preset_runs
+
 
 # docs/presets.md's table of v6's figures as seeds were added: a row per group of runs, in the order the runs
 # are recorded. Its header names it; the columns after the second are computed from the runs.
@@ -18,11 +17,11 @@ _GROWTH_HEADER = "| v6 runs | seeds added |"
 
 def growth_row(runs: list[dict], n: int) -> list[str]:
     """The computed cells of the growth table's row for v6's first `n` runs (the 'v6 runs' count first)."""
-    hr, ndcg = ([r["test"][m] for r in runs[:n]] for m in ("hr@10", "ndcg@10"))
-    s_ndcg, s_hr = spread(ndcg), spread(hr)
-    return [str(n), f"{mean(hr):.4f} / {mean(ndcg):.4f}", f"{s_ndcg['sd']:.4f}",
+    s = summary(runs[:n])
+    s_ndcg, s_hr = s["s_ndcg"], s["s_hr"]
+    return [str(n), f"{s['hr']:.4f} / {s['ndcg']:.4f}", f"{s_ndcg['sd']:.4f}",
             f"{s_ndcg['low']:.5f}-{s_ndcg['high']:.5f}", f"{s_hr['low']:.4f}-{s_hr['high']:.4f}",
-            str(sum(v >= GOAL["hr@10"] for v in hr)), str(sum(v >= GOAL["ndcg@10"] for v in ndcg))]
+            str(s["hr_at_goal"]), str(s["at_goal"])]
 
 
 def growth_table(text: str) -> list[list[str]]:
