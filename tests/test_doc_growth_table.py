@@ -10,8 +10,7 @@ from conftest import REPO
 from test_doc_figures import summary, v6_preset_runs
 
 
-# docs/presets.md's table of v6's figures as seeds were added: a row per group of runs, in the order the runs
-# are recorded. Its header names it; the columns after the second are computed from the runs.
+# A row per group of runs, in the order they are recorded; the columns after the second are computed from them.
 _GROWTH_HEADER = "| v6 runs | seeds added |"
 
 
@@ -49,7 +48,7 @@ def growth_errors(rows: list[list[str]], runs: list[dict]) -> list[str]:
             errors.append(f"row {n}: has {got}, the runs give {want}")
         if before:  # the first row is v5's runs continued; later ones name their seeds
             added = {int(s) for s in re.findall(r"\d+", cells[1].split("(")[0])}
-            seeds = {int(re.search(r"seed(\d+)$", r["run"]).group(1)) for r in runs[before:n]}
+            seeds = {r["config"]["seed"] for r in runs[before:n]}
             if added != seeds:
                 errors.append(f"row {n}: names seeds {sorted(added)}, its runs are seeds {sorted(seeds)}")
         before = n
