@@ -63,16 +63,16 @@ def summary(runs: list[dict]) -> dict:
 def figures(runs: list[dict]) -> dict[str, str]:
     """v6's figures over `runs`, formatted as the prose writes them."""
     s = summary(runs)
-    n, at_goal, hr_at_goal, s_ndcg, s_hr = s["n"], s["at_goal"], s["hr_at_goal"], s["s_ndcg"], s["s_hr"]
     picks = [best_of_k(runs, k, "map@20", ["hr@10", "ndcg@10"], ("ndcg@10", GOAL["ndcg@10"])) for k in (1, 2, 3, 4)]
     return {
         "mean": f"{s['hr']:.4f} / {s['ndcg']:.4f}",
-        "count": f"{number_word(at_goal)} of {number_word(n)} at or above {GOAL['ndcg@10']:.3f} on ndcg@10",
-        "hr count": f"{number_word(hr_at_goal)} of {number_word(n)} at or above {GOAL['hr@10']:.2f} on hr@10",
-        "seeds": f"{number_word(n).capitalize()} seeds",
-        "interval": f"{s_ndcg['low']:.4f}-{s_ndcg['high']:.4f}",
-        "hr interval": f"hr@10 {s_hr['low']:.4f}-{s_hr['high']:.4f}",
-        "spread line": spread_text("ndcg@10", s_ndcg),
+        "count": f"{number_word(s['at_goal'])} of {number_word(s['n'])} at or above {GOAL['ndcg@10']:.3f} on ndcg@10",
+        "hr count": (f"{number_word(s['hr_at_goal'])} of {number_word(s['n'])} "
+                     f"at or above {GOAL['hr@10']:.2f} on hr@10"),
+        "seeds": f"{number_word(s['n']).capitalize()} seeds",
+        "interval": f"{s['s_ndcg']['low']:.4f}-{s['s_ndcg']['high']:.4f}",
+        "hr interval": f"hr@10 {s['s_hr']['low']:.4f}-{s['s_hr']['high']:.4f}",
+        "spread line": spread_text("ndcg@10", s["s_ndcg"]),
         "best of k": ", ".join(f"{p['test']['hr@10']:.4f} / {p['test']['ndcg@10']:.4f}" for p in picks),
         "best of k at goal": " / ".join(f"{p['at_goal']:.0%}" for p in picks),
         "k1 k3": (f"ndcg@10 {picks[0]['test']['ndcg@10']:.4f} at k = 1, "
